@@ -1,0 +1,128 @@
+// Declaring families (builders) and getting their children.
+//
+//   auto requests = promsqlite::BuildCounter()
+//                       .Name("http_requests")
+//                       .Help("Requests served.")
+//                       .LabelNames({"method", "code"})
+//                       .Register(registry);
+//   promsqlite::Counter ok = requests.WithLabelValues({"GET", "200"});
+//   ok.Increment();
+//
+// Register() stores the declaration in the file (or checks it against the
+// one already there) and returns a Family handle.
+//
+// Thread safety: Family handles are cheap values, safe for concurrent use.
+// Builders are plain values; do not share one between threads while setting.
+#ifndef PROMSQLITE_FAMILY_H_
+#define PROMSQLITE_FAMILY_H_
+
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "promsqlite/metric_type.h"
+#include "promsqlite/metrics.h"
+
+namespace promsqlite {
+
+class Registry;
+
+namespace detail {
+struct FamilyState;
+}  // namespace detail
+
+// Label values by label name, as prometheus-cpp takes them.
+using Labels = std::map<std::string, std::string>;
+
+// Everything that declares a family. Stored in the file; a second
+// declaration must match in type, label names (as a set), unit, buckets and
+// states, or Register throws DeclarationConflict. A different help text
+// replaces the stored one.
+struct FamilySpec {
+  MetricType type = MetricType::kGauge;
+  // [a-zA-Z_:][a-zA-Z0-9_:]*. A counter may be named with or without
+  // "_total", an info with or without "_info": the suffix is stripped.
+  std::string name;
+  std::string help;  // UTF-8, any characters; escaped when rendered.
+  // OpenMetrics unit, e.g. "seconds". When set, the name must end in
+  // "_<unit>"; it is appended when missing, as the Python client does.
+  std::string unit;
+  std::vector<std::string> label_names;  // [a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix
+  // Histograms: strictly increasing upper bounds, +Inf implied.
+  // Default (when empty): DefaultBuckets().
+  std::vector<double> buckets;
+  std::vector<std::string> states;  // enums: distinct state names
+};
+
+// Prometheus' default histogram buckets (client_golang's DefBuckets):
+// .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10.
+const std::vector<double>& DefaultBuckets();
+
+// A declared family. Children are created in the file (at 0) on their first
+// lookup and cached: a later lookup of the same label tuple neither
+// validates nor allocates nor touches the file.
+template <typename T>
+class Family {
+ public:
+  // Child by label name; every declared label must be given, no others.
+  T Add(const Labels& labels) const;
+  // Child by label values in the order the label names were declared.
+  T WithLabelValues(std::initializer_list<std::string_view> values) const;
+  T WithLabelValues(const std::vector<std::string>& values) const;
+
+  const std::string& name() const;
+  const FamilySpec& spec() const;
+
+ private:
+  friend class Registry;
+  explicit Family(std::shared_ptr<detail::FamilyState> state) : state_(std::move(state)) {}
+  T WithLabelValues(const std::string_view* values, size_t count) const;
+  std::shared_ptr<detail::FamilyState> state_;
+};
+
+// Collects a FamilySpec; Register(registry) declares it.
+template <typename T>
+class Builder {
+ public:
+  explicit Builder(MetricType type) { spec_.type = type; }
+  Builder& Name(std::string name) { spec_.name = std::move(name); return *this; }
+  Builder& Help(std::string help) { spec_.help = std::move(help); return *this; }
+  Builder& Unit(std::string unit) { spec_.unit = std::move(unit); return *this; }
+  Builder& LabelNames(std::vector<std::string> names) {
+    spec_.label_names = std::move(names);
+    return *this;
+  }
+  // Histograms only. Default: DefaultBuckets(). A trailing +Inf is implied.
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
+  Builder& Buckets(std::vector<double> bounds) {
+    spec_.buckets = std::move(bounds);
+    return *this;
+  }
+  // Enums only: the possible states, at least one.
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Enum>>>
+  Builder& States(std::vector<std::string> states) {
+    spec_.states = std::move(states);
+    return *this;
+  }
+  // Validates, stores or checks the declaration, returns the family.
+  // Throws InvalidArgument, DeclarationConflict or DatabaseError.
+  Family<T> Register(Registry& registry) const;
+
+ private:
+  FamilySpec spec_;
+};
+
+inline Builder<Counter> BuildCounter() { return Builder<Counter>(MetricType::kCounter); }
+inline Builder<Gauge> BuildGauge() { return Builder<Gauge>(MetricType::kGauge); }
+inline Builder<Histogram> BuildHistogram() { return Builder<Histogram>(MetricType::kHistogram); }
+inline Builder<Summary> BuildSummary() { return Builder<Summary>(MetricType::kSummary); }
+inline Builder<Info> BuildInfo() { return Builder<Info>(MetricType::kInfo); }
+inline Builder<Enum> BuildEnum() { return Builder<Enum>(MetricType::kStateSet); }
+
+}  // namespace promsqlite
+
+#endif  // PROMSQLITE_FAMILY_H_

@@ -1,0 +1,126 @@
+// Children of a family: one handle per label-value tuple.
+//
+// Handles are cheap values (one shared pointer): copy them, keep them, use
+// them from any thread. Each update is one SQLite transaction on the shared
+// file (Synchronous::kNormal: durable once the call returns, against a crash
+// of the process), so all processes that write the same series add to one
+// value. An update costs a few microseconds; see bench/ for figures.
+//
+// Thread safety: safe for concurrent use without external synchronization.
+// Process safety: any number of processes may update the same series.
+// After fork() the child reopens the file on its first update.
+#ifndef PROMSQLITE_METRICS_H_
+#define PROMSQLITE_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace promsqlite {
+
+namespace detail {
+struct SeriesState;
+}  // namespace detail
+
+// A counter: a shared total that only goes up.
+class Counter {
+ public:
+  // Adds `amount` to the shared total. Throws InvalidArgument when `amount`
+  // is negative, NaN or infinite; DatabaseError when the file cannot be written.
+  void Increment(double amount = 1.0) const;
+  // The current shared total, read from the file.
+  double Value() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Counter(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+// A gauge shared by all processes: Set is last-writer-wins,
+// Increment/Decrement are atomic additions.
+class Gauge {
+ public:
+  // Adds `amount` (which may be negative). NaN is rejected: it would poison
+  // the shared value for every process.
+  void Increment(double amount = 1.0) const;
+  void Decrement(double amount = 1.0) const;
+  // Sets the value; NaN and infinities are allowed.
+  void Set(double value) const;
+  // Sets the value to the current Unix time in seconds.
+  void SetToCurrentTime() const;
+  double Value() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Gauge(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+// What a histogram or summary holds at one moment.
+struct DistributionValue {
+  // Cumulative count per bucket, in the order of the bucket bounds, the last
+  // being +Inf (== count). Empty for summaries.
+  std::vector<double> cumulative_counts;
+  double sum = 0;
+  double count = 0;
+};
+
+// A histogram: the bucket, _sum and _count change in one transaction, so no
+// reader ever sees _count differ from the +Inf bucket.
+class Histogram {
+ public:
+  // Records one observation. NaN is rejected; infinities are counted.
+  void Observe(double value) const;
+  DistributionValue Value() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Histogram(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+// A summary without quantiles: _sum and _count, changed in one transaction.
+class Summary {
+ public:
+  void Observe(double value) const;
+  DistributionValue Value() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Summary(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+// An info metric: its labels are the information, its value is always 1.
+// The series exists as soon as Family<Info>::Add returns.
+class Info {
+ public:
+  // True while the series is in the file.
+  bool Exists() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Info(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+// An enum (OpenMetrics StateSet): exactly one of the declared states is
+// current. A new series starts in the first declared state.
+class Enum {
+ public:
+  // Makes `state` the current one (last writer wins). Throws InvalidArgument
+  // when `state` was not declared.
+  void Set(std::string_view state) const;
+  std::string State() const;
+
+ private:
+  template <typename> friend class Family;
+  explicit Enum(std::shared_ptr<detail::SeriesState> s) : series_(std::move(s)) {}
+  std::shared_ptr<detail::SeriesState> series_;
+};
+
+}  // namespace promsqlite
+
+#endif  // PROMSQLITE_METRICS_H_

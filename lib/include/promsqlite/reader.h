@@ -1,0 +1,62 @@
+// A Reader renders a promsqlite file it never writes to (the server, the
+// CLI's dump). It needs no declarations: everything is read from the file.
+//
+// The file is opened read-only, lazily: a file that does not exist yet
+// renders as empty and is picked up once a writer creates it.
+//
+// Thread safety: safe for concurrent use; calls on one Reader are
+// serialized (use one Reader per thread for parallel renders).
+// Process safety: reads one consistent snapshot per call while any number
+// of processes write; never blocks writers (WAL).
+#ifndef PROMSQLITE_READER_H_
+#define PROMSQLITE_READER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "promsqlite/exposition.h"
+#include "promsqlite/options.h"
+
+namespace promsqlite {
+
+namespace detail {
+class ReadConnection;
+}  // namespace detail
+
+// Sizes and counts of a file at one moment.
+struct FileStats {
+  bool exists = false;
+  int64_t families = 0;
+  int64_t series = 0;
+  int64_t db_bytes = 0;   // the main file
+  int64_t wal_bytes = 0;  // the -wal file, 0 when absent
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string path, ReaderOptions options = ReaderOptions());
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Renders the whole file from one read transaction. Throws DatabaseError
+  // when the file exists but is not a readable promsqlite file.
+  void Render(Format format, const Sink& sink);
+  std::string Render(Format format);
+
+  FileStats Stats();
+
+ private:
+  std::string path_;
+  ReaderOptions options_;
+  std::unique_ptr<detail::ReadConnection> connection_;
+  struct Lock;
+  std::unique_ptr<Lock> lock_;
+};
+
+}  // namespace promsqlite
+
+#endif  // PROMSQLITE_READER_H_

@@ -1,0 +1,51 @@
+// A Registry is a process's writing connection to one shared promsqlite file.
+//
+// Open one per file and process (opening more is correct, only wasteful).
+// Cost: opening creates or checks the schema in one transaction; each update
+// through a child handle is one short write transaction.
+//
+// Thread safety: a Registry is a cheap copyable handle; all copies share one
+// SQLite connection guarded by a mutex, so it is safe for concurrent use.
+// Process safety: any number of processes may open the same file. A process
+// that fork()s may keep using the registry in both parent and child: the
+// child notices the new pid and opens its own connection.
+#ifndef PROMSQLITE_REGISTRY_H_
+#define PROMSQLITE_REGISTRY_H_
+
+#include <memory>
+#include <string>
+
+#include "promsqlite/exposition.h"
+#include "promsqlite/family.h"
+#include "promsqlite/options.h"
+
+namespace promsqlite {
+
+namespace detail {
+class Store;
+}  // namespace detail
+
+class Registry {
+ public:
+  // Opens (creating when allowed) the file at `path`. Throws DatabaseError
+  // when it is not a promsqlite file, is corrupt, or has a newer schema.
+  explicit Registry(const std::string& path, const Options& options = Options());
+
+  const std::string& path() const;
+
+  // Declares a family from a spec (the builders call this).
+  template <typename T>
+  Family<T> Register(const FamilySpec& spec);
+
+  // Renders everything in the file, including other processes' families,
+  // from one consistent snapshot.
+  void Render(Format format, const Sink& sink) const;
+  std::string Render(Format format) const;
+
+ private:
+  std::shared_ptr<detail::Store> store_;
+};
+
+}  // namespace promsqlite
+
+#endif  // PROMSQLITE_REGISTRY_H_

@@ -1,0 +1,172 @@
+#include "declare/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "promsqlite/errors.h"
+#include "render/float_format.h"
+
+namespace promsqlite::detail {
+namespace {
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+[[noreturn]] void Fail(const std::string& family, const std::string& message) {
+  throw InvalidArgument("metric '" + family + "': " + message);
+}
+
+std::string Quoted(std::string_view s) {
+  // Keeps messages one line and readable even for hostile input.
+  std::string out = "\"";
+  for (char c : s.substr(0, 80)) {
+    if (c == '\n') out += "\\n";
+    else if (c == '"' || c == '\\') { out += '\\'; out += c; }
+    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
+    else out += c;
+  }
+  if (s.size() > 80) out += "...";
+  return out + "\"";
+}
+
+void ValidateLabelNames(const FamilySpec& spec) {
+  std::set<std::string_view> seen;
+  for (const std::string& label : spec.label_names) {
+    if (!IsValidLabelName(label))
+      Fail(spec.name, "label name " + Quoted(label) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (label.size() >= 2 && label[0] == '_' && label[1] == '_')
+      Fail(spec.name, "label name " + Quoted(label) + " starts with \"__\", which is reserved");
+    if (!seen.insert(label).second)
+      Fail(spec.name, "label name " + Quoted(label) + " is declared twice");
+    if (spec.type == MetricType::kHistogram && label == "le")
+      Fail(spec.name, "a histogram cannot have a label named \"le\" (it names the buckets)");
+    if (spec.type == MetricType::kSummary && label == "quantile")
+      Fail(spec.name, "a summary cannot have a label named \"quantile\"");
+    if (spec.type == MetricType::kStateSet && label == spec.name)
+      Fail(spec.name, "an enum cannot have a label named like itself (it names the states)");
+  }
+}
+
+void ValidateBuckets(FamilySpec& spec) {
+  if (std::isinf(spec.buckets.back()) && spec.buckets.back() > 0)
+    spec.buckets.pop_back();  // +Inf is always implied
+  if (spec.buckets.empty())
+    Fail(spec.name, "a histogram needs at least one finite bucket bound besides +Inf");
+  for (size_t i = 0; i < spec.buckets.size(); ++i) {
+    double b = spec.buckets[i];
+    if (std::isnan(b)) Fail(spec.name, "bucket bound " + std::to_string(i) + " is NaN");
+    if (std::isinf(b))
+      Fail(spec.name, "bucket bound " + FormatGoFloat(b) + " is infinite (only a last +Inf is allowed)");
+    if (i > 0 && !(spec.buckets[i - 1] < b))
+      Fail(spec.name, "bucket bounds must be strictly increasing, but " +
+                          FormatGoFloat(spec.buckets[i - 1]) + " is followed by " + FormatGoFloat(b));
+  }
+}
+
+void ValidateStates(const FamilySpec& spec) {
+  if (spec.states.empty()) Fail(spec.name, "an enum needs at least one state");
+  std::set<std::string_view> seen;
+  for (const std::string& state : spec.states) {
+    ValidateLabelValue(spec.name, spec.name, state);
+    if (!seen.insert(state).second) Fail(spec.name, "state " + Quoted(state) + " is declared twice");
+  }
+}
+
+}  // namespace
+
+bool IsValidMetricName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = IsAsciiLetter(c) || c == '_' || c == ':' || (i > 0 && IsDigit(c));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (!(IsAsciiLetter(c) || c == '_' || (i > 0 && IsDigit(c)))) return false;
+  }
+  return true;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    if (c < 0x80) { ++i; continue; }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return false;  // continuation byte first, overlong 2-byte lead, or > U+10FFFF
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // UTF-16 surrogates
+    i += len;
+  }
+  return true;
+}
+
+FamilySpec NormalizeSpec(FamilySpec spec) {
+  if (!IsValidMetricName(spec.name))
+    Fail(spec.name, "metric name " + Quoted(spec.name) + " must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+  if (spec.type == MetricType::kCounter && EndsWith(spec.name, "_total") && spec.name.size() > 6)
+    spec.name.resize(spec.name.size() - 6);
+  if (spec.type == MetricType::kInfo && EndsWith(spec.name, "_info") && spec.name.size() > 5)
+    spec.name.resize(spec.name.size() - 5);
+  if (!spec.unit.empty()) {
+    if (!IsValidLabelName(spec.unit))
+      Fail(spec.name, "unit " + Quoted(spec.unit) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (!EndsWith(spec.name, "_" + spec.unit)) spec.name += "_" + spec.unit;
+  }
+  if (spec.type == MetricType::kStateSet && !IsValidLabelName(spec.name))
+    Fail(spec.name, "an enum's name is also its state label, so it must match [a-zA-Z_][a-zA-Z0-9_]*");
+  if (spec.help.size() > kMaxHelpBytes)
+    Fail(spec.name, "help text is longer than " + std::to_string(kMaxHelpBytes) + " bytes");
+  if (!IsValidUtf8(spec.help)) Fail(spec.name, "help text is not valid UTF-8");
+  ValidateLabelNames(spec);
+
+  if (spec.type == MetricType::kHistogram) {
+    if (spec.buckets.empty()) spec.buckets = DefaultBuckets();
+    ValidateBuckets(spec);
+  } else if (!spec.buckets.empty()) {
+    Fail(spec.name, "only histograms have buckets");
+  }
+  if (spec.type == MetricType::kStateSet) ValidateStates(spec);
+  else if (!spec.states.empty()) Fail(spec.name, "only enums have states");
+  return spec;
+}
+
+void ValidateLabelValue(const std::string& family, std::string_view label, std::string_view value) {
+  if (value.size() > kMaxLabelValueBytes)
+    Fail(family, "value of label \"" + std::string(label) + "\" is " + std::to_string(value.size()) +
+                     " bytes, more than the limit of " + std::to_string(kMaxLabelValueBytes));
+  if (!IsValidUtf8(value))
+    Fail(family, "value of label \"" + std::string(label) + "\" is not valid UTF-8");
+}
+
+void ValidateValue(const std::string& family, const char* what, double value, bool allow_infinite,
+                   bool non_negative) {
+  if (std::isnan(value)) Fail(family, std::string(what) + " does not accept NaN");
+  if (!allow_infinite && std::isinf(value))
+    Fail(family, std::string(what) + " does not accept " + FormatGoFloat(value));
+  if (non_negative && value < 0)
+    Fail(family, std::string(what) + " needs an amount >= 0, got " + FormatGoFloat(value));
+}
+
+}  // namespace promsqlite::detail

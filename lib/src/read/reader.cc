@@ -1,0 +1,94 @@
+#include "promsqlite/reader.h"
+
+#include <SQLiteCpp/Database.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "promsqlite/errors.h"
+#include "read/snapshot.h"
+#include "render/renderers.h"
+#include "store/database.h"
+
+namespace promsqlite {
+
+namespace detail {
+struct ReadConnection {
+  std::unique_ptr<SQLite::Database> db;
+  pid_t pid = 0;
+};
+}  // namespace detail
+
+struct Reader::Lock {
+  std::mutex mu;
+};
+
+namespace {
+
+int64_t FileSize(const std::string& path, bool* exists = nullptr) {
+  struct stat st;
+  bool found = stat(path.c_str(), &st) == 0;
+  if (exists) *exists = found;
+  return found ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+}  // namespace
+
+Reader::Reader(std::string path, ReaderOptions options)
+    : path_(std::move(path)), options_(options), lock_(std::make_unique<Lock>()) {}
+
+Reader::~Reader() {
+  if (connection_ && connection_->pid != getpid()) connection_.release()->db.release();
+}
+
+// Opens lazily; false while the file does not exist. A failed read drops the
+// connection so that a file replaced on disk is opened afresh next time.
+template <typename F>
+static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
+                               std::unique_ptr<detail::ReadConnection>& connection, F&& f) {
+  if (connection && connection->pid != getpid()) connection.release()->db.release();
+  if (!connection) {
+    bool exists = false;
+    FileSize(path, &exists);
+    if (!exists) return false;
+    auto c = std::make_unique<detail::ReadConnection>();
+    c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
+    c->pid = getpid();
+    connection = std::move(c);
+  }
+  try {
+    f(*connection->db);
+  } catch (...) {
+    connection.reset();
+    throw;
+  }
+  return true;
+}
+
+void Reader::Render(Format format, const Sink& sink) {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  bool rendered = WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    detail::RenderDatabase(db, path_, format, sink);
+  });
+  if (!rendered) detail::RenderEmpty(format, sink);
+}
+
+std::string Reader::Render(Format format) {
+  std::string out;
+  Render(format, [&](std::string_view chunk) { out.append(chunk); });
+  return out;
+}
+
+FileStats Reader::Stats() {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  FileStats stats;
+  stats.db_bytes = FileSize(path_, &stats.exists);
+  stats.wal_bytes = FileSize(path_ + "-wal");
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    detail::CountRows(db, path_, &stats.families, &stats.series);
+  });
+  return stats;
+}
+
+}  // namespace promsqlite

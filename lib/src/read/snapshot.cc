@@ -1,0 +1,81 @@
+#include "read/snapshot.h"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <cmath>
+
+#include "promsqlite/errors.h"
+#include "store/database.h"
+#include "store/schema.h"
+#include "store/tuple_codec.h"
+
+namespace promsqlite::detail {
+
+void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor) {
+  GuardSqlite(path, "cannot read", [&] {
+    SQLite::Transaction snapshot(db);  // BEGIN (deferred): one read snapshot
+    if (!CheckSchemaReadable(db, path)) {
+      visitor.End();
+      return;
+    }
+    SQLite::Statement families(db,
+                               "SELECT id, name, help, unit, type, label_names, buckets, states "
+                               "FROM families ORDER BY name");
+    SQLite::Statement series(db,
+                             "SELECT id, labels, value, count, created FROM series "
+                             "WHERE family_id = ?1 ORDER BY labels");
+    SQLite::Statement buckets(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
+    FamilyRecord family;
+    SeriesRecord record;
+    while (families.executeStep()) {
+      family.id = families.getColumn(0).getInt64();
+      FamilyRow row{families.getColumn(4).getString(), families.getColumn(5).getString(),
+                    families.getColumn(6).getString(), families.getColumn(7).getString()};
+      family.spec = DecodeFamily(families.getColumn(1).getString(), families.getColumn(2).getString(),
+                                 families.getColumn(3).getString(), row, path);
+      visitor.Family(family);
+      const size_t label_count = family.spec.label_names.size();
+      const bool histogram = family.spec.type == MetricType::kHistogram;
+      series.bind(1, static_cast<int64_t>(family.id));
+      while (series.executeStep()) {
+        SQLite::Column labels = series.getColumn(1);
+        std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
+        if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
+          throw DatabaseError(path + ": a series of '" + family.spec.name + "' has malformed labels");
+        SQLite::Column value = series.getColumn(2);
+        record.value = value.isNull() ? std::nan("") : value.getDouble();
+        record.count = series.getColumn(3).getInt64();
+        record.created = series.getColumn(4).getDouble();
+        record.bucket_counts.assign(histogram ? family.spec.buckets.size() : 0, 0);
+        if (histogram) {
+          buckets.bind(1, series.getColumn(0).getInt64());
+          while (buckets.executeStep()) {
+            int64_t b = buckets.getColumn(0).getInt64();
+            if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size())
+              record.bucket_counts[b] = buckets.getColumn(1).getInt64();
+          }
+          buckets.reset();
+        }
+        visitor.Series(family, record);
+      }
+      series.reset();
+    }
+    visitor.End();
+    snapshot.commit();
+  });
+}
+
+void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series) {
+  *families = *series = 0;
+  GuardSqlite(path, "cannot read", [&] {
+    SQLite::Transaction snapshot(db);
+    if (!CheckSchemaReadable(db, path)) return;
+    *families = db.execAndGet("SELECT count(*) FROM families").getInt64();
+    *series = db.execAndGet("SELECT count(*) FROM series").getInt64();
+    snapshot.commit();
+  });
+}
+
+}  // namespace promsqlite::detail

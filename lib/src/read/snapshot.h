@@ -1,0 +1,50 @@
+// Walks a whole promsqlite file in one read transaction, family by family
+// (sorted by name) and series by series (sorted by label values), handing
+// each row to a visitor. Renderers are visitors; nothing is accumulated.
+#ifndef PROMSQLITE_SRC_READ_SNAPSHOT_H_
+#define PROMSQLITE_SRC_READ_SNAPSHOT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "promsqlite/family.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace promsqlite::detail {
+
+struct FamilyRecord {
+  int64_t id = 0;
+  FamilySpec spec;  // label_names sorted by name, as stored
+};
+
+struct SeriesRecord {
+  std::vector<std::string> label_values;  // in the order of spec.label_names
+  double value = 0;                       // counter/gauge value, distribution sum, enum index
+  int64_t count = 0;                      // distribution observations
+  double created = 0;                     // Unix seconds
+  std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
+};
+
+class SnapshotVisitor {
+ public:
+  virtual ~SnapshotVisitor() = default;
+  virtual void Family(const FamilyRecord& family) = 0;
+  // Called for each series of the family last passed to Family().
+  virtual void Series(const FamilyRecord& family, const SeriesRecord& series) = 0;
+  virtual void End() = 0;
+};
+
+// Reads one consistent snapshot of `db` into `visitor`. A file without our
+// schema yet reads as empty. Throws DatabaseError naming `path`.
+void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor);
+
+// Family and series counts, read from one snapshot.
+void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series);
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_READ_SNAPSHOT_H_

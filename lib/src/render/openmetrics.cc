@@ -1,0 +1,104 @@
+// OpenMetrics 1.0.0 text: counters as family NAME with NAME_total and
+// NAME_created, _created for histograms and summaries, info and stateset
+// types, canonical le values, # UNIT, and a final # EOF.
+#include "promsqlite/metric_type.h"
+#include "render/escape.h"
+#include "render/float_format.h"
+#include "render/output.h"
+#include "render/renderers.h"
+
+namespace promsqlite::detail {
+namespace {
+
+class OpenMetricsRenderer : public SnapshotVisitor {
+ public:
+  explicit OpenMetricsRenderer(const Sink& sink) : out_(sink) {}
+
+  void Family(const FamilyRecord&) override { header_written_ = false; }
+
+  void Series(const FamilyRecord& family, const SeriesRecord& series) override {
+    std::string& out = out_.text();
+    const FamilySpec& spec = family.spec;
+    const std::string& name = spec.name;
+    if (!header_written_) WriteHeader(spec);
+    switch (spec.type) {
+      case MetricType::kCounter:
+        AppendSample(out, name, "_total", family, series, series.value);
+        AppendSample(out, name, "_created", family, series, series.created);
+        break;
+      case MetricType::kGauge:
+        AppendSample(out, name, "", family, series, series.value);
+        break;
+      case MetricType::kInfo:
+        AppendSample(out, name, "_info", family, series, 1);
+        break;
+      case MetricType::kStateSet:
+        for (size_t i = 0; i < spec.states.size(); ++i) {
+          label_.clear();
+          AppendEscapedLabelValue(label_, spec.states[i]);
+          AppendSample(out, name, "", family, series, series.value == static_cast<double>(i) ? 1 : 0,
+                       name, label_);
+        }
+        break;
+      case MetricType::kHistogram: {
+        int64_t cumulative = 0;
+        for (size_t i = 0; i < spec.buckets.size(); ++i) {
+          cumulative += series.bucket_counts[i];
+          label_.clear();
+          AppendCanonicalFloat(label_, spec.buckets[i]);
+          AppendSample(out, name, "_bucket", family, series, static_cast<double>(cumulative), "le", label_);
+        }
+        AppendSample(out, name, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
+        [[fallthrough]];
+      }
+      case MetricType::kSummary:
+        AppendSample(out, name, "_count", family, series, static_cast<double>(series.count));
+        AppendSample(out, name, "_sum", family, series, series.value);
+        AppendSample(out, name, "_created", family, series, series.created);
+        break;
+    }
+    out_.LineDone();
+  }
+
+  void End() override {
+    out_.text() += "# EOF\n";
+    out_.Flush();
+  }
+
+ private:
+  void WriteHeader(const FamilySpec& spec) {
+    std::string& out = out_.text();
+    out += "# TYPE ";
+    out += spec.name;
+    out += ' ';
+    out += MetricTypeName(spec.type);
+    out += '\n';
+    if (!spec.help.empty()) {
+      out += "# HELP ";
+      out += spec.name;
+      out += ' ';
+      AppendEscapedHelp(out, spec.help, /*escape_quote=*/true);
+      out += '\n';
+    }
+    if (!spec.unit.empty()) {
+      out += "# UNIT ";
+      out += spec.name;
+      out += ' ';
+      out += spec.unit;
+      out += '\n';
+    }
+    header_written_ = true;
+  }
+
+  ChunkedOutput out_;
+  std::string label_;
+  bool header_written_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<SnapshotVisitor> MakeOpenMetricsRenderer(const Sink& sink) {
+  return std::make_unique<OpenMetricsRenderer>(sink);
+}
+
+}  // namespace promsqlite::detail

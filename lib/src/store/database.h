@@ -1,0 +1,36 @@
+// Opening SQLite connections the promsqlite way, and turning SQLite's
+// exceptions into DatabaseError with the file's path.
+#ifndef PROMSQLITE_SRC_STORE_DATABASE_H_
+#define PROMSQLITE_SRC_STORE_DATABASE_H_
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "promsqlite/errors.h"
+
+namespace promsqlite::detail {
+
+// Runs `f`, rethrowing SQLite failures as DatabaseError("PATH: DOING: why").
+// promsqlite's own exceptions pass through unchanged.
+template <typename F>
+auto GuardSqlite(const std::string& path, const char* doing, F&& f) -> decltype(f()) {
+  try {
+    return std::forward<F>(f)();
+  } catch (const Error&) {
+    throw;
+  } catch (const SQLite::Exception& e) {
+    throw DatabaseError(path + ": " + doing + ": " + e.what());
+  }
+}
+
+// Read-write (created when `create`) or read-only connection.
+std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
+                                               int busy_timeout_ms);
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_STORE_DATABASE_H_

@@ -1,0 +1,407 @@
+#include "store/store.h"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "promsqlite/errors.h"
+#include "store/database.h"
+#include "store/schema.h"
+
+namespace promsqlite::detail {
+namespace {
+
+double Now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// Resets a statement when leaving scope, also on exceptions.
+struct ResetOnExit {
+  SQLite::Statement& s;
+  ~ResetOnExit() { s.tryReset(); }
+};
+
+// Steps `s` to completion and resets it, even when stepping throws, so a
+// failed statement never keeps a transaction open.
+void Exec(SQLite::Statement& s) {
+  ResetOnExit reset{s};
+  while (s.executeStep()) {
+  }
+}
+
+// Counter/gauge additions and histogram observations all take this shape:
+// the cached id is tried first, then the (family, labels) key, so a series
+// deleted and recreated by another process is still found. Ids come from
+// AUTOINCREMENT and are never reused, so a cached id can only name our row.
+constexpr const char* kUpsertPrefix =
+    "INSERT INTO series (id, family_id, labels, value, count, created, updated) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ";
+std::string Upsert(const std::string& set, const char* tail = "") {
+  return std::string(kUpsertPrefix) + "ON CONFLICT (id) DO UPDATE SET " + set +
+         " ON CONFLICT (family_id, labels) DO UPDATE SET " + set + tail;
+}
+
+const std::set<std::string>& SampleSuffixes() {
+  static const std::set<std::string> suffixes = {"_total", "_created", "_bucket", "_sum", "_count", "_info"};
+  return suffixes;
+}
+
+// Every name a family puts into an exposition (family and sample names).
+std::set<std::string> ExposedNames(MetricType type, const std::string& name) {
+  std::set<std::string> names = {name};
+  auto add = [&](std::initializer_list<const char*> suffixes) {
+    for (const char* s : suffixes) names.insert(name + s);
+  };
+  switch (type) {
+    case MetricType::kCounter: add({"_total", "_created"}); break;
+    case MetricType::kHistogram: add({"_bucket", "_sum", "_count", "_created"}); break;
+    case MetricType::kSummary: add({"_sum", "_count", "_created"}); break;
+    case MetricType::kInfo: add({"_info"}); break;
+    case MetricType::kGauge:
+    case MetricType::kStateSet: break;
+  }
+  return names;
+}
+
+std::string Describe(const FamilySpec& spec) {
+  std::string out = std::string(MetricTypeName(spec.type)) + " " + spec.name + "{";
+  std::vector<std::string> names = spec.label_names;
+  std::sort(names.begin(), names.end());
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
+  out += "}";
+  FamilyRow row = EncodeFamily(spec);
+  if (!spec.unit.empty()) out += " unit=" + spec.unit;
+  if (!spec.buckets.empty()) out += " buckets=[" + row.buckets + "]";
+  if (!spec.states.empty()) {
+    out += " states=[";
+    for (size_t i = 0; i < spec.states.size(); ++i) out += (i ? "," : "") + spec.states[i];
+    out += "]";
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Store::Connection {
+  explicit Connection(std::unique_ptr<SQLite::Database> database)
+      : db(std::move(database)),
+        begin_write(*db, "BEGIN IMMEDIATE"),
+        begin_read(*db, "BEGIN"),
+        commit(*db, "COMMIT"),
+        rollback(*db, "ROLLBACK"),
+        add(*db, Upsert("value = value + excluded.value, updated = excluded.updated")),
+        set(*db, Upsert("value = excluded.value, updated = excluded.updated")),
+        observe(*db, Upsert("value = value + excluded.value, count = count + 1, updated = excluded.updated",
+                            " RETURNING id")),
+        bucket(*db,
+               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, 1) "
+               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + 1"),
+        insert_series(*db,
+                      "INSERT INTO series (family_id, labels, value, count, created, updated) "
+                      "VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels) DO NOTHING"),
+        select_series(*db, "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2"),
+        select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
+        select_family(*db,
+                      "SELECT id, type, help, unit, label_names, buckets, states FROM families "
+                      "WHERE name = ?1"),
+        insert_family(*db,
+                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, created) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1") {}
+
+  std::unique_ptr<SQLite::Database> db;
+  SQLite::Statement begin_write, begin_read, commit, rollback;
+  SQLite::Statement add, set, observe, bucket;
+  SQLite::Statement insert_series, select_series, select_buckets;
+  SQLite::Statement select_family, insert_family, update_help;
+  int wal_pages = 0;  // set by the WAL hook after each commit
+};
+
+namespace {
+
+// RAII transaction on prepared BEGIN/COMMIT/ROLLBACK statements; rolls back
+// unless committed.
+template <typename C>
+class Transaction {
+ public:
+  Transaction(C& c, SQLite::Statement& begin) : c_(c) { Exec(begin); }
+  void Commit() {
+    Exec(c_.commit);
+    done_ = true;
+  }
+  ~Transaction() {
+    if (!done_) {
+      c_.rollback.tryExecuteStep();
+      c_.rollback.tryReset();
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+ private:
+  C& c_;
+  bool done_ = false;
+};
+
+int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
+  *static_cast<int*>(context) = pages;
+  return SQLITE_OK;
+}
+
+void BindSeries(SQLite::Statement& s, const SeriesRef& series, double value, int64_t count, double now) {
+  int64_t id = series.cached_id->load(std::memory_order_relaxed);
+  if (id > 0) s.bind(1, static_cast<int64_t>(id));
+  else s.bind(1);  // NULL: let AUTOINCREMENT choose
+  s.bind(2, static_cast<int64_t>(series.family_id));
+  s.bindNoCopy(3, series.labels.data(), static_cast<int>(series.labels.size()));
+  s.bind(4, value);
+  s.bind(5, static_cast<int64_t>(count));
+  s.bind(6, now);
+}
+
+}  // namespace
+
+Store::Store(std::string path, const Options& options) : path_(std::move(path)), options_(options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Conn();  // fail here, not on the first update, for a bad file
+}
+
+Store::~Store() {
+  // A child that inherited the parent's connection must not close it
+  // (closing would touch the parent's locks); leak it instead.
+  if (conn_ && pid_ != getpid()) conn_.release();
+}
+
+Store::Connection& Store::Conn() {
+  pid_t pid = getpid();
+  if (conn_ && pid_ == pid) return *conn_;
+  if (conn_) conn_.release();  // inherited across fork(): never use or close it
+  conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
+    auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
+    SQLite::Statement mode(*db, "PRAGMA journal_mode = WAL");
+    mode.executeStep();
+    if (mode.getColumn(0).getString() != "wal")
+      throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " +
+                          mode.getColumn(0).getString() + ")");
+    mode.reset();
+    db->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
+                                                         : "PRAGMA synchronous = NORMAL");
+    // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
+    db->exec("PRAGMA wal_autocheckpoint = 0");
+    {
+      SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
+      Exec(begin);
+      try {
+        CreateOrCheckSchema(*db, path_);
+        db->exec("COMMIT");
+      } catch (...) {
+        db->exec("ROLLBACK");
+        throw;
+      }
+    }
+    auto c = std::make_unique<Connection>(std::move(db));
+    sqlite3_wal_hook(c->db->getHandle(), &OnWalCommit, &c->wal_pages);
+    return c;
+  });
+  pid_ = pid;
+  return *conn_;
+}
+
+// The checkpoint policy (docs/checkpoints.md): only writers checkpoint, only
+// right after their own commit, only in TRUNCATE mode, which takes the write
+// lock for its whole duration. So no checkpoint ever runs concurrently with
+// a writer resetting the WAL, nor with another checkpoint: the interleaving
+// behind SQLite's WAL-reset bug (fixed in 3.51.3) cannot arise from us.
+void Store::Checkpoint(Connection& c) {
+  if (options_.checkpoint_wal_pages <= 0 || c.wal_pages < options_.checkpoint_wal_pages) return;
+  c.wal_pages = 0;
+  sqlite3* h = c.db->getHandle();
+  sqlite3_busy_timeout(h, options_.checkpoint_busy_timeout_ms);
+  // SQLITE_BUSY (a long scrape) leaves the rest for a later commit.
+  sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(h, options_.busy_timeout_ms);
+}
+
+int64_t Store::Declare(const FamilySpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, ("cannot declare '" + spec.name + "'").c_str(), [&]() -> int64_t {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    // A family whose exposed names would collide with ours (gauge "x_total"
+    // against counter "x", ...).
+    std::set<std::string> candidates;
+    for (const std::string& suffix : SampleSuffixes()) {
+      candidates.insert(spec.name + suffix);
+      if (spec.name.size() > suffix.size() &&
+          spec.name.compare(spec.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        candidates.insert(spec.name.substr(0, spec.name.size() - suffix.size()));
+    }
+    candidates.insert(spec.name);
+    const std::set<std::string> ours = ExposedNames(spec.type, spec.name);
+    int64_t id = 0;
+    for (const std::string& name : candidates) {
+      c.select_family.bind(1, name);
+      ResetOnExit reset{c.select_family};
+      if (!c.select_family.executeStep()) continue;
+      FamilyRow row{c.select_family.getColumn(1).getString(), c.select_family.getColumn(4).getString(),
+                    c.select_family.getColumn(5).getString(), c.select_family.getColumn(6).getString()};
+      FamilySpec stored = DecodeFamily(name, c.select_family.getColumn(2).getString(),
+                                       c.select_family.getColumn(3).getString(), row, path_);
+      if (name != spec.name) {
+        for (const std::string& exposed : ExposedNames(stored.type, stored.name)) {
+          if (ours.count(exposed))
+            throw DeclarationConflict("metric '" + spec.name + "': " + Describe(spec) + " would expose '" +
+                                      exposed + "', which the file's " + Describe(stored) +
+                                      " already exposes");
+        }
+        continue;
+      }
+      FamilyRow mine = EncodeFamily(spec);
+      if (row.type != mine.type || row.label_names != mine.label_names || row.buckets != mine.buckets ||
+          row.states != mine.states || stored.unit != spec.unit)
+        throw DeclarationConflict("metric '" + spec.name + "' is declared as " + Describe(spec) +
+                                  ", but " + path_ + " already declares it as " + Describe(stored));
+      id = c.select_family.getColumn(0).getInt64();
+      if (stored.help != spec.help) {
+        c.update_help.bind(1, static_cast<int64_t>(id));
+        c.update_help.bind(2, spec.help);
+        Exec(c.update_help);
+      }
+    }
+    if (id == 0) {
+      FamilyRow row = EncodeFamily(spec);
+      c.insert_family.bind(1, spec.name);
+      c.insert_family.bind(2, row.type);
+      c.insert_family.bind(3, spec.help);
+      c.insert_family.bind(4, spec.unit);
+      c.insert_family.bind(5, row.label_names);
+      c.insert_family.bind(6, row.buckets);
+      c.insert_family.bind(7, row.states.data(), static_cast<int>(row.states.size()));
+      c.insert_family.bind(8, Now());
+      Exec(c.insert_family);
+      id = c.db->getLastInsertRowid();
+    }
+    txn.Commit();
+    Checkpoint(c);
+    return id;
+  });
+}
+
+int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, "cannot create series", [&]() -> int64_t {
+    Connection& c = Conn();
+    auto select_id = [&]() -> int64_t {
+      c.select_series.bind(1, static_cast<int64_t>(family_id));
+      c.select_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
+      ResetOnExit reset{c.select_series};
+      return c.select_series.executeStep() ? c.select_series.getColumn(0).getInt64() : 0;
+    };
+    if (int64_t id = select_id()) return id;  // the common case: another process made it
+    Transaction<Connection> txn(c, c.begin_write);
+    c.insert_series.bind(1, static_cast<int64_t>(family_id));
+    c.insert_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
+    c.insert_series.bind(3, initial_value);
+    c.insert_series.bind(4, Now());
+    Exec(c.insert_series);
+    int64_t id = select_id();
+    txn.Commit();
+    Checkpoint(c);
+    return id;
+  });
+}
+
+void Store::Add(const SeriesRef& series, double delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  GuardSqlite(path_, "cannot update", [&] {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    BindSeries(c.add, series, delta, 0, Now());
+    Exec(c.add);
+    txn.Commit();
+    Checkpoint(c);
+  });
+}
+
+void Store::Set(const SeriesRef& series, double value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  GuardSqlite(path_, "cannot update", [&] {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    BindSeries(c.set, series, value, 0, Now());
+    Exec(c.set);
+    txn.Commit();
+    Checkpoint(c);
+  });
+}
+
+void Store::Observe(const SeriesRef& series, double value, int bucket) {
+  std::lock_guard<std::mutex> lock(mu_);
+  GuardSqlite(path_, "cannot update", [&] {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    BindSeries(c.observe, series, value, 1, Now());
+    int64_t id;
+    {
+      ResetOnExit reset{c.observe};
+      c.observe.executeStep();  // RETURNING id: the row actually written
+      id = c.observe.getColumn(0).getInt64();
+    }
+    series.cached_id->store(id, std::memory_order_relaxed);
+    if (bucket >= 0) {
+      c.bucket.bind(1, static_cast<int64_t>(id));
+      c.bucket.bind(2, bucket);
+      Exec(c.bucket);
+    }
+    txn.Commit();
+    Checkpoint(c);
+  });
+}
+
+StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, "cannot read", [&] {
+    Connection& c = Conn();
+    StoredSeries out;
+    out.bucket_counts.assign(buckets, 0);
+    Transaction<Connection> txn(c, c.begin_read);
+    int64_t id = 0;
+    {
+      c.select_series.bind(1, static_cast<int64_t>(series.family_id));
+      c.select_series.bindNoCopy(2, series.labels.data(), static_cast<int>(series.labels.size()));
+      ResetOnExit reset{c.select_series};
+      if (c.select_series.executeStep()) {
+        out.exists = true;
+        id = c.select_series.getColumn(0).getInt64();
+        SQLite::Column value = c.select_series.getColumn(1);
+        out.value = value.isNull() ? std::nan("") : value.getDouble();
+        out.count = c.select_series.getColumn(2).getInt64();
+      }
+    }
+    if (id != 0 && buckets > 0) {
+      c.select_buckets.bind(1, static_cast<int64_t>(id));
+      ResetOnExit reset{c.select_buckets};
+      while (c.select_buckets.executeStep()) {
+        int64_t b = c.select_buckets.getColumn(0).getInt64();
+        if (b >= 0 && static_cast<size_t>(b) < buckets) out.bucket_counts[b] = c.select_buckets.getColumn(1).getInt64();
+      }
+    }
+    txn.Commit();
+    return out;
+  });
+}
+
+void Store::WithConnection(const std::function<void(SQLite::Database&)>& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Connection& c = GuardSqlite(path_, "cannot open", [&]() -> Connection& { return Conn(); });
+  f(*c.db);
+}
+
+}  // namespace promsqlite::detail

@@ -1,0 +1,87 @@
+// The writing side of the shared file: one SQLite connection per process,
+// its prepared statements, and every write the library makes.
+//
+// Thread safety: all methods lock one mutex; safe for concurrent use.
+// Process safety: each update is one BEGIN IMMEDIATE transaction; a busy
+// timeout makes contending processes wait. After fork() the first call in
+// the child opens a new connection (the parent's is never touched again).
+#ifndef PROMSQLITE_SRC_STORE_STORE_H_
+#define PROMSQLITE_SRC_STORE_STORE_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "promsqlite/family.h"
+#include "promsqlite/options.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace promsqlite::detail {
+
+// Where a write goes: the series (family_id, labels). `cached_id` is this
+// process's last known id of that row; writes refresh it.
+struct SeriesRef {
+  int64_t family_id;
+  std::string_view labels;
+  std::atomic<int64_t>* cached_id;
+};
+
+struct StoredSeries {
+  bool exists = false;
+  double value = 0;  // NaN for NULL
+  int64_t count = 0;
+  std::vector<int64_t> bucket_counts;  // per bucket index, not cumulative
+};
+
+class Store {
+ public:
+  Store(std::string path, const Options& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Stores `spec` (already normalized) or checks it against the stored
+  // declaration. Returns the family id.
+  int64_t Declare(const FamilySpec& spec);
+
+  // Creates the series with `initial_value` unless it exists; returns its id.
+  int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value);
+
+  void Add(const SeriesRef& series, double delta);
+  void Set(const SeriesRef& series, double value);
+  // Adds `value` to the sum, 1 to the count and, when bucket >= 0, 1 to that
+  // bucket, in one transaction.
+  void Observe(const SeriesRef& series, double value, int bucket);
+
+  StoredSeries Read(const SeriesRef& series, size_t buckets);
+
+  // Runs `f` on this process's connection, under the store's lock.
+  void WithConnection(const std::function<void(SQLite::Database&)>& f);
+
+ private:
+  struct Connection;
+  Connection& Conn();  // requires mu_
+  void Checkpoint(Connection& c);
+
+  const std::string path_;
+  const Options options_;
+  std::mutex mu_;
+  pid_t pid_ = 0;
+  std::unique_ptr<Connection> conn_;
+};
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_STORE_STORE_H_

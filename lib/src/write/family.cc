@@ -1,0 +1,153 @@
+// Declaring families and looking up their children.
+#include <algorithm>
+#include <numeric>
+
+#include "declare/validate.h"
+#include "promsqlite/errors.h"
+#include "promsqlite/registry.h"
+#include "store/tuple_codec.h"
+#include "write/family_state.h"
+
+namespace promsqlite {
+
+const std::vector<double>& DefaultBuckets() {
+  static const std::vector<double> buckets = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
+  return buckets;
+}
+
+namespace detail {
+namespace {
+
+template <typename T> constexpr MetricType kTypeOf = MetricType::kGauge;
+template <> constexpr MetricType kTypeOf<Counter> = MetricType::kCounter;
+template <> constexpr MetricType kTypeOf<Histogram> = MetricType::kHistogram;
+template <> constexpr MetricType kTypeOf<Summary> = MetricType::kSummary;
+template <> constexpr MetricType kTypeOf<Info> = MetricType::kInfo;
+template <> constexpr MetricType kTypeOf<Enum> = MetricType::kStateSet;
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::shared_ptr<SeriesState> FamilyState::Child(std::string_view labels,
+                                                const std::function<void()>& validate) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = children.find(labels);
+  if (it != children.end()) return it->second;
+  validate();
+  auto series = std::make_shared<SeriesState>();
+  series->family = info;
+  series->labels = std::string(labels);
+  double initial = info->spec.type == MetricType::kInfo ? 1 : 0;
+  series->id = info->store->EnsureSeries(info->id, series->labels, initial);
+  children.emplace(series->labels, series);
+  return series;
+}
+
+}  // namespace detail
+
+template <typename T>
+Family<T> Registry::Register(const FamilySpec& declared) {
+  if (declared.type != detail::kTypeOf<T>)
+    throw InvalidArgument("metric '" + declared.name + "': declared as " + MetricTypeName(declared.type) +
+                          " but registered as " + MetricTypeName(detail::kTypeOf<T>));
+  auto info = std::make_shared<detail::FamilyInfo>();
+  info->store = store_;
+  info->spec = detail::NormalizeSpec(declared);
+  const std::vector<std::string>& names = info->spec.label_names;
+  info->declared_index.resize(names.size());
+  std::iota(info->declared_index.begin(), info->declared_index.end(), 0);
+  std::sort(info->declared_index.begin(), info->declared_index.end(),
+            [&](size_t a, size_t b) { return names[a] < names[b]; });
+  for (size_t i : info->declared_index) info->sorted_label_names.push_back(names[i]);
+  info->id = store_->Declare(info->spec);
+  auto state = std::make_shared<detail::FamilyState>();
+  state->info = std::move(info);
+  return Family<T>(std::move(state));
+}
+
+template <typename T>
+Family<T> Builder<T>::Register(Registry& registry) const {
+  return registry.Register<T>(spec_);
+}
+
+template <typename T>
+T Family<T>::WithLabelValues(const std::string_view* values, size_t count) const {
+  const detail::FamilyInfo& info = *state_->info;
+  if (count != info.declared_index.size())
+    throw InvalidArgument("metric '" + info.spec.name + "': expects " + std::to_string(info.declared_index.size()) +
+                          " label values (" + detail::JoinNames(info.spec.label_names) + "), got " +
+                          std::to_string(count));
+  thread_local std::string key;  // keeps its capacity: no allocation per lookup
+  key.clear();
+  for (size_t index : info.declared_index) detail::AppendTupleElement(key, values[index]);
+  return T(state_->Child(key, [&] {
+    for (size_t i = 0; i < count; ++i) detail::ValidateLabelValue(info.spec.name, info.spec.label_names[i], values[i]);
+  }));
+}
+
+template <typename T>
+T Family<T>::WithLabelValues(std::initializer_list<std::string_view> values) const {
+  return WithLabelValues(values.begin(), values.size());
+}
+
+template <typename T>
+T Family<T>::WithLabelValues(const std::vector<std::string>& values) const {
+  thread_local std::vector<std::string_view> views;
+  views.assign(values.begin(), values.end());
+  return WithLabelValues(views.data(), views.size());
+}
+
+template <typename T>
+T Family<T>::Add(const Labels& labels) const {
+  const detail::FamilyInfo& info = *state_->info;
+  const std::vector<std::string>& names = info.sorted_label_names;
+  // Labels is sorted by name, like sorted_label_names: compare in step.
+  auto it = labels.begin();
+  for (size_t i = 0; i < names.size() || it != labels.end();) {
+    if (i < names.size() && it != labels.end() && it->first == names[i]) {
+      ++i;
+      ++it;
+      continue;
+    }
+    bool unknown = it != labels.end() && (i >= names.size() || it->first < names[i]);
+    throw InvalidArgument("metric '" + info.spec.name + "': " +
+                          (unknown ? "label '" + it->first + "' is not declared"
+                                   : "label '" + names[i] + "' is missing") +
+                          " (declared labels: " + detail::JoinNames(info.spec.label_names) + ")");
+  }
+  thread_local std::string key;
+  key.clear();
+  for (const auto& label : labels) detail::AppendTupleElement(key, label.second);
+  return T(state_->Child(key, [&] {
+    for (const auto& label : labels) detail::ValidateLabelValue(info.spec.name, label.first, label.second);
+  }));
+}
+
+template <typename T>
+const std::string& Family<T>::name() const {
+  return state_->info->spec.name;
+}
+
+template <typename T>
+const FamilySpec& Family<T>::spec() const {
+  return state_->info->spec;
+}
+
+#define PROMSQLITE_INSTANTIATE(T)                                       \
+  template class Family<T>;                                             \
+  template class Builder<T>;                                            \
+  template Family<T> Registry::Register<T>(const FamilySpec& declared);
+PROMSQLITE_INSTANTIATE(Counter)
+PROMSQLITE_INSTANTIATE(Gauge)
+PROMSQLITE_INSTANTIATE(Histogram)
+PROMSQLITE_INSTANTIATE(Summary)
+PROMSQLITE_INSTANTIATE(Info)
+PROMSQLITE_INSTANTIATE(Enum)
+#undef PROMSQLITE_INSTANTIATE
+
+}  // namespace promsqlite

@@ -1,0 +1,52 @@
+// What Family and child handles share. A child holds its family's immutable
+// FamilyInfo (not the FamilyState with its cache), so handles never form a
+// reference cycle and never dangle.
+#ifndef PROMSQLITE_SRC_WRITE_FAMILY_STATE_H_
+#define PROMSQLITE_SRC_WRITE_FAMILY_STATE_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "promsqlite/family.h"
+#include "store/store.h"
+
+namespace promsqlite::detail {
+
+struct FamilyInfo {
+  std::shared_ptr<Store> store;
+  FamilySpec spec;  // normalized; label names in declared order
+  int64_t id = 0;
+  // Label names sorted (the stored, canonical order) and, for each sorted
+  // slot, the index of that label in declared order.
+  std::vector<std::string> sorted_label_names;
+  std::vector<size_t> declared_index;
+};
+
+struct SeriesState {
+  std::shared_ptr<const FamilyInfo> family;
+  std::string labels;  // tuple encoding of the values, in sorted-name order
+  std::atomic<int64_t> id{0};
+  SeriesRef ref() { return SeriesRef{family->id, labels, &id}; }
+  const std::string& name() const { return family->spec.name; }
+};
+
+struct FamilyState {
+  std::shared_ptr<const FamilyInfo> info;
+  std::mutex mu;
+  // Keyed by the tuple encoding; std::less<> finds by string_view, so a
+  // known tuple is looked up without allocating.
+  std::map<std::string, std::shared_ptr<SeriesState>, std::less<>> children;
+
+  // The child for `labels`, created (after `validate`) in the file and the
+  // cache on first use.
+  std::shared_ptr<SeriesState> Child(std::string_view labels, const std::function<void()>& validate);
+};
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_WRITE_FAMILY_STATE_H_

@@ -1,0 +1,103 @@
+// The child handles: validate the value, then one store call.
+#include "promsqlite/metrics.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "declare/validate.h"
+#include "promsqlite/errors.h"
+#include "write/family_state.h"
+
+namespace promsqlite {
+
+using detail::SeriesState;
+using detail::ValidateValue;
+
+void Counter::Increment(double amount) const {
+  ValidateValue(series_->name(), "Counter.Increment", amount, false, true);
+  series_->family->store->Add(series_->ref(), amount);
+}
+
+double Counter::Value() const { return series_->family->store->Read(series_->ref(), 0).value; }
+
+void Gauge::Increment(double amount) const {
+  ValidateValue(series_->name(), "Gauge.Increment", amount, true, false);
+  series_->family->store->Add(series_->ref(), amount);
+}
+
+void Gauge::Decrement(double amount) const {
+  ValidateValue(series_->name(), "Gauge.Decrement", amount, true, false);
+  series_->family->store->Add(series_->ref(), -amount);
+}
+
+void Gauge::Set(double value) const { series_->family->store->Set(series_->ref(), value); }
+
+void Gauge::SetToCurrentTime() const {
+  using namespace std::chrono;
+  Set(duration<double>(system_clock::now().time_since_epoch()).count());
+}
+
+double Gauge::Value() const { return series_->family->store->Read(series_->ref(), 0).value; }
+
+namespace {
+
+DistributionValue ReadDistribution(SeriesState& series, size_t buckets) {
+  detail::StoredSeries stored = series.family->store->Read(series.ref(), buckets);
+  DistributionValue out;
+  out.sum = stored.value;
+  out.count = static_cast<double>(stored.count);
+  if (buckets > 0) {
+    int64_t cumulative = 0;
+    for (int64_t c : stored.bucket_counts) out.cumulative_counts.push_back(static_cast<double>(cumulative += c));
+    out.cumulative_counts.push_back(out.count);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Histogram::Observe(double value) const {
+  ValidateValue(series_->name(), "Histogram.Observe", value, true, false);
+  const std::vector<double>& bounds = series_->family->spec.buckets;
+  // The first bucket whose upper bound is >= value; past the last: +Inf only.
+  auto it = std::lower_bound(bounds.begin(), bounds.end(), value);
+  int bucket = it == bounds.end() ? -1 : static_cast<int>(it - bounds.begin());
+  series_->family->store->Observe(series_->ref(), value, bucket);
+}
+
+DistributionValue Histogram::Value() const {
+  return ReadDistribution(*series_, series_->family->spec.buckets.size());
+}
+
+void Summary::Observe(double value) const {
+  ValidateValue(series_->name(), "Summary.Observe", value, true, false);
+  series_->family->store->Observe(series_->ref(), value, -1);
+}
+
+DistributionValue Summary::Value() const { return ReadDistribution(*series_, 0); }
+
+bool Info::Exists() const { return series_->family->store->Read(series_->ref(), 0).exists; }
+
+void Enum::Set(std::string_view state) const {
+  const std::vector<std::string>& states = series_->family->spec.states;
+  auto it = std::find(states.begin(), states.end(), state);
+  if (it == states.end()) {
+    std::string known;
+    for (const std::string& s : states) known += (known.empty() ? "" : ", ") + s;
+    throw InvalidArgument("metric '" + series_->name() + "': state \"" + std::string(state) +
+                          "\" is not declared (states: " + known + ")");
+  }
+  series_->family->store->Set(series_->ref(), static_cast<double>(it - states.begin()));
+}
+
+std::string Enum::State() const {
+  double index = series_->family->store->Read(series_->ref(), 0).value;
+  const std::vector<std::string>& states = series_->family->spec.states;
+  if (!(index >= 0 && index < static_cast<double>(states.size())))
+    throw DatabaseError(series_->family->store->path() + ": enum '" + series_->name() +
+                        "' holds an invalid state index");
+  return states[static_cast<size_t>(index)];
+}
+
+}  // namespace promsqlite
