@@ -3,7 +3,11 @@
 #define PROMSQLITE_EXPOSITION_H_
 
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "promsqlite/family.h"
 
 namespace promsqlite {
 
@@ -19,6 +23,19 @@ const char* ContentType(Format format);
 // Receives the exposition in chunks of at most a few tens of KiB, in order.
 // Rendering never holds the whole exposition in memory.
 using Sink = std::function<void(std::string_view chunk)>;
+
+// A counter or gauge family held in memory instead of in a file, such as a
+// server's own metrics, rendered after the file's families by the same
+// renderer. Label values are given in the order of spec.label_names.
+struct MemoryFamily {
+  FamilySpec spec;  // type kCounter or kGauge; name as it would be declared
+  struct Sample {
+    std::vector<std::string> label_values;
+    double value = 0;
+    double created = 0;  // Unix seconds of a counter's creation; 0: unknown
+  };
+  std::vector<Sample> samples;
+};
 
 }  // namespace promsqlite
 

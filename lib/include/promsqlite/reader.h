@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/options.h"
@@ -42,9 +43,11 @@ class Reader {
 
   const std::string& path() const { return path_; }
 
-  // Renders the whole file from one read transaction. Throws DatabaseError
-  // when the file exists but is not a readable promsqlite file.
-  void Render(Format format, const Sink& sink);
+  // Renders the whole file from one read transaction, then `extra` (e.g. a
+  // server's own metrics). Throws DatabaseError when the file exists but is
+  // not a readable promsqlite file; the sink may have received part of the
+  // output by then.
+  void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {});
   std::string Render(Format format);
 
   FileStats Stats();

@@ -66,12 +66,12 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
   return true;
 }
 
-void Reader::Render(Format format, const Sink& sink) {
+void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   bool rendered = WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
-    detail::RenderDatabase(db, path_, format, sink);
+    detail::RenderDatabase(db, path_, format, sink, &extra);
   });
-  if (!rendered) detail::RenderEmpty(format, sink);
+  if (!rendered) detail::RenderMemory(format, sink, &extra);
 }
 
 std::string Reader::Render(Format format) {

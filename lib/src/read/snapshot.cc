@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
 #include "store/schema.h"
@@ -16,10 +17,7 @@ namespace promsqlite::detail {
 void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor) {
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);  // BEGIN (deferred): one read snapshot
-    if (!CheckSchemaReadable(db, path)) {
-      visitor.End();
-      return;
-    }
+    if (!CheckSchemaReadable(db, path)) return;
     SQLite::Statement families(db,
                                "SELECT id, name, help, unit, type, label_names, buckets, states "
                                "FROM families ORDER BY name");
@@ -62,9 +60,27 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor
       }
       series.reset();
     }
-    visitor.End();
     snapshot.commit();
   });
+}
+
+void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor) {
+  FamilyRecord family;
+  SeriesRecord record;
+  for (const MemoryFamily& memory : families) {
+    if (memory.spec.type != MetricType::kCounter && memory.spec.type != MetricType::kGauge)
+      throw InvalidArgument("metric '" + memory.spec.name + "': in-memory families are counters or gauges");
+    family.spec = NormalizeSpec(memory.spec);  // strips a counter's _total, checks names
+    visitor.Family(family);
+    for (const MemoryFamily::Sample& sample : memory.samples) {
+      if (sample.label_values.size() != memory.spec.label_names.size())
+        throw InvalidArgument("metric '" + memory.spec.name + "': a sample has the wrong number of label values");
+      record.label_values = sample.label_values;
+      record.value = sample.value;
+      record.created = sample.created;
+      visitor.Series(family, record);
+    }
+  }
 }
 
 void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series) {

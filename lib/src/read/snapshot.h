@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
 
 namespace SQLite {
@@ -25,7 +26,7 @@ struct SeriesRecord {
   std::vector<std::string> label_values;  // in the order of spec.label_names
   double value = 0;                       // counter/gauge value, distribution sum, enum index
   int64_t count = 0;                      // distribution observations
-  double created = 0;                     // Unix seconds
+  double created = 0;                     // Unix seconds; 0: unknown (no _created)
   std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
 };
 
@@ -35,14 +36,19 @@ class SnapshotVisitor {
   virtual void Family(const FamilyRecord& family) = 0;
   // Called for each series of the family last passed to Family().
   virtual void Series(const FamilyRecord& family, const SeriesRecord& series) = 0;
+  // After the last family; the caller calls it (after any in-memory families).
   virtual void End() = 0;
 };
 
-// Reads one consistent snapshot of `db` into `visitor`. A file without our
-// schema yet reads as empty. Throws DatabaseError naming `path`.
+// Reads one consistent snapshot of `db` into `visitor` (without calling
+// End()). A file without our schema yet reads as empty. Throws DatabaseError
+// naming `path`.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor);
 
 // Family and series counts, read from one snapshot.
+// Feeds in-memory families to `visitor` the same way.
+void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor);
+
 void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series);
 
 }  // namespace promsqlite::detail

@@ -24,7 +24,7 @@ class OpenMetricsRenderer : public SnapshotVisitor {
     switch (spec.type) {
       case MetricType::kCounter:
         AppendSample(out, name, "_total", family, series, series.value);
-        AppendSample(out, name, "_created", family, series, series.created);
+        if (series.created != 0) AppendSample(out, name, "_created", family, series, series.created);
         break;
       case MetricType::kGauge:
         AppendSample(out, name, "", family, series, series.value);

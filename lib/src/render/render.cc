@@ -17,12 +17,19 @@ std::unique_ptr<SnapshotVisitor> MakeRenderer(Format format, const Sink& sink) {
 
 }  // namespace
 
-void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink) {
+void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink,
+                    const std::vector<MemoryFamily>* extra) {
   auto renderer = MakeRenderer(format, sink);
   ReadSnapshot(db, path, *renderer);
+  if (extra) VisitMemoryFamilies(*extra, *renderer);
+  renderer->End();
 }
 
-void RenderEmpty(Format format, const Sink& sink) { MakeRenderer(format, sink)->End(); }
+void RenderMemory(Format format, const Sink& sink, const std::vector<MemoryFamily>* extra) {
+  auto renderer = MakeRenderer(format, sink);
+  if (extra) VisitMemoryFamilies(*extra, *renderer);
+  renderer->End();
+}
 
 }  // namespace detail
 }  // namespace promsqlite

@@ -17,11 +17,13 @@ namespace promsqlite::detail {
 std::unique_ptr<SnapshotVisitor> MakeTextRenderer(const Sink& sink);
 std::unique_ptr<SnapshotVisitor> MakeOpenMetricsRenderer(const Sink& sink);
 
-// Renders one snapshot of `db` in `format`.
-void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink);
+// Renders one snapshot of `db` in `format`, then `extra` (may be null).
+void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink,
+                    const std::vector<MemoryFamily>* extra);
 
-// Renders a file that does not exist yet: empty in text, "# EOF" in OpenMetrics.
-void RenderEmpty(Format format, const Sink& sink);
+// Renders only `extra` (may be null), e.g. for a file that does not exist
+// yet: nothing but "# EOF" in OpenMetrics.
+void RenderMemory(Format format, const Sink& sink, const std::vector<MemoryFamily>* extra);
 
 }  // namespace promsqlite::detail
 

@@ -12,7 +12,7 @@ const std::string& Registry::path() const { return store_->path(); }
 
 void Registry::Render(Format format, const Sink& sink) const {
   store_->WithConnection(
-      [&](SQLite::Database& db) { detail::RenderDatabase(db, store_->path(), format, sink); });
+      [&](SQLite::Database& db) { detail::RenderDatabase(db, store_->path(), format, sink, nullptr); });
 }
 
 std::string Registry::Render(Format format) const {
