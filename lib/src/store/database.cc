@@ -2,7 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 namespace promsqlite::detail {
+
+void SleepMilliseconds(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
                                                int busy_timeout_ms) {

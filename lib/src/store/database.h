@@ -27,6 +27,24 @@ auto GuardSqlite(const std::string& path, const char* doing, F&& f) -> decltype(
   }
 }
 
+void SleepMilliseconds(int ms);
+
+// Runs `f` again while it fails with SQLITE_BUSY/SQLITE_LOCKED, for up to
+// `timeout_ms`. For the few steps where SQLite reports BUSY at once instead
+// of calling the busy handler (switching a fresh file to WAL while another
+// process creates it).
+template <typename F>
+auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
+  for (int waited_ms = 0;; waited_ms += 2) {
+    try {
+      return f();
+    } catch (const SQLite::Exception& e) {
+      int code = e.getErrorCode() & 0xff;
+      if ((code != 5 /*SQLITE_BUSY*/ && code != 6 /*SQLITE_LOCKED*/) || waited_ms >= timeout_ms) throw;
+    }
+    SleepMilliseconds(2);
+  }
+}
 // Read-write (created when `create`) or read-only connection.
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
                                                int busy_timeout_ms);

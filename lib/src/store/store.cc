@@ -185,12 +185,11 @@ Store::Connection& Store::Conn() {
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
     auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
-    SQLite::Statement mode(*db, "PRAGMA journal_mode = WAL");
-    mode.executeStep();
-    if (mode.getColumn(0).getString() != "wal")
-      throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " +
-                          mode.getColumn(0).getString() + ")");
-    mode.reset();
+    std::string mode = RetryWhileBusy(options_.busy_timeout_ms, [&] {
+      return db->execAndGet("PRAGMA journal_mode = WAL").getString();
+    });
+    if (mode != "wal")
+      throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
     db->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
                                                          : "PRAGMA synchronous = NORMAL");
     // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.

@@ -106,18 +106,22 @@ template <typename T>
 T Family<T>::Add(const Labels& labels) const {
   const detail::FamilyInfo& info = *state_->info;
   const std::vector<std::string>& names = info.sorted_label_names;
-  // Labels is sorted by name, like sorted_label_names: compare in step.
-  auto it = labels.begin();
-  for (size_t i = 0; i < names.size() || it != labels.end();) {
-    if (i < names.size() && it != labels.end() && it->first == names[i]) {
-      ++i;
-      ++it;
-      continue;
+  // Both are sorted by name: equal key sequences mean the right labels.
+  bool same = labels.size() == names.size() &&
+              std::equal(names.begin(), names.end(), labels.begin(),
+                         [](const std::string& name, const auto& label) { return name == label.first; });
+  if (!same) {
+    std::string problem;
+    for (const auto& label : labels) {
+      if (!std::binary_search(names.begin(), names.end(), label.first)) {
+        problem = "label '" + label.first + "' is not declared";
+        break;
+      }
     }
-    bool unknown = it != labels.end() && (i >= names.size() || it->first < names[i]);
-    throw InvalidArgument("metric '" + info.spec.name + "': " +
-                          (unknown ? "label '" + it->first + "' is not declared"
-                                   : "label '" + names[i] + "' is missing") +
+    for (size_t i = 0; problem.empty() && i < names.size(); ++i) {
+      if (!labels.count(names[i])) problem = "label '" + names[i] + "' is missing";
+    }
+    throw InvalidArgument("metric '" + info.spec.name + "': " + problem +
                           " (declared labels: " + detail::JoinNames(info.spec.label_names) + ")");
   }
   thread_local std::string key;

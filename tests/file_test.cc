@@ -1,0 +1,110 @@
+// Files that are not ours, newer, missing or broken get a clear error; the
+// WAL stays bounded under sustained writes.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "promsqlite/promsqlite.h"
+#include "test_util.h"
+
+using namespace promsqlite;
+
+namespace {
+
+void Sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+std::string ErrorOpening(const std::string& path, Options options = Options()) {
+  try {
+    Registry registry(path, options);
+  } catch (const DatabaseError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string ErrorReading(const std::string& path) {
+  try {
+    Reader(path).Render(Format::kText);
+  } catch (const DatabaseError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a file written by a newer schema is refused by writers and readers") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  { Registry registry(path); }
+  Sql(path, "PRAGMA user_version = 99");
+  std::string expected = path + ": written by a newer promsqlite (schema version 99; this build reads up to 1)";
+  CHECK(ErrorOpening(path) == expected);
+  CHECK(ErrorReading(path) == expected);
+}
+
+TEST_CASE("an SQLite file of another application is refused") {
+  test::TempDir dir;
+  const std::string path = dir.File("other.db");
+  Sql(path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+  std::string expected = path + ": not a promsqlite database (an SQLite file of another application)";
+  CHECK(ErrorOpening(path) == expected);
+  CHECK(ErrorReading(path) == expected);
+}
+
+TEST_CASE("text, random bytes, a directory or a missing folder give a clear error") {
+  test::TempDir dir;
+  test::WriteFile(dir.File("text.db"), "hello, I am a text file\n" + std::string(5000, 'x'));
+  CHECK(ErrorOpening(dir.File("text.db")) == dir.File("text.db") + ": cannot open: file is not a database");
+  CHECK(ErrorReading(dir.File("text.db")) == dir.File("text.db") + ": cannot open: file is not a database");
+  mkdir(dir.File("folder.db").c_str(), 0700);
+  CHECK(ErrorOpening(dir.File("folder.db")) == dir.File("folder.db") + ": is a directory, not a promsqlite database");
+  CHECK(ErrorReading(dir.File("folder.db")) == dir.File("folder.db") + ": is a directory, not a promsqlite database");
+  CHECK(ErrorOpening(dir.File("no/such/dir.db")) == dir.File("no/such/dir.db") + ": cannot open: unable to open database file");
+  Options no_create;
+  no_create.create_if_missing = false;
+  CHECK(ErrorOpening(dir.File("absent.db"), no_create) == dir.File("absent.db") + ": no such file (and create_if_missing is false)");
+}
+
+TEST_CASE("the file is in WAL mode and marked as promsqlite's") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options options;
+  options.synchronous = Synchronous::kFull;
+  { Registry registry(path, options); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  auto pragma = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    return value;
+  };
+  CHECK(pragma("PRAGMA journal_mode") == "wal");
+  CHECK(pragma("PRAGMA application_id") == std::to_string(0x50726d53));
+  CHECK(pragma("PRAGMA user_version") == std::to_string(SchemaVersion()));
+  sqlite3_close(db);
+  CHECK(std::string(SqliteVersion()) == sqlite3_libversion());
+  CHECK(std::string(Version()) == PROMSQLITE_TEST_VERSION);
+}
+
+TEST_CASE("checkpoints keep the WAL bounded under sustained writes") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options options;
+  options.checkpoint_wal_pages = 20;
+  Registry registry(path, options);
+  auto family = BuildCounter().Name("c").LabelNames({"i"}).Register(registry);
+  for (int i = 0; i < 3000; ++i) family.WithLabelValues({std::to_string(i % 100)}).Increment();
+  struct stat st;
+  REQUIRE(stat((path + "-wal").c_str(), &st) == 0);
+  CHECK(st.st_size < 40 * 4096);
+  CHECK(family.WithLabelValues({"7"}).Value() == 30);
+}

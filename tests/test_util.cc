@@ -1,0 +1,185 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace promsqlite::test {
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "promsqlite-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+int RunInChildren(int count, const std::function<void(int index)>& body) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < count; ++i) {
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      int code = 0;
+      try {
+        body(i);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child %d: %s\n", i, e.what());
+        code = 1;
+      }
+      _exit(code);
+    }
+    pids.push_back(pid);
+  }
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  return failed;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input) {
+  TempDir dir;
+  std::string in_path = dir.File("stdin"), out_path = dir.File("out");
+  WriteFile(in_path, input);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.output = ReadFile(out_path);
+  return result;
+}
+
+std::string SharedTool(const std::string& name) {
+  const char* dir = std::getenv("PROMSQLITE_SHARED_TOOLS");
+  std::string path = std::string(dir ? dir : "../shared/tools") + "/" + name;
+  if (access(path.c_str(), X_OK) != 0)
+    throw std::runtime_error("validator " + path + " is missing: the tests need ../shared/tools beside the project");
+  return path;
+}
+
+CommandResult CheckExposition(const std::string& body, bool openmetrics) {
+  if (openmetrics) return RunCommand({SharedTool("check-exposition"), "--format", "openmetrics", "-"}, body);
+  return RunCommand({SharedTool("check-exposition"), "--format", "text", "--lint", "-"}, body);
+}
+
+CommandResult ParseWithPython(const std::string& body, bool openmetrics) {
+  const char* script = std::getenv("PROMSQLITE_PARSE_SAMPLES");
+  return RunCommand({"/usr/bin/python3", script ? script : "parse_samples.py", openmetrics ? "openmetrics" : "text"},
+                    body);
+}
+
+namespace {
+
+// json.dumps(v, ensure_ascii=False): escapes quote, backslash and control
+// characters; everything else (UTF-8) is kept.
+std::string JsonString(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Python's repr() of a float: shortest round-trip digits, ".0" for
+// integral values below 1e16, exponent form outside [1e-4, 1e16).
+std::string PythonRepr(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*e", precision - 1, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string sci = buf;  // d.ddde±XX
+  size_t e = sci.find('e');
+  std::string mantissa = sci.substr(0, e);
+  int exponent = std::atoi(sci.c_str() + e + 1);
+  bool negative = mantissa[0] == '-';
+  std::string digits;
+  for (char c : mantissa) if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string out = negative ? "-" : "";
+  if (exponent < -4 || exponent >= 16) {
+    out += digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    char exp[16];
+    std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    return out + exp;
+  }
+  if (exponent < 0) return out + "0." + std::string(-exponent - 1, '0') + digits;
+  if (static_cast<int>(digits.size()) <= exponent + 1)
+    return out + digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
+  return out + digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
+}
+
+}  // namespace
+
+std::string SampleLine(const std::string& name, std::vector<std::pair<std::string, std::string>> labels,
+                       double value) {
+  std::sort(labels.begin(), labels.end());
+  std::string out = name + "{";
+  for (size_t i = 0; i < labels.size(); ++i) out += (i ? "," : "") + labels[i].first + "=" + JsonString(labels[i].second);
+  return out + "} " + PythonRepr(value);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+}  // namespace promsqlite::test

@@ -1,0 +1,57 @@
+// Helpers shared by the tests: temporary files, forked writers, running
+// the independent validators in ../shared/tools.
+#ifndef PROMSQLITE_TESTS_TEST_UTIL_H_
+#define PROMSQLITE_TESTS_TEST_UTIL_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace promsqlite::test {
+
+// A fresh directory, removed with everything in it when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `body` in `count` forked children (index 0..count-1) and waits for
+// all; returns how many failed (threw, or exited non-zero).
+int RunInChildren(int count, const std::function<void(int index)>& body);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs argv (no shell) with `input` on stdin.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "");
+
+// ../shared/tools/<name>, from PROMSQLITE_SHARED_TOOLS (set by meson).
+std::string SharedTool(const std::string& name);
+
+// check-exposition --format text --lint, or --format openmetrics, on `body`.
+CommandResult CheckExposition(const std::string& body, bool openmetrics);
+
+// Parses `body` with the official Python client's parser (text 0.0.4 or
+// OpenMetrics) and returns one line per sample, sorted:
+//   name{k="v",...} value     (labels sorted, values JSON-escaped)
+CommandResult ParseWithPython(const std::string& body, bool openmetrics);
+
+// The same line for an expected sample, to compare with ParseWithPython.
+std::string SampleLine(const std::string& name, std::vector<std::pair<std::string, std::string>> labels,
+                       double value);
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+
+}  // namespace promsqlite::test
+
+#endif  // PROMSQLITE_TESTS_TEST_UTIL_H_
