@@ -33,12 +33,16 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::shared_ptr<SeriesState> FamilyState::Child(std::string_view labels,
-                                                const std::function<void()>& validate) {
+std::shared_ptr<SeriesState> FamilyState::Find(std::string_view labels) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = children.find(labels);
+  return it == children.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = children.find(labels);
   if (it != children.end()) return it->second;
-  validate();
   auto series = std::make_shared<SeriesState>();
   series->family = info;
   series->labels = std::string(labels);
@@ -85,9 +89,9 @@ T Family<T>::WithLabelValues(const std::string_view* values, size_t count) const
   thread_local std::string key;  // keeps its capacity: no allocation per lookup
   key.clear();
   for (size_t index : info.declared_index) detail::AppendTupleElement(key, values[index]);
-  return T(state_->Child(key, [&] {
-    for (size_t i = 0; i < count; ++i) detail::ValidateLabelValue(info.spec.name, info.spec.label_names[i], values[i]);
-  }));
+  if (auto known = state_->Find(key)) return T(std::move(known));
+  for (size_t i = 0; i < count; ++i) detail::ValidateLabelValue(info.spec.name, info.spec.label_names[i], values[i]);
+  return T(state_->Create(key));
 }
 
 template <typename T>
@@ -127,9 +131,9 @@ T Family<T>::Add(const Labels& labels) const {
   thread_local std::string key;
   key.clear();
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);
-  return T(state_->Child(key, [&] {
-    for (const auto& label : labels) detail::ValidateLabelValue(info.spec.name, label.first, label.second);
-  }));
+  if (auto known = state_->Find(key)) return T(std::move(known));
+  for (const auto& label : labels) detail::ValidateLabelValue(info.spec.name, label.first, label.second);
+  return T(state_->Create(key));
 }
 
 template <typename T>

@@ -5,7 +5,6 @@
 #define PROMSQLITE_SRC_WRITE_FAMILY_STATE_H_
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,9 +41,11 @@ struct FamilyState {
   // known tuple is looked up without allocating.
   std::map<std::string, std::shared_ptr<SeriesState>, std::less<>> children;
 
-  // The child for `labels`, created (after `validate`) in the file and the
-  // cache on first use.
-  std::shared_ptr<SeriesState> Child(std::string_view labels, const std::function<void()>& validate);
+  // The cached child for `labels`, or null.
+  std::shared_ptr<SeriesState> Find(std::string_view labels);
+  // The child for already validated `labels`, created in the file and the
+  // cache unless another thread was first.
+  std::shared_ptr<SeriesState> Create(std::string_view labels);
 };
 
 }  // namespace promsqlite::detail
