@@ -63,11 +63,13 @@ TEST_CASE("families whose exposed names would collide are rejected") {
   BuildGauge().Name("x_totals").Register(registry);
 }
 
-TEST_CASE("a new help text replaces the stored one") {
+TEST_CASE("a new help text replaces the stored one, an empty one keeps it") {
   test::TempDir dir;
   Registry registry(dir.File("m.db"));
   BuildGauge().Name("g").Help("old").Register(registry).WithLabelValues({}).Set(1);
   BuildGauge().Name("g").Help("new").Register(registry);
+  CHECK(registry.Render(Format::kText) == "# HELP g new\n# TYPE g gauge\ng 1\n");
+  BuildGauge().Name("g").Register(registry);
   CHECK(registry.Render(Format::kText) == "# HELP g new\n# TYPE g gauge\ng 1\n");
 }
 

@@ -117,6 +117,23 @@ TEST_CASE("the Python parsers read back exactly what several processes wrote, in
   }
 }
 
+TEST_CASE("a histogram with negative buckets omits _sum and _count in OpenMetrics, as the spec requires") {
+  test::TempDir dir;
+  Registry registry(dir.File("m.db"));
+  Histogram h = BuildHistogram().Name("delta").Help("Change.").Buckets({-1, 0, 1}).Register(registry).WithLabelValues({});
+  h.Observe(-2);
+  h.Observe(0.5);
+  std::string om = registry.Render(Format::kOpenMetrics);
+  CHECK(om.find("delta_sum") == std::string::npos);
+  CHECK(om.find("delta_bucket{le=\"-1.0\"} 1\n") != std::string::npos);
+  test::CommandResult om_check = test::CheckExposition(om, true);
+  INFO(om_check.output);
+  CHECK(om_check.exit_code == 0);
+  std::string text = registry.Render(Format::kText);
+  CHECK(text.find("delta_sum -1.5\n") != std::string::npos);  // 0.0.4 has no such rule
+  CHECK(test::CheckExposition(text, false).exit_code == 0);
+}
+
 TEST_CASE("the validators reject broken expositions (they are not rubber stamps)") {
   CHECK(test::CheckExposition("# TYPE x counter\nx_total -1\n", false).exit_code == 1);
   CHECK(test::CheckExposition("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n", false).exit_code == 1);

@@ -40,8 +40,8 @@ using Labels = std::map<std::string, std::string>;
 
 // Everything that declares a family. Stored in the file; a second
 // declaration must match in type, label names (as a set), unit, buckets and
-// states, or Register throws DeclarationConflict. A different help text
-// replaces the stored one.
+// states, or Register throws DeclarationConflict. A different non-empty help
+// text replaces the stored one; an empty one keeps it.
 struct FamilySpec {
   MetricType type = MetricType::kGauge;
   // [a-zA-Z_:][a-zA-Z0-9_:]*. A counter may be named with or without

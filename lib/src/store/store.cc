@@ -268,7 +268,7 @@ int64_t Store::Declare(const FamilySpec& spec) {
         throw DeclarationConflict("metric '" + spec.name + "' is declared as " + Describe(spec) +
                                   ", but " + path_ + " already declares it as " + Describe(stored));
       id = c.select_family.getColumn(0).getInt64();
-      if (stored.help != spec.help) {
+      if (!spec.help.empty() && stored.help != spec.help) {
         c.update_help.bind(1, static_cast<int64_t>(id));
         c.update_help.bind(2, spec.help);
         Exec(c.update_help);
