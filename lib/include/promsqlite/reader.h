@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "promsqlite/exposition.h"
+#include "promsqlite/family.h"
 #include "promsqlite/options.h"
 
 namespace promsqlite {
@@ -32,6 +33,12 @@ struct FileStats {
   int64_t series = 0;
   int64_t db_bytes = 0;   // the main file
   int64_t wal_bytes = 0;  // the -wal file, 0 when absent
+};
+
+// A family as stored, with its number of series.
+struct FamilySummary {
+  FamilySpec spec;  // label names sorted
+  int64_t series = 0;
 };
 
 class Reader {
@@ -51,6 +58,9 @@ class Reader {
   std::string Render(Format format);
 
   FileStats Stats();
+
+  // Every family in the file, sorted by name (empty for a missing file).
+  std::vector<FamilySummary> Families();
 
  private:
   std::string path_;

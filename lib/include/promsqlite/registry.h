@@ -13,6 +13,7 @@
 #define PROMSQLITE_REGISTRY_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "promsqlite/exposition.h"
@@ -36,6 +37,20 @@ class Registry {
   // Declares a family from a spec (the builders call this).
   template <typename T>
   Family<T> Register(const FamilySpec& spec);
+
+  // The stored declaration of the family exposing `name`: its own name, or
+  // "x_total" for counter x, "x_info" for info x. Label names come sorted.
+  std::optional<FamilySpec> Find(const std::string& name) const;
+
+  // Removes the series of family `name` (as for Find) with exactly these
+  // labels; true when it existed. A process still holding a handle to it
+  // recreates it (from 0 plus its update) on its next update.
+  bool RemoveSeries(const std::string& name, const Labels& labels);
+
+  // Removes the family `name` (as for Find) with all its series; true when
+  // it existed. Handles held elsewhere write into rows no reader shows until
+  // the family is declared again.
+  bool RemoveFamily(const std::string& name);
 
   // Renders everything in the file, including other processes' families,
   // from one consistent snapshot.

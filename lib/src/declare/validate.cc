@@ -5,6 +5,7 @@
 #include <set>
 
 #include "promsqlite/errors.h"
+#include "promsqlite/validate.h"
 #include "render/float_format.h"
 
 namespace promsqlite::detail {
@@ -152,6 +153,25 @@ FamilySpec NormalizeSpec(FamilySpec spec) {
   return spec;
 }
 
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out.empty() ? "none" : out;
+}
+
+void ValidateLabelNames(const std::string& family, const std::vector<std::string>& declared,
+                        const Labels& labels) {
+  std::set<std::string_view> known(declared.begin(), declared.end());
+  for (const auto& label : labels) {
+    if (!known.count(label.first))
+      Fail(family, "label '" + label.first + "' is not declared (declared labels: " + JoinNames(declared) + ")");
+  }
+  for (const std::string& name : declared) {
+    if (!labels.count(name))
+      Fail(family, "label '" + name + "' is missing (declared labels: " + JoinNames(declared) + ")");
+  }
+}
+
 void ValidateLabelValue(const std::string& family, std::string_view label, std::string_view value) {
   if (value.size() > kMaxLabelValueBytes)
     Fail(family, "value of label \"" + std::string(label) + "\" is " + std::to_string(value.size()) +
@@ -170,3 +190,30 @@ void ValidateValue(const std::string& family, const char* what, double value, bo
 }
 
 }  // namespace promsqlite::detail
+
+namespace promsqlite {
+
+FamilySpec CheckFamilySpec(FamilySpec spec) { return detail::NormalizeSpec(std::move(spec)); }
+
+void CheckLabels(const FamilySpec& spec, const Labels& labels) {
+  detail::ValidateLabelNames(spec.name, spec.label_names, labels);
+  for (const auto& label : labels) detail::ValidateLabelValue(spec.name, label.first, label.second);
+}
+
+void CheckValue(const std::string& name, Update update, double value) {
+  switch (update) {
+    case Update::kCounterIncrement:
+      detail::ValidateValue(name, "Counter.Increment", value, false, true);
+      break;
+    case Update::kGaugeAdd:
+      detail::ValidateValue(name, "Gauge.Increment", value, true, false);
+      break;
+    case Update::kGaugeSet:
+      break;
+    case Update::kObserve:
+      detail::ValidateValue(name, "Observe", value, true, false);
+      break;
+  }
+}
+
+}  // namespace promsqlite

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "promsqlite/family.h"
 
@@ -28,6 +29,14 @@ FamilySpec NormalizeSpec(FamilySpec spec);
 // A label value of family `family`, label `label`.
 void ValidateLabelValue(const std::string& family, std::string_view label,
                         std::string_view value);
+
+// Throws unless `labels` names exactly `declared` (first an undeclared
+// label, then a missing one is reported).
+void ValidateLabelNames(const std::string& family, const std::vector<std::string>& declared,
+                        const Labels& labels);
+
+// "a, b", or "none".
+std::string JoinNames(const std::vector<std::string>& names);
 
 // `what` is e.g. "Counter.Increment"; rejects NaN (and infinities unless
 // allowed) and negative values when `non_negative`.

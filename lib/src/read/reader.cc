@@ -91,4 +91,12 @@ FileStats Reader::Stats() {
   return stats;
 }
 
+std::vector<FamilySummary> Reader::Families() {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<FamilySummary> out;
+  WithOpenConnection(path_, options_, connection_,
+                     [&](SQLite::Database& db) { out = detail::ListFamilies(db, path_); });
+  return out;
+}
+
 }  // namespace promsqlite

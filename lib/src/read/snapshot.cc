@@ -83,6 +83,29 @@ void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisi
   }
 }
 
+std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path) {
+  std::vector<FamilySummary> out;
+  GuardSqlite(path, "cannot read", [&] {
+    SQLite::Transaction snapshot(db);
+    if (!CheckSchemaReadable(db, path)) return;
+    SQLite::Statement families(db,
+                               "SELECT f.name, f.help, f.unit, f.type, f.label_names, f.buckets, f.states, "
+                               "(SELECT count(*) FROM series s WHERE s.family_id = f.id) "
+                               "FROM families f ORDER BY f.name");
+    while (families.executeStep()) {
+      FamilyRow row{families.getColumn(3).getString(), families.getColumn(4).getString(),
+                    families.getColumn(5).getString(), families.getColumn(6).getString()};
+      FamilySummary summary;
+      summary.spec = DecodeFamily(families.getColumn(0).getString(), families.getColumn(1).getString(),
+                                  families.getColumn(2).getString(), row, path);
+      summary.series = families.getColumn(7).getInt64();
+      out.push_back(std::move(summary));
+    }
+    snapshot.commit();
+  });
+  return out;
+}
+
 void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series) {
   *families = *series = 0;
   GuardSqlite(path, "cannot read", [&] {

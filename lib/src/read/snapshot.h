@@ -10,6 +10,7 @@
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
+#include "promsqlite/reader.h"
 
 namespace SQLite {
 class Database;
@@ -44,6 +45,9 @@ class SnapshotVisitor {
 // End()). A file without our schema yet reads as empty. Throws DatabaseError
 // naming `path`.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor);
+
+// Every family with its series count, sorted by name.
+std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path);
 
 // Family and series counts, read from one snapshot.
 // Feeds in-memory families to `visitor` the same way.

@@ -114,13 +114,24 @@ struct Store::Connection {
         insert_family(*db,
                       "INSERT INTO families (name, type, help, unit, label_names, buckets, states, created) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1") {}
+        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1"),
+        delete_series_buckets(*db,
+                              "DELETE FROM bucket_counts WHERE series_id IN "
+                              "(SELECT id FROM series WHERE family_id = ?1 AND labels = ?2)"),
+        delete_series(*db, "DELETE FROM series WHERE family_id = ?1 AND labels = ?2"),
+        delete_family_buckets(*db,
+                              "DELETE FROM bucket_counts WHERE series_id IN "
+                              "(SELECT id FROM series WHERE family_id = ?1)"),
+        delete_family_series(*db, "DELETE FROM series WHERE family_id = ?1"),
+        delete_family(*db, "DELETE FROM families WHERE id = ?1") {}
 
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
   SQLite::Statement insert_series, select_series, select_buckets;
   SQLite::Statement select_family, insert_family, update_help;
+  SQLite::Statement delete_series_buckets, delete_series;
+  SQLite::Statement delete_family_buckets, delete_family_series, delete_family;
   int wal_pages = 0;  // set by the WAL hook after each commit
 };
 
@@ -394,6 +405,67 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
     }
     txn.Commit();
     return out;
+  });
+}
+
+std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, "cannot read", [&]() -> std::optional<std::pair<int64_t, FamilySpec>> {
+    Connection& c = Conn();
+    auto lookup = [&](const std::string& candidate) -> std::optional<std::pair<int64_t, FamilySpec>> {
+      c.select_family.bind(1, candidate);
+      ResetOnExit reset{c.select_family};
+      if (!c.select_family.executeStep()) return std::nullopt;
+      FamilyRow row{c.select_family.getColumn(1).getString(), c.select_family.getColumn(4).getString(),
+                    c.select_family.getColumn(5).getString(), c.select_family.getColumn(6).getString()};
+      return std::make_pair(c.select_family.getColumn(0).getInt64(),
+                            DecodeFamily(candidate, c.select_family.getColumn(2).getString(),
+                                         c.select_family.getColumn(3).getString(), row, path_));
+    };
+    if (auto found = lookup(name)) return found;
+    // The exposed names of counters and infos carry a suffix the family lacks.
+    const std::pair<const char*, MetricType> suffixes[] = {{"_total", MetricType::kCounter},
+                                                           {"_info", MetricType::kInfo}};
+    for (const auto& [suffix, type] : suffixes) {
+      size_t n = std::char_traits<char>::length(suffix);
+      if (name.size() <= n || name.compare(name.size() - n, n, suffix) != 0) continue;
+      auto found = lookup(name.substr(0, name.size() - n));
+      if (found && found->second.type == type) return found;
+    }
+    return std::nullopt;
+  });
+}
+
+bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, "cannot remove series", [&] {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    for (SQLite::Statement* s : {&c.delete_series_buckets, &c.delete_series}) {
+      s->bind(1, family_id);
+      s->bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
+      Exec(*s);
+    }
+    bool removed = c.db->getChanges() > 0;
+    txn.Commit();
+    Checkpoint(c);
+    return removed;
+  });
+}
+
+bool Store::RemoveFamily(int64_t family_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, "cannot remove family", [&] {
+    Connection& c = Conn();
+    Transaction<Connection> txn(c, c.begin_write);
+    for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series, &c.delete_family}) {
+      s->bind(1, family_id);
+      Exec(*s);
+    }
+    bool removed = c.db->getChanges() > 0;
+    txn.Commit();
+    Checkpoint(c);
+    return removed;
   });
 }
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,15 @@ class Store {
   void Observe(const SeriesRef& series, double value, int bucket);
 
   StoredSeries Read(const SeriesRef& series, size_t buckets);
+
+  // The family exposing `name` (its name, or counter x for "x_total", info
+  // x for "x_info"), with its id; nullopt when there is none.
+  std::optional<std::pair<int64_t, FamilySpec>> FindFamily(const std::string& name);
+
+  // Deletes a series (with its buckets) or a family (with its series);
+  // true when something was deleted.
+  bool RemoveSeries(int64_t family_id, std::string_view labels);
+  bool RemoveFamily(int64_t family_id);
 
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);

@@ -25,12 +25,6 @@ template <> constexpr MetricType kTypeOf<Summary> = MetricType::kSummary;
 template <> constexpr MetricType kTypeOf<Info> = MetricType::kInfo;
 template <> constexpr MetricType kTypeOf<Enum> = MetricType::kStateSet;
 
-std::string JoinNames(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out.empty() ? "none" : out;
-}
-
 }  // namespace
 
 std::shared_ptr<SeriesState> FamilyState::Find(std::string_view labels) {
@@ -114,20 +108,7 @@ T Family<T>::Add(const Labels& labels) const {
   bool same = labels.size() == names.size() &&
               std::equal(names.begin(), names.end(), labels.begin(),
                          [](const std::string& name, const auto& label) { return name == label.first; });
-  if (!same) {
-    std::string problem;
-    for (const auto& label : labels) {
-      if (!std::binary_search(names.begin(), names.end(), label.first)) {
-        problem = "label '" + label.first + "' is not declared";
-        break;
-      }
-    }
-    for (size_t i = 0; problem.empty() && i < names.size(); ++i) {
-      if (!labels.count(names[i])) problem = "label '" + names[i] + "' is missing";
-    }
-    throw InvalidArgument("metric '" + info.spec.name + "': " + problem +
-                          " (declared labels: " + detail::JoinNames(info.spec.label_names) + ")");
-  }
+  if (!same) detail::ValidateLabelNames(info.spec.name, info.spec.label_names, labels);
   thread_local std::string key;
   key.clear();
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);

@@ -1,0 +1,123 @@
+#include "args.h"
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+namespace promsqlite::cli {
+namespace {
+
+// Options that take a value; --help takes one only when one follows.
+const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format"};
+
+bool LooksLikeNumber(const std::string& arg) {
+  if (arg.size() < 2 || arg[0] != '-') return false;
+  char c = arg[1];
+  return (c >= '0' && c <= '9') || c == '.' || arg == "-Inf" || arg == "-inf";
+}
+
+}  // namespace
+
+std::optional<std::string> Args::Option(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+Args ParseArgs(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      args.command_line.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (arg == "-h") {
+      args.show_help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      args.show_version = true;
+      continue;
+    }
+    if (arg.size() > 1 && arg[0] == '-' && !LooksLikeNumber(arg)) {
+      std::string name = arg, value;
+      bool has_value = false;
+      if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        has_value = true;
+      }
+      if (name == "--help") {
+        // "--help TEXT" sets a help text; a bare --help asks for usage.
+        if (!has_value && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+          value = argv[++i];
+          has_value = true;
+        }
+        if (!has_value) {
+          args.show_help = true;
+          continue;
+        }
+        args.options["--help"] = value;
+        continue;
+      }
+      if (!kValueOptions.count(name)) throw UsageError("unknown option " + name);
+      if (!has_value) {
+        if (i + 1 >= argc) throw UsageError(name + " needs a value");
+        value = argv[++i];
+      }
+      if (name == "--label") {
+        size_t eq = value.find('=');
+        if (eq == std::string::npos || eq == 0)
+          throw UsageError("--label needs KEY=VALUE, got \"" + value + "\"");
+        std::string key = value.substr(0, eq);
+        if (!args.labels.emplace(key, value.substr(eq + 1)).second)
+          throw UsageError("--label " + key + " is given twice");
+        continue;
+      }
+      if (args.options.count(name)) throw UsageError(name + " is given twice");
+      args.options[name] = value;
+      continue;
+    }
+    if (args.command.empty()) args.command = arg;
+    else args.positionals.push_back(arg);
+  }
+  return args;
+}
+
+double ParseNumber(const std::string& text, const std::string& what) {
+  std::string s = text;
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.erase(0, 1);
+  }
+  double value = 0;
+  if (s == "Inf" || s == "inf" || s == "+Inf") {
+    value = HUGE_VAL;
+  } else if (s == "NaN" || s == "nan") {
+    value = std::nan("");
+  } else {
+    auto res = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size())
+      throw UsageError(what + " must be a number, got \"" + text + "\"");
+  }
+  return negative ? -value : value;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+    parts.push_back(text.substr(start, comma - start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+std::vector<double> ParseNumberList(const std::string& text, const std::string& what) {
+  std::vector<double> values;
+  for (const std::string& part : SplitList(text)) values.push_back(ParseNumber(part, what));
+  return values;
+}
+
+}  // namespace promsqlite::cli

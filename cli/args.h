@@ -1,0 +1,48 @@
+// Command-line parsing for the promsqlite tool: one command, positionals,
+// repeated --label KEY=VALUE, a few named options, and everything after
+// "--" for `time`.
+#ifndef PROMSQLITE_CLI_ARGS_H_
+#define PROMSQLITE_CLI_ARGS_H_
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "promsqlite/family.h"
+
+namespace promsqlite::cli {
+
+// A malformed invocation (exit code 2).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positionals;
+  Labels labels;                               // --label KEY=VALUE, each key once
+  std::map<std::string, std::string> options;  // --db, --help TEXT, --buckets, --states, --format
+  std::vector<std::string> command_line;       // after "--" (time)
+  bool show_help = false;                      // -h, or --help without a text
+  bool show_version = false;
+
+  std::optional<std::string> Option(const std::string& name) const;
+};
+
+// Parses argv[1..]. Options may come before or after the command.
+Args ParseArgs(int argc, char** argv);
+
+// Locale-free number as the tool accepts it: decimal or exponent form,
+// optional sign, Inf, NaN. Throws UsageError naming `what`.
+double ParseNumber(const std::string& text, const std::string& what);
+
+// "0.1,0.5,1" -> {0.1, 0.5, 1}; "a,b" -> {"a", "b"}.
+std::vector<double> ParseNumberList(const std::string& text, const std::string& what);
+std::vector<std::string> SplitList(const std::string& text);
+
+}  // namespace promsqlite::cli
+
+#endif  // PROMSQLITE_CLI_ARGS_H_

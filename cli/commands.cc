@@ -1,0 +1,319 @@
+#include "commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+#include "promsqlite/promsqlite.h"
+#include "timed_command.h"
+
+namespace promsqlite::cli {
+namespace {
+
+struct CommandInfo {
+  const char* synopsis;
+  const char* description;
+};
+
+const std::map<std::string, CommandInfo>& Commands() {
+  static const std::map<std::string, CommandInfo> commands = {
+      {"inc", {"inc NAME [AMOUNT] [--label KEY=VALUE]... [--help TEXT]",
+               "Adds AMOUNT (default 1, finite, >= 0) to counter NAME. NAME may end in _total or not;\n"
+               "it is exposed as NAME_total either way."}},
+      {"set", {"set NAME VALUE [--label KEY=VALUE]... [--help TEXT]", "Sets gauge NAME to VALUE (last writer wins)."}},
+      {"add", {"add NAME DELTA [--label KEY=VALUE]... [--help TEXT]",
+               "Adds DELTA (may be negative) to gauge NAME, atomically across processes."}},
+      {"observe", {"observe NAME VALUE [--buckets B1,B2,...] [--label KEY=VALUE]... [--help TEXT]",
+                   "Observes VALUE in histogram NAME. Without --buckets: the file's buckets when NAME\n"
+                   "exists, else Prometheus' defaults (.005 .01 .025 .05 .1 .25 .5 1 2.5 5 10)."}},
+      {"time", {"time NAME [--label KEY=VALUE]... [--buckets ...] [--help TEXT] -- COMMAND [ARGS...]",
+                "Runs COMMAND (stdin, stdout, stderr passed through; signals sent to promsqlite are\n"
+                "forwarded), observes its wall time in seconds in histogram NAME, and counts the run in\n"
+                "counter NAME_runs_total (NAME without a trailing _seconds) with label\n"
+                "outcome=\"success\" (exit 0) or outcome=\"failure\". Exits with COMMAND's status\n"
+                "(128+N when killed by signal N; 127 when it cannot be started, still counted as a\n"
+                "failure). If recording fails, the error is printed and COMMAND's status is kept."}},
+      {"info", {"info NAME [--label KEY=VALUE]... [--help TEXT]",
+                "Adds the info series NAME_info{KEY=VALUE...} 1. Remove an outdated one with rm."}},
+      {"state", {"state NAME STATE [--states A,B,C] [--label KEY=VALUE]... [--help TEXT]",
+                 "Sets enum (StateSet) NAME to STATE. --states declares the states; it may be\n"
+                 "left out when NAME already exists."}},
+      {"dump", {"dump [--format text|openmetrics]",
+                "Writes the whole file's exposition to stdout (default: text 0.0.4)."}},
+      {"list", {"list", "Lists families: name, type, series count, label names, help."}},
+      {"rm", {"rm NAME [--label KEY=VALUE]...",
+              "Removes the series of NAME with exactly these labels; without --label, removes the\n"
+              "whole family (its declaration and all its series)."}},
+  };
+  return commands;
+}
+
+std::string Need(const Args& args, size_t index, const char* what) {
+  if (index >= args.positionals.size()) throw UsageError(args.command + " needs " + what);
+  return args.positionals[index];
+}
+
+void NoMorePositionals(const Args& args, size_t count) {
+  if (args.positionals.size() > count)
+    throw UsageError(args.command + ": unexpected argument \"" + args.positionals[count] + "\"");
+}
+
+void AllowOptions(const Args& args, std::initializer_list<const char*> allowed) {
+  for (const auto& option : args.options) {
+    if (option.first == "--db") continue;
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return option.first == a; }) ==
+        allowed.end())
+      throw UsageError(args.command + " does not take " + option.first);
+  }
+}
+
+// The declaration a write command makes: type, name, --help, label names
+// from --label, validated before the file is opened.
+FamilySpec DeclareFrom(const Args& args, MetricType type, const std::string& name) {
+  FamilySpec spec;
+  spec.type = type;
+  spec.name = name;
+  spec.help = args.Option("--help").value_or("");
+  for (const auto& label : args.labels) spec.label_names.push_back(label.first);
+  return spec;
+}
+
+Registry Open(const Args& args) { return Registry(DatabasePath(args)); }
+
+int Inc(const Args& args) {
+  AllowOptions(args, {"--help"});
+  std::string name = Need(args, 0, "a metric NAME");
+  double amount = args.positionals.size() > 1 ? ParseNumber(args.positionals[1], "AMOUNT") : 1;
+  NoMorePositionals(args, 2);
+  FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kCounter, name));
+  CheckLabels(spec, args.labels);
+  CheckValue(spec.name, Update::kCounterIncrement, amount);
+  Registry registry = Open(args);
+  registry.Register<Counter>(spec).Add(args.labels).Increment(amount);
+  return kExitOk;
+}
+
+int Gauge(const Args& args, bool add) {
+  AllowOptions(args, {"--help"});
+  std::string name = Need(args, 0, "a metric NAME");
+  double value = ParseNumber(Need(args, 1, add ? "a DELTA" : "a VALUE"), add ? "DELTA" : "VALUE");
+  NoMorePositionals(args, 2);
+  FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kGauge, name));
+  CheckLabels(spec, args.labels);
+  CheckValue(spec.name, add ? Update::kGaugeAdd : Update::kGaugeSet, value);
+  Registry registry = Open(args);
+  promsqlite::Gauge gauge = registry.Register<promsqlite::Gauge>(spec).Add(args.labels);
+  if (add) gauge.Increment(value);
+  else gauge.Set(value);
+  return kExitOk;
+}
+
+// A histogram declaration: --buckets, else the file's, else the defaults.
+FamilySpec HistogramSpec(const Args& args, const std::string& name, Registry* registry) {
+  FamilySpec spec = DeclareFrom(args, MetricType::kHistogram, name);
+  if (auto buckets = args.Option("--buckets")) spec.buckets = ParseNumberList(*buckets, "--buckets");
+  spec = CheckFamilySpec(spec);
+  if (registry && !args.Option("--buckets")) {
+    if (auto stored = registry->Find(spec.name); stored && stored->type == MetricType::kHistogram)
+      spec.buckets = stored->buckets;
+  }
+  return spec;
+}
+
+int Observe(const Args& args) {
+  AllowOptions(args, {"--help", "--buckets"});
+  std::string name = Need(args, 0, "a metric NAME");
+  double value = ParseNumber(Need(args, 1, "a VALUE"), "VALUE");
+  NoMorePositionals(args, 2);
+  FamilySpec spec = HistogramSpec(args, name, nullptr);
+  CheckLabels(spec, args.labels);
+  CheckValue(spec.name, Update::kObserve, value);
+  Registry registry = Open(args);
+  registry.Register<Histogram>(HistogramSpec(args, name, &registry)).Add(args.labels).Observe(value);
+  return kExitOk;
+}
+
+int Time(const Args& args) {
+  AllowOptions(args, {"--help", "--buckets"});
+  std::string name = Need(args, 0, "a metric NAME");
+  NoMorePositionals(args, 1);
+  if (args.command_line.empty()) throw UsageError("time needs a COMMAND after --");
+  FamilySpec histogram = HistogramSpec(args, name, nullptr);
+  CheckLabels(histogram, args.labels);
+  std::string base = histogram.name;
+  if (base.size() > 8 && base.compare(base.size() - 8, 8, "_seconds") == 0) base.resize(base.size() - 8);
+  Labels run_labels = args.labels;
+  if (!run_labels.emplace("outcome", "success").second)
+    throw UsageError("time adds the label \"outcome\" itself; do not pass it with --label");
+  FamilySpec runs;
+  runs.type = MetricType::kCounter;
+  runs.name = base + "_runs";
+  runs.help = "Runs of the command timed in " + histogram.name + ", by outcome.";
+  runs.label_names = histogram.label_names;
+  runs.label_names.push_back("outcome");
+  runs = CheckFamilySpec(runs);
+
+  // Declare before running, so a clash is reported before a long command.
+  Registry registry = Open(args);
+  Family<Histogram> seconds = registry.Register<Histogram>(HistogramSpec(args, name, &registry));
+  Family<Counter> outcomes = registry.Register<Counter>(runs);
+
+  TimedRun run = RunTimed(args.command_line);
+  if (!run.started)
+    std::fprintf(stderr, "promsqlite: cannot run \"%s\": %s\n", args.command_line[0].c_str(), run.start_error.c_str());
+  try {
+    run_labels["outcome"] = run.exit_status == 0 ? "success" : "failure";
+    seconds.Add(args.labels).Observe(run.seconds);
+    outcomes.Add(run_labels).Increment();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "promsqlite: could not record the run: %s\n", e.what());
+  }
+  return run.exit_status;
+}
+
+int InfoCommand(const Args& args) {
+  AllowOptions(args, {"--help"});
+  std::string name = Need(args, 0, "a metric NAME");
+  NoMorePositionals(args, 1);
+  FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kInfo, name));
+  CheckLabels(spec, args.labels);
+  Registry registry = Open(args);
+  registry.Register<Info>(spec).Add(args.labels);
+  return kExitOk;
+}
+
+int State(const Args& args) {
+  AllowOptions(args, {"--help", "--states"});
+  std::string name = Need(args, 0, "a metric NAME");
+  std::string state = Need(args, 1, "a STATE");
+  NoMorePositionals(args, 2);
+  FamilySpec spec = DeclareFrom(args, MetricType::kStateSet, name);
+  auto states = args.Option("--states");
+  // Without --states, validate the name and labels against a stand-in state
+  // list; the real list comes from the file.
+  spec.states = states ? SplitList(*states) : std::vector<std::string>{state};
+  spec = CheckFamilySpec(spec);
+  CheckLabels(spec, args.labels);
+  if (states && std::find(spec.states.begin(), spec.states.end(), state) == spec.states.end())
+    throw InvalidArgument("metric '" + spec.name + "': state \"" + state + "\" is not among --states " + *states);
+  Registry registry = Open(args);
+  if (!states) {
+    auto stored = registry.Find(spec.name);
+    if (!stored || stored->type != MetricType::kStateSet)
+      throw UsageError("state needs --states A,B,... to declare the new enum " + spec.name);
+    spec.states = stored->states;
+  }
+  registry.Register<Enum>(spec).Add(args.labels).Set(state);
+  return kExitOk;
+}
+
+int Dump(const Args& args) {
+  AllowOptions(args, {"--format"});
+  NoMorePositionals(args, 0);
+  std::string format = args.Option("--format").value_or("text");
+  if (format != "text" && format != "openmetrics")
+    throw UsageError("--format must be text or openmetrics, got \"" + format + "\"");
+  Reader reader(DatabasePath(args));
+  // Render into memory first: a database error must not leave half an
+  // exposition on stdout (it may be redirected into a .prom file).
+  std::string out = reader.Render(format == "openmetrics" ? Format::kOpenMetrics : Format::kText);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitDatabaseError;
+}
+
+std::string OneLine(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  return out;
+}
+
+int List(const Args& args) {
+  AllowOptions(args, {});
+  NoMorePositionals(args, 0);
+  Reader reader(DatabasePath(args));
+  std::printf("NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
+  for (const FamilySummary& family : reader.Families()) {
+    std::string labels;
+    for (const std::string& l : family.spec.label_names) labels += (labels.empty() ? "" : ",") + l;
+    std::printf("%s\t%s\t%lld\t%s\t%s\n", family.spec.name.c_str(), MetricTypeName(family.spec.type),
+                static_cast<long long>(family.series), labels.empty() ? "-" : labels.c_str(),
+                OneLine(family.spec.help).c_str());
+  }
+  return kExitOk;
+}
+
+int Remove(const Args& args) {
+  AllowOptions(args, {});
+  std::string name = Need(args, 0, "a metric NAME");
+  NoMorePositionals(args, 1);
+  Options options;
+  options.create_if_missing = false;
+  Registry registry(DatabasePath(args), options);
+  auto family = registry.Find(name);
+  if (!family) throw NotFound("no metric '" + name + "' in " + registry.path());
+  if (args.labels.empty()) {
+    registry.RemoveFamily(name);
+    return kExitOk;
+  }
+  if (!registry.RemoveSeries(name, args.labels))
+    throw NotFound("metric '" + family->name + "' has no series with these labels");
+  return kExitOk;
+}
+
+}  // namespace
+
+std::string DatabasePath(const Args& args) {
+  if (auto db = args.Option("--db")) return *db;
+  if (const char* env = std::getenv("PROMSQLITE_DB"); env && *env) return env;
+  return "promsqlite.db";
+}
+
+int RunCommand(const Args& args) {
+  const std::string& c = args.command;
+  if (c == "inc") return Inc(args);
+  if (c == "set") return Gauge(args, false);
+  if (c == "add") return Gauge(args, true);
+  if (c == "observe") return Observe(args);
+  if (c == "time") return Time(args);
+  if (c == "info") return InfoCommand(args);
+  if (c == "state") return State(args);
+  if (c == "dump") return Dump(args);
+  if (c == "list") return List(args);
+  if (c == "rm") return Remove(args);
+  throw UsageError(c.empty() ? "no command given" : "unknown command \"" + c + "\"");
+}
+
+std::string Usage(const std::string& command) {
+  auto it = Commands().find(command);
+  if (it != Commands().end())
+    return std::string("usage: promsqlite [--db FILE] ") + it->second.synopsis + "\n\n" + it->second.description +
+           "\n\nLabel values and help texts are taken literally. --help=TEXT sets a help text that\n"
+           "starts with \"--\". Run 'promsqlite --help' for the exit codes.\n";
+  std::string out =
+      "usage: promsqlite [--db FILE] COMMAND [ARGS...]\n\n"
+      "Writes Prometheus metrics into a promsqlite file shared by all processes of a host,\n"
+      "with the same semantics as the C++ library, and reads it back.\n\nCommands:\n";
+  for (const auto& [name, info] : Commands()) out += "  " + std::string(info.synopsis) + "\n";
+  out +=
+      "\nOptions:\n"
+      "  --db FILE       the file (before or after COMMAND); default $PROMSQLITE_DB, else ./promsqlite.db\n"
+      "  -h, --help      this help, or a command's ('promsqlite inc --help')\n"
+      "  --version       promsqlite and SQLite versions\n"
+      "\nExit codes:\n"
+      "  0    success\n"
+      "  1    database error: the file cannot be opened, read or written\n"
+      "  2    usage error: unknown command or option, missing or malformed argument\n"
+      "  3    invalid input: rejected name, label or value, a clash with the file's declaration,\n"
+      "       or (rm) no such metric or series\n"
+      "  time exits with COMMAND's status (128+N if killed by signal N, 127 if not started)\n"
+      "Nothing is written when the exit code is 1, 2 or 3.\n";
+  return out;
+}
+
+}  // namespace promsqlite::cli

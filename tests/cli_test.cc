@@ -1,0 +1,303 @@
+// The promsqlite command-line tool: every command, every error path with
+// its exit code, and that a rejected invocation writes nothing.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "test_util.h"
+
+using promsqlite::test::CommandResult;
+using promsqlite::test::TempDir;
+
+namespace {
+
+std::string Cli() {
+  const char* path = std::getenv("PROMSQLITE_CLI");
+  REQUIRE_MESSAGE(path != nullptr, "PROMSQLITE_CLI is set by meson");
+  return path;
+}
+
+CommandResult Run(const std::string& db, std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), {Cli(), "--db", db});
+  return promsqlite::test::RunCommand(args, input);
+}
+
+std::string Dump(const std::string& db, const std::string& format = "text") {
+  CommandResult r = Run(db, {"dump", "--format", format});
+  REQUIRE(r.exit_code == 0);
+  return r.output;
+}
+
+// Everything the file holds that a user can see: families (with those
+// that have no series) and all samples with their _created times.
+std::string Snapshot(const std::string& db) {
+  struct stat st;
+  if (stat(db.c_str(), &st) != 0) return "<no file>";
+  return Run(db, {"list"}).output + Dump(db, "openmetrics");
+}
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("inc adds to a counter named with or without _total") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CHECK(Run(db, {"inc", "jobs_total", "--label", "queue=fast", "--help", "Jobs done."}).exit_code == 0);
+  CHECK(Run(db, {"inc", "jobs", "2.5", "--label", "queue=fast"}).exit_code == 0);
+  CHECK(Dump(db) == "# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\njobs_total{queue=\"fast\"} 3.5\n");
+}
+
+TEST_CASE("set and add change a gauge; add takes negative deltas") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CHECK(Run(db, {"set", "queue_depth", "10"}).exit_code == 0);
+  CHECK(Run(db, {"add", "queue_depth", "-3.5"}).exit_code == 0);
+  CHECK(Run(db, {"add", "queue_depth", "1e1"}).exit_code == 0);
+  CHECK(Dump(db) == "# TYPE queue_depth gauge\nqueue_depth 16.5\n");
+}
+
+TEST_CASE("observe uses --buckets, then the file's buckets") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CHECK(Run(db, {"observe", "size_bytes", "300", "--buckets", "100,1000", "--help", "Sizes."}).exit_code == 0);
+  CHECK(Run(db, {"observe", "size_bytes", "5000"}).exit_code == 0);
+  CHECK(Dump(db) ==
+        "# HELP size_bytes Sizes.\n# TYPE size_bytes histogram\nsize_bytes_bucket{le=\"100\"} 0\n"
+        "size_bytes_bucket{le=\"1000\"} 1\nsize_bytes_bucket{le=\"+Inf\"} 2\nsize_bytes_sum 5300\nsize_bytes_count 2\n");
+}
+
+TEST_CASE("info and state write info and enum metrics") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CHECK(Run(db, {"info", "build_info", "--label", "version=1.2", "--label", "commit=abc"}).exit_code == 0);
+  CHECK(Run(db, {"state", "phase", "test", "--states", "build,test,deploy"}).exit_code == 0);
+  CHECK(Run(db, {"state", "phase", "deploy"}).exit_code == 0);  // states from the file
+  CHECK(Dump(db) ==
+        "# TYPE build_info gauge\nbuild_info{commit=\"abc\",version=\"1.2\"} 1\n"
+        "# TYPE phase gauge\nphase{phase=\"build\"} 0\nphase{phase=\"test\"} 0\nphase{phase=\"deploy\"} 1\n");
+}
+
+TEST_CASE("label values and help texts are taken literally") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CHECK(Run(db, {"inc", "c", "--label", "path=a\"b\\c\nd=e ü", "--help", "x\\y\nz \"q\""}).exit_code == 0);
+  CHECK(Dump(db) == "# HELP c_total x\\\\y\\nz \"q\"\n# TYPE c_total counter\nc_total{path=\"a\\\"b\\\\c\\nd=e ü\"} 1\n");
+}
+
+TEST_CASE("dump output passes both validators") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "--label", "q=a\"b", "--help", "Jobs."}).exit_code == 0);
+  REQUIRE(Run(db, {"observe", "step_seconds", "1.5", "--help", "Steps."}).exit_code == 0);
+  REQUIRE(Run(db, {"set", "g", "NaN", "--help", "G."}).exit_code == 0);
+  REQUIRE(Run(db, {"info", "app", "--label", "v=1", "--help", "App."}).exit_code == 0);
+  REQUIRE(Run(db, {"state", "st", "b", "--states", "a,b", "--help", "St."}).exit_code == 0);
+  CommandResult text = promsqlite::test::CheckExposition(Dump(db), false);
+  INFO(text.output);
+  CHECK(text.exit_code == 0);
+  CommandResult om = promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true);
+  INFO(om.output);
+  CHECK(om.exit_code == 0);
+  CHECK(Dump(dir.File("missing.db"), "openmetrics") == "# EOF\n");
+}
+
+TEST_CASE("list shows families with type, series count, labels and help") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Run(db, {"inc", "jobs", "--label", "q=a", "--label", "host=h", "--help", "Jobs\ndone."});
+  Run(db, {"inc", "jobs", "--label", "q=b", "--label", "host=h"});
+  Run(db, {"set", "g", "1"});
+  CHECK(Run(db, {"list"}).output ==
+        "NAME\tTYPE\tSERIES\tLABELS\tHELP\ng\tgauge\t1\t-\t\njobs\tcounter\t2\thost,q\tJobs\\ndone.\n");
+}
+
+TEST_CASE("rm removes one series, or a whole family") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Run(db, {"inc", "jobs", "--label", "q=a"});
+  Run(db, {"inc", "jobs", "--label", "q=b"});
+  Run(db, {"set", "g", "1"});
+  CHECK(Run(db, {"rm", "jobs_total", "--label", "q=a"}).exit_code == 0);
+  CHECK(Dump(db) == "# TYPE g gauge\ng 1\n# TYPE jobs_total counter\njobs_total{q=\"b\"} 1\n");
+  CHECK(Run(db, {"rm", "jobs"}).exit_code == 0);
+  CHECK(Run(db, {"rm", "g"}).exit_code == 0);
+  CHECK(Run(db, {"list"}).output == "NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
+}
+
+TEST_CASE("the database comes from --db before or after the command, $PROMSQLITE_DB, or ./promsqlite.db") {
+  TempDir dir;
+  CHECK(promsqlite::test::RunCommand({Cli(), "inc", "a", "--db", dir.File("after.db")}).exit_code == 0);
+  CHECK(Dump(dir.File("after.db")) == "# TYPE a_total counter\na_total 1\n");
+  CHECK(promsqlite::test::RunCommand({"/usr/bin/env", "PROMSQLITE_DB=" + dir.File("env.db"), Cli(), "inc", "b"}).exit_code == 0);
+  CHECK(Dump(dir.File("env.db")) == "# TYPE b_total counter\nb_total 1\n");
+  CHECK(promsqlite::test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && '" + Cli() + "' inc c"}).exit_code == 0);
+  CHECK(Dump(dir.File("promsqlite.db")) == "# TYPE c_total counter\nc_total 1\n");
+}
+
+TEST_CASE("--help on every command and --version") {
+  for (const char* command : {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm"}) {
+    CAPTURE(command);
+    CommandResult r = promsqlite::test::RunCommand({Cli(), command, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(Contains(r.output, std::string("usage: promsqlite [--db FILE] ") + command));
+  }
+  CommandResult general = promsqlite::test::RunCommand({Cli(), "--help"});
+  CHECK(general.exit_code == 0);
+  CHECK(Contains(general.output, "Exit codes:"));
+  CHECK(Contains(promsqlite::test::RunCommand({Cli(), "--version"}).output, "promsqlite 0.1.0 (SQLite 3."));
+}
+
+TEST_CASE("time passes stdin/stdout through and exits with the command's status") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  CommandResult cat = Run(db, {"time", "step_seconds", "--label", "step=cat", "--", "cat"}, "piped input\n");
+  CHECK(cat.exit_code == 0);
+  CHECK(cat.output == "piped input\n");
+  CHECK(Run(db, {"time", "step_seconds", "--label", "step=fail", "--", "false"}).exit_code == 1);
+  CHECK(Run(db, {"time", "step_seconds", "--label", "step=fail", "--", "sh", "-c", "exit 42"}).exit_code == 42);
+  CHECK(Run(db, {"time", "step_seconds", "--label", "step=kill", "--", "sh", "-c", "kill -9 $$"}).exit_code == 128 + 9);
+  CommandResult missing = Run(db, {"time", "step_seconds", "--label", "step=none", "--", "/no/such/program"});
+  CHECK(missing.exit_code == 127);
+  CHECK(missing.output == "promsqlite: cannot run \"/no/such/program\": No such file or directory\n");
+  std::string text = Dump(db);
+  CHECK(Contains(text, "step_runs_total{outcome=\"success\",step=\"cat\"} 1\n"));
+  CHECK(Contains(text, "step_runs_total{outcome=\"failure\",step=\"fail\"} 2\n"));
+  CHECK(Contains(text, "step_runs_total{outcome=\"failure\",step=\"kill\"} 1\n"));
+  CHECK(Contains(text, "step_runs_total{outcome=\"failure\",step=\"none\"} 1\n"));
+  CHECK(Contains(text, "step_seconds_count{step=\"fail\"} 2\n"));
+  CHECK(promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true).exit_code == 0);
+}
+
+TEST_CASE("time forwards a signal sent to it and reports 128+N") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(Cli().c_str(), "promsqlite", "--db", db.c_str(), "time", "wait_seconds", "--", "sleep", "30",
+          static_cast<char*>(nullptr));
+    _exit(126);
+  }
+  // Wait until the timed command runs (the families are declared first).
+  for (int i = 0; i < 200 && !Contains(Run(db, {"list"}).output, "wait_runs"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  CHECK(Contains(Dump(db), "wait_runs_total{outcome=\"failure\"} 1\n"));
+}
+
+TEST_CASE("every rejected invocation has its exit code, one line on stderr, and writes nothing") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "--label", "q=a"}).exit_code == 0);
+  REQUIRE(Run(db, {"observe", "h", "1", "--buckets", "1,2"}).exit_code == 0);
+  REQUIRE(Run(db, {"state", "st", "a", "--states", "a,b"}).exit_code == 0);
+  REQUIRE(Run(db, {"set", "g", "1"}).exit_code == 0);
+  const std::string before = Snapshot(db);
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    const char* message;
+  };
+  const Case cases[] = {
+      {{"bogus"}, 2, "promsqlite: unknown command \"bogus\" (see 'promsqlite --help')\n"},
+      {{}, 2, "promsqlite: no command given (see 'promsqlite --help')\n"},
+      {{"inc"}, 2, "promsqlite: inc needs a metric NAME (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "q=a", "--frobnicate"}, 2, "promsqlite: unknown option --frobnicate (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "x", "--label", "q=a"}, 2, "promsqlite: AMOUNT must be a number, got \"x\" (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "1,5", "--label", "q=a"}, 2, "promsqlite: AMOUNT must be a number, got \"1,5\" (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "1", "2", "--label", "q=a"}, 2, "promsqlite: inc: unexpected argument \"2\" (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "q"}, 2, "promsqlite: --label needs KEY=VALUE, got \"q\" (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "=v"}, 2, "promsqlite: --label needs KEY=VALUE, got \"=v\" (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "q=a", "--label", "q=b"}, 2, "promsqlite: --label q is given twice (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label"}, 2, "promsqlite: --label needs a value (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--buckets", "1", "--label", "q=a"}, 2, "promsqlite: inc does not take --buckets (see 'promsqlite --help')\n"},
+      {{"set", "g"}, 2, "promsqlite: set needs a VALUE (see 'promsqlite --help')\n"},
+      {{"observe", "h", "1", "--buckets", "1,x"}, 2, "promsqlite: --buckets must be a number, got \"x\" (see 'promsqlite --help')\n"},
+      {{"dump", "--format", "json"}, 2, "promsqlite: --format must be text or openmetrics, got \"json\" (see 'promsqlite --help')\n"},
+      {{"state", "new_enum", "a"}, 2, "promsqlite: state needs --states A,B,... to declare the new enum new_enum (see 'promsqlite --help')\n"},
+      {{"time", "t"}, 2, "promsqlite: time needs a COMMAND after -- (see 'promsqlite --help')\n"},
+      {{"time", "t", "--label", "outcome=x", "--", "true"}, 2, "promsqlite: time adds the label \"outcome\" itself; do not pass it with --label (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "-1", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment needs an amount >= 0, got -1\n"},
+      {{"inc", "jobs", "NaN", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment does not accept NaN\n"},
+      {{"inc", "jobs", "Inf", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment does not accept +Inf\n"},
+      {{"inc", "9jobs"}, 3, "promsqlite: metric '9jobs': metric name \"9jobs\" must match [a-zA-Z_:][a-zA-Z0-9_:]*\n"},
+      {{"inc", "new", "--label", "bad-name=1"}, 3, "promsqlite: metric 'new': label name \"bad-name\" must match [a-zA-Z_][a-zA-Z0-9_]*\n"},
+      {{"inc", "new", "--label", "__x=1"}, 3, "promsqlite: metric 'new': label name \"__x\" starts with \"__\", which is reserved\n"},
+      {{"inc", "new", "--label", "q=\xff"}, 3, "promsqlite: metric 'new': value of label \"q\" is not valid UTF-8\n"},
+      {{"inc", "g"}, 3, nullptr},                                  // type clash: a gauge
+      {{"inc", "jobs", "--label", "other=a"}, 3, nullptr},         // label clash
+      {{"observe", "h", "1", "--buckets", "1,3"}, 3, nullptr},     // bucket clash
+      {{"observe", "h", "NaN"}, 3, "promsqlite: metric 'h': Observe does not accept NaN\n"},
+      {{"observe", "h", "1", "--buckets", "2,1"}, 3, "promsqlite: metric 'h': bucket bounds must be strictly increasing, but 2 is followed by 1\n"},
+      {{"observe", "h2", "1", "--label", "le=1"}, 3, "promsqlite: metric 'h2': a histogram cannot have a label named \"le\" (it names the buckets)\n"},
+      {{"add", "g", "NaN"}, 3, "promsqlite: metric 'g': Gauge.Increment does not accept NaN\n"},
+      {{"state", "st", "c"}, 3, nullptr},                          // not a declared state
+      {{"state", "st2", "c", "--states", "a,b"}, 3, "promsqlite: metric 'st2': state \"c\" is not among --states a,b\n"},
+      {{"state", "st3", "a", "--states", "a,a"}, 3, "promsqlite: metric 'st3': state \"a\" is declared twice\n"},
+      {{"time", "t", "--label", "x=\xc0", "--", "true"}, 3, "promsqlite: metric 't': value of label \"x\" is not valid UTF-8\n"},
+      {{"rm", "nothing"}, 3, nullptr},
+      {{"rm", "jobs", "--label", "q=zzz"}, 3, "promsqlite: metric 'jobs' has no series with these labels\n"},
+      {{"rm", "jobs", "--label", "nope=1"}, 3, "promsqlite: metric 'jobs': label 'nope' is not declared (declared labels: q)\n"},
+  };
+  for (const Case& c : cases) {
+    std::string joined;
+    for (const std::string& a : c.args) joined += a + " ";
+    CAPTURE(joined);
+    CommandResult r = Run(db, c.args);
+    CHECK(r.exit_code == c.code);
+    if (c.message) CHECK(r.output == c.message);
+    else CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(Snapshot(db) == before);
+  }
+  // Invalid input does not even create a missing file.
+  CHECK(Run(dir.File("new.db"), {"inc", "x", "-1"}).exit_code == 3);
+  CHECK(Snapshot(dir.File("new.db")) == "<no file>");
+}
+
+TEST_CASE("database problems exit 1 with the file's name") {
+  TempDir dir;
+  promsqlite::test::WriteFile(dir.File("text.db"), std::string(8192, 'x'));
+  CommandResult r = Run(dir.File("text.db"), {"inc", "a"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.output == "promsqlite: " + dir.File("text.db") + ": cannot open: file is not a database\n");
+  CHECK(Run(dir.File("text.db"), {"dump"}).exit_code == 1);
+  CHECK(Run(dir.File("text.db"), {"dump"}).output == "promsqlite: " + dir.File("text.db") + ": cannot open: file is not a database\n");
+  CHECK(Run(dir.File("absent.db"), {"rm", "a"}).exit_code == 1);
+  mkdir(dir.File("dir.db").c_str(), 0700);
+  CHECK(Run(dir.File("dir.db"), {"set", "a", "1"}).exit_code == 1);
+}
+
+TEST_CASE("20 concurrent processes x 50 increments give exactly 1000") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  std::string script = "for p in $(seq 20); do (for i in $(seq 50); do '" + Cli() + "' --db '" + db +
+                       "' inc shell_jobs --label 'kind=a \"b\"' || echo FAILED; done) & done; wait";
+  CommandResult r = promsqlite::test::RunCommand({"/bin/sh", "-c", script});
+  CHECK(r.output == "");
+  CHECK(Dump(db) == "# TYPE shell_jobs_total counter\nshell_jobs_total{kind=\"a \\\"b\\\"\"} 1000\n");
+}
+
+TEST_CASE("observe from several processes gives a consistent histogram") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  std::string script = "for p in $(seq 8); do (for v in 0.05 0.5 5 50; do '" + Cli() + "' --db '" + db +
+                       "' observe op_seconds $v --buckets 0.1,1,10 --help Ops. || echo FAILED; done) & done; wait";
+  CommandResult r = promsqlite::test::RunCommand({"/bin/sh", "-c", script});
+  CHECK(r.output == "");
+  CHECK(Dump(db) ==
+        "# HELP op_seconds Ops.\n# TYPE op_seconds histogram\nop_seconds_bucket{le=\"0.1\"} 8\n"
+        "op_seconds_bucket{le=\"1\"} 16\nop_seconds_bucket{le=\"10\"} 24\nop_seconds_bucket{le=\"+Inf\"} 32\n"
+        "op_seconds_sum 444.4\nop_seconds_count 32\n");
+  CHECK(promsqlite::test::CheckExposition(Dump(db), false).exit_code == 0);
+}

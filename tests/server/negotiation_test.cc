@@ -1,0 +1,130 @@
+// Content negotiation and flag parsing, tested as plain functions.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "negotiation.h"
+#include "options.h"
+
+using promsqlite::Format;
+using promsqlite_server::AcceptsGzip;
+using promsqlite_server::NegotiateFormat;
+
+namespace {
+constexpr const char* kPrometheusAccept =
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+// "om", "text" or "406".
+std::string Chosen(const char* accept) {
+  auto choice = NegotiateFormat(accept);
+  if (!choice.acceptable) return "406";
+  return choice.format == Format::kOpenMetrics ? "om" : "text";
+}
+}  // namespace
+
+TEST_CASE("Accept headers choose the format as exporters do") {
+  struct Row {
+    const char* accept;
+    const char* expected;
+  } table[] = {
+      {kPrometheusAccept, "om"},
+      {"", "text"},
+      {"text/plain", "text"},
+      {"text/plain;version=0.0.4", "text"},
+      {"*/*", "text"},
+      {"text/*", "text"},
+      {"application/openmetrics-text", "om"},
+      {"application/openmetrics-text; version=1.0.0; charset=utf-8", "om"},
+      {"Application/OpenMetrics-Text;Version=1.0.0", "om"},
+      {"application/openmetrics-text;version=0.0.1", "om"},
+      {"application/openmetrics-text;version=2.0.0", "text"},  // not ours: falls back
+      {"application/json", "text"},                           // neither named: fallback
+      {"application/openmetrics-text;q=0.4, text/plain;q=0.6", "text"},
+      {"application/openmetrics-text;q=0.6, text/plain;q=0.4", "om"},
+      {"application/openmetrics-text;q=0.5, text/plain;q=0.5", "text"},  // tie: text
+      {"application/openmetrics-text;q=0, text/plain", "text"},
+      {"application/openmetrics-text;q=0, */*", "text"},
+      {"text/plain;q=0, application/openmetrics-text", "om"},
+      {"text/plain;q=0, */*", "om"},  // the specific range refuses text
+      {"text/plain;q=0", "406"},
+      {"text/plain;q=0, application/openmetrics-text;q=0", "406"},
+      {"*/*;q=0", "406"},
+      {"text/plain;q=0.000", "406"},
+      {"text/plain;q=bogus", "text"},  // a malformed q counts as 1
+      {", ,text/plain , ", "text"},
+  };
+  for (const Row& row : table) {
+    CAPTURE(row.accept);
+    CHECK(Chosen(row.accept) == std::string(row.expected));
+  }
+}
+
+TEST_CASE("Accept-Encoding allows gzip only when its q-value is above zero") {
+  CHECK(AcceptsGzip("gzip"));
+  CHECK(AcceptsGzip("GZIP"));
+  CHECK(AcceptsGzip("gzip, deflate, br"));
+  CHECK(AcceptsGzip("x-gzip"));
+  CHECK(AcceptsGzip("*"));
+  CHECK(AcceptsGzip("br;q=1.0, gzip;q=0.8, *;q=0.1"));
+  CHECK(AcceptsGzip("gzip;q=0.5, identity;q=0.5"));
+  CHECK_FALSE(AcceptsGzip(""));
+  CHECK_FALSE(AcceptsGzip("identity"));
+  CHECK_FALSE(AcceptsGzip("br"));
+  CHECK_FALSE(AcceptsGzip("deflate"));
+  CHECK_FALSE(AcceptsGzip("gzip;q=0"));
+  CHECK_FALSE(AcceptsGzip("gzip; q=0.0"));
+  CHECK_FALSE(AcceptsGzip("*;q=0"));
+  CHECK_FALSE(AcceptsGzip("gzip;q=0, *"));  // the named coding wins over "*"
+  CHECK_FALSE(AcceptsGzip("gzip;q=0.5, identity"));  // identity ranked higher
+}
+
+TEST_CASE("listen addresses parse as HOST:PORT, [V6]:PORT and :PORT") {
+  std::string host, error;
+  int port = 0;
+  REQUIRE(promsqlite_server::ParseListenAddress("127.0.0.1:9186", &host, &port, &error));
+  CHECK(host == "127.0.0.1");
+  CHECK(port == 9186);
+  REQUIRE(promsqlite_server::ParseListenAddress("[::1]:80", &host, &port, &error));
+  CHECK(host == "::1");
+  REQUIRE(promsqlite_server::ParseListenAddress(":9100", &host, &port, &error));
+  CHECK(host == "0.0.0.0");
+  CHECK(port == 9100);
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("localhost", &host, &port, &error));
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("::1:80", &host, &port, &error));
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("host:65536", &host, &port, &error));
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("host:http", &host, &port, &error));
+  CHECK(error.find("port") != std::string::npos);
+}
+
+TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
+  using promsqlite_server::ParseFlags;
+  using promsqlite_server::ParseResult;
+  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options,
+                  std::string* error) {
+    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+    for (auto& a : args) argv.push_back(&a[0]);
+    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
+  };
+  promsqlite_server::ServerOptions options;
+  std::string error;
+  CHECK(options.listen_host == "127.0.0.1");
+  CHECK(options.listen_port == 9186);
+  REQUIRE(parse({"--db", "/x.db", "--web.listen-address=:9999", "--log.level=debug",
+                 "--web.max-requests", "3"}, &options, &error) == ParseResult::kRun);
+  CHECK(options.db_path == "/x.db");
+  CHECK(options.listen_port == 9999);
+  CHECK(options.max_requests == 3);
+  CHECK(options.log_level == promsqlite_server::LogLevel::kDebug);
+  CHECK(parse({"--help"}, &options, &error) == ParseResult::kHelp);
+  CHECK(parse({"--version"}, &options, &error) == ParseResult::kVersion);
+
+  promsqlite_server::ServerOptions fresh;
+  CHECK(parse({}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(error.find("--db") != std::string::npos);
+  CHECK(parse({"--db", "x", "--bogus"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(error.find("--bogus") != std::string::npos);
+  CHECK(parse({"--db"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(parse({"--db", "x", "--log.level=loud"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(parse({"--db", "x", "--web.max-requests=0"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
+}
