@@ -2,6 +2,9 @@
 #ifndef PROMSQLITE_OPTIONS_H_
 #define PROMSQLITE_OPTIONS_H_
 
+#include <functional>
+#include <string>
+
 namespace promsqlite {
 
 enum class Synchronous {
@@ -10,6 +13,17 @@ enum class Synchronous {
   kNormal,
   // WAL + synchronous=FULL: every commit is fsynced; survives power loss.
   kFull,
+};
+
+enum class WriteMode {
+  // Every update is its own transaction, durable when the call returns.
+  kImmediate,
+  // Updates accumulate in this process and a background thread writes all
+  // of them in one transaction every flush_interval_ms, on Flush(), when the
+  // Registry is destroyed and at normal exit. A SIGKILL loses at most the
+  // updates of the last interval; a flush is all-or-nothing, so a
+  // histogram is never half-applied and nothing is counted twice.
+  kBatched,
 };
 
 // How a Registry opens the shared file for writing.
@@ -31,6 +45,17 @@ struct Options {
   // write lock (see docs/checkpoints.md). 0 disables our checkpoints.
   // Default: 1000 (about 4 MiB).
   int checkpoint_wal_pages = 1000;
+
+  // Default: WriteMode::kImmediate.
+  WriteMode write_mode = WriteMode::kImmediate;
+
+  // Batched mode: how often pending updates are written. Default: 1000.
+  int flush_interval_ms = 1000;
+
+  // Batched mode: called (on the flusher thread) when a background flush
+  // fails; the updates stay pending and are retried. Default: empty, which
+  // prints one line to stderr per failed flush.
+  std::function<void(const std::string& message)> on_background_error;
 
   // Longest a checkpoint waits for readers (a scrape in progress) before it
   // gives up and leaves the rest to a later commit. Default: 200.

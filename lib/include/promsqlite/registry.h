@@ -6,6 +6,8 @@
 //
 // Thread safety: a Registry is a cheap copyable handle; all copies share one
 // SQLite connection guarded by a mutex, so it is safe for concurrent use.
+// In batched mode (Options::write_mode) the copies also share one set of
+// pending updates and one flusher thread, stopped when the last copy goes.
 // Process safety: any number of processes may open the same file. A process
 // that fork()s may keep using the registry in both parent and child: the
 // child notices the new pid and opens its own connection.
@@ -23,7 +25,7 @@
 namespace promsqlite {
 
 namespace detail {
-class Store;
+class Writer;
 }  // namespace detail
 
 class Registry {
@@ -52,13 +54,19 @@ class Registry {
   // the family is declared again.
   bool RemoveFamily(const std::string& name);
 
+  // Batched mode: writes every pending update now, in one transaction.
+  // Throws DatabaseError when that fails (the updates stay pending and are
+  // retried by the next flush). Immediate mode: nothing to do.
+  void Flush();
+
   // Renders everything in the file, including other processes' families,
-  // from one consistent snapshot.
+  // from one consistent snapshot. In batched mode this process's pending
+  // updates are not in the file yet: Flush() first to include them.
   void Render(Format format, const Sink& sink) const;
   std::string Render(Format format) const;
 
  private:
-  std::shared_ptr<detail::Store> store_;
+  std::shared_ptr<detail::Writer> writer_;
 };
 
 }  // namespace promsqlite

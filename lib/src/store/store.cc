@@ -98,11 +98,12 @@ struct Store::Connection {
         rollback(*db, "ROLLBACK"),
         add(*db, Upsert("value = value + excluded.value, updated = excluded.updated")),
         set(*db, Upsert("value = excluded.value, updated = excluded.updated")),
-        observe(*db, Upsert("value = value + excluded.value, count = count + 1, updated = excluded.updated",
+        observe(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
+                            "updated = excluded.updated",
                             " RETURNING id")),
         bucket(*db,
-               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, 1) "
-               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + 1"),
+               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
         insert_series(*db,
                       "INSERT INTO series (family_id, labels, value, count, created, updated) "
                       "VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels) DO NOTHING"),
@@ -352,23 +353,63 @@ void Store::Set(const SeriesRef& series, double value) {
   });
 }
 
+// Adds `sum` and `count` to a distribution and `bucket_deltas[i]` to its
+// buckets, inside the caller's transaction.
+void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
+                              const int64_t* bucket_deltas, size_t buckets, double now) {
+  BindSeries(c.observe, series, sum, count, now);
+  int64_t id;
+  {
+    ResetOnExit reset{c.observe};
+    c.observe.executeStep();  // RETURNING id: the row actually written
+    id = c.observe.getColumn(0).getInt64();
+  }
+  series.cached_id->store(id, std::memory_order_relaxed);
+  for (size_t b = 0; b < buckets; ++b) {
+    if (bucket_deltas[b] == 0) continue;
+    c.bucket.bind(1, id);
+    c.bucket.bind(2, static_cast<int64_t>(b));
+    c.bucket.bind(3, bucket_deltas[b]);
+    Exec(c.bucket);
+  }
+}
+
 void Store::Observe(const SeriesRef& series, double value, int bucket) {
   std::lock_guard<std::mutex> lock(mu_);
   GuardSqlite(path_, "cannot update", [&] {
     Connection& c = Conn();
     Transaction<Connection> txn(c, c.begin_write);
-    BindSeries(c.observe, series, value, 1, Now());
-    int64_t id;
-    {
-      ResetOnExit reset{c.observe};
-      c.observe.executeStep();  // RETURNING id: the row actually written
-      id = c.observe.getColumn(0).getInt64();
-    }
-    series.cached_id->store(id, std::memory_order_relaxed);
-    if (bucket >= 0) {
-      c.bucket.bind(1, static_cast<int64_t>(id));
+    ApplyObservations(c, series, value, 1, nullptr, 0, Now());
+    if (bucket >= 0) {  // only this one bucket changes
+      c.bucket.bind(1, series.cached_id->load(std::memory_order_relaxed));
       c.bucket.bind(2, bucket);
+      c.bucket.bind(3, static_cast<int64_t>(1));
       Exec(c.bucket);
+    }
+    txn.Commit();
+    Checkpoint(c);
+  });
+}
+
+void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
+  std::lock_guard<std::mutex> lock(mu_);
+  GuardSqlite(path_, "cannot flush", [&] {
+    Connection& c = Conn();
+    const double now = Now();
+    Transaction<Connection> txn(c, c.begin_write);
+    for (const BatchUpdate& u : updates) {
+      switch (u.kind) {
+        case BatchUpdate::kAdd:
+        case BatchUpdate::kSet: {
+          SQLite::Statement& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
+          BindSeries(s, u.series, u.value, 0, now);
+          Exec(s);
+          break;
+        }
+        case BatchUpdate::kObserve:
+          ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(), u.bucket_deltas.size(), now);
+          break;
+      }
     }
     txn.Commit();
     Checkpoint(c);

@@ -37,6 +37,16 @@ struct SeriesRef {
   std::atomic<int64_t>* cached_id;
 };
 
+// One series' accumulated change, for ApplyBatch.
+struct BatchUpdate {
+  enum Kind { kAdd, kSet, kObserve };
+  SeriesRef series;
+  Kind kind = kAdd;
+  double value = 0;                    // delta, new value, or sum of observations
+  int64_t count = 0;                   // kObserve: number of observations
+  std::vector<int64_t> bucket_deltas;  // kObserve on histograms: per bucket
+};
+
 struct StoredSeries {
   bool exists = false;
   double value = 0;  // NaN for NULL
@@ -68,6 +78,9 @@ class Store {
 
   StoredSeries Read(const SeriesRef& series, size_t buckets);
 
+  // Applies many updates in ONE write transaction: all or none.
+  void ApplyBatch(const std::vector<BatchUpdate>& updates);
+
   // The family exposing `name` (its name, or counter x for "x_total", info
   // x for "x_info"), with its id; nullopt when there is none.
   std::optional<std::pair<int64_t, FamilySpec>> FindFamily(const std::string& name);
@@ -77,6 +90,10 @@ class Store {
   bool RemoveSeries(int64_t family_id, std::string_view labels);
   bool RemoveFamily(int64_t family_id);
 
+  // Held by every call; fork() takes it (see Writer) so that no child
+  // inherits it locked.
+  std::mutex& mutex() { return mu_; }
+
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
@@ -84,6 +101,8 @@ class Store {
   struct Connection;
   Connection& Conn();  // requires mu_
   void Checkpoint(Connection& c);
+  void ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
+                         const int64_t* bucket_deltas, size_t buckets, double now);
 
   const std::string path_;
   const Options options_;

@@ -41,7 +41,8 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   series->family = info;
   series->labels = std::string(labels);
   double initial = info->spec.type == MetricType::kInfo ? 1 : 0;
-  series->id = info->store->EnsureSeries(info->id, series->labels, initial);
+  series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial);
+  info->writer->Track(series);
   children.emplace(series->labels, series);
   return series;
 }
@@ -54,7 +55,7 @@ Family<T> Registry::Register(const FamilySpec& declared) {
     throw InvalidArgument("metric '" + declared.name + "': declared as " + MetricTypeName(declared.type) +
                           " but registered as " + MetricTypeName(detail::kTypeOf<T>));
   auto info = std::make_shared<detail::FamilyInfo>();
-  info->store = store_;
+  info->writer = writer_;
   info->spec = detail::NormalizeSpec(declared);
   const std::vector<std::string>& names = info->spec.label_names;
   info->declared_index.resize(names.size());
@@ -62,9 +63,10 @@ Family<T> Registry::Register(const FamilySpec& declared) {
   std::sort(info->declared_index.begin(), info->declared_index.end(),
             [&](size_t a, size_t b) { return names[a] < names[b]; });
   for (size_t i : info->declared_index) info->sorted_label_names.push_back(names[i]);
-  info->id = store_->Declare(info->spec);
+  info->id = writer_->store().Declare(info->spec);
   auto state = std::make_shared<detail::FamilyState>();
   state->info = std::move(info);
+  writer_->Track(state);
   return Family<T>(std::move(state));
 }
 

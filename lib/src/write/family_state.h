@@ -13,11 +13,13 @@
 
 #include "promsqlite/family.h"
 #include "store/store.h"
+#include "write/pending.h"
+#include "write/writer.h"
 
 namespace promsqlite::detail {
 
 struct FamilyInfo {
-  std::shared_ptr<Store> store;
+  std::shared_ptr<Writer> writer;
   FamilySpec spec;  // normalized; label names in declared order
   int64_t id = 0;
   // Label names sorted (the stored, canonical order) and, for each sorted
@@ -27,9 +29,11 @@ struct FamilyInfo {
 };
 
 struct SeriesState {
+  ~SeriesState() { family->writer->Forget(*this); }
   std::shared_ptr<const FamilyInfo> family;
   std::string labels;  // tuple encoding of the values, in sorted-name order
   std::atomic<int64_t> id{0};
+  PendingUpdates pending;  // batched mode only
   SeriesRef ref() { return SeriesRef{family->id, labels, &id}; }
   const std::string& name() const { return family->spec.name; }
 };

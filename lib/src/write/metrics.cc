@@ -16,34 +16,34 @@ using detail::ValidateValue;
 
 void Counter::Increment(double amount) const {
   ValidateValue(series_->name(), "Counter.Increment", amount, false, true);
-  series_->family->store->Add(series_->ref(), amount);
+  series_->family->writer->Add(*series_, amount);
 }
 
-double Counter::Value() const { return series_->family->store->Read(series_->ref(), 0).value; }
+double Counter::Value() const { return series_->family->writer->Read(*series_, 0).value; }
 
 void Gauge::Increment(double amount) const {
   ValidateValue(series_->name(), "Gauge.Increment", amount, true, false);
-  series_->family->store->Add(series_->ref(), amount);
+  series_->family->writer->Add(*series_, amount);
 }
 
 void Gauge::Decrement(double amount) const {
   ValidateValue(series_->name(), "Gauge.Decrement", amount, true, false);
-  series_->family->store->Add(series_->ref(), -amount);
+  series_->family->writer->Add(*series_, -amount);
 }
 
-void Gauge::Set(double value) const { series_->family->store->Set(series_->ref(), value); }
+void Gauge::Set(double value) const { series_->family->writer->Set(*series_, value); }
 
 void Gauge::SetToCurrentTime() const {
   using namespace std::chrono;
   Set(duration<double>(system_clock::now().time_since_epoch()).count());
 }
 
-double Gauge::Value() const { return series_->family->store->Read(series_->ref(), 0).value; }
+double Gauge::Value() const { return series_->family->writer->Read(*series_, 0).value; }
 
 namespace {
 
 DistributionValue ReadDistribution(SeriesState& series, size_t buckets) {
-  detail::StoredSeries stored = series.family->store->Read(series.ref(), buckets);
+  detail::StoredSeries stored = series.family->writer->Read(series, buckets);
   DistributionValue out;
   out.sum = stored.value;
   out.count = static_cast<double>(stored.count);
@@ -63,7 +63,7 @@ void Histogram::Observe(double value) const {
   // The first bucket whose upper bound is >= value; past the last: +Inf only.
   auto it = std::lower_bound(bounds.begin(), bounds.end(), value);
   int bucket = it == bounds.end() ? -1 : static_cast<int>(it - bounds.begin());
-  series_->family->store->Observe(series_->ref(), value, bucket);
+  series_->family->writer->Observe(*series_, value, bucket);
 }
 
 DistributionValue Histogram::Value() const {
@@ -72,12 +72,12 @@ DistributionValue Histogram::Value() const {
 
 void Summary::Observe(double value) const {
   ValidateValue(series_->name(), "Summary.Observe", value, true, false);
-  series_->family->store->Observe(series_->ref(), value, -1);
+  series_->family->writer->Observe(*series_, value, -1);
 }
 
 DistributionValue Summary::Value() const { return ReadDistribution(*series_, 0); }
 
-bool Info::Exists() const { return series_->family->store->Read(series_->ref(), 0).exists; }
+bool Info::Exists() const { return series_->family->writer->Read(*series_, 0).exists; }
 
 void Enum::Set(std::string_view state) const {
   const std::vector<std::string>& states = series_->family->spec.states;
@@ -88,14 +88,14 @@ void Enum::Set(std::string_view state) const {
     throw InvalidArgument("metric '" + series_->name() + "': state \"" + std::string(state) +
                           "\" is not declared (states: " + known + ")");
   }
-  series_->family->store->Set(series_->ref(), static_cast<double>(it - states.begin()));
+  series_->family->writer->Set(*series_, static_cast<double>(it - states.begin()));
 }
 
 std::string Enum::State() const {
-  double index = series_->family->store->Read(series_->ref(), 0).value;
+  double index = series_->family->writer->Read(*series_, 0).value;
   const std::vector<std::string>& states = series_->family->spec.states;
   if (!(index >= 0 && index < static_cast<double>(states.size())))
-    throw DatabaseError(series_->family->store->path() + ": enum '" + series_->name() +
+    throw DatabaseError(series_->family->writer->store().path() + ": enum '" + series_->name() +
                         "' holds an invalid state index");
   return states[static_cast<size_t>(index)];
 }

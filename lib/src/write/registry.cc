@@ -6,23 +6,23 @@
 #include "promsqlite/errors.h"
 #include "render/renderers.h"
 #include "store/tuple_codec.h"
-#include "store/store.h"
+#include "write/writer.h"
 
 namespace promsqlite {
 
 Registry::Registry(const std::string& path, const Options& options)
-    : store_(std::make_shared<detail::Store>(path, options)) {}
+    : writer_(std::make_shared<detail::Writer>(path, options)) {}
 
-const std::string& Registry::path() const { return store_->path(); }
+const std::string& Registry::path() const { return writer_->store().path(); }
 
 std::optional<FamilySpec> Registry::Find(const std::string& name) const {
-  auto found = store_->FindFamily(name);
+  auto found = writer_->store().FindFamily(name);
   if (!found) return std::nullopt;
   return found->second;
 }
 
 bool Registry::RemoveSeries(const std::string& name, const Labels& labels) {
-  auto found = store_->FindFamily(name);
+  auto found = writer_->store().FindFamily(name);
   if (!found) return false;
   const FamilySpec& spec = found->second;
   // Labels and the stored names are both sorted by name.
@@ -32,17 +32,19 @@ bool Registry::RemoveSeries(const std::string& name, const Labels& labels) {
   if (!same) detail::ValidateLabelNames(spec.name, spec.label_names, labels);
   std::string key;
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);
-  return store_->RemoveSeries(found->first, key);
+  return writer_->store().RemoveSeries(found->first, key);
 }
 
 bool Registry::RemoveFamily(const std::string& name) {
-  auto found = store_->FindFamily(name);
-  return found && store_->RemoveFamily(found->first);
+  auto found = writer_->store().FindFamily(name);
+  return found && writer_->store().RemoveFamily(found->first);
 }
 
+void Registry::Flush() { writer_->Flush(); }
+
 void Registry::Render(Format format, const Sink& sink) const {
-  store_->WithConnection(
-      [&](SQLite::Database& db) { detail::RenderDatabase(db, store_->path(), format, sink, nullptr); });
+  writer_->store().WithConnection(
+      [&](SQLite::Database& db) { detail::RenderDatabase(db, writer_->store().path(), format, sink, nullptr); });
 }
 
 std::string Registry::Render(Format format) const {

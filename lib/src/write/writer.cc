@@ -1,0 +1,362 @@
+#include "write/writer.h"
+
+#include <pthread.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "promsqlite/errors.h"
+#include "write/family_state.h"
+
+namespace promsqlite::detail {
+namespace {
+
+// Every live Writer, for the fork() and exit() hooks. Never destroyed: the
+// hooks may run after static destructors.
+struct LiveWriters {
+  std::mutex mu;
+  std::set<Writer*> writers;
+};
+LiveWriters& Live() {
+  static auto* live = new LiveWriters;
+  return *live;
+}
+
+// fork() while another thread is inside a write would leave its locks
+// held forever in the child. So fork waits for every writer's locks; the
+// child then resets what belonged to the parent.
+void PrepareFork() {
+  Live().mu.lock();
+  for (Writer* w : Live().writers) w->LockForFork();
+}
+void ParentAfterFork() {
+  for (Writer* w : Live().writers) w->UnlockAfterFork(false);
+  Live().mu.unlock();
+}
+void ChildAfterFork() {
+  for (Writer* w : Live().writers) w->UnlockAfterFork(true);
+  Live().mu.unlock();
+}
+// A normal exit flushes what batched writers still hold. Not under the
+// list's lock: a Writer may be destroyed meanwhile (and erase itself).
+void FlushAllAtExit() {
+  std::vector<std::shared_ptr<Writer>> writers;
+  {
+    std::lock_guard<std::mutex> lock(Live().mu);
+    for (Writer* w : Live().writers) {
+      if (auto alive = w->weak_from_this().lock()) writers.push_back(std::move(alive));
+    }
+  }
+  for (const auto& w : writers) w->FlushAtExit();
+}
+
+void InstallProcessHooks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(&PrepareFork, &ParentAfterFork, &ChildAfterFork);
+    std::atexit(&FlushAllAtExit);
+  });
+}
+
+bool IsCounter(const SeriesState& s) { return s.family->spec.type == MetricType::kCounter; }
+
+}  // namespace
+
+Writer::Writer(const std::string& path, const Options& options)
+    : options_(options), store_(std::make_shared<Store>(path, options)) {
+  InstallProcessHooks();
+  std::lock_guard<std::mutex> lock(Live().mu);
+  Live().writers.insert(this);
+}
+
+Writer::~Writer() {
+  {
+    std::lock_guard<std::mutex> lock(Live().mu);
+    Live().writers.erase(this);
+  }
+  FlushAtExit();
+}
+
+void Writer::Track(const std::shared_ptr<FamilyState>& family) {
+  std::lock_guard<std::mutex> lock(families_mu_);
+  families_.push_back(family);
+}
+
+void Writer::Track(const std::shared_ptr<SeriesState>& series) {
+  if (!batched()) return;
+  series->pending.bucket_deltas.assign(
+      series->family->spec.type == MetricType::kHistogram ? series->family->spec.buckets.size() : 0, 0);
+  std::lock_guard<std::mutex> lock(dirty_mu_);
+  series_.push_back(series);
+}
+
+void Writer::MarkDirty(SeriesState& series) {
+  // Set once per flush interval: the common case is one relaxed load.
+  if (series.pending.dirty.load(std::memory_order_relaxed) || series.pending.dirty.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(dirty_mu_);
+  dirty_.push_back(&series);
+  if (!flusher_) StartFlusher();
+}
+
+void Writer::Add(SeriesState& series, double delta) {
+  if (!batched()) return store_->Add(series.ref(), delta);
+  if (IsCounter(series)) {
+    AtomicAdd(series.pending.counter_delta, delta);
+  } else {
+    std::lock_guard<SpinLock> lock(series.pending.lock);
+    series.pending.value += delta;  // onto a pending Set, or into the sum of adds
+  }
+  MarkDirty(series);
+}
+
+void Writer::Set(SeriesState& series, double value) {
+  if (!batched()) return store_->Set(series.ref(), value);
+  {
+    std::lock_guard<SpinLock> lock(series.pending.lock);
+    series.pending.has_set = true;
+    series.pending.value = value;
+  }
+  MarkDirty(series);
+}
+
+void Writer::Observe(SeriesState& series, double value, int bucket) {
+  if (!batched()) return store_->Observe(series.ref(), value, bucket);
+  {
+    std::lock_guard<SpinLock> lock(series.pending.lock);
+    series.pending.value += value;
+    series.pending.count += 1;
+    if (bucket >= 0) series.pending.bucket_deltas[static_cast<size_t>(bucket)] += 1;
+  }
+  MarkDirty(series);
+}
+
+StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
+  if (!batched()) return store_->Read(series.ref(), buckets);
+  std::lock_guard<std::mutex> no_flush_in_flight(flush_mu_);
+  StoredSeries stored = store_->Read(series.ref(), buckets);
+  PendingUpdates& p = series.pending;
+  if (IsCounter(series)) {
+    stored.value += p.counter_delta.load();
+    return stored;
+  }
+  std::lock_guard<SpinLock> lock(p.lock);
+  stored.value = p.has_set ? p.value : stored.value + p.value;
+  stored.count += p.count;
+  for (size_t b = 0; b < buckets && b < p.bucket_deltas.size(); ++b) stored.bucket_counts[b] += p.bucket_deltas[b];
+  return stored;
+}
+
+bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
+  PendingUpdates& p = s.pending;
+  p.dirty.store(false);  // before taking: a later update marks it again
+  u->series = s.ref();
+  if (IsCounter(s)) {
+    u->kind = BatchUpdate::kAdd;
+    u->value = p.counter_delta.exchange(0);
+  } else {
+    std::lock_guard<SpinLock> lock(p.lock);
+    MetricType type = s.family->spec.type;
+    if (type == MetricType::kHistogram || type == MetricType::kSummary) {
+      u->kind = BatchUpdate::kObserve;
+      u->count = p.count;
+      u->bucket_deltas.swap(p.bucket_deltas);
+      p.bucket_deltas.assign(u->bucket_deltas.size(), 0);
+    } else {
+      u->kind = p.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
+    }
+    u->value = p.value;
+    p.value = 0;
+    p.count = 0;
+    p.has_set = false;
+  }
+  return !((u->kind == BatchUpdate::kAdd && u->value == 0) || (u->kind == BatchUpdate::kObserve && u->count == 0));
+}
+
+// Merges a failed update back with whatever arrived in the meantime.
+void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
+  PendingUpdates& p = s.pending;
+  if (IsCounter(s)) {
+    AtomicAdd(p.counter_delta, u.value);
+    return;
+  }
+  std::lock_guard<SpinLock> lock(p.lock);
+  if (u.kind == BatchUpdate::kObserve) {
+    p.value += u.value;
+    p.count += u.count;
+    for (size_t b = 0; b < u.bucket_deltas.size(); ++b) p.bucket_deltas[b] += u.bucket_deltas[b];
+  } else if (!p.has_set) {  // a newer Set replaces the failed one
+    p.has_set = u.kind == BatchUpdate::kSet;
+    p.value += u.value;
+  }
+}
+
+void Writer::Forget(SeriesState& series) {
+  if (!batched()) return;
+  std::lock_guard<std::mutex> one_flush(flush_mu_);
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &series), dirty_.end());
+  }
+  BatchUpdate update;
+  if (!TakePending(series, &update)) return;
+  Orphan& orphan = orphans_.emplace_back();
+  orphan.labels = series.labels;
+  orphan.id = series.id.load();
+  orphan.update = std::move(update);
+  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id};
+}
+
+// Takes every dirty series' pending updates and writes them in ONE
+// transaction. On failure they are merged back and stay dirty: retried,
+// never dropped, never doubled.
+bool Writer::FlushPending(std::string* error) {
+  std::lock_guard<std::mutex> one_flush(flush_mu_);
+  std::vector<SeriesState*> batch;
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    batch.swap(dirty_);
+  }
+  std::vector<BatchUpdate> updates;
+  std::vector<SeriesState*> owners;  // null for orphans
+  updates.reserve(batch.size() + orphans_.size());
+  for (SeriesState* s : batch) {
+    BatchUpdate u;
+    if (!TakePending(*s, &u)) continue;
+    updates.push_back(std::move(u));
+    owners.push_back(s);
+  }
+  for (const Orphan& orphan : orphans_) {
+    updates.push_back(orphan.update);
+    owners.push_back(nullptr);
+  }
+  if (updates.empty()) return true;
+  try {
+    store_->ApplyBatch(updates);
+    orphans_.clear();
+    return true;
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i < updates.size(); ++i) {
+      if (owners[i] == nullptr) continue;  // orphans stay where they are
+      RestorePending(*owners[i], updates[i]);
+      MarkDirty(*owners[i]);
+    }
+    *error = e.what();
+    return false;
+  }
+}
+
+void Writer::Flush() {
+  std::string error;
+  if (!FlushPending(&error)) throw DatabaseError(error + " (the updates stay pending)");
+}
+
+void Writer::StartFlusher() {
+  flusher_ = std::make_unique<std::thread>(&Writer::RunFlusher, weak_from_this(), control_,
+                                           std::chrono::milliseconds(options_.flush_interval_ms));
+}
+
+// Touches the Writer only through a reference taken for each flush; when
+// that was the last one, ~Writer runs here, sets `stopping` and detaches us.
+void Writer::RunFlusher(std::weak_ptr<Writer> writer, std::shared_ptr<FlusherControl> control,
+                        std::chrono::milliseconds interval) {
+  std::unique_lock<std::mutex> lock(control->mu);
+  while (!control->stopping) {
+    control->wake.wait_for(lock, interval, [&] { return control->stopping; });
+    if (control->stopping) break;
+    lock.unlock();
+    if (std::shared_ptr<Writer> self = writer.lock()) {
+      std::string error;
+      if (!self->FlushPending(&error)) self->Report(error);
+    } else {
+      return;
+    }
+    lock.lock();
+  }
+}
+
+void Writer::StopFlusher() {
+  std::unique_ptr<std::thread> flusher;
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    flusher.swap(flusher_);
+  }
+  if (!flusher) return;
+  {
+    std::lock_guard<std::mutex> lock(control_->mu);
+    control_->stopping = true;
+  }
+  control_->wake.notify_all();
+  if (flusher->get_id() == std::this_thread::get_id()) flusher->detach();
+  else flusher->join();
+  control_ = std::make_shared<FlusherControl>();  // for a flusher started later
+}
+
+void Writer::Report(const std::string& message) noexcept {
+  try {
+    std::string line = "flush of " + store_->path() + " failed, will retry: " + message;
+    if (options_.on_background_error) options_.on_background_error(line);
+    else std::fprintf(stderr, "promsqlite: %s\n", line.c_str());
+  } catch (...) {
+    // A reporting hook must not take the flusher down.
+  }
+}
+
+void Writer::FlushAtExit() noexcept {
+  StopFlusher();
+  if (!batched()) return;
+  try {
+    std::string error;
+    if (!FlushPending(&error)) Report(error);
+  } catch (...) {
+  }
+}
+
+void Writer::LockForFork() {
+  flush_mu_.lock();
+  families_mu_.lock();
+  for (const std::weak_ptr<FamilyState>& weak : families_) {
+    if (auto family = weak.lock()) {
+      family->mu.lock();
+      locked_families_.push_back(std::move(family));
+    }
+  }
+  dirty_mu_.lock();
+  store_->mutex().lock();
+  control_->mu.lock();
+}
+
+void Writer::UnlockAfterFork(bool child) {
+  if (child) {
+    // The parent flushes its own pending updates; the child starts clean.
+    for (const std::weak_ptr<SeriesState>& weak : series_) {
+      if (auto s = weak.lock()) {
+        s->pending.lock.reset();
+        s->pending.counter_delta.store(0);
+        s->pending.has_set = false;
+        s->pending.value = 0;
+        s->pending.count = 0;
+        std::fill(s->pending.bucket_deltas.begin(), s->pending.bucket_deltas.end(), 0);
+        s->pending.dirty.store(false);
+      }
+    }
+    dirty_.clear();
+    orphans_.clear();
+    flusher_.release();  // that thread does not exist in the child; started again on demand
+    std::shared_ptr<FlusherControl> parents = control_;
+    control_ = std::make_shared<FlusherControl>();
+    parents->mu.unlock();
+  } else {
+    control_->mu.unlock();
+  }
+  store_->mutex().unlock();
+  dirty_mu_.unlock();
+  for (const std::shared_ptr<FamilyState>& family : locked_families_) family->mu.unlock();
+  locked_families_.clear();
+  families_mu_.unlock();
+  flush_mu_.unlock();
+}
+
+}  // namespace promsqlite::detail

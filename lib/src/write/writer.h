@@ -1,0 +1,111 @@
+// Where child handles send their updates: straight to the store (immediate
+// mode) or into per-series pending updates that a background thread
+// flushes in one transaction (batched mode).
+//
+// Thread safety: safe for concurrent use. Process safety: see fork() and
+// exit handling in writer.cc: a child starts with nothing pending and its
+// own connection; pending updates are flushed at normal exit.
+#ifndef PROMSQLITE_SRC_WRITE_WRITER_H_
+#define PROMSQLITE_SRC_WRITE_WRITER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "promsqlite/options.h"
+#include "store/store.h"
+
+namespace promsqlite::detail {
+
+struct SeriesState;
+struct FamilyState;
+
+// Shared by a Writer and its flusher thread, so the thread can stop safely
+// even when the Writer is destroyed on it (its last reference can be a
+// series the thread is flushing).
+struct FlusherControl {
+  std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;
+};
+
+class Writer : public std::enable_shared_from_this<Writer> {
+ public:
+  Writer(const std::string& path, const Options& options);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  Store& store() { return *store_; }
+  bool batched() const { return options_.write_mode == WriteMode::kBatched; }
+
+  // Every family and series made through this writer, so that a forked
+  // child can reset their locks and pending updates.
+  void Track(const std::shared_ptr<FamilyState>& family);
+  void Track(const std::shared_ptr<SeriesState>& series);
+  // Called by ~SeriesState: its pending updates move into the writer, to be
+  // flushed with the rest.
+  void Forget(SeriesState& series);
+
+  void Add(SeriesState& series, double delta);
+  void Set(SeriesState& series, double value);
+  void Observe(SeriesState& series, double value, int bucket);
+  // This process's view: the file plus what is still pending here.
+  StoredSeries Read(SeriesState& series, size_t buckets);
+
+  // Writes everything pending in one transaction. Throws DatabaseError when
+  // that fails; the updates then stay pending for the next flush.
+  void Flush();
+
+  // fork() and exit() hooks (writer.cc).
+  void LockForFork();
+  void UnlockAfterFork(bool child);
+  void FlushAtExit() noexcept;
+
+ private:
+  bool FlushPending(std::string* error);
+  // Moves a series' pending updates into `update`; false when there are none.
+  static bool TakePending(SeriesState& series, BatchUpdate* update);
+  static void RestorePending(SeriesState& series, const BatchUpdate& update);
+  void MarkDirty(SeriesState& series);
+  void StartFlusher();  // requires dirty_mu_
+  void StopFlusher();
+  static void RunFlusher(std::weak_ptr<Writer> writer, std::shared_ptr<FlusherControl> control,
+                         std::chrono::milliseconds interval);
+  void Report(const std::string& message) noexcept;
+
+  const Options options_;
+  std::shared_ptr<Store> store_;
+
+  // Lock order (also of LockForFork): flush_mu_, families_mu_, each
+  // FamilyState::mu, dirty_mu_, the store's mutex, control_->mu.
+  std::mutex flush_mu_;     // one flush at a time; orphans_
+  std::mutex families_mu_;  // families_
+  std::mutex dirty_mu_;     // dirty_, series_, flusher_
+  // Raw pointers: a series leaves this list in Forget() before it dies, so
+  // the list keeps nothing alive (no cycle through FamilyInfo::writer).
+  std::vector<SeriesState*> dirty_;
+  // Pending updates of series whose handles are all gone. A list: each
+  // BatchUpdate points into its own element.
+  struct Orphan {
+    std::string labels;
+    std::atomic<int64_t> id{0};
+    BatchUpdate update;
+  };
+  std::list<Orphan> orphans_;
+  std::vector<std::weak_ptr<FamilyState>> families_;
+  std::vector<std::weak_ptr<SeriesState>> series_;
+  std::vector<std::shared_ptr<FamilyState>> locked_families_;  // during fork()
+
+  std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
+  std::unique_ptr<std::thread> flusher_;
+};
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_WRITE_WRITER_H_

@@ -1,0 +1,229 @@
+// Batched mode: updates wait in the process and reach the file in one
+// transaction per flush, never lost, never doubled, never half-applied.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "promsqlite/promsqlite.h"
+#include "test_util.h"
+
+using namespace promsqlite;
+
+namespace {
+
+Options Batched(int interval_ms = 60000) {
+  Options options;
+  options.write_mode = WriteMode::kBatched;
+  options.flush_interval_ms = interval_ms;
+  return options;
+}
+
+std::string FileText(const std::string& path) { return Reader(path).Render(Format::kText); }
+
+// Holds the write lock of `path` until destroyed, as a stuck writer would.
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::string& path) {
+    sqlite3_open(path.c_str(), &db_);
+    sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  }
+  ~WriteLockHolder() {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("batched updates reach the file on Flush, and Value() already includes them") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Registry registry(path, Batched());
+  Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+  Gauge g = BuildGauge().Name("g").Register(registry).WithLabelValues({});
+  Histogram h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+  for (int i = 0; i < 10; ++i) c.Increment();
+  g.Set(5);
+  g.Increment(2);
+  h.Observe(0.5);
+  h.Observe(3);
+  // The series exist at 0 (created on first use), the updates are pending.
+  CHECK(FileText(path) ==
+        "# TYPE c_total counter\nc_total 0\n# TYPE g gauge\ng 0\n# TYPE h histogram\nh_bucket{le=\"1\"} 0\n"
+        "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n");
+  CHECK(c.Value() == 10);
+  CHECK(g.Value() == 7);
+  CHECK(h.Value().cumulative_counts == std::vector<double>{1, 2});
+  registry.Flush();
+  CHECK(FileText(path) ==
+        "# TYPE c_total counter\nc_total 10\n# TYPE g gauge\ng 7\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
+        "h_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n");
+  g.Increment(-1);  // an add without a set is an add, not a set
+  registry.Flush();
+  CHECK(g.Value() == 6);
+  CHECK(c.Value() == 10);  // nothing counted twice
+}
+
+TEST_CASE("the background flusher writes pending updates every interval") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Registry registry(path, Batched(50));
+  Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+  c.Increment(3);
+  bool flushed = false;
+  for (int i = 0; i < 200 && !flushed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    flushed = FileText(path) == "# TYPE c_total counter\nc_total 3\n";
+  }
+  CHECK(flushed);
+}
+
+TEST_CASE("destroying the registry and its handles flushes; handles may outlive the registry") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  {
+    Counter c = [&] {
+      Registry registry(path, Batched());
+      return BuildCounter().Name("c").Register(registry).WithLabelValues({});
+    }();
+    c.Increment(2);  // the registry is gone, the handle still works
+  }
+  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 2\n");
+}
+
+TEST_CASE("a normal exit flushes, a fork()ed child starts with nothing pending") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Registry registry(path, Batched());
+  Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+  c.Increment(100);  // pending in the parent only
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    c.Increment(1);
+    std::exit(0);  // not _exit: the exit hook flushes the child's 1
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 1\n");
+  registry.Flush();
+  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 101\n");
+}
+
+TEST_CASE("a failed flush keeps every update pending and the next flush writes it once") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options options = Batched();
+  options.busy_timeout_ms = 50;
+  Registry registry(path, options);
+  Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+  Gauge set_then_add = BuildGauge().Name("g1").Register(registry).WithLabelValues({});
+  Gauge set_then_set = BuildGauge().Name("g2").Register(registry).WithLabelValues({});
+  Histogram h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+  c.Increment(5);
+  set_then_add.Set(10);
+  set_then_set.Set(1);
+  h.Observe(0.5);
+  {
+    WriteLockHolder stuck(path);
+    CHECK_THROWS_AS(registry.Flush(), DatabaseError);
+    // More updates arrive while the failed ones wait.
+    c.Increment(1);
+    set_then_add.Increment(1);
+    set_then_set.Set(2);
+    h.Observe(5);
+  }
+  registry.Flush();
+  CHECK(FileText(path) ==
+        "# TYPE c_total counter\nc_total 6\n# TYPE g1 gauge\ng1 11\n# TYPE g2 gauge\ng2 2\n"
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 5.5\nh_count 2\n");
+}
+
+TEST_CASE("background flush failures go to the error hook and are retried") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options options = Batched(20);
+  options.busy_timeout_ms = 20;
+  std::atomic<int> errors{0};
+  options.on_background_error = [&](const std::string& message) {
+    if (message.find("will retry") != std::string::npos) ++errors;
+  };
+  Registry registry(path, options);
+  Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+  {
+    WriteLockHolder stuck(path);
+    c.Increment(7);
+    for (int i = 0; i < 300 && errors == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(errors > 0);
+  bool flushed = false;
+  for (int i = 0; i < 300 && !flushed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    flushed = FileText(path) == "# TYPE c_total counter\nc_total 7\n";
+  }
+  CHECK(flushed);
+}
+
+TEST_CASE("batched writers in many processes and threads add up exactly, histograms stay consistent") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  int failed = test::RunInChildren(4, [&](int) {
+    Registry registry(path, Batched(5));
+    Counter c = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+    auto hf = BuildHistogram().Name("h").Buckets({1, 2}).Register(registry);
+    std::vector<std::thread> threads;  // i % 3 over 20000: 6667 zeros, 6667 ones, 6666 twos
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 20000; ++i) {
+          c.Increment();
+          hf.WithLabelValues({}).Observe(i % 3);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  });
+  REQUIRE(failed == 0);
+  Reader reader(path);
+  CHECK(reader.Render(Format::kText) ==
+        "# TYPE c_total counter\nc_total 240000\n# TYPE h histogram\nh_bucket{le=\"1\"} 160008\n"
+        "h_bucket{le=\"2\"} 240000\nh_bucket{le=\"+Inf\"} 240000\nh_sum 239988\nh_count 240000\n");
+}
+
+TEST_CASE("a reader never sees a half-flushed histogram") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  { Registry init(path); BuildHistogram().Name("h").Buckets({1}).Register(init).WithLabelValues({}); }
+  int failed = test::RunInChildren(3, [&](int index) {
+    if (index == 0) {
+      Reader reader(path);
+      for (int round = 0; round < 300; ++round) {
+        std::string text = reader.Render(Format::kText);
+        size_t le1 = text.find("h_bucket{le=\"1\"} ") + 17;
+        size_t inf = text.find("h_bucket{le=\"+Inf\"} ") + 20;
+        size_t count = text.find("h_count ") + 8;
+        size_t sum = text.find("h_sum ") + 6;
+        double a = std::stod(text.substr(le1)), b = std::stod(text.substr(inf)), n = std::stod(text.substr(count));
+        // Every observation is 0.5 (le=1) or 2 (above): the sum must match the buckets exactly.
+        if (b != n || a > b || std::stod(text.substr(sum)) != 0.5 * a + 2 * (b - a))
+          throw std::runtime_error("inconsistent: " + text);
+      }
+      return;
+    }
+    Registry registry(path, Batched(1));
+    Histogram h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+    for (int i = 0; i < 200000; ++i) {
+      h.Observe(0.5);  // pairs: one in le=1, one above
+      h.Observe(2);
+    }
+  });
+  CHECK(failed == 0);
+}
