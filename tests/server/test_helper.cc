@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -47,8 +48,8 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::string out;
-  RunCommand("rm -rf " + Quote(path_), &out);
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 ServerProcess::ServerProcess(std::vector<std::string> args) : args_(std::move(args)) {}

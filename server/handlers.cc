@@ -1,0 +1,272 @@
+#include "handlers.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "gzip_writer.h"
+#include "landing_page.h"
+#include "log.h"
+#include "negotiation.h"
+#include "render_stream.h"
+
+namespace promsqlite_server {
+
+namespace {
+
+constexpr const char* kPlainText = "text/plain; charset=utf-8";
+constexpr const char* kAllow = "GET, HEAD";
+// httplib bounds each header line (8 KiB) but not their number.
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+constexpr size_t kMaxHeaderCount = 100;
+
+bool IsKnownPath(const std::string& path) {
+  return path == "/metrics" || path == "/" || path == "/-/healthy" || path == "/-/ready";
+}
+
+// All values of a header, comma-joined as RFC 9110 allows for lists.
+std::string JoinedHeader(const httplib::Request& req, const char* name) {
+  std::string out;
+  auto range = req.headers.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (!out.empty()) out += ", ";
+    out += it->second;
+  }
+  return out;
+}
+
+// httplib 0.11 compresses text/* responses itself, choosing br or gzip by a
+// substring search of Accept-Encoding that ignores q-values ("gzip;q=0"
+// would still get gzip). Negotiation is ours: remove the header so httplib
+// never compresses, and hand its value to the caller. The Request object is
+// httplib's own non-const local, so the cast is well-defined.
+std::string TakeAcceptEncoding(const httplib::Request& req) {
+  std::string value = JoinedHeader(req, "Accept-Encoding");
+  const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+  return value;
+}
+
+void SetPlain(httplib::Response& res, int status, const std::string& body) {
+  res.status = status;
+  res.set_content(body, kPlainText);
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Counts a scrape once its response is fully sent or abandoned.
+class ScrapeRecord {
+ public:
+  explicit ScrapeRecord(SelfMetrics* metrics) : metrics_(metrics) {}
+  ScrapeRecord(const ScrapeRecord&) = delete;
+  ScrapeRecord& operator=(const ScrapeRecord&) = delete;
+  ~ScrapeRecord() { metrics_->RecordScrape(SecondsSince(start_), failed_); }
+  void Fail() { failed_ = true; }
+
+ private:
+  SelfMetrics* metrics_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  bool failed_ = false;
+};
+
+void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto record = std::make_shared<ScrapeRecord>(ctx->metrics);
+  const std::string accept_encoding = TakeAcceptEncoding(req);
+  res.set_header("Vary", "Accept, Accept-Encoding");
+  FormatChoice choice = NegotiateFormat(JoinedHeader(req, "Accept"));
+  if (!choice.acceptable) {
+    SetPlain(res, 406,
+             "Not Acceptable: /metrics is served as text/plain; version=0.0.4 or "
+             "application/openmetrics-text; version=1.0.0\n");
+    return;
+  }
+  const bool gzip = AcceptsGzip(accept_encoding);
+
+  auto fail = [&](const std::string& error) {
+    record->Fail();
+    Log(LogLevel::kError, "scrape failed", {{"err", error}});
+    SetPlain(res, 500, "error reading the promsqlite file: " + error + "\n");
+  };
+  std::shared_ptr<RenderStream> stream;
+  try {
+    ReaderPool::Lease reader = ctx->readers->Acquire();
+    // The counts for our own metrics come from just before the snapshot:
+    // the Reader API offers them only as a separate call.
+    promsqlite::FileStats stats = reader->Stats();
+    stream = std::make_shared<RenderStream>(std::move(reader), choice.format,
+                                            ctx->metrics->Families(stats));
+  } catch (const std::exception& e) {
+    fail(e.what());
+    return;
+  }
+  std::string error;
+  if (!stream->WaitForStart(&error)) {
+    fail(error);
+    return;
+  }
+
+  res.status = 200;
+  if (gzip) res.set_header("Content-Encoding", "gzip");
+  res.set_chunked_content_provider(
+      promsqlite::ContentType(choice.format),
+      [stream, record, gzip](size_t /*offset*/, httplib::DataSink& sink) {
+        // Called once: writes the whole body, so the server's shutdown,
+        // which httplib checks between calls, never truncates a scrape.
+        auto write = [&sink](std::string_view data) { return sink.write(data.data(), data.size()); };
+        std::unique_ptr<GzipWriter> gz;
+        if (gzip) gz = std::make_unique<GzipWriter>(write);
+        std::string chunk, error;
+        while (stream->Next(&chunk, &error)) {
+          if (!(gz ? gz->Write(chunk) : write(chunk))) {
+            Log(LogLevel::kDebug, "client went away during a scrape");
+            return false;
+          }
+        }
+        if (!error.empty()) {
+          // Too late for a 500: ending without the last chunk makes the
+          // client see a broken response rather than a short exposition.
+          record->Fail();
+          Log(LogLevel::kError, "scrape failed after the response started", {{"err", error}});
+          return false;
+        }
+        if (gz && !gz->Finish()) return false;
+        sink.done();
+        return true;
+      });
+}
+
+void ServeLandingPage(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  TakeAcceptEncoding(req);
+  promsqlite::FileStats stats;
+  std::string error;
+  try {
+    stats = ctx->readers->Acquire()->Stats();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  res.set_content(LandingPage(ctx->readers->path(), stats, error), "text/html; charset=utf-8");
+}
+
+void ServeReady(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  TakeAcceptEncoding(req);
+  try {
+    ctx->readers->Acquire()->Stats();
+  } catch (const std::exception& e) {
+    SetPlain(res, 503, std::string("promsqlite-server is not ready: ") + e.what() + "\n");
+    return;
+  }
+  SetPlain(res, 200, "promsqlite-server is Ready.\n");
+}
+
+httplib::Server::HandlerResponse PreRouting(ServerContext* ctx, const httplib::Request& req,
+                                            httplib::Response& res) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : req.headers) bytes += key.size() + value.size() + 4;
+  if (bytes > kMaxHeaderBytes || req.headers.size() > kMaxHeaderCount) {
+    TakeAcceptEncoding(req);
+    res.set_header("Connection", "close");
+    SetPlain(res, 431, "Request Header Fields Too Large\n");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  if (ctx->auth->enabled()) {
+    std::string authorization = req.get_header_value("Authorization");
+    if (!ctx->auth->Check(authorization)) {
+      if (!authorization.empty())
+        Log(LogLevel::kWarn, "wrong basic auth credentials", {{"remote", req.remote_addr}, {"path", req.path}});
+      TakeAcceptEncoding(req);
+      res.set_header("WWW-Authenticate", "Basic realm=\"promsqlite-server\", charset=\"UTF-8\"");
+      SetPlain(res, 401, "Unauthorized\n");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+  }
+  // Nothing here takes a body. Answer body-carrying methods before httplib
+  // reads one: without a Content-Length (or when chunked) httplib 0.11
+  // would read it until the peer closes, with no size limit.
+  const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                           req.method == "DELETE" || req.method == "PRI";
+  if (body_method && (!req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))) {
+    TakeAcceptEncoding(req);
+    res.set_header("Connection", "close");
+    if (IsKnownPath(req.path)) {
+      res.set_header("Allow", kAllow);
+      SetPlain(res, 405, "Method Not Allowed: use GET or HEAD\n");
+    } else {
+      SetPlain(res, 404, "404 page not found\n");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
+// Bodies for the errors httplib itself answers with an empty body.
+const char* ErrorText(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "404 page not found";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Request Error";
+  }
+}
+
+// Gives every error a body; turns httplib's answer to a known path reached
+// with another method (404, or 413/400 for its body) into 405.
+httplib::Server::HandlerResponse OnError(const httplib::Request& req, httplib::Response& res) {
+  TakeAcceptEncoding(req);
+  const bool method_error = res.status == 404 || res.status == 413 || res.status == 400;
+  if (method_error && IsKnownPath(req.path) && !req.method.empty() && req.method != "GET" &&
+      req.method != "HEAD") {
+    res.set_header("Allow", kAllow);
+    SetPlain(res, 405, "Method Not Allowed: use GET or HEAD\n");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  SetPlain(res, res.status, std::string(ErrorText(res.status)) + "\n");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+}  // namespace
+
+void InstallHandlers(httplib::Server& server, ServerContext* ctx) {
+  server.set_pre_routing_handler(
+      [ctx](const httplib::Request& req, httplib::Response& res) { return PreRouting(ctx, req, res); });
+  server.Get("/metrics", [ctx](const httplib::Request& req, httplib::Response& res) {
+    ServeMetrics(ctx, req, res);
+  });
+  server.Get("/", [ctx](const httplib::Request& req, httplib::Response& res) {
+    ServeLandingPage(ctx, req, res);
+  });
+  server.Get("/-/healthy", [](const httplib::Request& req, httplib::Response& res) {
+    TakeAcceptEncoding(req);
+    SetPlain(res, 200, "promsqlite-server is Healthy.\n");
+  });
+  server.Get("/-/ready", [ctx](const httplib::Request& req, httplib::Response& res) {
+    ServeReady(ctx, req, res);
+  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse(OnError));
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    // httplib would otherwise echo the exception in a response header.
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Log(LogLevel::kError, "request failed", {{"path", req.path}, {"err", what}});
+    TakeAcceptEncoding(req);
+    SetPlain(res, 500, "Internal Server Error\n");
+  });
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    if (!LogEnabled(LogLevel::kDebug)) return;
+    Log(LogLevel::kDebug, "request",
+        {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)},
+         {"remote", req.remote_addr}});
+  });
+}
+
+}  // namespace promsqlite_server

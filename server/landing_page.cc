@@ -1,0 +1,83 @@
+#include "landing_page.h"
+
+#include <cstdio>
+
+#include "promsqlite/version.h"
+
+namespace promsqlite_server {
+
+namespace {
+
+// "12345 bytes (12.1 KiB)": exact for scripts, readable for people.
+std::string Bytes(int64_t n) {
+  std::string out = std::to_string(n) + " bytes";
+  if (n >= 1024) {
+    const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    int u = -1;
+    while (v >= 1024 && u < 3) {
+      v /= 1024;
+      ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), " (%.1f %s)", v, units[u]);
+    out += buf;
+  }
+  return out;
+}
+
+void Row(std::string& out, const char* name, const std::string& value) {
+  out += "<tr><th>";
+  out += name;
+  out += "</th><td>";
+  out += value;
+  out += "</td></tr>\n";
+}
+
+}  // namespace
+
+std::string HtmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string LandingPage(const std::string& db_path, const promsqlite::FileStats& stats,
+                        const std::string& error) {
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<title>promsqlite-server</title>\n"
+      "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}"
+      ".error{color:#b00}</style>\n</head>\n<body>\n<h1>promsqlite-server</h1>\n"
+      "<p>Serves the Prometheus metrics that processes of this host write to a shared "
+      "promsqlite (SQLite) file, plus this server's own metrics.</p>\n"
+      "<p><a href=\"metrics\"><code>/metrics</code></a>: the exposition, in the Prometheus text format or OpenMetrics.</p>\n<table>\n";
+  Row(out, "Database", "<code>" + HtmlEscape(db_path) + "</code>");
+  if (!error.empty()) {
+    Row(out, "Status", "<span class=\"error\">cannot be read: " + HtmlEscape(error) + "</span>");
+  } else if (!stats.exists) {
+    Row(out, "Status", "does not exist yet (served as empty until a writer creates it)");
+  } else {
+    Row(out, "Status", "readable");
+  }
+  Row(out, "File size", Bytes(stats.db_bytes));
+  Row(out, "WAL size", Bytes(stats.wal_bytes));
+  Row(out, "Families", std::to_string(stats.families));
+  Row(out, "Series", std::to_string(stats.series));
+  Row(out, "promsqlite version", HtmlEscape(promsqlite::Version()));
+  Row(out, "SQLite version", HtmlEscape(promsqlite::SqliteVersion()));
+  out += "</table>\n</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace promsqlite_server

@@ -1,0 +1,64 @@
+// Command-line flags of promsqlite-server, named as Prometheus exporters
+// name theirs (--web.listen-address, --web.config.file, --log.level).
+#ifndef PROMSQLITE_SERVER_OPTIONS_H_
+#define PROMSQLITE_SERVER_OPTIONS_H_
+
+#include <string>
+
+#include "log.h"
+
+namespace promsqlite_server {
+
+// The port in the default listen address; registered for no other exporter
+// in Prometheus' default-port allocations wiki page at the time of writing.
+constexpr int kDefaultPort = 9186;
+
+struct ServerOptions {
+  // The promsqlite file to serve (--db). Required.
+  std::string db_path;
+
+  // Where to listen (--listen or --web.listen-address HOST:PORT, "[V6]:PORT",
+  // or ":PORT" for all IPv4 interfaces). Port 0 picks a free port and logs
+  // it. Default: 127.0.0.1:9186.
+  std::string listen_host = "127.0.0.1";
+  int listen_port = kDefaultPort;
+
+  // Prometheus exporter-toolkit web config: TLS and basic auth
+  // (--web.config.file). Default: empty, plain HTTP without auth.
+  std::string web_config_file;
+
+  // Requests handled at once (--web.max-requests); more connections wait in
+  // a queue of the same length, then in the kernel's backlog. Default: 16.
+  int max_requests = 16;
+
+  // Seconds a client may take to send a request or to accept each write of
+  // the response; a keep-alive connection idles at most idle_timeout_s.
+  // Default: 10, 10, 5 (fixed; slow clients must not pin scrapes open).
+  int read_timeout_s = 10;
+  int write_timeout_s = 10;
+  int idle_timeout_s = 5;
+
+  // --log.level. Default: info (problems and startup only).
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+enum class ParseResult {
+  kRun,         // options are complete
+  kHelp,        // --help: print Usage() to stdout, exit 0
+  kVersion,     // --version: print the version, exit 0
+  kUsageError,  // *error says why; exit 2
+};
+
+// Accepts "--flag value" and "--flag=value".
+ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::string* error);
+
+// Splits HOST:PORT as described for ServerOptions::listen_host.
+bool ParseListenAddress(const std::string& address, std::string* host, int* port,
+                        std::string* error);
+
+// The --help text.
+std::string Usage();
+
+}  // namespace promsqlite_server
+
+#endif  // PROMSQLITE_SERVER_OPTIONS_H_

@@ -1,0 +1,109 @@
+#include "self_metrics.h"
+
+#include <sys/time.h>
+
+#include <string>
+
+#include "log.h"
+#include "process_stats.h"
+#include "promsqlite/version.h"
+
+namespace promsqlite_server {
+
+namespace {
+
+using promsqlite::MemoryFamily;
+using promsqlite::MetricType;
+
+double Now() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+MemoryFamily Family(MetricType type, std::string name, std::string help, std::string unit,
+                    double value, double created = 0) {
+  MemoryFamily family;
+  family.spec.type = type;
+  family.spec.name = std::move(name);
+  family.spec.help = std::move(help);
+  family.spec.unit = std::move(unit);
+  family.samples.push_back({{}, value, created});
+  return family;
+}
+
+}  // namespace
+
+SelfMetrics::SelfMetrics() : start_time_(Now()) {}
+
+void SelfMetrics::RecordScrape(double seconds, bool failed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scrapes_ += 1;
+  if (failed) errors_ += 1;
+  last_duration_ = seconds;
+}
+
+std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& stats) const {
+  const auto kCounter = MetricType::kCounter;
+  const auto kGauge = MetricType::kGauge;
+  std::vector<MemoryFamily> out;
+
+  MemoryFamily build;
+  build.spec.type = kGauge;
+  build.spec.name = "promsqlite_build_info";
+  build.spec.help = "A metric with a constant '1' value labeled by the promsqlite and SQLite versions.";
+  build.spec.label_names = {"version", "sqlite_version"};
+  build.samples.push_back({{promsqlite::Version(), promsqlite::SqliteVersion()}, 1, 0});
+  out.push_back(std::move(build));
+
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // This scrape is counted once it ends; these describe the ones before.
+    out.push_back(Family(kCounter, "promsqlite_server_scrapes_total",
+                         "Scrapes of /metrics answered since the server started.", "", scrapes_,
+                         start_time_));
+    out.push_back(Family(kCounter, "promsqlite_server_scrape_errors_total",
+                         "Scrapes of /metrics that failed because the file could not be read.", "",
+                         errors_, start_time_));
+    out.push_back(Family(kGauge, "promsqlite_server_last_scrape_duration_seconds",
+                         "Seconds the previous scrape of /metrics took, sending included.",
+                         "seconds", last_duration_));
+  }
+  out.push_back(Family(kGauge, "promsqlite_server_file_exists",
+                       "1 when the promsqlite file exists, 0 while no writer has created it.", "",
+                       stats.exists ? 1 : 0));
+  out.push_back(Family(kGauge, "promsqlite_server_file_families", "Metric families in the file.",
+                       "", static_cast<double>(stats.families)));
+  out.push_back(Family(kGauge, "promsqlite_server_file_series", "Series in the file.", "",
+                       static_cast<double>(stats.series)));
+  out.push_back(Family(kGauge, "promsqlite_server_file_size_bytes",
+                       "Size of the promsqlite file in bytes.", "bytes",
+                       static_cast<double>(stats.db_bytes)));
+  out.push_back(Family(kGauge, "promsqlite_server_wal_size_bytes",
+                       "Size of the file's write-ahead log in bytes (0 when absent).", "bytes",
+                       static_cast<double>(stats.wal_bytes)));
+
+  ProcessStats process;
+  std::string error;
+  if (!ReadProcessStats(&process, &error)) {
+    Log(LogLevel::kWarn, "cannot read process metrics", {{"err", error}});
+    return out;
+  }
+  out.push_back(Family(kCounter, "process_cpu_seconds_total",
+                       "Total user and system CPU time spent in seconds.", "seconds",
+                       process.cpu_seconds));
+  out.push_back(Family(kGauge, "process_max_fds", "Maximum number of open file descriptors.", "",
+                       process.max_fds));
+  out.push_back(Family(kGauge, "process_open_fds", "Number of open file descriptors.", "",
+                       process.open_fds));
+  out.push_back(Family(kGauge, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                       "bytes", process.resident_bytes));
+  out.push_back(Family(kGauge, "process_start_time_seconds",
+                       "Start time of the process since unix epoch in seconds.", "seconds",
+                       process.start_time_seconds));
+  out.push_back(Family(kGauge, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                       "bytes", process.virtual_bytes));
+  return out;
+}
+
+}  // namespace promsqlite_server

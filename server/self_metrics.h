@@ -1,0 +1,37 @@
+// The server's own metrics, rendered after the file's families through the
+// library's MemoryFamily (never formatted here): build info, scrape counts
+// and duration, the file's size and counts, and the process_* metrics.
+//
+// Thread safety: safe for concurrent use.
+#ifndef PROMSQLITE_SERVER_SELF_METRICS_H_
+#define PROMSQLITE_SERVER_SELF_METRICS_H_
+
+#include <mutex>
+#include <vector>
+
+#include "promsqlite/exposition.h"
+#include "promsqlite/reader.h"
+
+namespace promsqlite_server {
+
+class SelfMetrics {
+ public:
+  SelfMetrics();
+
+  // Counts one finished scrape of /metrics.
+  void RecordScrape(double seconds, bool failed);
+
+  // The families for a scrape of a file with `stats`.
+  std::vector<promsqlite::MemoryFamily> Families(const promsqlite::FileStats& stats) const;
+
+ private:
+  const double start_time_;
+  mutable std::mutex mu_;
+  double scrapes_ = 0;
+  double errors_ = 0;
+  double last_duration_ = 0;
+};
+
+}  // namespace promsqlite_server
+
+#endif  // PROMSQLITE_SERVER_SELF_METRICS_H_

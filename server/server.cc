@@ -1,0 +1,171 @@
+#include "server.h"
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "basic_auth.h"
+#include "bounded_pool.h"
+#include "handlers.h"
+#include "log.h"
+#include "promsqlite/errors.h"
+#include "promsqlite/version.h"
+#include "reader_pool.h"
+#include "self_metrics.h"
+#include "tls.h"
+#include "web_config.h"
+
+namespace promsqlite_server {
+
+namespace {
+
+constexpr size_t kMaxRequestBodyBytes = 64 * 1024;  // nothing we serve takes a body
+
+std::string HostPort(const std::string& host, int port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Waits for SIGTERM/SIGINT on its own thread (the signals are blocked in
+// every other thread) and stops the server from there, where stopping is
+// allowed, unlike in a signal handler.
+class SignalWatcher {
+ public:
+  SignalWatcher(httplib::Server* server, sigset_t signals)
+      : server_(server), signals_(signals), thread_([this] { Watch(); }) {}
+  ~SignalWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Watch() {
+    bool stopping = false;
+    while (!done_) {
+      timespec timeout = {0, 100 * 1000 * 1000};
+      int sig = sigtimedwait(&signals_, nullptr, &timeout);
+      if (sig > 0 && !stopping) {
+        stopping = true;
+        Log(LogLevel::kInfo, "shutting down", {{"signal", strsignal(sig)}});
+      }
+      // Repeated: a signal that lands between bind and listen would find
+      // the server not yet running, and stop() would do nothing.
+      if (stopping) server_->stop();
+    }
+  }
+
+  httplib::Server* server_;
+  sigset_t signals_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunServer(const ServerOptions& options) {
+  WebConfig web;
+  if (!options.web_config_file.empty()) {
+    try {
+      web = LoadWebConfig(options.web_config_file);
+    } catch (const WebConfigError& e) {
+      Log(LogLevel::kError, "cannot use the web config file", {{"err", e.what()}});
+      return 1;
+    }
+  }
+
+  // Block the shutdown signals before any thread starts, so that every
+  // thread inherits the mask and only the watcher receives them. A peer
+  // that closes its socket must not kill us with SIGPIPE either.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<httplib::Server> server;
+  if (web.tls.enabled) {
+    std::string tls_error;
+    auto tls_server = std::make_unique<httplib::SSLServer>(
+        [&](SSL_CTX& ctx) { return ConfigureTls(ctx, web.tls, &tls_error); });
+    if (!tls_server->is_valid()) {
+      Log(LogLevel::kError, "cannot set up TLS",
+          {{"err", options.web_config_file + ": " + (tls_error.empty() ? "cannot create the TLS context" : tls_error)}});
+      return 1;
+    }
+    server = std::move(tls_server);
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
+
+  ReaderPool readers(options.db_path, options.max_requests);
+  SelfMetrics metrics;
+  BasicAuth auth(web.basic_auth_users);
+  ServerContext context{&readers, &metrics, &auth};
+  InstallHandlers(*server, &context);
+
+  const size_t workers = static_cast<size_t>(options.max_requests);
+  server->new_task_queue = [workers] { return new BoundedPool(workers, workers); };
+  server->set_read_timeout(options.read_timeout_s, 0);
+  server->set_write_timeout(options.write_timeout_s, 0);
+  server->set_keep_alive_timeout(options.idle_timeout_s);
+  server->set_keep_alive_max_count(100);
+  server->set_payload_max_length(kMaxRequestBodyBytes);
+  // httplib's default sets SO_REUSEPORT, which lets a second instance bind
+  // the same port and silently take half the scrapes. SO_REUSEADDR alone
+  // still allows a quick restart over TIME_WAIT connections.
+  server->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+
+  int port = options.listen_port;
+  errno = 0;
+  bool bound = port == 0 ? (port = server->bind_to_any_port(options.listen_host)) > 0
+                         : server->bind_to_port(options.listen_host.c_str(), port);
+  if (!bound) {
+    std::string why = errno ? std::strerror(errno) : "address not available";
+    Log(LogLevel::kError, "cannot listen",
+        {{"address", HostPort(options.listen_host, options.listen_port)}, {"err", why}});
+    return 1;
+  }
+
+  // Say early, once, when the file cannot be served; scrapes then answer
+  // 500 with the same message until it is fixed.
+  try {
+    promsqlite::FileStats stats = readers.Acquire()->Stats();
+    if (!stats.exists)
+      Log(LogLevel::kInfo, "the promsqlite file does not exist yet; serving an empty exposition until a writer creates it",
+          {{"db", options.db_path}});
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "cannot read the promsqlite file; /metrics answers 500 until it is fixed",
+        {{"err", e.what()}});
+  }
+
+  Log(LogLevel::kInfo, "listening",
+      {{"address", HostPort(options.listen_host, port)}, {"tls", web.tls.enabled ? "true" : "false"},
+       {"basic_auth", auth.enabled() ? "true" : "false"}, {"db", options.db_path},
+       {"version", promsqlite::Version()}, {"sqlite_version", promsqlite::SqliteVersion()}});
+  bool listened = false;
+  {
+    SignalWatcher watcher(server.get(), signals);
+    // Returns once stopped and every in-flight request has been answered;
+    // false when accepting failed instead.
+    listened = server->listen_after_bind();
+  }
+  if (!listened) {
+    Log(LogLevel::kError, "stopped: accepting connections failed", {{"err", std::strerror(errno)}});
+    return 1;
+  }
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace promsqlite_server
