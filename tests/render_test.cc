@@ -143,13 +143,13 @@ TEST_CASE("in-memory families render after the file's, through the same renderer
   MemoryFamily own;
   own.spec.type = MetricType::kCounter;
   own.spec.name = "server_scrapes_total";
-  own.spec.label_names = {"code"};
-  own.samples.push_back({{"200"}, 5, 0});
+  own.spec.label_names = {"code", "b"};
+  own.samples.push_back({{"200", "x"}, 5, 0});
   Reader reader(dir.File("m.db"));
   std::string out;
   reader.Render(Format::kText, [&](std::string_view c) { out.append(c); }, {own});
-  CHECK(out == "# TYPE a gauge\na 1\n# TYPE server_scrapes_total counter\nserver_scrapes_total{code=\"200\"} 5\n");
+  CHECK(out == "# TYPE a gauge\na 1\n# TYPE server_scrapes_total counter\nserver_scrapes_total{b=\"x\",code=\"200\"} 5\n");
   out.clear();
   reader.Render(Format::kOpenMetrics, [&](std::string_view c) { out.append(c); }, {own});
-  CHECK(out == "# TYPE a gauge\na 1\n# TYPE server_scrapes counter\nserver_scrapes_total{code=\"200\"} 5\n# EOF\n");
+  CHECK(out == "# TYPE a gauge\na 1\n# TYPE server_scrapes counter\nserver_scrapes_total{b=\"x\",code=\"200\"} 5\n# EOF\n");
 }

@@ -4,7 +4,9 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
@@ -71,11 +73,18 @@ void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisi
     if (memory.spec.type != MetricType::kCounter && memory.spec.type != MetricType::kGauge)
       throw InvalidArgument("metric '" + memory.spec.name + "': in-memory families are counters or gauges");
     family.spec = NormalizeSpec(memory.spec);  // strips a counter's _total, checks names
+    // Labels are written sorted by name, as for stored families.
+    std::vector<size_t> order(family.spec.label_names.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return memory.spec.label_names[a] < memory.spec.label_names[b]; });
+    for (size_t i = 0; i < order.size(); ++i) family.spec.label_names[i] = memory.spec.label_names[order[i]];
     visitor.Family(family);
     for (const MemoryFamily::Sample& sample : memory.samples) {
       if (sample.label_values.size() != memory.spec.label_names.size())
         throw InvalidArgument("metric '" + memory.spec.name + "': a sample has the wrong number of label values");
-      record.label_values = sample.label_values;
+      record.label_values.resize(order.size());
+      for (size_t i = 0; i < order.size(); ++i) record.label_values[i] = sample.label_values[order[i]];
       record.value = sample.value;
       record.created = sample.created;
       visitor.Series(family, record);
