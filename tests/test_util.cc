@@ -1,6 +1,8 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +170,71 @@ std::string SampleLine(const std::string& name, std::vector<std::pair<std::strin
   std::string out = name + "{";
   for (size_t i = 0; i < labels.size(); ++i) out += (i ? "," : "") + labels[i].first + "=" + JsonString(labels[i].second);
   return out + "} " + PythonRepr(value);
+}
+
+namespace {
+
+std::vector<std::vector<std::string>> Query(sqlite3* db, const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
+    throw std::runtime_error(std::string("query failed: ") + sqlite3_errmsg(db));
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const void* blob = sqlite3_column_blob(stmt, i);
+      int bytes = sqlite3_column_bytes(stmt, i);
+      row.push_back(sqlite3_column_type(stmt, i) == SQLITE_NULL
+                        ? "NULL"
+                        : std::string(static_cast<const char*>(blob ? blob : ""), static_cast<size_t>(bytes)));
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  return rows;
+}
+
+}  // namespace
+
+std::string DumpDatabase(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "<no file>";
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path);
+  }
+  std::string out;
+  for (const auto& table : Query(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")) {
+    std::vector<std::string> lines;
+    for (const auto& row : Query(db, "SELECT * FROM \"" + table[0] + "\"")) {
+      std::string line = table[0] + ":";
+      for (const std::string& field : row) line += " [" + field + "]";
+      lines.push_back(line);
+    }
+    std::sort(lines.begin(), lines.end());
+    for (const std::string& line : lines) out += line + "\n";
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+std::string IntegrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  std::string result;
+  try {
+    for (const auto& row : Query(db, "PRAGMA integrity_check")) result += (result.empty() ? "" : "; ") + row[0];
+  } catch (const std::exception& e) {
+    result = e.what();
+  }
+  sqlite3_close(db);
+  return result;
+}
+
+bool LongTests() {
+  const char* value = std::getenv("PROMSQLITE_LONG_TESTS");
+  return value && std::string(value) == "1";
 }
 
 std::string ReadFile(const std::string& path) {

@@ -49,6 +49,16 @@ CommandResult ParseWithPython(const std::string& body, bool openmetrics);
 std::string SampleLine(const std::string& name, std::vector<std::pair<std::string, std::string>> labels,
                        double value);
 
+// Every row of every table of an SQLite file as text (sorted), for "nothing
+// was written" checks; "<no file>" when it does not exist.
+std::string DumpDatabase(const std::string& path);
+
+// PRAGMA integrity_check of the file ("ok" when sound).
+std::string IntegrityCheck(const std::string& path);
+
+// Long variants of reliability tests run when PROMSQLITE_LONG_TESTS=1.
+bool LongTests();
+
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 

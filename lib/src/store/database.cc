@@ -21,10 +21,12 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
   // FULLMUTEX is not needed: every connection is guarded by its owner's mutex.
   flags |= SQLite::OPEN_NOMUTEX;
   return GuardSqlite(path, "cannot open", [&] {
-    auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
-    // Fails here, not on first use, for files that are not databases at all.
-    db->exec("SELECT count(*) FROM sqlite_schema");
-    return db;
+    return RetryWhileBusy(busy_timeout_ms, [&] {
+      auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
+      // Fails here, not on first use, for files that are not databases at all.
+      db->exec("SELECT count(*) FROM sqlite_schema");
+      return db;
+    });
   });
 }
 

@@ -197,26 +197,28 @@ Store::Connection& Store::Conn() {
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
     auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
-    std::string mode = RetryWhileBusy(options_.busy_timeout_ms, [&] {
-      return db->execAndGet("PRAGMA journal_mode = WAL").getString();
-    });
-    if (mode != "wal")
-      throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
-    db->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
-                                                         : "PRAGMA synchronous = NORMAL");
-    // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
-    db->exec("PRAGMA wal_autocheckpoint = 0");
-    {
+    // A few of these steps report SQLITE_BUSY at once instead of waiting in
+    // the busy handler (e.g. while another process recovers the WAL of a
+    // killed writer), so the whole sequence is retried.
+    RetryWhileBusy(options_.busy_timeout_ms, [&] {
+      std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+      if (mode != "wal")
+        throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
+      db->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
+                                                           : "PRAGMA synchronous = NORMAL");
+      // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
+      db->exec("PRAGMA wal_autocheckpoint = 0");
       SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
       Exec(begin);
       try {
         CreateOrCheckSchema(*db, path_);
         db->exec("COMMIT");
       } catch (...) {
-        db->exec("ROLLBACK");
+        db->tryExec("ROLLBACK");
         throw;
       }
-    }
+      return true;
+    });
     auto c = std::make_unique<Connection>(std::move(db));
     sqlite3_wal_hook(c->db->getHandle(), &OnWalCommit, &c->wal_pages);
     return c;
