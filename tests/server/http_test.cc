@@ -67,8 +67,8 @@ TEST_CASE("the server's own metrics are present in the usual exporter style") {
   auto res = s.Get("/metrics");
   REQUIRE(res);
   const std::string& body = res->body;
-  CHECK(Contains(body, std::string("promsqlite_build_info{version=\"") + promsqlite::Version() +
-                           "\",sqlite_version=\"" + promsqlite::SqliteVersion() + "\"} 1\n"));
+  CHECK(Contains(body, std::string("promsqlite_build_info{sqlite_version=\"") + promsqlite::SqliteVersion() +
+                           "\",version=\"" + promsqlite::Version() + "\"} 1\n"));
   CHECK(Contains(body, "# TYPE promsqlite_server_scrapes_total counter\n"));
   CHECK(Contains(body, "promsqlite_server_scrapes_total 1\n"));
   CHECK(Contains(body, "promsqlite_server_scrape_errors_total 0\n"));

@@ -197,10 +197,16 @@ Store::Connection& Store::Conn() {
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
     auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
+    // SQLite quietly opens a file it may not write read-only; say so now,
+    // not at the first update.
+    if (sqlite3_db_readonly(db->getHandle(), "main") == 1)
+      throw DatabaseError(path_ + ": cannot open for writing: the file is read-only for this process");
     // A few of these steps report SQLITE_BUSY at once instead of waiting in
     // the busy handler (e.g. while another process recovers the WAL of a
     // killed writer), so the whole sequence is retried.
     RetryWhileBusy(options_.busy_timeout_ms, [&] {
+      // Refuse a foreign or newer file before changing anything in it.
+      CheckSchemaReadable(*db, path_);
       std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
@@ -208,6 +214,9 @@ Store::Connection& Store::Conn() {
                                                            : "PRAGMA synchronous = NORMAL");
       // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
       db->exec("PRAGMA wal_autocheckpoint = 0");
+      // A kept (persistent) WAL shrinks to nothing when it is reset, so an
+      // idle file has an empty -wal (see RejectTruncated in database.cc).
+      db->exec("PRAGMA journal_size_limit = 0");
       SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
       Exec(begin);
       try {
@@ -221,6 +230,11 @@ Store::Connection& Store::Conn() {
     });
     auto c = std::make_unique<Connection>(std::move(db));
     sqlite3_wal_hook(c->db->getHandle(), &OnWalCommit, &c->wal_pages);
+    // Keep the -wal and -shm files when the last writer closes, so that a
+    // reader without write access to the directory (a server running as
+    // another user) can still open the file read-only.
+    int persist = 1;
+    sqlite3_file_control(c->db->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     return c;
   });
   pid_ = pid;
