@@ -43,7 +43,7 @@ TEST_CASE("a file written by a newer schema is refused by writers and readers") 
   const std::string path = dir.File("m.db");
   { Registry registry(path); }
   Sql(path, "PRAGMA user_version = 99");
-  std::string expected = path + ": written by a newer promsqlite (schema version 99; this build reads up to 1)";
+  std::string expected = path + ": written by a newer promsqlite (schema version 99; this build reads up to " + std::to_string(SchemaVersion()) + ")";
   CHECK(ErrorOpening(path) == expected);
   CHECK(ErrorReading(path) == expected);
 }

@@ -39,8 +39,8 @@ struct FamilyState;
 using Labels = std::map<std::string, std::string>;
 
 // Everything that declares a family. Stored in the file; a second
-// declaration must match in type, label names (as a set), unit, buckets and
-// states, or Register throws DeclarationConflict. A different non-empty help
+// declaration must match in type, label names (as a set), unit, buckets,
+// states, gauge mode and TTL, or Register throws DeclarationConflict. A different non-empty help
 // text replaces the stored one; an empty one keeps it.
 struct FamilySpec {
   MetricType type = MetricType::kGauge;
@@ -56,6 +56,11 @@ struct FamilySpec {
   // Default (when empty): DefaultBuckets().
   std::vector<double> buckets;
   std::vector<std::string> states;  // enums: distinct state names
+  // Gauges: how the values of several processes combine. Default: kShared.
+  GaugeMode gauge_mode = GaugeMode::kShared;
+  // A series not updated for this many seconds is no longer exposed and is
+  // deleted by housekeeping. 0: never. Default: 0.
+  double ttl_seconds = 0;
 };
 
 // Prometheus' default histogram buckets (client_golang's DefBuckets):
@@ -94,6 +99,17 @@ class Builder {
   Builder& Unit(std::string unit) { spec_.unit = std::move(unit); return *this; }
   Builder& LabelNames(std::vector<std::string> names) {
     spec_.label_names = std::move(names);
+    return *this;
+  }
+  // Expire series not updated for `seconds` (see FamilySpec::ttl_seconds).
+  Builder& Ttl(double seconds) {
+    spec_.ttl_seconds = seconds;
+    return *this;
+  }
+  // Gauges only: per-process values and how they combine (GaugeMode).
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Gauge>>>
+  Builder& Mode(GaugeMode mode) {
+    spec_.gauge_mode = mode;
     return *this;
   }
   // Histograms only. Default: DefaultBuckets(). A trailing +Inf is implied.

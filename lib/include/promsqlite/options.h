@@ -57,6 +57,11 @@ struct Options {
   // prints one line to stderr per failed flush.
   std::function<void(const std::string& message)> on_background_error;
 
+  // The time writes are stamped with (Unix seconds): series' created and
+  // updated times, which TTLs compare against. For tests. Default: empty,
+  // the system clock.
+  std::function<double()> clock;
+
   // Longest a checkpoint waits for readers (a scrape in progress) before it
   // gives up and leaves the rest to a later commit. Default: 200.
   int checkpoint_busy_timeout_ms = 200;
@@ -64,6 +69,10 @@ struct Options {
 
 // How a Reader opens a file.
 struct ReaderOptions {
+  // The time TTLs are judged against (Unix seconds). Default: empty, the
+  // system clock.
+  std::function<double()> clock;
+
   // How long a read waits for a lock held by a writer that is recovering or
   // checkpointing. Default: 5000.
   int busy_timeout_ms = 5000;

@@ -150,6 +150,14 @@ FamilySpec NormalizeSpec(FamilySpec spec) {
   }
   if (spec.type == MetricType::kStateSet) ValidateStates(spec);
   else if (!spec.states.empty()) Fail(spec.name, "only enums have states");
+  if (spec.gauge_mode != GaugeMode::kShared && spec.type != MetricType::kGauge)
+    Fail(spec.name, "only gauges have a multiprocess mode");
+  bool per_pid = spec.gauge_mode == GaugeMode::kAll || spec.gauge_mode == GaugeMode::kLiveAll;
+  if (per_pid && std::find(spec.label_names.begin(), spec.label_names.end(), "pid") != spec.label_names.end())
+    Fail(spec.name, "a gauge in mode " + std::string(GaugeModeName(spec.gauge_mode)) +
+                        " cannot have a label named \"pid\" (it names the writer process)");
+  if (!(spec.ttl_seconds >= 0) || std::isinf(spec.ttl_seconds))
+    Fail(spec.name, "TTL must be a finite number of seconds >= 0, got " + FormatGoFloat(spec.ttl_seconds));
   return spec;
 }
 

@@ -9,6 +9,7 @@
 #include "promsqlite/errors.h"
 #include "read/snapshot.h"
 #include "render/renderers.h"
+#include "store/clock.h"
 #include "store/database.h"
 
 namespace promsqlite {
@@ -69,7 +70,7 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
 void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   bool rendered = WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
-    detail::RenderDatabase(db, path_, format, sink, &extra);
+    detail::RenderDatabase(db, path_, detail::NowSeconds(options_.clock), format, sink, &extra);
   });
   if (!rendered) detail::RenderMemory(format, sink, &extra);
 }

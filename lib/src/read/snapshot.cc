@@ -7,48 +7,136 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
+#include <unordered_map>
 
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
+#include "store/process_identity.h"
 #include "store/schema.h"
 #include "store/tuple_codec.h"
 
 namespace promsqlite::detail {
 
-void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor) {
+namespace {
+
+struct WriterState {
+  int64_t pid = 0;
+  bool alive = false;
+};
+
+// Writers (processes with per-process gauges) and whether each still runs.
+std::unordered_map<int64_t, WriterState> LoadWriters(SQLite::Database& db, int version) {
+  std::unordered_map<int64_t, WriterState> writers;
+  if (version < 2) return writers;
+  SQLite::Statement query(db, "SELECT id, pid, start_time, boot_id FROM writers");
+  while (query.executeStep()) {
+    ProcessIdentity process{query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                            query.getColumn(3).getString()};
+    writers[query.getColumn(0).getInt64()] = WriterState{process.pid, IsAlive(process)};
+  }
+  return writers;
+}
+
+// Folds the rows of one label tuple written by several processes into the
+// one value a GaugeMode exposes.
+class GaugeFold {
+ public:
+  explicit GaugeFold(GaugeMode mode) : mode_(mode) {}
+  void Add(double value, double updated, double created) {
+    if (rows_++ == 0) {
+      value_ = value;
+      updated_ = updated;
+      created_ = created;
+      return;
+    }
+    switch (mode_) {
+      case GaugeMode::kSum: case GaugeMode::kLiveSum: value_ += value; break;
+      case GaugeMode::kMax: case GaugeMode::kLiveMax: value_ = std::max(value_, value); break;
+      case GaugeMode::kMin: case GaugeMode::kLiveMin: value_ = std::min(value_, value); break;
+      default:  // most recent
+        if (updated >= updated_) value_ = value;
+    }
+    updated_ = std::max(updated_, updated);
+    created_ = std::min(created_, created);
+  }
+  bool empty() const { return rows_ == 0; }
+  void Emit(SeriesRecord* record) {
+    record->value = value_;
+    record->created = created_;
+    rows_ = 0;
+  }
+
+ private:
+  GaugeMode mode_;
+  size_t rows_ = 0;
+  double value_ = 0, updated_ = 0, created_ = 0;
+};
+
+}  // namespace
+
+void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor) {
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);  // BEGIN (deferred): one read snapshot
-    if (!CheckSchemaReadable(db, path)) return;
-    SQLite::Statement families(db,
-                               "SELECT id, name, help, unit, type, label_names, buckets, states "
-                               "FROM families ORDER BY name");
-    SQLite::Statement series(db,
-                             "SELECT id, labels, value, count, created FROM series "
-                             "WHERE family_id = ?1 ORDER BY labels");
+    const int version = CheckSchemaReadable(db, path);
+    if (version == 0) return;
+    const auto writers = LoadWriters(db, version);
+    SQLite::Statement families(db, "SELECT " + FamilyColumns(version) + " FROM families ORDER BY name");
+    SQLite::Statement series(db, "SELECT " + SeriesColumns(version) +
+                                     " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
     SQLite::Statement buckets(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
     FamilyRecord family;
     SeriesRecord record;
+    std::string group_labels;  // the tuple GaugeFold is folding
     while (families.executeStep()) {
-      family.id = families.getColumn(0).getInt64();
-      FamilyRow row{families.getColumn(4).getString(), families.getColumn(5).getString(),
-                    families.getColumn(6).getString(), families.getColumn(7).getString()};
-      family.spec = DecodeFamily(families.getColumn(1).getString(), families.getColumn(2).getString(),
-                                 families.getColumn(3).getString(), row, path);
+      std::tie(family.id, family.spec) = ReadFamilyRow(families, path);
+      const FamilySpec& spec = family.spec;
+      const size_t label_count = spec.label_names.size();
+      const bool histogram = spec.type == MetricType::kHistogram;
+      const GaugeMode mode = spec.gauge_mode;
+      const bool per_pid = mode == GaugeMode::kAll || mode == GaugeMode::kLiveAll;
+      const bool folded = mode != GaugeMode::kShared && !per_pid;
+      if (per_pid) family.spec.label_names.push_back("pid");
+      const double expired_before = spec.ttl_seconds > 0 ? now - spec.ttl_seconds : -HUGE_VAL;
       visitor.Family(family);
-      const size_t label_count = family.spec.label_names.size();
-      const bool histogram = family.spec.type == MetricType::kHistogram;
+      GaugeFold fold(mode);
+      auto emit_fold = [&] {
+        if (fold.empty()) return;
+        if (!DecodeTuple(group_labels, &record.label_values) || record.label_values.size() != label_count)
+          throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
+        fold.Emit(&record);
+        visitor.Series(family, record);
+      };
       series.bind(1, static_cast<int64_t>(family.id));
       while (series.executeStep()) {
+        if (series.getColumn(5).getDouble() < expired_before) continue;  // TTL
+        SQLite::Column value_column = series.getColumn(2);
+        const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
         SQLite::Column labels = series.getColumn(1);
         std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
+        const int64_t writer_id = series.getColumn(6).getInt64();
+        const WriterState* writer = nullptr;
+        if (mode != GaugeMode::kShared && writer_id != 0) {
+          auto it = writers.find(writer_id);
+          if (it != writers.end()) writer = &it->second;
+          if (IsLive(mode) && (writer == nullptr || !writer->alive)) continue;
+        }
+        if (folded) {
+          if (blob != group_labels) {
+            emit_fold();
+            group_labels.assign(blob);
+          }
+          fold.Add(value, series.getColumn(5).getDouble(), series.getColumn(4).getDouble());
+          continue;
+        }
         if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
-          throw DatabaseError(path + ": a series of '" + family.spec.name + "' has malformed labels");
-        SQLite::Column value = series.getColumn(2);
-        record.value = value.isNull() ? std::nan("") : value.getDouble();
+          throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
+        if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
+        record.value = value;
         record.count = series.getColumn(3).getInt64();
         record.created = series.getColumn(4).getDouble();
-        record.bucket_counts.assign(histogram ? family.spec.buckets.size() : 0, 0);
+        record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
         if (histogram) {
           buckets.bind(1, series.getColumn(0).getInt64());
           while (buckets.executeStep()) {
@@ -60,6 +148,8 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor
         }
         visitor.Series(family, record);
       }
+      if (folded) emit_fold();
+      group_labels.clear();
       series.reset();
     }
     snapshot.commit();
@@ -96,18 +186,15 @@ std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string&
   std::vector<FamilySummary> out;
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);
-    if (!CheckSchemaReadable(db, path)) return;
-    SQLite::Statement families(db,
-                               "SELECT f.name, f.help, f.unit, f.type, f.label_names, f.buckets, f.states, "
-                               "(SELECT count(*) FROM series s WHERE s.family_id = f.id) "
-                               "FROM families f ORDER BY f.name");
+    const int version = CheckSchemaReadable(db, path);
+    if (version == 0) return;
+    SQLite::Statement families(db, "SELECT " + FamilyColumns(version) +
+                                       ", (SELECT count(*) FROM series s WHERE s.family_id = families.id) "
+                                       "FROM families ORDER BY name");
     while (families.executeStep()) {
-      FamilyRow row{families.getColumn(3).getString(), families.getColumn(4).getString(),
-                    families.getColumn(5).getString(), families.getColumn(6).getString()};
       FamilySummary summary;
-      summary.spec = DecodeFamily(families.getColumn(0).getString(), families.getColumn(1).getString(),
-                                  families.getColumn(2).getString(), row, path);
-      summary.series = families.getColumn(7).getInt64();
+      summary.spec = ReadFamilyRow(families, path).second;
+      summary.series = families.getColumn(10).getInt64();
       out.push_back(std::move(summary));
     }
     snapshot.commit();

@@ -42,9 +42,11 @@ class SnapshotVisitor {
 };
 
 // Reads one consistent snapshot of `db` into `visitor` (without calling
-// End()). A file without our schema yet reads as empty. Throws DatabaseError
-// naming `path`.
-void ReadSnapshot(SQLite::Database& db, const std::string& path, SnapshotVisitor& visitor);
+// End()): series past their family's TTL at `now` are left out, per-process
+// gauges are folded by their GaugeMode (dead writers left out of live
+// modes). A file without our schema yet reads as empty. Throws
+// DatabaseError naming `path`.
+void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor);
 
 // Every family with its series count, sorted by name.
 std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path);

@@ -17,10 +17,10 @@ std::unique_ptr<SnapshotVisitor> MakeRenderer(Format format, const Sink& sink) {
 
 }  // namespace
 
-void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink,
+void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
                     const std::vector<MemoryFamily>* extra) {
   auto renderer = MakeRenderer(format, sink);
-  ReadSnapshot(db, path, *renderer);
+  ReadSnapshot(db, path, now, *renderer);
   if (extra) VisitMemoryFamilies(*extra, *renderer);
   renderer->End();
 }

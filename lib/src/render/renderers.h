@@ -17,8 +17,9 @@ namespace promsqlite::detail {
 std::unique_ptr<SnapshotVisitor> MakeTextRenderer(const Sink& sink);
 std::unique_ptr<SnapshotVisitor> MakeOpenMetricsRenderer(const Sink& sink);
 
-// Renders one snapshot of `db` in `format`, then `extra` (may be null).
-void RenderDatabase(SQLite::Database& db, const std::string& path, Format format, const Sink& sink,
+// Renders one snapshot of `db` as of `now` (for TTLs) in `format`, then
+// `extra` (may be null).
+void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
                     const std::vector<MemoryFamily>* extra);
 
 // Renders only `extra` (may be null), e.g. for a file that does not exist

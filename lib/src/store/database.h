@@ -6,6 +6,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,20 +30,22 @@ auto GuardSqlite(const std::string& path, const char* doing, F&& f) -> decltype(
 
 void SleepMilliseconds(int ms);
 
-// Runs `f` again while it fails with SQLITE_BUSY/SQLITE_LOCKED, for up to
-// `timeout_ms`. For the few steps where SQLite reports BUSY at once instead
-// of calling the busy handler (switching a fresh file to WAL while another
-// process creates it).
+// Runs `f` again while it fails with SQLITE_BUSY/SQLITE_LOCKED, until
+// `timeout_ms` have passed. For the steps where SQLite reports BUSY at once
+// instead of calling the busy handler (switching a fresh file to WAL while
+// another process creates it, WAL recovery after a killed writer).
 template <typename F>
 auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
-  for (int waited_ms = 0;; waited_ms += 2) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (int attempt = 1;; ++attempt) {
     try {
       return f();
     } catch (const SQLite::Exception& e) {
       int code = e.getErrorCode() & 0xff;
-      if ((code != 5 /*SQLITE_BUSY*/ && code != 6 /*SQLITE_LOCKED*/) || waited_ms >= timeout_ms) throw;
+      if ((code != 5 /*SQLITE_BUSY*/ && code != 6 /*SQLITE_LOCKED*/) || std::chrono::steady_clock::now() >= deadline)
+        throw;
     }
-    SleepMilliseconds(2);
+    SleepMilliseconds(attempt < 10 ? 1 : 5);
   }
 }
 // Read-write (created when `create`) or read-only connection.

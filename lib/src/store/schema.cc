@@ -12,8 +12,10 @@
 namespace promsqlite::detail {
 namespace {
 
-// Version 1. Counts are INTEGER; values are REAL where NULL means NaN
-// (SQLite stores a bound NaN as NULL).
+// Version 1, the first layout. Every new file is created as version 1 and
+// migrated, so the migrations run on every test that makes a file. Counts
+// are INTEGER; values are REAL where NULL means NaN (SQLite stores a bound
+// NaN as NULL).
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE families (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,6 +46,39 @@ CREATE TABLE bucket_counts (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: per-process gauges (writers, series.writer_id) and TTLs.
+constexpr const char* kMigrateV1ToV2 = R"sql(
+ALTER TABLE families ADD COLUMN gauge_mode TEXT NOT NULL DEFAULT '';
+ALTER TABLE families ADD COLUMN ttl_seconds REAL NOT NULL DEFAULT 0;
+CREATE TABLE writers (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  pid        INTEGER NOT NULL,
+  start_time INTEGER NOT NULL,
+  boot_id    TEXT NOT NULL,
+  created    REAL NOT NULL,
+  UNIQUE (pid, start_time, boot_id)
+);
+CREATE TABLE series_v2 (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  family_id INTEGER NOT NULL,
+  labels    BLOB NOT NULL,
+  writer_id INTEGER NOT NULL DEFAULT 0,
+  value     REAL,
+  count     INTEGER NOT NULL DEFAULT 0,
+  created   REAL NOT NULL,
+  updated   REAL NOT NULL,
+  UNIQUE (family_id, labels, writer_id)
+);
+INSERT INTO series_v2 (id, family_id, labels, writer_id, value, count, created, updated)
+  SELECT id, family_id, labels, 0, value, count, created, updated FROM series;
+DROP TABLE series;
+ALTER TABLE series_v2 RENAME TO series;
+)sql";
+
+// kMigrations[v - 1] turns version v into v + 1.
+constexpr const char* kMigrations[] = {kMigrateV1ToV2};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion - 1, "one migration per version");
+
 int PragmaInt(SQLite::Database& db, const char* pragma) {
   SQLite::Statement query(db, std::string("PRAGMA ") + pragma);
   query.executeStep();
@@ -56,12 +91,12 @@ bool HasTables(SQLite::Database& db) {
   return query.getColumn(0).getInt() > 0;
 }
 
-// Throws for a file that is not ours or is newer; true when it has our
-// schema, false when it has no tables at all.
-bool Classify(SQLite::Database& db, const std::string& path) {
+// The file's schema version, 0 for a file without any table; throws for a
+// file that is not ours or is newer.
+int Classify(SQLite::Database& db, const std::string& path) {
   int application_id = PragmaInt(db, "application_id");
   int version = PragmaInt(db, "user_version");
-  if (application_id == 0 && version == 0 && !HasTables(db)) return false;
+  if (application_id == 0 && version == 0 && !HasTables(db)) return 0;
   if (application_id != kApplicationId)
     throw DatabaseError(path + ": not a promsqlite database (an SQLite file of another application)");
   if (version > kSchemaVersion)
@@ -69,19 +104,40 @@ bool Classify(SQLite::Database& db, const std::string& path) {
                         "; this build reads up to " + std::to_string(kSchemaVersion) + ")");
   if (version < 1)
     throw DatabaseError(path + ": promsqlite schema version " + std::to_string(version) + " is unknown");
-  return true;
+  return version;
 }
 
 }  // namespace
 
 void CreateOrCheckSchema(SQLite::Database& db, const std::string& path) {
-  if (Classify(db, path)) return;  // version 1 is the first: nothing to migrate yet
-  db.exec(kSchemaV1);
-  db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  int version = Classify(db, path);
+  if (version == 0) {
+    db.exec(kSchemaV1);
+    db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    version = 1;
+  }
+  for (; version < kSchemaVersion; ++version) db.exec(kMigrations[version - 1]);
   db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
 }
 
-bool CheckSchemaReadable(SQLite::Database& db, const std::string& path) { return Classify(db, path); }
+int CheckSchemaReadable(SQLite::Database& db, const std::string& path) { return Classify(db, path); }
+
+std::string FamilyColumns(int version) {
+  return version >= 2 ? "id, name, help, unit, type, label_names, buckets, states, gauge_mode, ttl_seconds"
+                      : "id, name, help, unit, type, label_names, buckets, states, '', 0";
+}
+
+std::string SeriesColumns(int version) {
+  return version >= 2 ? "id, labels, value, count, created, updated, writer_id"
+                      : "id, labels, value, count, created, updated, 0";
+}
+
+std::pair<int64_t, FamilySpec> ReadFamilyRow(SQLite::Statement& row, const std::string& path) {
+  FamilyRow stored{row.getColumn(4).getString(), row.getColumn(5).getString(), row.getColumn(6).getString(),
+                   row.getColumn(7).getString(), row.getColumn(8).getString(), row.getColumn(9).getDouble()};
+  return {row.getColumn(0).getInt64(), DecodeFamily(row.getColumn(1).getString(), row.getColumn(2).getString(),
+                                                    row.getColumn(3).getString(), stored, path)};
+}
 
 FamilyRow EncodeFamily(const FamilySpec& spec) {
   FamilyRow row;
@@ -94,6 +150,8 @@ FamilyRow EncodeFamily(const FamilySpec& spec) {
     AppendGoFloat(row.buckets, spec.buckets[i]);
   }
   row.states = EncodeTuple(spec.states);
+  row.gauge_mode = GaugeModeName(spec.gauge_mode);
+  row.ttl_seconds = spec.ttl_seconds;
   return row;
 }
 
@@ -130,6 +188,16 @@ FamilySpec DecodeFamily(const std::string& name, const std::string& help, const 
     spec.buckets.push_back(value);
   }
   if (!DecodeTuple(row.states, &spec.states)) throw corrupt("state list");
+  static constexpr GaugeMode kModes[] = {
+      GaugeMode::kShared, GaugeMode::kAll,        GaugeMode::kLiveAll,       GaugeMode::kSum,
+      GaugeMode::kLiveSum, GaugeMode::kMax,       GaugeMode::kLiveMax,       GaugeMode::kMin,
+      GaugeMode::kLiveMin, GaugeMode::kMostRecent, GaugeMode::kLiveMostRecent};
+  known = false;
+  for (GaugeMode m : kModes) {
+    if (row.gauge_mode == GaugeModeName(m)) { spec.gauge_mode = m; known = true; }
+  }
+  if (!known) throw corrupt("gauge mode \"" + row.gauge_mode + "\"");
+  spec.ttl_seconds = row.ttl_seconds;
   return spec;
 }
 

@@ -4,17 +4,19 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "promsqlite/family.h"
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace promsqlite::detail {
 
 // PRAGMA user_version of the files this build writes.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 // PRAGMA application_id marking a promsqlite file: "PrmS".
 constexpr int32_t kApplicationId = 0x50726d53;
 
@@ -22,9 +24,17 @@ constexpr int32_t kApplicationId = 0x50726d53;
 // an older one, or throws DatabaseError for a foreign or newer file.
 void CreateOrCheckSchema(SQLite::Database& db, const std::string& path);
 
-// Inside a read transaction: true when the file holds our schema, false when
-// it is still empty (nothing written yet); throws DatabaseError otherwise.
-bool CheckSchemaReadable(SQLite::Database& db, const std::string& path);
+// Inside a read transaction: the file's schema version (readers handle every
+// version up to kSchemaVersion), 0 while it is still empty; throws
+// DatabaseError for a foreign or newer file.
+int CheckSchemaReadable(SQLite::Database& db, const std::string& path);
+
+// SELECT lists for families and series that work on every readable version.
+std::string FamilyColumns(int version);  // 10 columns, for ReadFamilyRow
+std::string SeriesColumns(int version);  // id, labels, value, count, created, updated, writer_id
+
+// The family at the current row of a statement selecting FamilyColumns().
+std::pair<int64_t, FamilySpec> ReadFamilyRow(SQLite::Statement& row, const std::string& path);
 
 // How a FamilySpec is stored in the families table.
 struct FamilyRow {
@@ -32,6 +42,8 @@ struct FamilyRow {
   std::string label_names;  // sorted, comma-separated
   std::string buckets;      // Go-formatted bounds, comma-separated
   std::string states;       // tuple encoding (tuple_codec.h)
+  std::string gauge_mode;   // GaugeModeName()
+  double ttl_seconds = 0;
 };
 FamilyRow EncodeFamily(const FamilySpec& spec);
 // `spec` gets name/help/unit from the caller; throws DatabaseError naming

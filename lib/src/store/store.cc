@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,16 +12,14 @@
 #include <set>
 
 #include "promsqlite/errors.h"
+#include "store/clock.h"
 #include "store/database.h"
+#include "render/float_format.h"
+#include "store/process_identity.h"
 #include "store/schema.h"
 
 namespace promsqlite::detail {
 namespace {
-
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 // Resets a statement when leaving scope, also on exceptions.
 struct ResetOnExit {
@@ -37,15 +36,18 @@ void Exec(SQLite::Statement& s) {
 }
 
 // Counter/gauge additions and histogram observations all take this shape:
-// the cached id is tried first, then the (family, labels) key, so a series
-// deleted and recreated by another process is still found. Ids come from
-// AUTOINCREMENT and are never reused, so a cached id can only name our row.
+// the cached id is tried first, then the (family, labels, writer) key, so a
+// series deleted and recreated by another process is still found. Ids come
+// from AUTOINCREMENT and are never reused, so a cached id can only name our
+// row. writer_id is 0 for shared series, this process's writers.id for
+// per-process gauges (which never pass a cached id: after fork() it would
+// name the parent's row).
 constexpr const char* kUpsertPrefix =
-    "INSERT INTO series (id, family_id, labels, value, count, created, updated) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ";
+    "INSERT INTO series (id, family_id, labels, writer_id, value, count, created, updated) "
+    "VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, ?6) ";
 std::string Upsert(const std::string& set, const char* tail = "") {
   return std::string(kUpsertPrefix) + "ON CONFLICT (id) DO UPDATE SET " + set +
-         " ON CONFLICT (family_id, labels) DO UPDATE SET " + set + tail;
+         " ON CONFLICT (family_id, labels, writer_id) DO UPDATE SET " + set + tail;
 }
 
 const std::set<std::string>& SampleSuffixes() {
@@ -84,6 +86,8 @@ std::string Describe(const FamilySpec& spec) {
     for (size_t i = 0; i < spec.states.size(); ++i) out += (i ? "," : "") + spec.states[i];
     out += "]";
   }
+  if (spec.gauge_mode != GaugeMode::kShared) out += std::string(" mode=") + GaugeModeName(spec.gauge_mode);
+  if (spec.ttl_seconds > 0) out += " ttl=" + FormatGoFloat(spec.ttl_seconds) + "s";
   return out;
 }
 
@@ -105,16 +109,19 @@ struct Store::Connection {
                "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
                "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
         insert_series(*db,
-                      "INSERT INTO series (family_id, labels, value, count, created, updated) "
-                      "VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels) DO NOTHING"),
-        select_series(*db, "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2"),
+                      "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
+                      "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
+        select_series(*db,
+                      "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
         select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
-        select_family(*db,
-                      "SELECT id, type, help, unit, label_names, buckets, states FROM families "
-                      "WHERE name = ?1"),
+        select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
         insert_family(*db,
-                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, created) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, gauge_mode, "
+                      "ttl_seconds, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        insert_writer(*db,
+                      "INSERT INTO writers (pid, start_time, boot_id, created) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT (pid, start_time, boot_id) DO NOTHING"),
+        select_writer(*db, "SELECT id FROM writers WHERE pid = ?1 AND start_time = ?2 AND boot_id = ?3"),
         update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1"),
         delete_series_buckets(*db,
                               "DELETE FROM bucket_counts WHERE series_id IN "
@@ -130,10 +137,14 @@ struct Store::Connection {
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
   SQLite::Statement insert_series, select_series, select_buckets;
-  SQLite::Statement select_family, insert_family, update_help;
+  SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
   SQLite::Statement delete_series_buckets, delete_series;
   SQLite::Statement delete_family_buckets, delete_family_series, delete_family;
-  int wal_pages = 0;  // set by the WAL hook after each commit
+  int wal_pages = 0;     // set by the WAL hook after each commit
+  int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
+  int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
+  int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
+  int checkpoint_backoff = 1;
 };
 
 namespace {
@@ -147,11 +158,14 @@ class Transaction {
   void Commit() {
     Exec(c_.commit);
     done_ = true;
+    if (c_.pending_writer_id != 0) c_.writer_id = c_.pending_writer_id;
+    c_.pending_writer_id = 0;
   }
   ~Transaction() {
     if (!done_) {
       c_.rollback.tryExecuteStep();
       c_.rollback.tryReset();
+      c_.pending_writer_id = 0;  // its registration was rolled back too
     }
   }
   Transaction(const Transaction&) = delete;
@@ -167,8 +181,9 @@ int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
-void BindSeries(SQLite::Statement& s, const SeriesRef& series, double value, int64_t count, double now) {
-  int64_t id = series.cached_id->load(std::memory_order_relaxed);
+void BindSeries(SQLite::Statement& s, const SeriesRef& series, int64_t writer_id, double value, int64_t count,
+                double now) {
+  int64_t id = series.per_process ? 0 : series.cached_id->load(std::memory_order_relaxed);
   if (id > 0) s.bind(1, static_cast<int64_t>(id));
   else s.bind(1);  // NULL: let AUTOINCREMENT choose
   s.bind(2, static_cast<int64_t>(series.family_id));
@@ -176,6 +191,7 @@ void BindSeries(SQLite::Statement& s, const SeriesRef& series, double value, int
   s.bind(4, value);
   s.bind(5, static_cast<int64_t>(count));
   s.bind(6, now);
+  s.bind(7, writer_id);
 }
 
 }  // namespace
@@ -205,8 +221,13 @@ Store::Connection& Store::Conn() {
     // the busy handler (e.g. while another process recovers the WAL of a
     // killed writer), so the whole sequence is retried.
     RetryWhileBusy(options_.busy_timeout_ms, [&] {
-      // Refuse a foreign or newer file before changing anything in it.
-      CheckSchemaReadable(*db, path_);
+      // Refuse a foreign or newer file before changing anything in it. In a
+      // read transaction: its three reads must see one state of a file
+      // another process may be creating right now.
+      {
+        SQLite::Transaction read(*db);
+        CheckSchemaReadable(*db, path_);
+      }
       std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
@@ -246,20 +267,66 @@ Store::Connection& Store::Conn() {
 // lock for its whole duration. So no checkpoint ever runs concurrently with
 // a writer resetting the WAL, nor with another checkpoint: the interleaving
 // behind SQLite's WAL-reset bug (fixed in 3.51.3) cannot arise from us.
+//
+// A checkpoint that readers keep from finishing (SQLITE_BUSY) has still
+// copied what it could; the next attempt waits until the WAL has grown by
+// twice as much again (up to 64 times the threshold). Without this backoff,
+// a reader that never pauses would make every commit hold the write lock
+// for checkpoint_busy_timeout_ms, and writers would starve.
 void Store::Checkpoint(Connection& c) {
-  if (options_.checkpoint_wal_pages <= 0 || c.wal_pages < options_.checkpoint_wal_pages) return;
-  c.wal_pages = 0;
+  const int threshold = options_.checkpoint_wal_pages;
+  if (threshold <= 0 || c.wal_pages < std::max(threshold, c.checkpoint_at_pages)) return;
   sqlite3* h = c.db->getHandle();
   sqlite3_busy_timeout(h, options_.checkpoint_busy_timeout_ms);
-  // SQLITE_BUSY (a long scrape) leaves the rest for a later commit.
-  sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  int log_frames = 0, copied_frames = 0;
+  int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied_frames);
   sqlite3_busy_timeout(h, options_.busy_timeout_ms);
+  if (rc == SQLITE_OK) {
+    c.checkpoint_backoff = 1;
+    c.checkpoint_at_pages = threshold;
+  } else {
+    c.checkpoint_backoff = std::min(c.checkpoint_backoff * 2, 64);
+    c.checkpoint_at_pages = c.wal_pages + threshold * c.checkpoint_backoff;
+  }
+  c.wal_pages = 0;
 }
 
-int64_t Store::Declare(const FamilySpec& spec) {
+double Store::Now() const { return NowSeconds(options_.clock); }
+
+// Every operation: under the store's lock, on this process's connection,
+// with SQLite's failures as DatabaseError, and retried as a whole while
+// SQLite reports SQLITE_BUSY at once instead of waiting in the busy handler
+// (it does so around WAL recovery after a writer was killed). A retry is
+// safe: each operation is one transaction, rolled back when it fails.
+template <typename F>
+auto Store::Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
   std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, ("cannot declare '" + spec.name + "'").c_str(), [&]() -> int64_t {
-    Connection& c = Conn();
+  return GuardSqlite(path_, doing, [&] { return RetryWhileBusy(options_.busy_timeout_ms, [&] { return f(Conn()); }); });
+}
+
+// This process's row in `writers`, made on its first per-process write.
+// Requires a write transaction.
+int64_t Store::WriterId(Connection& c) {
+  if (c.writer_id != 0) return c.writer_id;
+  if (c.pending_writer_id != 0) return c.pending_writer_id;
+  ProcessIdentity self = SelfIdentity();
+  c.insert_writer.bind(1, self.pid);
+  c.insert_writer.bind(2, self.start_time);
+  c.insert_writer.bind(3, self.boot_id);
+  c.insert_writer.bind(4, Now());
+  Exec(c.insert_writer);
+  c.select_writer.bind(1, self.pid);
+  c.select_writer.bind(2, self.start_time);
+  c.select_writer.bind(3, self.boot_id);
+  ResetOnExit reset{c.select_writer};
+  c.select_writer.executeStep();
+  return c.pending_writer_id = c.select_writer.getColumn(0).getInt64();
+}
+
+int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series.per_process ? WriterId(c) : 0; }
+
+int64_t Store::Declare(const FamilySpec& spec) {
+  return Run(("cannot declare '" + spec.name + "'").c_str(), [&](Connection& c) -> int64_t {
     Transaction<Connection> txn(c, c.begin_write);
     // A family whose exposed names would collide with ours (gauge "x_total"
     // against counter "x", ...).
@@ -277,10 +344,7 @@ int64_t Store::Declare(const FamilySpec& spec) {
       c.select_family.bind(1, name);
       ResetOnExit reset{c.select_family};
       if (!c.select_family.executeStep()) continue;
-      FamilyRow row{c.select_family.getColumn(1).getString(), c.select_family.getColumn(4).getString(),
-                    c.select_family.getColumn(5).getString(), c.select_family.getColumn(6).getString()};
-      FamilySpec stored = DecodeFamily(name, c.select_family.getColumn(2).getString(),
-                                       c.select_family.getColumn(3).getString(), row, path_);
+      auto [stored_id, stored] = ReadFamilyRow(c.select_family, path_);
       if (name != spec.name) {
         for (const std::string& exposed : ExposedNames(stored.type, stored.name)) {
           if (ours.count(exposed))
@@ -290,12 +354,13 @@ int64_t Store::Declare(const FamilySpec& spec) {
         }
         continue;
       }
-      FamilyRow mine = EncodeFamily(spec);
+      FamilyRow mine = EncodeFamily(spec), row = EncodeFamily(stored);
       if (row.type != mine.type || row.label_names != mine.label_names || row.buckets != mine.buckets ||
-          row.states != mine.states || stored.unit != spec.unit)
+          row.states != mine.states || stored.unit != spec.unit || row.gauge_mode != mine.gauge_mode ||
+          row.ttl_seconds != mine.ttl_seconds)
         throw DeclarationConflict("metric '" + spec.name + "' is declared as " + Describe(spec) +
                                   ", but " + path_ + " already declares it as " + Describe(stored));
-      id = c.select_family.getColumn(0).getInt64();
+      id = stored_id;
       if (!spec.help.empty() && stored.help != spec.help) {
         c.update_help.bind(1, static_cast<int64_t>(id));
         c.update_help.bind(2, spec.help);
@@ -311,7 +376,9 @@ int64_t Store::Declare(const FamilySpec& spec) {
       c.insert_family.bind(5, row.label_names);
       c.insert_family.bind(6, row.buckets);
       c.insert_family.bind(7, row.states.data(), static_cast<int>(row.states.size()));
-      c.insert_family.bind(8, Now());
+      c.insert_family.bind(8, row.gauge_mode);
+      c.insert_family.bind(9, row.ttl_seconds);
+      c.insert_family.bind(10, Now());
       Exec(c.insert_family);
       id = c.db->getLastInsertRowid();
     }
@@ -321,24 +388,28 @@ int64_t Store::Declare(const FamilySpec& spec) {
   });
 }
 
-int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, "cannot create series", [&]() -> int64_t {
-    Connection& c = Conn();
-    auto select_id = [&]() -> int64_t {
+int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process) {
+  return Run("cannot create series", [&](Connection& c) -> int64_t {
+    auto select_id = [&](int64_t writer_id) -> int64_t {
       c.select_series.bind(1, static_cast<int64_t>(family_id));
       c.select_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
+      c.select_series.bind(3, writer_id);
       ResetOnExit reset{c.select_series};
       return c.select_series.executeStep() ? c.select_series.getColumn(0).getInt64() : 0;
     };
-    if (int64_t id = select_id()) return id;  // the common case: another process made it
+    // The common case: another process made the shared series already.
+    if (!per_process || c.writer_id != 0) {
+      if (int64_t id = select_id(per_process ? c.writer_id : 0)) return id;
+    }
     Transaction<Connection> txn(c, c.begin_write);
+    int64_t writer_id = per_process ? WriterId(c) : 0;
     c.insert_series.bind(1, static_cast<int64_t>(family_id));
     c.insert_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
     c.insert_series.bind(3, initial_value);
     c.insert_series.bind(4, Now());
+    c.insert_series.bind(5, writer_id);
     Exec(c.insert_series);
-    int64_t id = select_id();
+    int64_t id = select_id(writer_id);
     txn.Commit();
     Checkpoint(c);
     return id;
@@ -346,11 +417,9 @@ int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double i
 }
 
 void Store::Add(const SeriesRef& series, double delta) {
-  std::lock_guard<std::mutex> lock(mu_);
-  GuardSqlite(path_, "cannot update", [&] {
-    Connection& c = Conn();
+  Run("cannot update", [&](Connection& c) {
     Transaction<Connection> txn(c, c.begin_write);
-    BindSeries(c.add, series, delta, 0, Now());
+    BindSeries(c.add, series, WriterFor(c, series), delta, 0, Now());
     Exec(c.add);
     txn.Commit();
     Checkpoint(c);
@@ -358,11 +427,9 @@ void Store::Add(const SeriesRef& series, double delta) {
 }
 
 void Store::Set(const SeriesRef& series, double value) {
-  std::lock_guard<std::mutex> lock(mu_);
-  GuardSqlite(path_, "cannot update", [&] {
-    Connection& c = Conn();
+  Run("cannot update", [&](Connection& c) {
     Transaction<Connection> txn(c, c.begin_write);
-    BindSeries(c.set, series, value, 0, Now());
+    BindSeries(c.set, series, WriterFor(c, series), value, 0, Now());
     Exec(c.set);
     txn.Commit();
     Checkpoint(c);
@@ -373,7 +440,7 @@ void Store::Set(const SeriesRef& series, double value) {
 // buckets, inside the caller's transaction.
 void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                               const int64_t* bucket_deltas, size_t buckets, double now) {
-  BindSeries(c.observe, series, sum, count, now);
+  BindSeries(c.observe, series, WriterFor(c, series), sum, count, now);
   int64_t id;
   {
     ResetOnExit reset{c.observe};
@@ -391,9 +458,7 @@ void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum
 }
 
 void Store::Observe(const SeriesRef& series, double value, int bucket) {
-  std::lock_guard<std::mutex> lock(mu_);
-  GuardSqlite(path_, "cannot update", [&] {
-    Connection& c = Conn();
+  Run("cannot update", [&](Connection& c) {
     Transaction<Connection> txn(c, c.begin_write);
     ApplyObservations(c, series, value, 1, nullptr, 0, Now());
     if (bucket >= 0) {  // only this one bucket changes
@@ -408,9 +473,7 @@ void Store::Observe(const SeriesRef& series, double value, int bucket) {
 }
 
 void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
-  std::lock_guard<std::mutex> lock(mu_);
-  GuardSqlite(path_, "cannot flush", [&] {
-    Connection& c = Conn();
+  Run("cannot flush", [&](Connection& c) {
     const double now = Now();
     Transaction<Connection> txn(c, c.begin_write);
     for (const BatchUpdate& u : updates) {
@@ -418,7 +481,7 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
         case BatchUpdate::kAdd:
         case BatchUpdate::kSet: {
           SQLite::Statement& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
-          BindSeries(s, u.series, u.value, 0, now);
+          BindSeries(s, u.series, WriterFor(c, u.series), u.value, 0, now);
           Exec(s);
           break;
         }
@@ -433,9 +496,7 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
 }
 
 StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, "cannot read", [&] {
-    Connection& c = Conn();
+  return Run("cannot read", [&](Connection& c) {
     StoredSeries out;
     out.bucket_counts.assign(buckets, 0);
     Transaction<Connection> txn(c, c.begin_read);
@@ -443,6 +504,9 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
     {
       c.select_series.bind(1, static_cast<int64_t>(series.family_id));
       c.select_series.bindNoCopy(2, series.labels.data(), static_cast<int>(series.labels.size()));
+      // A process that never wrote a per-process series has writer id 0,
+      // which finds nothing: its value is 0.
+      c.select_series.bind(3, series.per_process ? (c.writer_id ? c.writer_id : -1) : 0);
       ResetOnExit reset{c.select_series};
       if (c.select_series.executeStep()) {
         out.exists = true;
@@ -466,18 +530,12 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
 }
 
 std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, "cannot read", [&]() -> std::optional<std::pair<int64_t, FamilySpec>> {
-    Connection& c = Conn();
+  return Run("cannot read", [&](Connection& c) -> std::optional<std::pair<int64_t, FamilySpec>> {
     auto lookup = [&](const std::string& candidate) -> std::optional<std::pair<int64_t, FamilySpec>> {
       c.select_family.bind(1, candidate);
       ResetOnExit reset{c.select_family};
       if (!c.select_family.executeStep()) return std::nullopt;
-      FamilyRow row{c.select_family.getColumn(1).getString(), c.select_family.getColumn(4).getString(),
-                    c.select_family.getColumn(5).getString(), c.select_family.getColumn(6).getString()};
-      return std::make_pair(c.select_family.getColumn(0).getInt64(),
-                            DecodeFamily(candidate, c.select_family.getColumn(2).getString(),
-                                         c.select_family.getColumn(3).getString(), row, path_));
+      return ReadFamilyRow(c.select_family, path_);
     };
     if (auto found = lookup(name)) return found;
     // The exposed names of counters and infos carry a suffix the family lacks.
@@ -494,9 +552,7 @@ std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::strin
 }
 
 bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, "cannot remove series", [&] {
-    Connection& c = Conn();
+  return Run("cannot remove series", [&](Connection& c) {
     Transaction<Connection> txn(c, c.begin_write);
     for (SQLite::Statement* s : {&c.delete_series_buckets, &c.delete_series}) {
       s->bind(1, family_id);
@@ -511,9 +567,7 @@ bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
 }
 
 bool Store::RemoveFamily(int64_t family_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, "cannot remove family", [&] {
-    Connection& c = Conn();
+  return Run("cannot remove family", [&](Connection& c) {
     Transaction<Connection> txn(c, c.begin_write);
     for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series, &c.delete_family}) {
       s->bind(1, family_id);

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "promsqlite/family.h"
@@ -35,6 +36,7 @@ struct SeriesRef {
   int64_t family_id;
   std::string_view labels;
   std::atomic<int64_t>* cached_id;
+  bool per_process = false;  // a gauge with a GaugeMode other than kShared
 };
 
 // One series' accumulated change, for ApplyBatch.
@@ -62,13 +64,15 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
+  // Unix seconds by Options::clock.
+  double Now() const;
 
   // Stores `spec` (already normalized) or checks it against the stored
   // declaration. Returns the family id.
   int64_t Declare(const FamilySpec& spec);
 
   // Creates the series with `initial_value` unless it exists; returns its id.
-  int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value);
+  int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process);
 
   void Add(const SeriesRef& series, double delta);
   void Set(const SeriesRef& series, double value);
@@ -100,7 +104,11 @@ class Store {
  private:
   struct Connection;
   Connection& Conn();  // requires mu_
+  template <typename F>
+  auto Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
   void Checkpoint(Connection& c);
+  int64_t WriterId(Connection& c);
+  int64_t WriterFor(Connection& c, const SeriesRef& series);
   void ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                          const int64_t* bucket_deltas, size_t buckets, double now);
 

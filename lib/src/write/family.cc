@@ -41,7 +41,8 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   series->family = info;
   series->labels = std::string(labels);
   double initial = info->spec.type == MetricType::kInfo ? 1 : 0;
-  series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial);
+  series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial,
+                                                  info->spec.gauge_mode != GaugeMode::kShared);
   info->writer->Track(series);
   children.emplace(series->labels, series);
   return series;

@@ -34,7 +34,9 @@ struct SeriesState {
   std::string labels;  // tuple encoding of the values, in sorted-name order
   std::atomic<int64_t> id{0};
   PendingUpdates pending;  // batched mode only
-  SeriesRef ref() { return SeriesRef{family->id, labels, &id}; }
+  SeriesRef ref() {
+    return SeriesRef{family->id, labels, &id, family->spec.gauge_mode != GaugeMode::kShared};
+  }
   const std::string& name() const { return family->spec.name; }
 };
 

@@ -44,7 +44,9 @@ void Registry::Flush() { writer_->Flush(); }
 
 void Registry::Render(Format format, const Sink& sink) const {
   writer_->store().WithConnection(
-      [&](SQLite::Database& db) { detail::RenderDatabase(db, writer_->store().path(), format, sink, nullptr); });
+      [&](SQLite::Database& db) {
+        detail::RenderDatabase(db, writer_->store().path(), writer_->store().Now(), format, sink, nullptr);
+      });
 }
 
 std::string Registry::Render(Format format) const {

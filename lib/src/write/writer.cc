@@ -206,7 +206,7 @@ void Writer::Forget(SeriesState& series) {
   orphan.labels = series.labels;
   orphan.id = series.id.load();
   orphan.update = std::move(update);
-  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id};
+  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, series.ref().per_process};
 }
 
 // Takes every dirty series' pending updates and writes them in ONE
