@@ -8,7 +8,7 @@ namespace promsqlite::cli {
 namespace {
 
 // Options that take a value; --help takes one only when one follows.
-const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format"};
+const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format", "--ttl"};
 
 bool LooksLikeNumber(const std::string& arg) {
   if (arg.size() < 2 || arg[0] != '-') return false;
@@ -38,6 +38,10 @@ Args ParseArgs(int argc, char** argv) {
     }
     if (arg == "--version") {
       args.show_version = true;
+      continue;
+    }
+    if (arg == "--yes") {
+      args.yes = true;
       continue;
     }
     if (arg.size() > 1 && arg[0] == '-' && !LooksLikeNumber(arg)) {

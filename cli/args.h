@@ -24,7 +24,8 @@ struct Args {
   std::string command;
   std::vector<std::string> positionals;
   Labels labels;                               // --label KEY=VALUE, each key once
-  std::map<std::string, std::string> options;  // --db, --help TEXT, --buckets, --states, --format
+  std::map<std::string, std::string> options;  // --db, --help TEXT, --buckets, --states, --format, --ttl
+  bool yes = false;                            // --yes (wipe)
   std::vector<std::string> command_line;       // after "--" (time)
   bool show_help = false;                      // -h, or --help without a text
   bool show_version = false;

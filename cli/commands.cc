@@ -43,6 +43,11 @@ const std::map<std::string, CommandInfo>& Commands() {
       {"dump", {"dump [--format text|openmetrics]",
                 "Writes the whole file's exposition to stdout (default: text 0.0.4)."}},
       {"list", {"list", "Lists families: name, type, series count, label names, help."}},
+      {"clear", {"clear NAME", "Removes every series of NAME; its declaration stays."}},
+      {"wipe", {"wipe --yes", "Removes every metric from the file (the file and its schema stay)."}},
+      {"housekeep", {"housekeep",
+                     "Deletes expired series (--ttl), live-mode gauge rows of dead processes and rows\n"
+                     "of removed families, and prints what it deleted."}},
       {"rm", {"rm NAME [--label KEY=VALUE]...",
               "Removes the series of NAME with exactly these labels; without --label, removes the\n"
               "whole family (its declaration and all its series)."}},
@@ -69,13 +74,14 @@ void AllowOptions(const Args& args, std::initializer_list<const char*> allowed) 
   }
 }
 
-// The declaration a write command makes: type, name, --help, label names
-// from --label, validated before the file is opened.
+// The declaration a write command makes: type, name, --help, --ttl, label
+// names from --label, validated before the file is opened.
 FamilySpec DeclareFrom(const Args& args, MetricType type, const std::string& name) {
   FamilySpec spec;
   spec.type = type;
   spec.name = name;
   spec.help = args.Option("--help").value_or("");
+  if (auto ttl = args.Option("--ttl")) spec.ttl_seconds = ParseNumber(*ttl, "--ttl");
   for (const auto& label : args.labels) spec.label_names.push_back(label.first);
   return spec;
 }
@@ -83,7 +89,7 @@ FamilySpec DeclareFrom(const Args& args, MetricType type, const std::string& nam
 Registry Open(const Args& args) { return Registry(DatabasePath(args)); }
 
 int Inc(const Args& args) {
-  AllowOptions(args, {"--help"});
+  AllowOptions(args, {"--help", "--ttl"});
   std::string name = Need(args, 0, "a metric NAME");
   double amount = args.positionals.size() > 1 ? ParseNumber(args.positionals[1], "AMOUNT") : 1;
   NoMorePositionals(args, 2);
@@ -96,7 +102,7 @@ int Inc(const Args& args) {
 }
 
 int Gauge(const Args& args, bool add) {
-  AllowOptions(args, {"--help"});
+  AllowOptions(args, {"--help", "--ttl"});
   std::string name = Need(args, 0, "a metric NAME");
   double value = ParseNumber(Need(args, 1, add ? "a DELTA" : "a VALUE"), add ? "DELTA" : "VALUE");
   NoMorePositionals(args, 2);
@@ -123,7 +129,7 @@ FamilySpec HistogramSpec(const Args& args, const std::string& name, Registry* re
 }
 
 int Observe(const Args& args) {
-  AllowOptions(args, {"--help", "--buckets"});
+  AllowOptions(args, {"--help", "--ttl", "--buckets"});
   std::string name = Need(args, 0, "a metric NAME");
   double value = ParseNumber(Need(args, 1, "a VALUE"), "VALUE");
   NoMorePositionals(args, 2);
@@ -136,7 +142,7 @@ int Observe(const Args& args) {
 }
 
 int Time(const Args& args) {
-  AllowOptions(args, {"--help", "--buckets"});
+  AllowOptions(args, {"--help", "--ttl", "--buckets"});
   std::string name = Need(args, 0, "a metric NAME");
   NoMorePositionals(args, 1);
   if (args.command_line.empty()) throw UsageError("time needs a COMMAND after --");
@@ -174,7 +180,7 @@ int Time(const Args& args) {
 }
 
 int InfoCommand(const Args& args) {
-  AllowOptions(args, {"--help"});
+  AllowOptions(args, {"--help", "--ttl"});
   std::string name = Need(args, 0, "a metric NAME");
   NoMorePositionals(args, 1);
   FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kInfo, name));
@@ -185,7 +191,7 @@ int InfoCommand(const Args& args) {
 }
 
 int State(const Args& args) {
-  AllowOptions(args, {"--help", "--states"});
+  AllowOptions(args, {"--help", "--ttl", "--states"});
   std::string name = Need(args, 0, "a metric NAME");
   std::string state = Need(args, 1, "a STATE");
   NoMorePositionals(args, 2);
@@ -248,6 +254,40 @@ int List(const Args& args) {
   return kExitOk;
 }
 
+int Clear(const Args& args) {
+  AllowOptions(args, {});
+  std::string name = Need(args, 0, "a metric NAME");
+  NoMorePositionals(args, 1);
+  Options options;
+  options.create_if_missing = false;
+  Registry registry(DatabasePath(args), options);
+  if (!registry.ClearFamily(name)) throw NotFound("no metric '" + name + "' in " + registry.path());
+  return kExitOk;
+}
+
+int Wipe(const Args& args) {
+  AllowOptions(args, {});
+  NoMorePositionals(args, 0);
+  if (!args.yes) throw UsageError("wipe removes every metric in " + DatabasePath(args) + "; confirm with --yes");
+  Options options;
+  options.create_if_missing = false;
+  Registry(DatabasePath(args), options).Wipe();
+  return kExitOk;
+}
+
+int Housekeep(const Args& args) {
+  AllowOptions(args, {});
+  NoMorePositionals(args, 0);
+  Options options;
+  options.create_if_missing = false;
+  HousekeepingReport r = Registry(DatabasePath(args), options).Housekeep();
+  std::printf("expired_series %lld\ndead_process_series %lld\ndead_writers %lld\norphaned_series %lld\ncomplete %s\n",
+              static_cast<long long>(r.expired_series), static_cast<long long>(r.dead_process_series),
+              static_cast<long long>(r.dead_writers), static_cast<long long>(r.orphaned_series),
+              r.complete ? "yes" : "no");
+  return kExitOk;
+}
+
 int Remove(const Args& args) {
   AllowOptions(args, {});
   std::string name = Need(args, 0, "a metric NAME");
@@ -286,6 +326,9 @@ int RunCommand(const Args& args) {
   if (c == "dump") return Dump(args);
   if (c == "list") return List(args);
   if (c == "rm") return Remove(args);
+  if (c == "clear") return Clear(args);
+  if (c == "wipe") return Wipe(args);
+  if (c == "housekeep") return Housekeep(args);
   throw UsageError(c.empty() ? "no command given" : "unknown command \"" + c + "\"");
 }
 
@@ -294,7 +337,8 @@ std::string Usage(const std::string& command) {
   if (it != Commands().end())
     return std::string("usage: promsqlite [--db FILE] ") + it->second.synopsis + "\n\n" + it->second.description +
            "\n\nLabel values and help texts are taken literally. --help=TEXT sets a help text that\n"
-           "starts with \"--\". Run 'promsqlite --help' for the exit codes.\n";
+           "starts with \"--\". --ttl SECONDS (write commands) expires series not updated for that\n"
+           "long. Run 'promsqlite --help' for the exit codes.\n";
   std::string out =
       "usage: promsqlite [--db FILE] COMMAND [ARGS...]\n\n"
       "Writes Prometheus metrics into a promsqlite file shared by all processes of a host,\n"

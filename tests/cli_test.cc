@@ -142,7 +142,8 @@ TEST_CASE("the database comes from --db before or after the command, $PROMSQLITE
 }
 
 TEST_CASE("--help on every command and --version") {
-  for (const char* command : {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm"}) {
+  for (const char* command :
+       {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm", "clear", "wipe", "housekeep"}) {
     CAPTURE(command);
     CommandResult r = promsqlite::test::RunCommand({Cli(), command, "--help"});
     CHECK(r.exit_code == 0);
@@ -300,4 +301,28 @@ TEST_CASE("observe from several processes gives a consistent histogram") {
         "op_seconds_bucket{le=\"1\"} 16\nop_seconds_bucket{le=\"10\"} 24\nop_seconds_bucket{le=\"+Inf\"} 32\n"
         "op_seconds_sum 444.4\nop_seconds_count 32\n");
   CHECK(promsqlite::test::CheckExposition(Dump(db), false).exit_code == 0);
+}
+
+TEST_CASE("clear, wipe and housekeep from the CLI; --ttl declares an expiry") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Run(db, {"inc", "jobs", "--label", "q=a", "--help", "Jobs."});
+  Run(db, {"set", "temp", "3", "--ttl", "3600", "--help", "Temp."});
+  CHECK(Run(db, {"list"}).output.find("temp\tgauge\t1") != std::string::npos);
+  CHECK(Run(db, {"set", "temp", "4"}).exit_code == 3);  // a TTL is part of the declaration
+  CHECK(Run(db, {"clear", "jobs_total"}).exit_code == 0);
+  CHECK(Dump(db) == "# HELP temp Temp.\n# TYPE temp gauge\ntemp 3\n");
+  CHECK(Run(db, {"list"}).output.find("jobs\tcounter\t0\tq\tJobs.") != std::string::npos);
+  CHECK(Run(db, {"clear", "nothing"}).output == "promsqlite: no metric 'nothing' in " + db + "\n");
+  CommandResult housekeep = Run(db, {"housekeep"});
+  CHECK(housekeep.exit_code == 0);
+  CHECK(housekeep.output == "expired_series 0\ndead_process_series 0\ndead_writers 0\norphaned_series 0\ncomplete yes\n");
+  CHECK(Run(db, {"wipe"}).exit_code == 2);  // needs --yes
+  CHECK(Dump(db) != "");
+  CHECK(Run(db, {"wipe", "--yes"}).exit_code == 0);
+  CHECK(Dump(db) == "");
+  CHECK(Run(db, {"list"}).output == "NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
+  CHECK(promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true).exit_code == 0);
+  CHECK(Run(db, {"inc", "x", "--ttl", "-1"}).exit_code == 3);
+  CHECK(Run(db, {"inc", "x", "--ttl", "soon"}).exit_code == 2);
 }

@@ -52,10 +52,16 @@ struct Options {
   // Batched mode: how often pending updates are written. Default: 1000.
   int flush_interval_ms = 1000;
 
-  // Batched mode: called (on the flusher thread) when a background flush
-  // fails; the updates stay pending and are retried. Default: empty, which
-  // prints one line to stderr per failed flush.
+  // Called when background work fails: a batched flush (the updates stay
+  // pending and are retried) or an opportunistic housekeeping pass. Runs on
+  // the thread that did the work. Default: empty, which prints one line to
+  // stderr per failure.
   std::function<void(const std::string& message)> on_background_error;
+
+  // A writer that has been running this long runs a housekeeping pass
+  // (Registry::Housekeep) after a commit, and again every interval after
+  // that; short-lived processes never do. 0: never. Default: 60000.
+  int housekeeping_interval_ms = 60000;
 
   // The time writes are stamped with (Unix seconds): series' created and
   // updated times, which TTLs compare against. For tests. Default: empty,

@@ -14,6 +14,7 @@
 #ifndef PROMSQLITE_REGISTRY_H_
 #define PROMSQLITE_REGISTRY_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,16 @@ namespace promsqlite {
 namespace detail {
 class Writer;
 }  // namespace detail
+
+// What one housekeeping pass deleted.
+struct HousekeepingReport {
+  int64_t expired_series = 0;     // not updated within their family's TTL
+  int64_t dead_process_series = 0;  // live-mode gauge rows of processes that are gone
+  int64_t dead_writers = 0;       // writer records left without any row
+  int64_t orphaned_series = 0;    // rows of families that were removed
+  // False when the pass stopped at its bound (kMaxBatches); run it again.
+  bool complete = true;
+};
 
 class Registry {
  public:
@@ -58,6 +69,21 @@ class Registry {
   // Throws DatabaseError when that fails (the updates stay pending and are
   // retried by the next flush). Immediate mode: nothing to do.
   void Flush();
+
+  // Removes every series of family `name` but keeps its declaration; true
+  // when the family exists.
+  bool ClearFamily(const std::string& name);
+
+  // Removes every family, series and writer record from the file (its
+  // schema stays). Series ids are never reused afterwards.
+  void Wipe();
+
+  // One bounded housekeeping pass (see HousekeepingReport): expired series
+  // (TTL), live-mode gauge rows of dead processes, dead writer records, and
+  // rows orphaned by removed families. Deletes in batches of short
+  // transactions. Also runs by itself every
+  // Options::housekeeping_interval_ms in long-lived writers.
+  HousekeepingReport Housekeep();
 
   // Renders everything in the file, including other processes' families,
   // from one consistent snapshot. In batched mode this process's pending

@@ -9,46 +9,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "promsqlite/errors.h"
-#include "store/clock.h"
-#include "store/database.h"
 #include "render/float_format.h"
+#include "store/clock.h"
+#include "store/connection.h"
+#include "store/database.h"
 #include "store/process_identity.h"
 #include "store/schema.h"
 
 namespace promsqlite::detail {
 namespace {
-
-// Resets a statement when leaving scope, also on exceptions.
-struct ResetOnExit {
-  SQLite::Statement& s;
-  ~ResetOnExit() { s.tryReset(); }
-};
-
-// Steps `s` to completion and resets it, even when stepping throws, so a
-// failed statement never keeps a transaction open.
-void Exec(SQLite::Statement& s) {
-  ResetOnExit reset{s};
-  while (s.executeStep()) {
-  }
-}
-
-// Counter/gauge additions and histogram observations all take this shape:
-// the cached id is tried first, then the (family, labels, writer) key, so a
-// series deleted and recreated by another process is still found. Ids come
-// from AUTOINCREMENT and are never reused, so a cached id can only name our
-// row. writer_id is 0 for shared series, this process's writers.id for
-// per-process gauges (which never pass a cached id: after fork() it would
-// name the parent's row).
-constexpr const char* kUpsertPrefix =
-    "INSERT INTO series (id, family_id, labels, writer_id, value, count, created, updated) "
-    "VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, ?6) ";
-std::string Upsert(const std::string& set, const char* tail = "") {
-  return std::string(kUpsertPrefix) + "ON CONFLICT (id) DO UPDATE SET " + set +
-         " ON CONFLICT (family_id, labels, writer_id) DO UPDATE SET " + set + tail;
-}
 
 const std::set<std::string>& SampleSuffixes() {
   static const std::set<std::string> suffixes = {"_total", "_created", "_bucket", "_sum", "_count", "_info"};
@@ -91,91 +64,6 @@ std::string Describe(const FamilySpec& spec) {
   return out;
 }
 
-}  // namespace
-
-struct Store::Connection {
-  explicit Connection(std::unique_ptr<SQLite::Database> database)
-      : db(std::move(database)),
-        begin_write(*db, "BEGIN IMMEDIATE"),
-        begin_read(*db, "BEGIN"),
-        commit(*db, "COMMIT"),
-        rollback(*db, "ROLLBACK"),
-        add(*db, Upsert("value = value + excluded.value, updated = excluded.updated")),
-        set(*db, Upsert("value = excluded.value, updated = excluded.updated")),
-        observe(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
-                            "updated = excluded.updated",
-                            " RETURNING id")),
-        bucket(*db,
-               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
-               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
-        insert_series(*db,
-                      "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
-                      "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
-        select_series(*db,
-                      "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
-        select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
-        select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
-        insert_family(*db,
-                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, gauge_mode, "
-                      "ttl_seconds, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        insert_writer(*db,
-                      "INSERT INTO writers (pid, start_time, boot_id, created) VALUES (?1, ?2, ?3, ?4) "
-                      "ON CONFLICT (pid, start_time, boot_id) DO NOTHING"),
-        select_writer(*db, "SELECT id FROM writers WHERE pid = ?1 AND start_time = ?2 AND boot_id = ?3"),
-        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1"),
-        delete_series_buckets(*db,
-                              "DELETE FROM bucket_counts WHERE series_id IN "
-                              "(SELECT id FROM series WHERE family_id = ?1 AND labels = ?2)"),
-        delete_series(*db, "DELETE FROM series WHERE family_id = ?1 AND labels = ?2"),
-        delete_family_buckets(*db,
-                              "DELETE FROM bucket_counts WHERE series_id IN "
-                              "(SELECT id FROM series WHERE family_id = ?1)"),
-        delete_family_series(*db, "DELETE FROM series WHERE family_id = ?1"),
-        delete_family(*db, "DELETE FROM families WHERE id = ?1") {}
-
-  std::unique_ptr<SQLite::Database> db;
-  SQLite::Statement begin_write, begin_read, commit, rollback;
-  SQLite::Statement add, set, observe, bucket;
-  SQLite::Statement insert_series, select_series, select_buckets;
-  SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
-  SQLite::Statement delete_series_buckets, delete_series;
-  SQLite::Statement delete_family_buckets, delete_family_series, delete_family;
-  int wal_pages = 0;     // set by the WAL hook after each commit
-  int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
-  int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
-  int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
-  int checkpoint_backoff = 1;
-};
-
-namespace {
-
-// RAII transaction on prepared BEGIN/COMMIT/ROLLBACK statements; rolls back
-// unless committed.
-template <typename C>
-class Transaction {
- public:
-  Transaction(C& c, SQLite::Statement& begin) : c_(c) { Exec(begin); }
-  void Commit() {
-    Exec(c_.commit);
-    done_ = true;
-    if (c_.pending_writer_id != 0) c_.writer_id = c_.pending_writer_id;
-    c_.pending_writer_id = 0;
-  }
-  ~Transaction() {
-    if (!done_) {
-      c_.rollback.tryExecuteStep();
-      c_.rollback.tryReset();
-      c_.pending_writer_id = 0;  // its registration was rolled back too
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
- private:
-  C& c_;
-  bool done_ = false;
-};
-
 int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
   *static_cast<int*>(context) = pages;
   return SQLITE_OK;
@@ -197,6 +85,7 @@ void BindSeries(SQLite::Statement& s, const SeriesRef& series, int64_t writer_id
 }  // namespace
 
 Store::Store(std::string path, const Options& options) : path_(std::move(path)), options_(options) {
+  next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
   std::lock_guard<std::mutex> lock(mu_);
   Conn();  // fail here, not on the first update, for a bad file
 }
@@ -293,16 +182,26 @@ void Store::Checkpoint(Connection& c) {
 
 double Store::Now() const { return NowSeconds(options_.clock); }
 
-// Every operation: under the store's lock, on this process's connection,
-// with SQLite's failures as DatabaseError, and retried as a whole while
-// SQLite reports SQLITE_BUSY at once instead of waiting in the busy handler
-// (it does so around WAL recovery after a writer was killed). A retry is
-// safe: each operation is one transaction, rolled back when it fails.
-template <typename F>
-auto Store::Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, doing, [&] { return RetryWhileBusy(options_.busy_timeout_ms, [&] { return f(Conn()); }); });
+void Store::AfterCommit(Connection& c) {
+  Checkpoint(c);
+  if (options_.housekeeping_interval_ms <= 0 || Now() < next_housekeeping_) return;
+  next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
+  try {
+    HousekeepLocked(c);  // the caller's update is committed: never fail it
+  } catch (const std::exception& e) {
+    ReportBackgroundError(path_ + ": housekeeping failed: " + e.what());
+  }
 }
+
+void Store::ReportBackgroundError(const std::string& message) noexcept {
+  try {
+    if (options_.on_background_error) options_.on_background_error(message);
+    else std::fprintf(stderr, "promsqlite: %s\n", message.c_str());
+  } catch (...) {
+    // A reporting hook must not take the writer down.
+  }
+}
+
 
 // This process's row in `writers`, made on its first per-process write.
 // Requires a write transaction.
@@ -327,7 +226,7 @@ int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series
 
 int64_t Store::Declare(const FamilySpec& spec) {
   return Run(("cannot declare '" + spec.name + "'").c_str(), [&](Connection& c) -> int64_t {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     // A family whose exposed names would collide with ours (gauge "x_total"
     // against counter "x", ...).
     std::set<std::string> candidates;
@@ -383,7 +282,7 @@ int64_t Store::Declare(const FamilySpec& spec) {
       id = c.db->getLastInsertRowid();
     }
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
     return id;
   });
 }
@@ -401,7 +300,7 @@ int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double i
     if (!per_process || c.writer_id != 0) {
       if (int64_t id = select_id(per_process ? c.writer_id : 0)) return id;
     }
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     int64_t writer_id = per_process ? WriterId(c) : 0;
     c.insert_series.bind(1, static_cast<int64_t>(family_id));
     c.insert_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
@@ -411,28 +310,28 @@ int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double i
     Exec(c.insert_series);
     int64_t id = select_id(writer_id);
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
     return id;
   });
 }
 
 void Store::Add(const SeriesRef& series, double delta) {
   Run("cannot update", [&](Connection& c) {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     BindSeries(c.add, series, WriterFor(c, series), delta, 0, Now());
     Exec(c.add);
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
   });
 }
 
 void Store::Set(const SeriesRef& series, double value) {
   Run("cannot update", [&](Connection& c) {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     BindSeries(c.set, series, WriterFor(c, series), value, 0, Now());
     Exec(c.set);
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
   });
 }
 
@@ -459,7 +358,7 @@ void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum
 
 void Store::Observe(const SeriesRef& series, double value, int bucket) {
   Run("cannot update", [&](Connection& c) {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     ApplyObservations(c, series, value, 1, nullptr, 0, Now());
     if (bucket >= 0) {  // only this one bucket changes
       c.bucket.bind(1, series.cached_id->load(std::memory_order_relaxed));
@@ -468,14 +367,14 @@ void Store::Observe(const SeriesRef& series, double value, int bucket) {
       Exec(c.bucket);
     }
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
   });
 }
 
 void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
   Run("cannot flush", [&](Connection& c) {
     const double now = Now();
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     for (const BatchUpdate& u : updates) {
       switch (u.kind) {
         case BatchUpdate::kAdd:
@@ -491,7 +390,7 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
       }
     }
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
   });
 }
 
@@ -499,7 +398,7 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
   return Run("cannot read", [&](Connection& c) {
     StoredSeries out;
     out.bucket_counts.assign(buckets, 0);
-    Transaction<Connection> txn(c, c.begin_read);
+    Transaction txn(c, c.begin_read);
     int64_t id = 0;
     {
       c.select_series.bind(1, static_cast<int64_t>(series.family_id));
@@ -553,7 +452,7 @@ std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::strin
 
 bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   return Run("cannot remove series", [&](Connection& c) {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     for (SQLite::Statement* s : {&c.delete_series_buckets, &c.delete_series}) {
       s->bind(1, family_id);
       s->bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
@@ -561,22 +460,47 @@ bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
     }
     bool removed = c.db->getChanges() > 0;
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
     return removed;
   });
 }
 
 bool Store::RemoveFamily(int64_t family_id) {
   return Run("cannot remove family", [&](Connection& c) {
-    Transaction<Connection> txn(c, c.begin_write);
+    Transaction txn(c, c.begin_write);
     for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series, &c.delete_family}) {
       s->bind(1, family_id);
       Exec(*s);
     }
     bool removed = c.db->getChanges() > 0;
     txn.Commit();
-    Checkpoint(c);
+    AfterCommit(c);
     return removed;
+  });
+}
+
+bool Store::ClearFamily(int64_t family_id) {
+  return Run("cannot clear family", [&](Connection& c) {
+    Transaction txn(c, c.begin_write);
+    for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series}) {
+      s->bind(1, family_id);
+      Exec(*s);
+    }
+    txn.Commit();
+    AfterCommit(c);
+    return true;
+  });
+}
+
+void Store::Wipe() {
+  Run("cannot wipe", [&](Connection& c) {
+    Transaction txn(c, c.begin_write);
+    // sqlite_sequence stays: ids are never reused, so cached ids elsewhere
+    // can never name a new row. Writer records stay for running processes'
+    // next per-process writes; housekeeping drops those of dead ones.
+    c.db->exec("DELETE FROM bucket_counts; DELETE FROM series; DELETE FROM families;");
+    txn.Commit();
+    AfterCommit(c);
   });
 }
 

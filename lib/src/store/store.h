@@ -23,6 +23,7 @@
 
 #include "promsqlite/family.h"
 #include "promsqlite/options.h"
+#include "promsqlite/registry.h"
 
 namespace SQLite {
 class Database;
@@ -93,6 +94,11 @@ class Store {
   // true when something was deleted.
   bool RemoveSeries(int64_t family_id, std::string_view labels);
   bool RemoveFamily(int64_t family_id);
+  bool ClearFamily(int64_t family_id);
+  void Wipe();
+
+  // One bounded housekeeping pass (store/housekeeping.cc).
+  HousekeepingReport Housekeep();
 
   // Held by every call; fork() takes it (see Writer) so that no child
   // inherits it locked.
@@ -101,12 +107,19 @@ class Store {
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
- private:
+  // The connection and its statements (store/connection.h): only the
+  // store's own files see inside.
   struct Connection;
+
+ private:
   Connection& Conn();  // requires mu_
   template <typename F>
   auto Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
   void Checkpoint(Connection& c);
+  // After every commit: a checkpoint or a housekeeping pass when due.
+  void AfterCommit(Connection& c);
+  HousekeepingReport HousekeepLocked(Connection& c);
+  void ReportBackgroundError(const std::string& message) noexcept;
   int64_t WriterId(Connection& c);
   int64_t WriterFor(Connection& c, const SeriesRef& series);
   void ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
@@ -117,6 +130,7 @@ class Store {
   std::mutex mu_;
   pid_t pid_ = 0;
   std::unique_ptr<Connection> conn_;
+  double next_housekeeping_ = 0;  // Now() after which a writer housekeeps
 };
 
 }  // namespace promsqlite::detail

@@ -42,6 +42,15 @@ bool Registry::RemoveFamily(const std::string& name) {
 
 void Registry::Flush() { writer_->Flush(); }
 
+bool Registry::ClearFamily(const std::string& name) {
+  auto found = writer_->store().FindFamily(name);
+  return found && writer_->store().ClearFamily(found->first);
+}
+
+void Registry::Wipe() { writer_->store().Wipe(); }
+
+HousekeepingReport Registry::Housekeep() { return writer_->store().Housekeep(); }
+
 void Registry::Render(Format format, const Sink& sink) const {
   writer_->store().WithConnection(
       [&](SQLite::Database& db) {

@@ -1,0 +1,141 @@
+// The writing connection's internals, shared by the store's source files:
+// its prepared statements, the RAII transaction over them, and helpers.
+#ifndef PROMSQLITE_SRC_STORE_CONNECTION_H_
+#define PROMSQLITE_SRC_STORE_CONNECTION_H_
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <memory>
+#include <string>
+
+#include "store/database.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+namespace promsqlite::detail {
+
+// Resets a statement when leaving scope, also on exceptions.
+struct ResetOnExit {
+  SQLite::Statement& s;
+  ~ResetOnExit() { s.tryReset(); }
+};
+
+// Steps `s` to completion and resets it, even when stepping throws, so a
+// failed statement never keeps a transaction open.
+inline void Exec(SQLite::Statement& s) {
+  ResetOnExit reset{s};
+  while (s.executeStep()) {
+  }
+}
+
+// Counter/gauge additions and histogram observations all take this shape:
+// the cached id is tried first, then the (family, labels, writer) key, so a
+// series deleted and recreated by another process is still found. Ids come
+// from AUTOINCREMENT and are never reused, so a cached id can only name our
+// row. writer_id is 0 for shared series, this process's writers.id for
+// per-process gauges (which never pass a cached id: after fork() it would
+// name the parent's row).
+inline constexpr const char* kUpsertPrefix =
+    "INSERT INTO series (id, family_id, labels, writer_id, value, count, created, updated) "
+    "VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, ?6) ";
+inline std::string Upsert(const std::string& set, const char* tail = "") {
+  return std::string(kUpsertPrefix) + "ON CONFLICT (id) DO UPDATE SET " + set +
+         " ON CONFLICT (family_id, labels, writer_id) DO UPDATE SET " + set + tail;
+}
+
+struct Store::Connection {
+  explicit Connection(std::unique_ptr<SQLite::Database> database)
+      : db(std::move(database)),
+        begin_write(*db, "BEGIN IMMEDIATE"),
+        begin_read(*db, "BEGIN"),
+        commit(*db, "COMMIT"),
+        rollback(*db, "ROLLBACK"),
+        add(*db, Upsert("value = value + excluded.value, updated = excluded.updated")),
+        set(*db, Upsert("value = excluded.value, updated = excluded.updated")),
+        observe(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
+                            "updated = excluded.updated",
+                            " RETURNING id")),
+        bucket(*db,
+               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
+        insert_series(*db,
+                      "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
+                      "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
+        select_series(*db,
+                      "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
+        select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
+        select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
+        insert_family(*db,
+                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, gauge_mode, "
+                      "ttl_seconds, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        insert_writer(*db,
+                      "INSERT INTO writers (pid, start_time, boot_id, created) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT (pid, start_time, boot_id) DO NOTHING"),
+        select_writer(*db, "SELECT id FROM writers WHERE pid = ?1 AND start_time = ?2 AND boot_id = ?3"),
+        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1"),
+        delete_series_buckets(*db,
+                              "DELETE FROM bucket_counts WHERE series_id IN "
+                              "(SELECT id FROM series WHERE family_id = ?1 AND labels = ?2)"),
+        delete_series(*db, "DELETE FROM series WHERE family_id = ?1 AND labels = ?2"),
+        delete_family_buckets(*db,
+                              "DELETE FROM bucket_counts WHERE series_id IN "
+                              "(SELECT id FROM series WHERE family_id = ?1)"),
+        delete_family_series(*db, "DELETE FROM series WHERE family_id = ?1"),
+        delete_family(*db, "DELETE FROM families WHERE id = ?1") {}
+
+  std::unique_ptr<SQLite::Database> db;
+  SQLite::Statement begin_write, begin_read, commit, rollback;
+  SQLite::Statement add, set, observe, bucket;
+  SQLite::Statement insert_series, select_series, select_buckets;
+  SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
+  SQLite::Statement delete_series_buckets, delete_series;
+  SQLite::Statement delete_family_buckets, delete_family_series, delete_family;
+  int wal_pages = 0;     // set by the WAL hook after each commit
+  int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
+  int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
+  int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
+  int checkpoint_backoff = 1;
+};
+
+// RAII transaction on prepared BEGIN/COMMIT/ROLLBACK statements; rolls back
+// unless committed.
+class Transaction {
+ public:
+  Transaction(Store::Connection& c, SQLite::Statement& begin) : c_(c) { Exec(begin); }
+  void Commit() {
+    Exec(c_.commit);
+    done_ = true;
+    if (c_.pending_writer_id != 0) c_.writer_id = c_.pending_writer_id;
+    c_.pending_writer_id = 0;
+  }
+  ~Transaction() {
+    if (!done_) {
+      c_.rollback.tryExecuteStep();
+      c_.rollback.tryReset();
+      c_.pending_writer_id = 0;  // its registration was rolled back too
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+ private:
+  Store::Connection& c_;
+  bool done_ = false;
+};
+
+
+// Every operation: under the store's lock, on this process's connection,
+// with SQLite's failures as DatabaseError, and retried as a whole while
+// SQLite reports SQLITE_BUSY at once instead of waiting in the busy handler
+// (it does so around WAL recovery after a writer was killed). A retry is
+// safe: each operation is one transaction, rolled back when it fails.
+template <typename F>
+auto Store::Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GuardSqlite(path_, doing, [&] { return RetryWhileBusy(options_.busy_timeout_ms, [&] { return f(Conn()); }); });
+}
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_STORE_CONNECTION_H_
