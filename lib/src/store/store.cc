@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 #include <set>
 
 #include "promsqlite/errors.h"
@@ -124,9 +125,11 @@ Store::Connection& Store::Conn() {
                                                            : "PRAGMA synchronous = NORMAL");
       // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
       db->exec("PRAGMA wal_autocheckpoint = 0");
-      // A kept (persistent) WAL shrinks to nothing when it is reset, so an
-      // idle file has an empty -wal (see RejectTruncated in database.cc).
-      db->exec("PRAGMA journal_size_limit = 0");
+      // A restarted WAL is cut back to this size; the last writer to close
+      // cuts a kept (persistent) WAL to nothing, so an idle file has an
+      // empty -wal (see RejectTruncated in database.cc).
+      db->exec("PRAGMA journal_size_limit = " +
+               std::to_string(static_cast<int64_t>(std::max(options_.checkpoint_wal_pages, 0)) * 4096));
       SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
       Exec(begin);
       try {
@@ -152,29 +155,50 @@ Store::Connection& Store::Conn() {
 }
 
 // The checkpoint policy (docs/checkpoints.md): only writers checkpoint, only
-// right after their own commit, only in TRUNCATE mode, which takes the write
+// right after their own commit, only in RESTART mode, which takes the write
 // lock for its whole duration. So no checkpoint ever runs concurrently with
 // a writer resetting the WAL, nor with another checkpoint: the interleaving
 // behind SQLite's WAL-reset bug (fixed in 3.51.3) cannot arise from us.
+// (RESTART, not TRUNCATE: truncating and regrowing the -wal costs a third
+// of the write rate; journal_size_limit bounds the file instead.)
 //
-// A checkpoint that readers keep from finishing (SQLITE_BUSY) has still
-// copied what it could; the next attempt waits until the WAL has grown by
-// twice as much again (up to 64 times the threshold). Without this backoff,
-// a reader that never pauses would make every commit hold the write lock
-// for checkpoint_busy_timeout_ms, and writers would starve.
+// Readers between two renders leave gaps of microseconds: the checkpoint
+// polls for one every 50 us (SQLite's own busy handler sleeps 1, 2, 5...
+// ms and misses them) for at most checkpoint_busy_timeout_ms. A checkpoint
+// that readers still keep from finishing has copied what it could; the next
+// attempt waits until the WAL has grown by twice as much again (up to 16
+// times the threshold), so that a reader that never pauses cannot make
+// every commit hold the write lock.
+namespace {
+
+struct CheckpointWait {
+  std::chrono::steady_clock::time_point deadline;
+};
+
+int PollForReaders(void* context, int) {
+  auto* wait = static_cast<CheckpointWait*>(context);
+  if (std::chrono::steady_clock::now() >= wait->deadline) return 0;
+  std::this_thread::sleep_for(std::chrono::microseconds(50));
+  return 1;
+}
+
+}  // namespace
+
 void Store::Checkpoint(Connection& c) {
   const int threshold = options_.checkpoint_wal_pages;
   if (threshold <= 0 || c.wal_pages < std::max(threshold, c.checkpoint_at_pages)) return;
   sqlite3* h = c.db->getHandle();
-  sqlite3_busy_timeout(h, options_.checkpoint_busy_timeout_ms);
+  CheckpointWait wait{std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(options_.checkpoint_busy_timeout_ms)};
+  sqlite3_busy_handler(h, &PollForReaders, &wait);
   int log_frames = 0, copied_frames = 0;
-  int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied_frames);
-  sqlite3_busy_timeout(h, options_.busy_timeout_ms);
+  int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied_frames);
+  sqlite3_busy_timeout(h, options_.busy_timeout_ms);  // back to SQLite's handler for writes
   if (rc == SQLITE_OK) {
     c.checkpoint_backoff = 1;
     c.checkpoint_at_pages = threshold;
   } else {
-    c.checkpoint_backoff = std::min(c.checkpoint_backoff * 2, 64);
+    c.checkpoint_backoff = std::min(c.checkpoint_backoff * 2, 16);
     c.checkpoint_at_pages = c.wal_pages + threshold * c.checkpoint_backoff;
   }
   c.wal_pages = 0;

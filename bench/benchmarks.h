@@ -1,0 +1,22 @@
+// The subcommands of promsqlite-bench, one per concern (one file each).
+// Each prints "key: value" lines for bench/run and "# ..." notes, and
+// returns the process exit status. Temp files go under --dir.
+#ifndef PROMSQLITE_BENCH_BENCHMARKS_H_
+#define PROMSQLITE_BENCH_BENCHMARKS_H_
+
+#include "common.h"
+
+namespace bench {
+
+int RunImmediate(const Flags& flags);       // immediate.cc
+int RunIncrementNs(const Flags& flags);     // batched.cc: batched vs prometheus-cpp
+int RunFlush(const Flags& flags);           // flush.cc
+int RunWriters(const Flags& flags);         // writers.cc
+int RunPopulate(const Flags& flags);        // populate.cc
+int RunRender(const Flags& flags);          // render.cc
+int RunRenderAfterWriters(const Flags& flags);  // render_after_writers.cc
+int RunWal(const Flags& flags);             // wal.cc
+
+}  // namespace bench
+
+#endif  // PROMSQLITE_BENCH_BENCHMARKS_H_

@@ -1,0 +1,140 @@
+#include "common.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+
+namespace bench {
+
+Flags::Flags(int argc, char** argv) {
+  for (int i = 0; i + 1 < argc; i += 2) {
+    std::string name = argv[i];
+    if (name.rfind("--", 0) != 0) throw std::invalid_argument("expected --flag value, got " + name);
+    values_[name.substr(2)] = argv[i + 1];
+  }
+  if (argc % 2 != 0) throw std::invalid_argument(std::string("flag without a value: ") + argv[argc - 1]);
+}
+
+std::string Flags::Get(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+int Flags::Int(const std::string& name, int fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : std::stoi(it->second);
+}
+
+double Flags::Double(const std::string& name, double fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : std::stod(it->second);
+}
+
+double NowSeconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t NowNanos() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+double MedianRatio(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> ratios;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) ratios.push_back(a[i] / b[i]);
+  return Median(ratios);
+}
+
+double Percentile(std::vector<double>& values, double fraction) {
+  if (values.empty()) return 0;
+  size_t rank = static_cast<size_t>(fraction * static_cast<double>(values.size()));
+  if (rank >= values.size()) rank = values.size() - 1;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
+  return values[rank];
+}
+
+void Report(const std::string& key, double value) {
+  std::printf("%s: %.6g\n", key.c_str(), value);
+  std::fflush(stdout);
+}
+
+void Note(const std::string& text) {
+  std::printf("# %s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+void NoteRepeats(const std::string& key, const std::vector<double>& values) {
+  std::string line = key + " repeats:";
+  char buf[32];
+  for (double v : values) {
+    std::snprintf(buf, sizeof buf, " %.4g", v);
+    line += buf;
+  }
+  Note(line);
+}
+
+double CallsPerSecond(double seconds, int chunk, const std::function<void()>& op) {
+  int64_t calls = 0;
+  double start = NowSeconds(), elapsed = 0;
+  do {
+    for (int i = 0; i < chunk; ++i) op();
+    calls += chunk;
+    elapsed = NowSeconds() - start;
+  } while (elapsed < seconds);
+  return static_cast<double>(calls) / elapsed;
+}
+
+const std::vector<std::string>& HotLabelNames() {
+  static const std::vector<std::string> names = {"method", "code"};
+  return names;
+}
+
+const std::vector<std::string>& HotLabelValues() {
+  static const std::vector<std::string> values = {"GET", "200"};
+  return values;
+}
+
+const std::vector<std::string>& ManyLabelNames() {
+  static const std::vector<std::string> names = {"method", "path"};
+  return names;
+}
+
+std::vector<std::string> ManyLabelValues(int i) { return {"GET", "/api/v1/items/" + std::to_string(i)}; }
+
+pid_t ForkChild(const std::function<int()>& body) {
+  std::fflush(nullptr);  // or the child would print our buffered output again
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid > 0) return pid;
+  int code = 1;
+  try {
+    code = body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench child %d: %s\n", getpid(), e.what());
+  }
+  std::fflush(nullptr);
+  std::exit(code);  // a normal exit, as a real short-lived worker's
+}
+
+void WaitChild(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid failed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("a benchmark child (pid " + std::to_string(pid) + ") failed");
+}
+
+}  // namespace bench

@@ -1,0 +1,56 @@
+// Rendering many series: promsqlite::Reader::Render (text format) of a
+// file against prometheus-cpp's Collect + TextSerializer of the same series
+// in memory. Both write to a sink that only counts bytes.
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "benchmarks.h"
+#include "populate.h"
+#include "prometheus_cpp.h"
+#include "promsqlite/promsqlite.h"
+
+namespace bench {
+
+int RunRender(const Flags& flags) {
+  const std::string db = flags.Get("db", "");
+  const int series = flags.Int("series", 100000);
+  const int repeats = flags.Int("repeats", 3);
+  if (db.empty()) throw std::invalid_argument("render needs --db FILE");
+  struct stat st;
+  if (stat(db.c_str(), &st) != 0) {
+    double seconds = Populate(db, series);
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f", seconds);
+    Note("render: populated " + std::to_string(series) + " series in " + took + " s");
+  }
+
+  promsqlite::Reader reader(db);  // reused, as the server's reader pool does
+  size_t render_bytes = 0;
+  auto render = [&] {
+    render_bytes = 0;
+    double start = NowSeconds();
+    reader.Render(promsqlite::Format::kText, [&](std::string_view chunk) { render_bytes += chunk.size(); });
+    return (NowSeconds() - start) * 1e3;
+  };
+  PrometheusCppRegistry reference(series);
+  size_t reference_bytes = 0;
+
+  render();  // warm-up: opens the file, fills SQLite's page cache
+  reference.SerializeMs(&reference_bytes);
+  std::vector<double> renders, serializes;
+  for (int r = 0; r < repeats; ++r) {
+    renders.push_back(render());
+    serializes.push_back(reference.SerializeMs(&reference_bytes));
+  }
+  Note("render: " + std::to_string(series) + " counter series; promsqlite wrote " + std::to_string(render_bytes) +
+       " bytes, prometheus-cpp " + std::to_string(reference_bytes) + " bytes");
+  NoteRepeats("render_100k_ms", renders);
+  NoteRepeats("prometheus_cpp_serialize_100k_ms", serializes);
+  Report("render_100k_ms", Median(renders));
+  Report("prometheus_cpp_serialize_100k_ms", Median(serializes));
+  Report("render_vs_prometheus_cpp_ratio", MedianRatio(renders, serializes));
+  return 0;
+}
+
+}  // namespace bench

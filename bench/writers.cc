@@ -1,0 +1,154 @@
+// Many writer processes in immediate mode, all incrementing ONE shared
+// series (the hardest case for lost updates; the write lock is per file, so
+// separate series would contend the same way): aggregate throughput of 8
+// against 1, latency of single increments, how evenly the writers got the
+// lock, and a lost-update check.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "benchmarks.h"
+#include "promsqlite/promsqlite.h"
+
+namespace bench {
+namespace {
+
+// Bounds each child's memory and loop whatever the machine's speed.
+constexpr size_t kMaxSamples = 4 << 20;
+
+struct Round {
+  double increments_per_s = 0;
+  int64_t increments = 0;
+  std::vector<double> latencies_us;
+  double min_share = 1;  // the fewest increments one writer made, over the mean
+  int64_t lost = 0;
+};
+
+promsqlite::Counter SharedCounter(promsqlite::Registry& registry) {
+  return promsqlite::BuildCounter()
+      .Name("bench_jobs")
+      .Help("Jobs done.")
+      .LabelNames(HotLabelNames())
+      .Register(registry)
+      .WithLabelValues(HotLabelValues());
+}
+
+// One child: opens its own Registry, waits for the start signal (EOF on
+// `start`), increments for `seconds`, writes count, elapsed, latencies.
+int Writer(const std::string& db, const std::string& out, int start, double seconds) {
+  promsqlite::Registry registry(db);
+  promsqlite::Counter counter = SharedCounter(registry);
+  std::vector<float> latencies_us;
+  latencies_us.reserve(kMaxSamples);
+  char byte;
+  if (read(start, &byte, 1) != 0) return 1;
+  double begin = NowSeconds(), now = begin;
+  while (now - begin < seconds && latencies_us.size() < kMaxSamples) {
+    int64_t t0 = NowNanos();
+    counter.Increment();
+    int64_t t1 = NowNanos();
+    latencies_us.push_back(static_cast<float>(t1 - t0) / 1e3f);
+    now = static_cast<double>(t1) / 1e9;
+  }
+  double elapsed = now - begin;
+  uint64_t count = latencies_us.size();
+  FILE* f = std::fopen(out.c_str(), "wb");
+  if (!f) return 1;
+  std::fwrite(&count, sizeof count, 1, f);
+  std::fwrite(&elapsed, sizeof elapsed, 1, f);
+  std::fwrite(latencies_us.data(), sizeof(float), count, f);
+  return std::fclose(f) == 0 ? 0 : 1;
+}
+
+Round RunRound(const std::string& dir, int writers, double seconds, int round) {
+  const std::string db = dir + "/writers_" + std::to_string(writers) + "_" + std::to_string(round) + ".db";
+  {
+    promsqlite::Registry registry(db);  // file, family and series exist before the children start
+    SharedCounter(registry);
+  }
+  int start[2];
+  if (pipe(start) != 0) throw std::runtime_error("pipe failed");
+  std::vector<pid_t> pids;
+  for (int w = 0; w < writers; ++w) {
+    std::string out = db + ".w" + std::to_string(w);
+    pids.push_back(ForkChild([&] {
+      close(start[1]);
+      return Writer(db, out, start[0], seconds);
+    }));
+  }
+  close(start[0]);
+  usleep(200 * 1000);  // let every child open its connection
+  close(start[1]);     // go
+  for (pid_t pid : pids) WaitChild(pid);
+
+  Round result;
+  std::vector<double> counts;
+  for (int w = 0; w < writers; ++w) {
+    std::string out = db + ".w" + std::to_string(w);
+    FILE* f = std::fopen(out.c_str(), "rb");
+    uint64_t count = 0;
+    double elapsed = 0;
+    if (!f || std::fread(&count, sizeof count, 1, f) != 1 || std::fread(&elapsed, sizeof elapsed, 1, f) != 1)
+      throw std::runtime_error("cannot read " + out);
+    std::vector<float> latencies(count);
+    if (std::fread(latencies.data(), sizeof(float), count, f) != count) throw std::runtime_error("short " + out);
+    std::fclose(f);
+    counts.push_back(static_cast<double>(count));
+    result.increments += static_cast<int64_t>(count);
+    result.increments_per_s += static_cast<double>(count) / elapsed;
+    result.latencies_us.insert(result.latencies_us.end(), latencies.begin(), latencies.end());
+  }
+  result.min_share = *std::min_element(counts.begin(), counts.end()) * writers / result.increments;
+  promsqlite::Registry registry(db);
+  double total = SharedCounter(registry).Value();
+  result.lost = result.increments - static_cast<int64_t>(total);
+  return result;
+}
+
+}  // namespace
+
+int RunWriters(const Flags& flags) {
+  const std::string dir = flags.Get("dir", "/tmp");
+  const double seconds = flags.Double("seconds", 2);
+  const int repeats = flags.Int("repeats", 3);
+  const int writers = flags.Int("writers", 8);
+
+  std::vector<double> one, many, p99s, shares;
+  double max_us = 0;
+  int64_t lost = 0, increments = 0;
+  for (int r = 0; r < repeats; ++r) {
+    Round single = RunRound(dir, 1, seconds, r);
+    Round multi = RunRound(dir, writers, seconds, r);
+    one.push_back(single.increments_per_s);
+    many.push_back(multi.increments_per_s);
+    p99s.push_back(Percentile(multi.latencies_us, 0.99));
+    shares.push_back(multi.min_share);
+    max_us = std::max(max_us, Percentile(multi.latencies_us, 1.0));
+    lost += single.lost + multi.lost;
+    increments += single.increments + multi.increments;
+  }
+  const std::string n = std::to_string(writers);
+  Note("writers: all processes increment one shared series; " + std::to_string(increments) +
+       " increments in all, each counted in the file: " + (lost == 0 ? "yes" : "NO"));
+  NoteRepeats("writers_1_inc_per_s", one);
+  NoteRepeats("writers_" + n + "_inc_per_s", many);
+  NoteRepeats("writers_" + n + "_p99_us", p99s);
+  NoteRepeats("writers_" + n + "_min_writer_share", shares);
+  Report("writers_1_inc_per_s", Median(one));
+  Report("writers_" + n + "_inc_per_s", Median(many));
+  Report("writers_" + n + "_vs_1_ratio", MedianRatio(many, one));
+  Report("writers_" + n + "_p99_us", Median(p99s));
+  Report("writers_" + n + "_max_us", max_us);
+  Report("writers_" + n + "_min_writer_share", Median(shares));
+  Report("writers_lost_updates", static_cast<double>(lost));
+  if (lost != 0) {
+    std::fprintf(stderr, "promsqlite-bench writers: LOST UPDATES: %lld increments are missing from the file\n",
+                 static_cast<long long>(lost));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace bench
