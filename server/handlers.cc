@@ -19,6 +19,8 @@ constexpr const char* kAllow = "GET, HEAD";
 // httplib bounds each header line (8 KiB) but not their number.
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxHeaderCount = 100;
+// Bodies httplib may read (and discard): set_payload_max_length in server.cc.
+constexpr size_t kMaxBodyBytes = 64 * 1024;
 
 bool IsKnownPath(const std::string& path) {
   return path == "/metrics" || path == "/" || path == "/-/healthy" || path == "/-/ready";
@@ -44,6 +46,16 @@ std::string TakeAcceptEncoding(const httplib::Request& req) {
   std::string value = JoinedHeader(req, "Accept-Encoding");
   const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
   return value;
+}
+
+// Makes httplib answer "Connection: close" instead of keep-alive, and
+// GuardedServer end the connection after the response: after a framing
+// error, what follows on the connection cannot be trusted to be a request.
+// (httplib 0.11 looks at the request's header only.)
+void CloseAfterResponse(const httplib::Request& req) {
+  auto& headers = const_cast<httplib::Request&>(req).headers;
+  headers.erase("Connection");
+  headers.emplace("Connection", "close");
 }
 
 void SetPlain(httplib::Response& res, int status, const std::string& body) {
@@ -108,32 +120,38 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
 
   res.status = 200;
   if (gzip) res.set_header("Content-Encoding", "gzip");
-  res.set_chunked_content_provider(
-      promsqlite::ContentType(choice.format),
-      [stream, record, gzip](size_t /*offset*/, httplib::DataSink& sink) {
-        // Called once: writes the whole body, so the server's shutdown,
-        // which httplib checks between calls, never truncates a scrape.
-        auto write = [&sink](std::string_view data) { return sink.write(data.data(), data.size()); };
-        std::unique_ptr<GzipWriter> gz;
-        if (gzip) gz = std::make_unique<GzipWriter>(write);
-        std::string chunk, error;
-        while (stream->Next(&chunk, &error)) {
-          if (!(gz ? gz->Write(chunk) : write(chunk))) {
-            Log(LogLevel::kDebug, "client went away during a scrape");
-            return false;
-          }
-        }
-        if (!error.empty()) {
-          // Too late for a 500: ending without the last chunk makes the
-          // client see a broken response rather than a short exposition.
-          record->Fail();
-          Log(LogLevel::kError, "scrape failed after the response started", {{"err", error}});
-          return false;
-        }
-        if (gz && !gz->Finish()) return false;
-        sink.done();
-        return true;
-      });
+  auto provide = [stream, record, gzip](size_t /*offset*/, httplib::DataSink& sink) {
+    // Called once: writes the whole body, so the server's shutdown,
+    // which httplib checks between calls, never truncates a scrape.
+    auto write = [&sink](std::string_view data) { return sink.write(data.data(), data.size()); };
+    std::unique_ptr<GzipWriter> gz;
+    if (gzip) gz = std::make_unique<GzipWriter>(write);
+    std::string chunk, error;
+    while (stream->Next(&chunk, &error)) {
+      if (!(gz ? gz->Write(chunk) : write(chunk))) {
+        Log(LogLevel::kDebug, "client went away during a scrape");
+        return false;
+      }
+    }
+    if (!error.empty()) {
+      // Too late for a 500: ending without the last chunk makes the
+      // client see a broken response rather than a short exposition.
+      record->Fail();
+      Log(LogLevel::kError, "scrape failed after the response started", {{"err", error}});
+      return false;
+    }
+    if (gz && !gz->Finish()) return false;
+    sink.done();
+    return true;
+  };
+  if (req.version == "HTTP/1.0") {
+    // HTTP/1.0 has no chunked encoding (RFC 9112 6.1): the body ends with
+    // the connection (so a render failing part way looks like a short body).
+    CloseAfterResponse(req);
+    res.set_content_provider(promsqlite::ContentType(choice.format), provide);
+  } else {
+    res.set_chunked_content_provider(promsqlite::ContentType(choice.format), provide);
+  }
 }
 
 void ServeLandingPage(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
@@ -165,8 +183,27 @@ httplib::Server::HandlerResponse PreRouting(ServerContext* ctx, const httplib::R
   for (const auto& [key, value] : req.headers) bytes += key.size() + value.size() + 4;
   if (bytes > kMaxHeaderBytes || req.headers.size() > kMaxHeaderCount) {
     TakeAcceptEncoding(req);
-    res.set_header("Connection", "close");
+    CloseAfterResponse(req);
     SetPlain(res, 431, "Request Header Fields Too Large\n");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  // Bodies: nothing here takes one. httplib 0.11 reads none for GET, HEAD
+  // and the like, so one sent anyway would be read as the next request
+  // (smuggling); it reads a chunked one, or one without a length, until the
+  // peer closes, without limit; and it waits for all of a long one only to
+  // discard it. A body it would not read promptly is refused at once, and
+  // the connection closed.
+  const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                           req.method == "DELETE" || req.method == "PRI";
+  const bool chunked = req.has_header("Transfer-Encoding");
+  const std::string length = req.get_header_value("Content-Length");
+  const bool has_length = req.has_header("Content-Length");
+  const bool valid_length = req.get_header_value_count("Content-Length") == 1 && !length.empty() &&
+                            length.size() <= 9 && length.find_first_not_of("0123456789") == std::string::npos;
+  if (!body_method && (chunked || (has_length && length != "0"))) {
+    TakeAcceptEncoding(req);
+    CloseAfterResponse(req);
+    SetPlain(res, 400, "Bad Request: this request takes no body\n");
     return httplib::Server::HandlerResponse::Handled;
   }
   if (ctx->auth->enabled()) {
@@ -175,19 +212,22 @@ httplib::Server::HandlerResponse PreRouting(ServerContext* ctx, const httplib::R
       if (!authorization.empty())
         Log(LogLevel::kWarn, "wrong basic auth credentials", {{"remote", req.remote_addr}, {"path", req.path}});
       TakeAcceptEncoding(req);
+      if (chunked || (has_length && length != "0")) CloseAfterResponse(req);  // the body stays unread
       res.set_header("WWW-Authenticate", "Basic realm=\"promsqlite-server\", charset=\"UTF-8\"");
       SetPlain(res, 401, "Unauthorized\n");
       return httplib::Server::HandlerResponse::Handled;
     }
   }
-  // Nothing here takes a body. Answer body-carrying methods before httplib
-  // reads one: without a Content-Length (or when chunked) httplib 0.11
-  // would read it until the peer closes, with no size limit.
-  const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
-                           req.method == "DELETE" || req.method == "PRI";
-  if (body_method && (!req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))) {
+  if (body_method && !chunked && has_length && (!valid_length || std::stoul(length) > kMaxBodyBytes)) {
     TakeAcceptEncoding(req);
-    res.set_header("Connection", "close");
+    CloseAfterResponse(req);
+    if (valid_length) SetPlain(res, 413, "Payload Too Large\n");
+    else SetPlain(res, 400, "Bad Request: invalid Content-Length\n");
+    return httplib::Server::HandlerResponse::Handled;  // OnError makes it 405 on our paths
+  }
+  if (body_method && (!has_length || chunked)) {
+    TakeAcceptEncoding(req);
+    CloseAfterResponse(req);
     if (IsKnownPath(req.path)) {
       res.set_header("Allow", kAllow);
       SetPlain(res, 405, "Method Not Allowed: use GET or HEAD\n");
@@ -217,6 +257,8 @@ const char* ErrorText(int status) {
 // with another method (404, or 413/400 for its body) into 405.
 httplib::Server::HandlerResponse OnError(const httplib::Request& req, httplib::Response& res) {
   TakeAcceptEncoding(req);
+  // Unparsable, or a body left unread: the connection is out of step.
+  if (res.status == 400 || res.status == 413 || res.status == 414) CloseAfterResponse(req);
   const bool method_error = res.status == 404 || res.status == 413 || res.status == 400;
   if (method_error && IsKnownPath(req.path) && !req.method.empty() && req.method != "GET" &&
       req.method != "HEAD") {

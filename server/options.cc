@@ -64,7 +64,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     } else {
       bool known = name == "--db" || name == "--listen" || name == "--web.listen-address" ||
                    name == "--web.config.file" || name == "--web.max-requests" ||
-                   name == "--log.level";
+                   name == "--log.level" || name == "--housekeeping.interval";
       if (!known) {
         *error = "unknown flag " + name + " (see --help)";
         return ParseResult::kUsageError;
@@ -94,6 +94,13 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
       options->max_requests = static_cast<int>(n);
+    } else if (name == "--housekeeping.interval") {
+      long n = 0;
+      if (!ParseInt(value, 0, 86400, &n)) {
+        *error = "--housekeeping.interval must be a number of seconds from 0 to 86400";
+        return ParseResult::kUsageError;
+      }
+      options->housekeeping_interval_s = static_cast<int>(n);
     } else if (name == "--log.level") {
       if (!ParseLogLevel(value, &options->log_level)) {
         *error = "--log.level must be debug, info, warn or error, not \"" + value + "\"";
@@ -127,6 +134,9 @@ std::string Usage() {
          "  --web.config.file FILE       TLS and basic auth, in the Prometheus\n"
          "                               exporter-toolkit web config format\n"
          "  --web.max-requests N         requests served at once (default 16)\n"
+         "  --housekeeping.interval S    seconds between housekeeping passes: expired series\n"
+         "                               (TTL) and dead processes' live gauges are deleted\n"
+         "                               (default 60; 0 disables)\n"
          "  --log.level LEVEL            debug, info, warn or error (default info);\n"
          "                               debug logs every request\n"
          "  --help                       show this help\n"

@@ -38,6 +38,12 @@ struct ServerOptions {
   int write_timeout_s = 10;
   int idle_timeout_s = 5;
 
+  // Seconds between housekeeping passes on the file (TTL expiry, dead
+  // processes' live-mode gauges; promsqlite::Registry::Housekeep), made
+  // through the library's writer path; 0 disables them
+  // (--housekeeping.interval). Default: 60.
+  int housekeeping_interval_s = 60;
+
   // --log.level. Default: info (problems and startup only).
   LogLevel log_level = LogLevel::kInfo;
 };

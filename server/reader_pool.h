@@ -6,6 +6,8 @@
 #ifndef PROMSQLITE_SERVER_READER_POOL_H_
 #define PROMSQLITE_SERVER_READER_POOL_H_
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -23,35 +25,56 @@ class ReaderPool {
   // A Reader on loan; given back when the lease is destroyed.
   class Lease {
    public:
-    Lease(ReaderPool* pool, promsqlite::Reader* reader) : pool_(pool), reader_(reader) {}
-    Lease(Lease&& other) noexcept : pool_(other.pool_), reader_(other.reader_) { other.reader_ = nullptr; }
+    Lease(ReaderPool* pool, size_t slot, promsqlite::Reader* reader) : pool_(pool), slot_(slot), reader_(reader) {}
+    Lease(Lease&& other) noexcept : pool_(other.pool_), slot_(other.slot_), reader_(other.reader_) {
+      other.reader_ = nullptr;
+    }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (reader_) pool_->Release(reader_);
+      if (reader_) pool_->Release(slot_);
     }
     promsqlite::Reader* operator->() const { return reader_; }
     promsqlite::Reader& operator*() const { return *reader_; }
 
    private:
     ReaderPool* pool_;
+    size_t slot_;
     promsqlite::Reader* reader_;
   };
 
-  // Waits for a free Reader.
+  // Waits for a free Reader. Throws std::runtime_error naming the file when
+  // the path cannot be a promsqlite file: not a regular file (opening a FIFO
+  // would block forever), or not even looked up (a folder the server may not
+  // enter), which a Reader would take for a missing file and serve as empty.
+  // A Reader whose file was replaced on disk (renamed over, or deleted and
+  // created again) is renewed first: it would go on reading the old file.
   Lease Acquire();
 
   const std::string& path() const { return path_; }
 
  private:
-  void Release(promsqlite::Reader* reader);
+  // Which file the path named: device and inode, {0, 0} when missing.
+  struct FileId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator!=(const FileId& o) const { return device != o.device || inode != o.inode; }
+  };
+  struct Slot {
+    std::unique_ptr<promsqlite::Reader> reader;
+    FileId file;
+    bool used = false;
+  };
+
+  FileId Identify() const;
+  void Release(size_t slot);
 
   const std::string path_;
-  std::vector<std::unique_ptr<promsqlite::Reader>> readers_;
+  std::vector<Slot> slots_;
   std::mutex mu_;
   std::condition_variable available_;
-  std::vector<promsqlite::Reader*> free_;
+  std::vector<size_t> free_;
 };
 
 }  // namespace promsqlite_server

@@ -13,7 +13,9 @@
 
 #include "basic_auth.h"
 #include "bounded_pool.h"
+#include "guarded_server.h"
 #include "handlers.h"
+#include "housekeeper.h"
 #include "log.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/version.h"
@@ -93,7 +95,7 @@ int RunServer(const ServerOptions& options) {
   std::unique_ptr<httplib::Server> server;
   if (web.tls.enabled) {
     std::string tls_error;
-    auto tls_server = std::make_unique<httplib::SSLServer>(
+    auto tls_server = std::make_unique<GuardedServer>(
         [&](SSL_CTX& ctx) { return ConfigureTls(ctx, web.tls, &tls_error); });
     if (!tls_server->is_valid()) {
       Log(LogLevel::kError, "cannot set up TLS",
@@ -102,7 +104,7 @@ int RunServer(const ServerOptions& options) {
     }
     server = std::move(tls_server);
   } else {
-    server = std::make_unique<httplib::Server>();
+    server = std::make_unique<GuardedServer>();
   }
 
   ReaderPool readers(options.db_path, options.max_requests);
@@ -155,6 +157,7 @@ int RunServer(const ServerOptions& options) {
        {"version", promsqlite::Version()}, {"sqlite_version", promsqlite::SqliteVersion()}});
   bool listened = false;
   {
+    Housekeeper housekeeper(options.db_path, options.housekeeping_interval_s);
     SignalWatcher watcher(server.get(), signals);
     // Returns once stopped and every in-flight request has been answered;
     // false when accepting failed instead.
