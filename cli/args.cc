@@ -8,7 +8,10 @@ namespace promsqlite::cli {
 namespace {
 
 // Options that take a value; --help takes one only when one follows.
-const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format", "--ttl"};
+const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format", "--ttl",
+                                             // push, remote-write
+                                             "--gateway", "--job", "--grouping", "--method", "--url", "--timeout",
+                                             "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"};
 
 bool LooksLikeNumber(const std::string& arg) {
   if (arg.size() < 2 || arg[0] != '-') return false;
@@ -77,6 +80,12 @@ Args ParseArgs(int argc, char** argv) {
         std::string key = value.substr(0, eq);
         if (!args.labels.emplace(key, value.substr(eq + 1)).second)
           throw UsageError("--label " + key + " is given twice");
+        continue;
+      }
+      if (name == "--grouping" && args.options.count(name)) {
+        // --grouping repeats and keeps its order: values are kept NUL-separated
+        // (argv strings cannot contain NUL).
+        args.options[name] += '\0' + value;
         continue;
       }
       if (args.options.count(name)) throw UsageError(name + " is given twice");

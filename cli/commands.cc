@@ -7,6 +7,7 @@
 #include <map>
 
 #include "promsqlite/promsqlite.h"
+#include "push_command.h"
 #include "timed_command.h"
 
 namespace promsqlite::cli {
@@ -48,6 +49,18 @@ const std::map<std::string, CommandInfo>& Commands() {
       {"housekeep", {"housekeep",
                      "Deletes expired series (--ttl), live-mode gauge rows of dead processes and rows\n"
                      "of removed families, and prints what it deleted."}},
+      {"push", {"push --gateway URL --job NAME [--grouping KEY=VALUE]... [--method put|post] [HTTP options]",
+                "Pushes the whole file (text 0.0.4) to a Prometheus Pushgateway as the group\n"
+                "job=NAME plus the --grouping labels. put (default) replaces the group's metrics; post\n"
+                "replaces only the names pushed. Values that are empty or contain '/' are sent in the\n"
+                "@base64 form. HTTP options: --timeout SECONDS (per attempt, default 10),\n"
+                "--retries N (default 2, with exponential backoff; only for no answer, 429 and 5xx),\n"
+                "--basic-auth USER:PASSWORD, --bearer-token-file FILE, --ca-file PEM (https)."}},
+      {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
+                        "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"
+                        "(e.g. http://prometheus:9090/api/v1/write). --label adds a label to every series:\n"
+                        "give each host a distinct one (e.g. instance=HOST), or the counters of several\n"
+                        "hosts collide in one series. HTTP options as for push."}},
       {"rm", {"rm NAME [--label KEY=VALUE]...",
               "Removes the series of NAME with exactly these labels; without --label, removes the\n"
               "whole family (its declaration and all its series)."}},
@@ -87,6 +100,13 @@ FamilySpec DeclareFrom(const Args& args, MetricType type, const std::string& nam
 }
 
 Registry Open(const Args& args) { return Registry(DatabasePath(args)); }
+
+// For commands that only change what exists: a missing file is an error.
+Registry OpenExisting(const Args& args) {
+  Options options;
+  options.create_if_missing = false;
+  return Registry(DatabasePath(args), options);
+}
 
 int Inc(const Args& args) {
   AllowOptions(args, {"--help", "--ttl"});
@@ -258,9 +278,7 @@ int Clear(const Args& args) {
   AllowOptions(args, {});
   std::string name = Need(args, 0, "a metric NAME");
   NoMorePositionals(args, 1);
-  Options options;
-  options.create_if_missing = false;
-  Registry registry(DatabasePath(args), options);
+  Registry registry = OpenExisting(args);
   if (!registry.ClearFamily(name)) throw NotFound("no metric '" + name + "' in " + registry.path());
   return kExitOk;
 }
@@ -269,18 +287,14 @@ int Wipe(const Args& args) {
   AllowOptions(args, {});
   NoMorePositionals(args, 0);
   if (!args.yes) throw UsageError("wipe removes every metric in " + DatabasePath(args) + "; confirm with --yes");
-  Options options;
-  options.create_if_missing = false;
-  Registry(DatabasePath(args), options).Wipe();
+  OpenExisting(args).Wipe();
   return kExitOk;
 }
 
 int Housekeep(const Args& args) {
   AllowOptions(args, {});
   NoMorePositionals(args, 0);
-  Options options;
-  options.create_if_missing = false;
-  HousekeepingReport r = Registry(DatabasePath(args), options).Housekeep();
+  HousekeepingReport r = OpenExisting(args).Housekeep();
   std::printf("expired_series %lld\ndead_process_series %lld\ndead_writers %lld\norphaned_series %lld\ncomplete %s\n",
               static_cast<long long>(r.expired_series), static_cast<long long>(r.dead_process_series),
               static_cast<long long>(r.dead_writers), static_cast<long long>(r.orphaned_series),
@@ -292,9 +306,7 @@ int Remove(const Args& args) {
   AllowOptions(args, {});
   std::string name = Need(args, 0, "a metric NAME");
   NoMorePositionals(args, 1);
-  Options options;
-  options.create_if_missing = false;
-  Registry registry(DatabasePath(args), options);
+  Registry registry = OpenExisting(args);
   auto family = registry.Find(name);
   if (!family) throw NotFound("no metric '" + name + "' in " + registry.path());
   if (args.labels.empty()) {
@@ -329,6 +341,8 @@ int RunCommand(const Args& args) {
   if (c == "clear") return Clear(args);
   if (c == "wipe") return Wipe(args);
   if (c == "housekeep") return Housekeep(args);
+  if (c == "push") return PushCommand(args);
+  if (c == "remote-write") return RemoteWriteCommand(args);
   throw UsageError(c.empty() ? "no command given" : "unknown command \"" + c + "\"");
 }
 
@@ -355,6 +369,8 @@ std::string Usage(const std::string& command) {
       "  2    usage error: unknown command or option, missing or malformed argument\n"
       "  3    invalid input: rejected name, label or value, a clash with the file's declaration,\n"
       "       or (rm) no such metric or series\n"
+      "  4    push, remote-write: the endpoint refused the data or could not be reached after\n"
+      "       the retries (the line on stderr has its HTTP status and reason)\n"
       "  time exits with COMMAND's status (128+N if killed by signal N, 127 if not started)\n"
       "Nothing is written when the exit code is 1, 2 or 3.\n";
   return out;

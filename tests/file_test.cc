@@ -11,13 +11,6 @@ using namespace promsqlite;
 
 namespace {
 
-void Sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-}
-
 std::string ErrorOpening(const std::string& path, Options options = Options()) {
   try {
     Registry registry(path, options);
@@ -42,7 +35,7 @@ TEST_CASE("a file written by a newer schema is refused by writers and readers") 
   test::TempDir dir;
   const std::string path = dir.File("m.db");
   { Registry registry(path); }
-  Sql(path, "PRAGMA user_version = 99");
+  test::ExecSql(path, "PRAGMA user_version = 99");
   std::string expected = path + ": written by a newer promsqlite (schema version 99; this build reads up to " + std::to_string(SchemaVersion()) + ")";
   CHECK(ErrorOpening(path) == expected);
   CHECK(ErrorReading(path) == expected);
@@ -51,7 +44,7 @@ TEST_CASE("a file written by a newer schema is refused by writers and readers") 
 TEST_CASE("an SQLite file of another application is refused") {
   test::TempDir dir;
   const std::string path = dir.File("other.db");
-  Sql(path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+  test::ExecSql(path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
   std::string expected = path + ": not a promsqlite database (an SQLite file of another application)";
   CHECK(ErrorOpening(path) == expected);
   CHECK(ErrorReading(path) == expected);

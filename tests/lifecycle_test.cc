@@ -2,7 +2,6 @@
 // expiry, remove/clear/wipe, and housekeeping that keeps the file bounded.
 #include <doctest/doctest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,14 +136,11 @@ TEST_CASE("a writer record with a running pid but another start time is a dead p
   auto family = BuildGauge().Name("inflight").Mode(GaugeMode::kLiveSum).Register(registry);
   family.WithLabelValues({}).Set(5);  // this process: alive
   // A previous process that had our pid: same pid, older start time.
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   std::string sql =
       "INSERT INTO writers (pid, start_time, boot_id, created) SELECT pid, start_time - 1, boot_id, created "
       "FROM writers; INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
       "SELECT family_id, labels, (SELECT max(id) FROM writers), 1000, 0, created, updated FROM series;";
-  REQUIRE(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(raw);
+  test::ExecSql(db, sql);
   CHECK(Body(Text(db)) == "inflight 5\n");
   HousekeepingReport report = registry.Housekeep();
   CHECK(report.dead_process_series == 1);

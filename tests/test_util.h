@@ -53,6 +53,10 @@ std::string SampleLine(const std::string& name, std::vector<std::pair<std::strin
 // was written" checks; "<no file>" when it does not exist.
 std::string DumpDatabase(const std::string& path);
 
+// Runs SQL on the file with plain sqlite3 (to fake other programs' files,
+// newer schemas, stale writer records); throws on failure.
+void ExecSql(const std::string& path, const std::string& sql);
+
 // PRAGMA integrity_check of the file ("ok" when sound).
 std::string IntegrityCheck(const std::string& path);
 

@@ -17,13 +17,6 @@ using namespace promsqlite;
 
 namespace {
 
-void Sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-}
-
 // A real promsqlite file with enough series to span many pages.
 void WriteRealFile(const std::string& path) {
   Registry registry(path);
@@ -85,12 +78,12 @@ TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay
        },
        ""},
       {"another application's database",
-       [](const std::string& p) { Sql(p, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)"); },
+       [](const std::string& p) { test::ExecSql(p, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)"); },
        "not a promsqlite database (an SQLite file of another application)"},
       {"a newer schema",
        [](const std::string& p) {
          WriteRealFile(p);
-         Sql(p, "PRAGMA user_version = 99");
+         test::ExecSql(p, "PRAGMA user_version = 99");
        },
        "written by a newer promsqlite (schema version 99; this build reads up to " + std::to_string(SchemaVersion()) + ")"},
       {"a directory", [](const std::string& p) { mkdir(p.c_str(), 0700); }, "is a directory, not a promsqlite database"},

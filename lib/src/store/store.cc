@@ -489,31 +489,33 @@ bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   });
 }
 
-bool Store::RemoveFamily(int64_t family_id) {
-  return Run("cannot remove family", [&](Connection& c) {
+// Runs `statements` (each binding ?1 to the family id) in one transaction;
+// true when the last one changed a row.
+bool Store::DeleteFamilyRows(const char* doing, int64_t family_id,
+                             std::initializer_list<SQLite::Statement Connection::*> statements) {
+  return Run(doing, [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series, &c.delete_family}) {
-      s->bind(1, family_id);
-      Exec(*s);
+    for (SQLite::Statement Connection::*member : statements) {
+      SQLite::Statement& s = c.*member;
+      s.bind(1, family_id);
+      Exec(s);
     }
-    bool removed = c.db->getChanges() > 0;
+    bool changed = c.db->getChanges() > 0;
     txn.Commit();
     AfterCommit(c);
-    return removed;
+    return changed;
   });
 }
 
-bool Store::ClearFamily(int64_t family_id) {
-  return Run("cannot clear family", [&](Connection& c) {
-    Transaction txn(c, c.begin_write);
-    for (SQLite::Statement* s : {&c.delete_family_buckets, &c.delete_family_series}) {
-      s->bind(1, family_id);
-      Exec(*s);
-    }
-    txn.Commit();
-    AfterCommit(c);
-    return true;
-  });
+bool Store::RemoveFamily(int64_t family_id) {
+  return DeleteFamilyRows("cannot remove family", family_id,
+                          {&Connection::delete_family_buckets, &Connection::delete_family_series,
+                           &Connection::delete_family});
+}
+
+void Store::ClearFamily(int64_t family_id) {
+  DeleteFamilyRows("cannot clear family", family_id,
+                   {&Connection::delete_family_buckets, &Connection::delete_family_series});
 }
 
 void Store::Wipe() {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,7 @@
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace promsqlite::detail {
@@ -94,7 +96,7 @@ class Store {
   // true when something was deleted.
   bool RemoveSeries(int64_t family_id, std::string_view labels);
   bool RemoveFamily(int64_t family_id);
-  bool ClearFamily(int64_t family_id);
+  void ClearFamily(int64_t family_id);
   void Wipe();
 
   // One bounded housekeeping pass (store/housekeeping.cc).
@@ -116,6 +118,8 @@ class Store {
   template <typename F>
   auto Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
   void Checkpoint(Connection& c);
+  bool DeleteFamilyRows(const char* doing, int64_t family_id,
+                        std::initializer_list<SQLite::Statement Connection::*> statements);
   // After every commit: a checkpoint or a housekeeping pass when due.
   void AfterCommit(Connection& c);
   HousekeepingReport HousekeepLocked(Connection& c);

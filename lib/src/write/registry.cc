@@ -44,7 +44,8 @@ void Registry::Flush() { writer_->Flush(); }
 
 bool Registry::ClearFamily(const std::string& name) {
   auto found = writer_->store().FindFamily(name);
-  return found && writer_->store().ClearFamily(found->first);
+  if (found) writer_->store().ClearFamily(found->first);
+  return found.has_value();
 }
 
 void Registry::Wipe() { writer_->store().Wipe(); }

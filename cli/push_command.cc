@@ -1,0 +1,156 @@
+#include "push_command.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <sstream>
+
+#include "commands.h"
+
+#ifdef PROMSQLITE_HAVE_PUSH
+#include "promsqlite/push.h"
+#endif
+
+namespace promsqlite::cli {
+namespace {
+
+void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
+  for (const auto& option : args.options) {
+    if (option.first == "--db") continue;
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return option.first == a; }))
+      throw UsageError(args.command + " does not take " + option.first);
+  }
+  if (!args.positionals.empty())
+    throw UsageError(args.command + ": unexpected argument \"" + args.positionals[0] + "\"");
+}
+
+std::string Require(const Args& args, const char* option) {
+  auto value = args.Option(option);
+  if (!value || value->empty()) throw UsageError(args.command + " needs " + option);
+  return *value;
+}
+
+#ifdef PROMSQLITE_HAVE_PUSH
+
+// The token is read from a file so it does not show in `ps`; a trailing
+// newline (as `echo` writes) is not part of it.
+std::string ReadToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--bearer-token-file: cannot read \"" + path + "\"");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = buffer.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.empty()) throw UsageError("--bearer-token-file: \"" + path + "\" is empty");
+  return token;
+}
+
+std::vector<std::string> SplitOnNul(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t nul; (nul = text.find('\0', start)) != std::string::npos; start = nul + 1)
+    parts.push_back(text.substr(start, nul - start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+std::pair<std::string, std::string> KeyValue(const std::string& text, const char* option) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) throw UsageError(std::string(option) + " needs KEY=VALUE, got \"" + text + "\"");
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+void ReadHttpOptions(const Args& args, HttpOptions& options) {
+  if (auto timeout = args.Option("--timeout")) {
+    options.timeout_seconds = ParseNumber(*timeout, "--timeout");
+    if (!(options.timeout_seconds > 0) || options.timeout_seconds > 3600)
+      throw UsageError("--timeout must be between 0 and 3600 seconds, got \"" + *timeout + "\"");
+  }
+  if (auto retries = args.Option("--retries")) {
+    double n = ParseNumber(*retries, "--retries");
+    if (!(n >= 0 && n <= 100) || n != static_cast<int>(n))
+      throw UsageError("--retries must be a whole number from 0 to 100, got \"" + *retries + "\"");
+    options.retries = static_cast<int>(n);
+  }
+  if (auto auth = args.Option("--basic-auth")) {
+    size_t colon = auth->find(':');
+    if (colon == std::string::npos || colon == 0) throw UsageError("--basic-auth needs USER:PASSWORD");
+    options.basic_auth_user = auth->substr(0, colon);
+    options.basic_auth_password = auth->substr(colon + 1);
+  }
+  if (auto file = args.Option("--bearer-token-file")) {
+    if (args.Option("--basic-auth")) throw UsageError("give --basic-auth or --bearer-token-file, not both");
+    options.bearer_token = ReadToken(*file);
+  }
+  if (auto ca = args.Option("--ca-file")) options.ca_file = *ca;
+}
+
+// Delivery failures get their own exit code: a job can tell "the metrics
+// are fine, the gateway is down" from a broken file or invocation.
+int Deliver(const std::function<void()>& send) {
+  try {
+    send();
+  } catch (const PushError& e) {
+    std::fprintf(stderr, "promsqlite: %s\n", e.what());
+    return kExitPush;
+  }
+  return kExitOk;
+}
+
+#endif
+
+}  // namespace
+
+#ifdef PROMSQLITE_HAVE_PUSH
+
+int PushCommand(const Args& args) {
+  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
+                   "--bearer-token-file", "--ca-file"});
+  if (!args.labels.empty()) throw UsageError("push takes --grouping KEY=VALUE, not --label");
+  PushOptions options;
+  options.url = Require(args, "--gateway");
+  options.job = Require(args, "--job");
+  if (auto grouping = args.Option("--grouping")) {
+    // Repeated --grouping values arrive NUL-separated (see args.cc).
+    for (const std::string& pair : SplitOnNul(*grouping)) options.grouping.push_back(KeyValue(pair, "--grouping"));
+  }
+  std::string method = args.Option("--method").value_or("put");
+  if (method != "put" && method != "post") throw UsageError("--method must be put or post, got \"" + method + "\"");
+  options.method = method == "post" ? PushMethod::kPost : PushMethod::kPut;
+  ReadHttpOptions(args, options);
+  Reader reader(DatabasePath(args));
+  return Deliver([&] { PushToGateway(reader, options); });
+}
+
+int RemoteWriteCommand(const Args& args) {
+  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"});
+  RemoteWriteOptions options;
+  options.url = Require(args, "--url");
+  for (const auto& label : args.labels) options.extra_labels.push_back(label);
+  ReadHttpOptions(args, options);
+  Reader reader(DatabasePath(args));
+  return Deliver([&] { RemoteWrite(reader, options); });
+}
+
+#else
+
+int PushCommand(const Args& args) {
+  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
+                   "--bearer-token-file", "--ca-file"});
+  std::fprintf(stderr, "promsqlite: push: this promsqlite was built without push support (protobuf, snappy "
+                       "or cpp-httplib missing)\n");
+  return kExitPush;
+}
+
+int RemoteWriteCommand(const Args& args) {
+  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"});
+  std::fprintf(stderr, "promsqlite: remote-write: this promsqlite was built without push support (protobuf, "
+                       "snappy or cpp-httplib missing)\n");
+  return kExitPush;
+}
+
+#endif
+
+}  // namespace promsqlite::cli
