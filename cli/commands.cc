@@ -51,10 +51,11 @@ const std::map<std::string, CommandInfo>& Commands() {
                      "of removed families, and prints what it deleted."}},
       {"push", {"push --gateway URL --job NAME [--grouping KEY=VALUE]... [--method put|post] [HTTP options]",
                 "Pushes the whole file (text 0.0.4) to a Prometheus Pushgateway as the group\n"
-                "job=NAME plus the --grouping labels. put (default) replaces the group's metrics; post\n"
-                "replaces only the names pushed. Values that are empty or contain '/' are sent in the\n"
-                "@base64 form. HTTP options: --timeout SECONDS (per attempt, default 10),\n"
-                "--retries N (default 2, with exponential backoff; only for no answer, 429 and 5xx),\n"
+                "job=NAME plus the --grouping labels. put (default) replaces the group's metrics;\n"
+                "post replaces only the names pushed. Grouping values that are empty or have\n"
+                "characters other than A-Z a-z 0-9 . _ ~ - (such as '/') are sent in the @base64\n"
+                "form. HTTP options: --timeout SECONDS (per attempt, default 10), --retries N\n"
+                "(default 2, exponential backoff; only after no answer, 429 or 5xx),\n"
                 "--basic-auth USER:PASSWORD, --bearer-token-file FILE, --ca-file PEM (https)."}},
       {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
                         "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"

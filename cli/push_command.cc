@@ -26,7 +26,7 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
     throw UsageError(args.command + ": unexpected argument \"" + args.positionals[0] + "\"");
 }
 
-std::string Require(const Args& args, const char* option) {
+[[maybe_unused]] std::string Require(const Args& args, const char* option) {
   auto value = args.Option(option);
   if (!value || value->empty()) throw UsageError(args.command + " needs " + option);
   return *value;

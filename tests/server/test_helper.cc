@@ -182,7 +182,9 @@ void WriteSampleFile(const std::string& path) {
 }
 
 void WriteLargeFile(const std::string& path, int families, int series) {
-  promsqlite::Registry registry(path);
+  promsqlite::Options batched;  // one transaction for everything: fast to write
+  batched.write_mode = promsqlite::WriteMode::kBatched;
+  promsqlite::Registry registry(path, batched);
   for (int f = 0; f < families; ++f) {
     auto family = promsqlite::BuildGauge().Name("large_gauge_" + std::to_string(f))
                       .Help("A gauge of the large file.").LabelNames({"instance", "shard"})
@@ -191,6 +193,7 @@ void WriteLargeFile(const std::string& path, int families, int series) {
       family.WithLabelValues({"host-" + std::to_string(s) + ".example.org:9100", std::to_string(s % 17)})
           .Set(s * 1.5);
   }
+  registry.Flush();
 }
 
 std::string BcryptHash(const std::string& password) {

@@ -96,7 +96,8 @@ struct PushOptions : HttpOptions {
 
   // Further labels identifying the group, in URL order (e.g. instance).
   // Names follow the label-name rule; values may be any UTF-8 text (values
-  // that are empty or contain '/' are sent in the @base64 form).
+  // that are empty or have characters other than [A-Za-z0-9._~-], such as
+  // '/', are sent in the gateway's @base64 form).
   // Default: none.
   std::vector<std::pair<std::string, std::string>> grouping;
 

@@ -56,7 +56,7 @@ void CheckGroupingName(const std::string& name) {
   probe.label_names = {name};
   try {
     CheckFamilySpec(probe);
-  } catch (const InvalidArgument& e) {
+  } catch (const InvalidArgument&) {
     throw InvalidArgument("grouping label \"" + name + "\" is not a valid label name");
   }
   if (name == "job") throw InvalidArgument("grouping label \"job\" is given by the job option, not the grouping");

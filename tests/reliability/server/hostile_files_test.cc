@@ -153,9 +153,19 @@ class UnprivilegedServer {
     if (server_test::RunCommand("command -v setpriv", &out) != 0) return;
     original_ = server_test::ServerBinary();
     chmod(dir_.path().c_str(), 0755);
+    // The build tree may sit in a folder "nobody" cannot enter (CI clones
+    // into a 0700 mktemp folder): run a copy of the server and its library.
+    namespace fs = std::filesystem;
+    std::string binary = dir_.File("promsqlite-server");
+    fs::copy_file(original_, binary);
+    for (const auto& entry : fs::directory_iterator(fs::path(original_).parent_path().parent_path() / "lib")) {
+      if (entry.path().filename().string().rfind("libpromsqlite.so", 0) == 0)
+        fs::copy(entry.path(), dir_.File(entry.path().filename().string()), fs::copy_options::copy_symlinks);
+    }
     std::string wrapper = dir_.File("as-nobody");
-    WriteBytes(wrapper, "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups -- " +
-                            server_test::Quote(original_) + " \"$@\"\n");
+    WriteBytes(wrapper, "#!/bin/sh\nLD_LIBRARY_PATH=" + server_test::Quote(dir_.path()) +
+                            " exec setpriv --reuid=65534 --regid=65534 --clear-groups -- " +
+                            server_test::Quote(binary) + " \"$@\"\n");
     chmod(wrapper.c_str(), 0755);
     setenv("PROMSQLITE_SERVER", wrapper.c_str(), 1);
     usable_ = true;

@@ -1,0 +1,79 @@
+// Helpers for the push tests: the real Pushgateway and Prometheus as child
+// processes on free ports, and small HTTP look-ups.
+#ifndef PROMSQLITE_TESTS_PUSH_PUSH_TEST_UTIL_H_
+#define PROMSQLITE_TESTS_PUSH_PUSH_TEST_UTIL_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "promsqlite/family.h"
+
+namespace promsqlite::test {
+
+// A port nothing listens on right now (bound, then released).
+int FreePort();
+
+// A child process, killed (SIGKILL to its process group) and reaped when
+// destroyed, so a failing test never leaves a daemon behind.
+class ChildProcess {
+ public:
+  // Starts argv; its stdout and stderr go to `log_path`.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// GET http://127.0.0.1:port<path>: the status (0 if no answer) and body.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+HttpAnswer HttpGet(int port, const std::string& path);
+
+// Polls /-/ready until it answers 200 or `seconds` pass.
+bool WaitReady(int port, double seconds);
+
+// prometheus-pushgateway on a free port; skips nothing: fails the test
+// when it cannot start.
+struct Pushgateway {
+  explicit Pushgateway(const std::string& dir);
+  int port;
+  ChildProcess process;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+// prometheus with the remote-write receiver, TSDB in `dir`.
+struct Prometheus {
+  explicit Prometheus(const std::string& dir);
+  int port;
+  ChildProcess process;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  // /api/v1/query?query=..: the JSON answer.
+  std::string Query(const std::string& promql) const;
+};
+
+// A promsqlite file at `path` with every metric type, label values and
+// help that need escaping (quotes, backslashes, newlines, UTF-8):
+//   requests_total{path="a\"b\\c\nd",who="grüße→✓"} 3.5 (help "Requests\nserved \\ ok")
+//   temperature_celsius -12.25
+//   latency_seconds buckets 0.1, 1 with observations 0.25, 0.5, 2
+//   job_seconds (summary) observations 1.5, 2.5
+//   build_info{version="1.2.3"} 1, phase (enum a,b) = b
+void WriteAllTypes(const std::string& path);
+
+// A declaration with only a type and a name.
+promsqlite::FamilySpec Spec(promsqlite::MetricType type, const std::string& name);
+
+// The CLI under test (PROMSQLITE_CLI, set by meson).
+std::string Cli();
+
+}  // namespace promsqlite::test
+
+#endif  // PROMSQLITE_TESTS_PUSH_PUSH_TEST_UTIL_H_
