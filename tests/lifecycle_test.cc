@@ -26,32 +26,8 @@ struct FakeClock {
   }
 };
 
-// Forks a child that sets `value` on `gauge` (in `mode`) and then waits to
-// be killed; returns its pid once the value is in the file.
 pid_t StartWorker(const std::string& db, GaugeMode mode, double value) {
-  int ready[2];
-  REQUIRE(pipe(ready) == 0);
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(ready[0]);
-    try {
-      Registry registry(db);
-      BuildGauge().Name("worker_memory_bytes").Help("Per worker.").Mode(mode).Register(registry)
-          .WithLabelValues({}).Set(value);
-    } catch (...) {
-      _exit(1);
-    }
-    char ok = 1;
-    if (write(ready[1], &ok, 1) != 1) _exit(1);
-    pause();
-    _exit(0);
-  }
-  close(ready[1]);
-  char ok = 0;
-  REQUIRE(read(ready[0], &ok, 1) == 1);
-  close(ready[0]);
-  return pid;
+  return test::StartGaugeWorker(db, "worker_memory_bytes", mode, value);
 }
 
 void KillAndReap(pid_t pid) {

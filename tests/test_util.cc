@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "promsqlite/promsqlite.h"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -241,6 +243,32 @@ std::string IntegrityCheck(const std::string& path) {
   }
   sqlite3_close(db);
   return result;
+}
+
+pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode mode, double value) {
+  int ready[2];
+  if (pipe(ready) != 0) throw std::runtime_error("pipe failed");
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]);
+    try {
+      Registry registry(db);
+      BuildGauge().Name(name).Help("A per-process gauge.").Mode(mode).Register(registry).WithLabelValues({}).Set(value);
+    } catch (...) {
+      _exit(1);
+    }
+    char ok = 1;
+    if (write(ready[1], &ok, 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char ok = 0;
+  bool started = read(ready[0], &ok, 1) == 1;
+  close(ready[0]);
+  if (!started) throw std::runtime_error("the gauge worker failed");
+  return pid;
 }
 
 bool LongTests() {

@@ -3,9 +3,13 @@
 #ifndef PROMSQLITE_TESTS_TEST_UTIL_H_
 #define PROMSQLITE_TESTS_TEST_UTIL_H_
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "promsqlite/metric_type.h"
 
 namespace promsqlite::test {
 
@@ -59,6 +63,11 @@ void ExecSql(const std::string& path, const std::string& sql);
 
 // PRAGMA integrity_check of the file ("ok" when sound).
 std::string IntegrityCheck(const std::string& path);
+
+// Forks a process that sets gauge `name` (declared in `mode`) to `value`
+// in `db` and then waits to be killed; returns its pid once the value is in
+// the file. The caller kills and reaps it.
+pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode mode, double value);
 
 // Long variants of reliability tests run when PROMSQLITE_LONG_TESTS=1.
 bool LongTests();

@@ -14,31 +14,9 @@
 
 namespace {
 
-// A worker that sets its gauge and waits to be killed.
+// A worker that sets its live gauge and waits to be killed.
 pid_t StartWorker(const std::string& db, double value) {
-  int ready[2];
-  REQUIRE(pipe(ready) == 0);
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(ready[0]);
-    try {
-      promsqlite::Registry registry(db);
-      promsqlite::BuildGauge().Name("worker_inflight").Help("In flight.").Mode(promsqlite::GaugeMode::kLiveSum)
-          .Register(registry).WithLabelValues({}).Set(value);
-    } catch (...) {
-      _exit(1);
-    }
-    char ok = 1;
-    if (write(ready[1], &ok, 1) != 1) _exit(1);
-    pause();
-    _exit(0);
-  }
-  close(ready[1]);
-  char ok = 0;
-  REQUIRE(read(ready[0], &ok, 1) == 1);
-  close(ready[0]);
-  return pid;
+  return promsqlite::test::StartGaugeWorker(db, "worker_inflight", promsqlite::GaugeMode::kLiveSum, value);
 }
 
 }  // namespace

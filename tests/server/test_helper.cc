@@ -41,17 +41,6 @@ std::string Env(const char* name) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/promsqlite-server-test-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 ServerProcess::ServerProcess(std::vector<std::string> args) : args_(std::move(args)) {}
 
 ServerProcess::~ServerProcess() {

@@ -10,21 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace server_test {
 
 // A fresh folder, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = promsqlite::test::TempDir;
 
 // promsqlite-server as a child process. Start() passes
 // "--listen 127.0.0.1:0" unless the arguments name an address, and waits
