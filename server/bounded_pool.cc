@@ -34,6 +34,11 @@ void BoundedPool::shutdown() {
   threads_.clear();
 }
 
+size_t BoundedPool::queued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tasks_.size();
+}
+
 void BoundedPool::Work() {
   for (;;) {
     std::function<void()> task;

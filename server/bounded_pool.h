@@ -29,6 +29,9 @@ class BoundedPool : public httplib::TaskQueue {
   // the server stops, so in-flight requests finish).
   void shutdown() override;
 
+  // Connections accepted and waiting for a worker.
+  size_t queued();
+
  private:
   void Work();
 

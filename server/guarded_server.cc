@@ -245,6 +245,11 @@ GuardedServer::~GuardedServer() {
   if (tls_) SSL_CTX_free(tls_);
 }
 
+void GuardedServer::SetListenBacklog(int backlog) {
+  socket_t sock = svr_sock_;
+  if (sock != INVALID_SOCKET) ::listen(sock, backlog);  // on Linux, changes a listening socket's backlog
+}
+
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   // Non-blocking: every wait is a poll() bounded by our timeouts.
   int flags = fcntl(sock, F_GETFL);
@@ -263,7 +268,8 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
         if (!connection.WaitForRequest(keep_alive_timeout_sec_, stopping)) break;
         connection.BeginRequest();
         bool closed = false;
-        ok = process_request(connection, left == 1, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
+        const bool last = left == 1 || (connections_waiting_ && connections_waiting_());
+        ok = process_request(connection, last, closed, [ssl](httplib::Request& req) { req.ssl = ssl; });
         if (!ok || closed || connection.ShouldClose()) break;
       }
     }

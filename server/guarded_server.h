@@ -11,7 +11,10 @@
 //    dropped; here it lives as long as the connection;
 //  - it keeps the connection after a response that says "Connection:
 //    close" (our 400s, 405s, 431s), reading whatever follows as a request;
-//    here such a response ends the connection.
+//    here such a response ends the connection;
+//  - a worker serves a keep-alive connection for up to 100 requests while
+//    new connections wait: a few busy clients starved the others for 30 s;
+//    here a response says "Connection: close" when connections wait.
 //
 // Thread safety: as httplib::Server; connections are served on the workers
 // of its task queue.
@@ -42,11 +45,21 @@ class GuardedServer : public httplib::Server {
 
   bool is_valid() const override { return valid_; }
 
+  // Tells whether accepted connections wait for a worker; a kept-alive
+  // connection then closes after its current response. Set before listening.
+  void set_connections_waiting(std::function<bool()> waiting) { connections_waiting_ = std::move(waiting); }
+
+  // Lets the kernel queue `backlog` connections not yet accepted; httplib
+  // 0.11 listens with 5, beyond which clients' SYNs are dropped and their
+  // connects retried seconds later. Call after binding.
+  void SetListenBacklog(int backlog);
+
  private:
   bool process_and_close_socket(socket_t sock) override;
 
   SSL_CTX* tls_ = nullptr;
   bool valid_ = true;
+  std::function<bool()> connections_waiting_;
 };
 
 }  // namespace promsqlite_server

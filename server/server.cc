@@ -92,7 +92,7 @@ int RunServer(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::unique_ptr<httplib::Server> server;
+  std::unique_ptr<GuardedServer> server;
   if (web.tls.enabled) {
     std::string tls_error;
     auto tls_server = std::make_unique<GuardedServer>(
@@ -114,7 +114,11 @@ int RunServer(const ServerOptions& options) {
   InstallHandlers(*server, &context);
 
   const size_t workers = static_cast<size_t>(options.max_requests);
-  server->new_task_queue = [workers] { return new BoundedPool(workers, workers); };
+  server->new_task_queue = [workers, guarded = server.get()] {
+    auto* pool = new BoundedPool(workers, workers);
+    guarded->set_connections_waiting([pool] { return pool->queued() > 0; });
+    return pool;
+  };
   server->set_read_timeout(options.read_timeout_s, 0);
   server->set_write_timeout(options.write_timeout_s, 0);
   server->set_keep_alive_timeout(options.idle_timeout_s);
@@ -138,6 +142,7 @@ int RunServer(const ServerOptions& options) {
         {{"address", HostPort(options.listen_host, options.listen_port)}, {"err", why}});
     return 1;
   }
+  server->SetListenBacklog(SOMAXCONN);
 
   // Say early, once, when the file cannot be served; scrapes then answer
   // 500 with the same message until it is fixed.

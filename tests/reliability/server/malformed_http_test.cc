@@ -39,7 +39,7 @@ std::string Exchange(int port, const std::string& request, bool* closed = nullpt
 
 // A hostile request must get a 4xx, or no answer at all, and then the
 // connection must be closed promptly: after an error the server cannot know
-// where the next request would start.
+// where the next request would start. A normal scrape must work after it.
 void CheckRefused(SampleServer& s, const std::string& request, const std::string& what) {
   CAPTURE(what);
   auto start = Clock::now();
@@ -54,6 +54,7 @@ void CheckRefused(SampleServer& s, const std::string& request, const std::string
   }
   CHECK(closed);
   CHECK(reliability::SecondsSince(start) < 3.0);
+  CheckServesSample(s);
 }
 
 std::string RandomBytes(size_t n, unsigned seed) {
@@ -318,4 +319,32 @@ TEST_CASE("clients that abort a large scrape part way leave the server serving")
     CHECK(Contains(res->body, last));
   }
   CHECK(server.Stop(SIGTERM) == 0);
+}
+
+TEST_CASE("over TLS, pipelined requests are answered and an endless header stream is cut off") {
+  server_test::TempDir tls;
+  SampleServer s({"--web.config.file", reliability::WriteTlsConfig(tls)});
+  // openssl s_client sends stdin, then (-ign_eof) reads until the server closes.
+  const std::string s_client = "(timeout 30 openssl s_client -quiet -ign_eof -connect 127.0.0.1:" +
+                               std::to_string(s.port()) + " 2>/dev/null)";
+  std::string out;
+  server_test::RunCommand(s_client, &out,
+                          "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CAPTURE(out.substr(0, 1000));
+  CHECK(CountResponses(out) == 2);
+  CHECK(Contains(out, "promsqlite-server is Healthy."));
+  CHECK(Contains(out, reliability::kSampleLine));
+
+  long before = server_test::PeakRssKib(s.server->pid());
+  std::string flood = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 800000; ++i) flood += "a:b\r\n";  // 4 MB of short header lines
+  auto start = Clock::now();
+  server_test::RunCommand(s_client, &out, flood + "\r\n");
+  CHECK(reliability::SecondsSince(start) < 20);
+  if (!out.empty()) CHECK(FirstStatus(out) / 100 == 4);
+  long growth = server_test::PeakRssKib(s.server->pid()) - before;
+  MESSAGE("peak RSS growth: " << growth << " KiB");
+  CHECK(growth < 32 * 1024);
+  CheckServesSample(s, tls.File("server.crt"));
 }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 namespace reliability {
 
@@ -134,15 +135,36 @@ SampleServer::SampleServer(std::vector<std::string> extra_args) : db(dir.File("s
   REQUIRE(server->Start());
 }
 
-void CheckServesSample(SampleServer& s) {
+void CheckServesSample(SampleServer& s, const std::string& ca_file) {
   REQUIRE(s.server->Running());
-  auto client = server_test::Client(s.port());
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(15, 0);
-  auto res = client.Get("/metrics");
+  std::unique_ptr<httplib::ClientImpl> client;
+  if (ca_file.empty()) {
+    client = std::make_unique<httplib::ClientImpl>("127.0.0.1", s.port());
+  } else {
+    auto tls = std::make_unique<httplib::SSLClient>("127.0.0.1", s.port());
+    tls->set_ca_cert_path(ca_file.c_str());
+    tls->enable_server_certificate_verification(true);
+    client = std::move(tls);
+  }
+  client->set_decompress(false);
+  client->set_connection_timeout(5, 0);
+  client->set_read_timeout(15, 0);
+  auto res = client->Get("/metrics");
   REQUIRE_MESSAGE(res, "no answer to a normal scrape: " << httplib::to_string(res.error()));
   CHECK(res->status == 200);
   CHECK(res->body.find(kSampleLine) != std::string::npos);
+}
+
+std::string WriteTlsConfig(const server_test::TempDir& dir) {
+  std::string out;
+  int rc = server_test::RunCommand(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " + server_test::Quote(dir.File("server.key")) +
+      " -out " + server_test::Quote(dir.File("server.crt")), &out);
+  REQUIRE_MESSAGE(rc == 0, out);
+  std::string config = dir.File("web.yml");
+  std::ofstream(config) << "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+  return config;
 }
 
 }  // namespace reliability

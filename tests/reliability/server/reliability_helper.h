@@ -77,8 +77,13 @@ struct SampleServer {
 };
 
 // Checks (with doctest) that a normal GET /metrics answers 200 with the
-// sample file's content and that the process still runs.
-void CheckServesSample(SampleServer& s);
+// sample file's content and that the process still runs. With `ca_file`,
+// over HTTPS, trusting that certificate.
+void CheckServesSample(SampleServer& s, const std::string& ca_file = "");
+
+// Writes a self-signed certificate for 127.0.0.1 (server.crt, server.key)
+// and a web config serving HTTPS with it into `dir`; returns the config.
+std::string WriteTlsConfig(const server_test::TempDir& dir);
 
 }  // namespace reliability
 

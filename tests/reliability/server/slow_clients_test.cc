@@ -1,7 +1,7 @@
 // Slow and silent clients against a live promsqlite-server: the server's
 // fixed timeouts (idle 5 s, read 10 s: ServerOptions) must cut them off,
-// and normal scrapes must go on meanwhile. Each case waits for a timeout,
-// so this program takes about 40 s.
+// and normal scrapes must go on meanwhile, over HTTP and HTTPS. Each case
+// waits for a timeout, so this program takes about 50 s.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -160,4 +160,35 @@ TEST_CASE("more trickling clients than --web.max-requests delay a scrape by at m
   CHECK(res->status == 200);
   CHECK(took <= kReadTimeout + 3);
   CheckServesSample(s);
+}
+
+TEST_CASE("over TLS, a client stalled in the handshake or in its request is cut off after the read timeout") {
+  server_test::TempDir tls;
+  SampleServer s({"--web.config.file", reliability::WriteTlsConfig(tls)});
+  const std::string ca = tls.File("server.crt");
+  auto start = Clock::now();
+  // A TLS record header, then nothing: SSL_accept waits for the rest.
+  RawConnection handshake(s.port());
+  REQUIRE(handshake.connected());
+  handshake.Send(std::string("\x16\x03\x01\x02\x00", 5));
+  // A complete handshake, then half a request (-ign_eof: keep reading
+  // after stdin ends, until the server closes).
+  double request_closed_after = -1;
+  std::thread request([&] {
+    std::string out;
+    server_test::RunCommand("timeout 30 openssl s_client -quiet -ign_eof -connect 127.0.0.1:" +
+                                std::to_string(s.port()) + " 2>/dev/null",
+                            &out, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: a");
+    request_closed_after = SecondsSince(start);
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CheckServesSample(s, ca);  // meanwhile
+  double handshake_closed_after = SecondsUntilClosed(handshake, start, kReadTimeout + 5);
+  request.join();
+  MESSAGE("handshake closed after " << handshake_closed_after << " s, request after " << request_closed_after << " s");
+  CHECK(handshake_closed_after >= kReadTimeout - 1);
+  CHECK(handshake_closed_after <= kReadTimeout + 3);
+  CHECK(request_closed_after >= kReadTimeout - 1);
+  CHECK(request_closed_after <= kReadTimeout + 3);
+  CheckServesSample(s, ca);
 }
