@@ -227,3 +227,27 @@ TEST_CASE("a reader never sees a half-flushed histogram") {
   });
   CHECK(failed == 0);
 }
+
+TEST_CASE("destroying the last registry and handles flushes before returning, even while the flusher runs") {
+  // A process that _exit()s right after: nothing may be left to a thread.
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  constexpr int kRounds = 20, kIncrements = 20000;
+  int failed = test::RunInChildren(kRounds, [&](int) {
+    {
+      Registry registry(path, Batched(1));  // the flusher is busy all the time
+      auto family = BuildCounter().Name("c").LabelNames({"k"}).Register(registry);
+      std::vector<Counter> counters;  // many series: each flush takes a while
+      for (int k = 0; k < 500; ++k) counters.push_back(family.WithLabelValues({std::to_string(k)}));
+      for (int i = 0; i < kIncrements; ++i) counters[i % 500].Increment();
+    }
+    std::fflush(nullptr);
+    _exit(0);
+  });
+  REQUIRE(failed == 0);
+  std::string text = FileText(path);
+  double total = 0;
+  for (size_t at = text.find("\nc_total{"); at != std::string::npos; at = text.find("\nc_total{", at + 1))
+    total += std::stod(text.substr(text.find("} ", at) + 2));
+  CHECK(total == kRounds * kIncrements);
+}

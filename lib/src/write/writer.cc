@@ -254,25 +254,27 @@ void Writer::Flush() {
 }
 
 void Writer::StartFlusher() {
-  flusher_ = std::make_unique<std::thread>(&Writer::RunFlusher, weak_from_this(), control_,
+  flusher_ = std::make_unique<std::thread>(&Writer::RunFlusher, this, control_,
                                            std::chrono::milliseconds(options_.flush_interval_ms));
 }
 
-// Touches the Writer only through a reference taken for each flush; when
-// that was the last one, ~Writer runs here, sets `stopping` and detaches us.
-void Writer::RunFlusher(std::weak_ptr<Writer> writer, std::shared_ptr<FlusherControl> control,
+// Holds no reference to the Writer: ~Writer stops and joins this thread
+// before anything is destroyed, on the thread that dropped the last
+// reference, and then flushes what is left there. (A flusher that kept the
+// Writer alive while flushing made ~Writer, with the final flush, run later
+// on this thread: a process calling _exit() right after destroying its last
+// Registry lost the last interval.) Nothing the flusher touches holds a
+// reference either: the dirty list and the orphans keep raw pointers and
+// copies.
+void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                         std::chrono::milliseconds interval) {
   std::unique_lock<std::mutex> lock(control->mu);
   while (!control->stopping) {
     control->wake.wait_for(lock, interval, [&] { return control->stopping; });
     if (control->stopping) break;
     lock.unlock();
-    if (std::shared_ptr<Writer> self = writer.lock()) {
-      std::string error;
-      if (!self->FlushPending(&error)) self->Report(error);
-    } else {
-      return;
-    }
+    std::string error;
+    if (!writer->FlushPending(&error)) writer->Report(error);
     lock.lock();
   }
 }
@@ -289,8 +291,7 @@ void Writer::StopFlusher() {
     control_->stopping = true;
   }
   control_->wake.notify_all();
-  if (flusher->get_id() == std::this_thread::get_id()) flusher->detach();
-  else flusher->join();
+  flusher->join();
   control_ = std::make_shared<FlusherControl>();  // for a flusher started later
 }
 

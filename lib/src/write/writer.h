@@ -25,9 +25,8 @@ namespace promsqlite::detail {
 struct SeriesState;
 struct FamilyState;
 
-// Shared by a Writer and its flusher thread, so the thread can stop safely
-// even when the Writer is destroyed on it (its last reference can be a
-// series the thread is flushing).
+// Shared by a Writer and its flusher thread (and replaced in a forked
+// child, where the parent's thread does not exist).
 struct FlusherControl {
   std::mutex mu;
   std::condition_variable wake;
@@ -75,7 +74,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void MarkDirty(SeriesState& series);
   void StartFlusher();  // requires dirty_mu_
   void StopFlusher();
-  static void RunFlusher(std::weak_ptr<Writer> writer, std::shared_ptr<FlusherControl> control,
+  static void RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                          std::chrono::milliseconds interval);
   void Report(const std::string& message) noexcept;
 
