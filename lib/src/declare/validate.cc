@@ -180,6 +180,14 @@ void ValidateLabelNames(const std::string& family, const std::vector<std::string
   }
 }
 
+void RequireLabelNames(const std::string& family, const std::vector<std::string>& sorted_names,
+                       const std::vector<std::string>& declared, const Labels& labels) {
+  bool same = labels.size() == sorted_names.size() &&
+              std::equal(sorted_names.begin(), sorted_names.end(), labels.begin(),
+                         [](const std::string& name, const auto& label) { return name == label.first; });
+  if (!same) ValidateLabelNames(family, declared, labels);
+}
+
 void ValidateLabelValue(const std::string& family, std::string_view label, std::string_view value) {
   if (value.size() > kMaxLabelValueBytes)
     Fail(family, "value of label \"" + std::string(label) + "\" is " + std::to_string(value.size()) +

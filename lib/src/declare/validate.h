@@ -35,6 +35,12 @@ void ValidateLabelValue(const std::string& family, std::string_view label,
 void ValidateLabelNames(const std::string& family, const std::vector<std::string>& declared,
                         const Labels& labels);
 
+// The same check, without allocating when the labels are right (the hot
+// path): `sorted_names` are the declared names sorted, as Labels keys are;
+// messages list `declared` in declaration order.
+void RequireLabelNames(const std::string& family, const std::vector<std::string>& sorted_names,
+                       const std::vector<std::string>& declared, const Labels& labels);
+
 // "a, b", or "none".
 std::string JoinNames(const std::vector<std::string>& names);
 

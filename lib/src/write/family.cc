@@ -107,11 +107,7 @@ template <typename T>
 T Family<T>::Add(const Labels& labels) const {
   const detail::FamilyInfo& info = *state_->info;
   const std::vector<std::string>& names = info.sorted_label_names;
-  // Both are sorted by name: equal key sequences mean the right labels.
-  bool same = labels.size() == names.size() &&
-              std::equal(names.begin(), names.end(), labels.begin(),
-                         [](const std::string& name, const auto& label) { return name == label.first; });
-  if (!same) detail::ValidateLabelNames(info.spec.name, info.spec.label_names, labels);
+  detail::RequireLabelNames(info.spec.name, names, info.spec.label_names, labels);
   thread_local std::string key;
   key.clear();
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);

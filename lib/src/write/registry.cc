@@ -25,11 +25,7 @@ bool Registry::RemoveSeries(const std::string& name, const Labels& labels) {
   auto found = writer_->store().FindFamily(name);
   if (!found) return false;
   const FamilySpec& spec = found->second;
-  // Labels and the stored names are both sorted by name.
-  bool same = labels.size() == spec.label_names.size() &&
-              std::equal(spec.label_names.begin(), spec.label_names.end(), labels.begin(),
-                         [](const std::string& n, const auto& label) { return n == label.first; });
-  if (!same) detail::ValidateLabelNames(spec.name, spec.label_names, labels);
+  detail::RequireLabelNames(spec.name, spec.label_names, spec.label_names, labels);  // stored sorted
   std::string key;
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);
   return writer_->store().RemoveSeries(found->first, key);
