@@ -1,7 +1,5 @@
 #include "promsqlite/registry.h"
 
-#include <algorithm>
-
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "render/renderers.h"
