@@ -162,9 +162,11 @@ TEST_CASE("CLI push: 0 on success, 4 and the gateway's reason on a refusal") {
   CHECK(Contains(Scrape(gateway), R"(jobs_total{instance="",job="ci",runner="r/1",stage=""} 1)"));
 
   CommandResult refused = test::RunCommand({cli, "--db", db2, "push", "--gateway", gateway.url(), "--job", "other"});
+  INFO(refused.output);
   CHECK(refused.exit_code == 4);
   CHECK(Contains(refused.output, "HTTP 400"));
-  CHECK(Contains(refused.output, "is not a COUNTER"));
+  // The gateway names whichever side of the clash it checks first.
+  CHECK((Contains(refused.output, "is not a COUNTER") || Contains(refused.output, "is not a GAUGE")));
   CHECK(std::count(refused.output.begin(), refused.output.end(), '\n') == 1);  // one line
 }
 
