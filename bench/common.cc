@@ -115,6 +115,19 @@ const std::vector<std::string>& ManyLabelNames() {
 
 std::vector<std::string> ManyLabelValues(int i) { return {"GET", "/api/v1/items/" + std::to_string(i)}; }
 
+promsqlite::LockWait LockWaitFlag(const std::string& name) {
+  if (name == "fair") return promsqlite::LockWait::kFairQueue;
+  if (name == "poll") return promsqlite::LockWait::kPoll;
+  if (name == "sqlite") return promsqlite::LockWait::kSqliteDefault;
+  throw std::runtime_error("--lock-wait must be fair, poll or sqlite, not '" + name + "'");
+}
+
+promsqlite::Options WithLockWait(promsqlite::LockWait wait) {
+  promsqlite::Options options;
+  options.lock_wait = wait;
+  return options;
+}
+
 pid_t ForkChild(const std::function<int()>& body) {
   std::fflush(nullptr);  // or the child would print our buffered output again
   pid_t pid = fork();

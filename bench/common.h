@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "promsqlite/options.h"
+
 namespace bench {
 
 // "--name value" pairs after the subcommand.
@@ -55,6 +57,11 @@ const std::vector<std::string>& HotLabelValues();
 // (names: ManyLabelNames()).
 const std::vector<std::string>& ManyLabelNames();
 std::vector<std::string> ManyLabelValues(int i);
+
+// "fair" (default), "poll" or "sqlite": Options::lock_wait by name.
+promsqlite::LockWait LockWaitFlag(const std::string& name);
+// Immediate-mode Options with that lock_wait.
+promsqlite::Options WithLockWait(promsqlite::LockWait wait);
 
 // Forks a child that runs `body` and exits with its return value (1 when
 // it throws, after printing why).

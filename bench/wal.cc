@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -21,6 +22,7 @@ namespace {
 // application would log it and go on.
 int Writer(const std::string& db, int index, double seconds, const std::string& out) {
   long long done = 0, failed = 0;
+  double worst_us = 0;
   auto report = [&](const promsqlite::DatabaseError& e) {
     if (failed++ == 0) std::fprintf(stderr, "promsqlite-bench wal: writer %d: %s\n", index, e.what());
   };
@@ -30,7 +32,9 @@ int Writer(const std::string& db, int index, double seconds, const std::string& 
     promsqlite::Counter counter = family.WithLabelValues(ManyLabelValues(index));
     for (double start = NowSeconds(); NowSeconds() - start < seconds;) {
       try {
+        int64_t t0 = NowNanos();
         counter.Increment();
+        worst_us = std::max(worst_us, static_cast<double>(NowNanos() - t0) / 1e3);
         ++done;
       } catch (const promsqlite::DatabaseError& e) {
         report(e);
@@ -41,7 +45,7 @@ int Writer(const std::string& db, int index, double seconds, const std::string& 
   }
   FILE* f = std::fopen(out.c_str(), "w");
   if (!f) return 1;
-  std::fprintf(f, "%lld %lld\n", done, failed);
+  std::fprintf(f, "%lld %lld %lld\n", done, failed, static_cast<long long>(worst_us));
   return std::fclose(f) == 0 ? 0 : 1;
 }
 
@@ -110,12 +114,13 @@ int RunWal(const Flags& flags) {
   }
   if (failed) throw std::runtime_error("wal: a child failed");
 
-  long long increments = 0, failures = 0;
+  long long increments = 0, failures = 0, worst_us = 0;
   std::string per_writer;
   for (int w = 0; w < writers; ++w) {
-    std::vector<long long> counts = ReadNumbers(db + ".w" + std::to_string(w), 2);
+    std::vector<long long> counts = ReadNumbers(db + ".w" + std::to_string(w), 3);
     increments += counts[0];
     failures += counts[1];
+    worst_us = std::max(worst_us, counts[2]);
     per_writer += " " + std::to_string(counts[0]);
   }
   std::vector<long long> scrapes = ReadNumbers(db + ".scraper", 1);
@@ -126,6 +131,8 @@ int RunWal(const Flags& flags) {
   Report("wal_max_mib", static_cast<double>(max_bytes) / (1024 * 1024));
   // What keeping the WAL small costs the writers meanwhile.
   Report("wal_writers_inc_per_s", static_cast<double>(increments) / seconds);
+  // The slowest single increment: checkpoints and renders included.
+  Report("wal_writers_max_us", static_cast<double>(worst_us));
   // Not lost updates (the caller was told), but writes that did not happen.
   Report("wal_failed_writes", static_cast<double>(failures));
   return 0;

@@ -26,6 +26,24 @@ enum class WriteMode {
   kBatched,
 };
 
+// How a writer waits while another process holds the file's write lock
+// (docs/write-lock.md).
+enum class LockWait {
+  // Queue in arrival order at a sidecar file next to the database
+  // ("FILE-lock", created with the database's permission bits), woken
+  // within microseconds of the previous writer's commit; poll like kPoll
+  // when SQLite's lock is still taken by a writer outside the queue. Where
+  // the sidecar cannot be created or opened for writing, behaves as kPoll.
+  kFairQueue,
+  // No sidecar: retry SQLite's lock every 10-300 us (jittered). Prompt, but
+  // not fair under sustained contention.
+  kPoll,
+  // SQLite's own busy handler, which sleeps 1, 2, 5 ... 100 ms between
+  // retries: a waiting writer loses milliseconds and can starve. Kept for
+  // comparison (bench/run --baseline).
+  kSqliteDefault,
+};
+
 // How a Registry opens the shared file for writing.
 struct Options {
   // Create the file (and the schema) when it does not exist.
@@ -39,6 +57,10 @@ struct Options {
   // update fails with DatabaseError. Contention normally waits microseconds.
   // Default: 10000 (10 s).
   int busy_timeout_ms = 10000;
+
+  // How a writer waits for another process's write lock.
+  // Default: LockWait::kFairQueue.
+  LockWait lock_wait = LockWait::kFairQueue;
 
   // When a commit leaves the write-ahead log at least this many pages long
   // (4 KiB each), the committing writer checkpoints it while holding the

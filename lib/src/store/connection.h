@@ -6,12 +6,14 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "store/database.h"
 #include "store/schema.h"
 #include "store/store.h"
+#include "store/write_gate.h"
 
 namespace promsqlite::detail {
 
@@ -96,7 +98,20 @@ struct Store::Connection {
   int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
   int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
   int checkpoint_backoff = 1;
+  bool checkpoint_due = false;  // set by AfterCommit, run by Store::RunDueCheckpoint
+  // When the operation in progress stops waiting for the write lock (read
+  // by the busy handler, PromptBusyHandler).
+  std::chrono::steady_clock::time_point busy_deadline;
 };
+
+// How long a writer polls SQLite's lock before it queues at the write gate.
+inline constexpr std::chrono::milliseconds kQueuePatience{1};
+
+// SQLite's busy handler for our connections: short jittered sleeps (tens of
+// microseconds, growing to a few hundred) until Connection::busy_deadline,
+// instead of SQLite's 1, 2, 5 ... 100 ms, which lose every race against
+// processes that retake the lock. `context` is the Connection.
+int PromptBusyHandler(void* context, int attempts);
 
 // RAII transaction on prepared BEGIN/COMMIT/ROLLBACK statements; rolls back
 // unless committed.
@@ -130,10 +145,59 @@ class Transaction {
 // SQLite reports SQLITE_BUSY at once instead of waiting in the busy handler
 // (it does so around WAL recovery after a writer was killed). A retry is
 // safe: each operation is one transaction, rolled back when it fails.
+// Writes first queue at the write gate (store/write_gate.h), reads do not;
+// both give up after Options::busy_timeout_ms in all.
 template <typename F>
 auto Store::Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
+  return RunOperation(doing, true, std::forward<F>(f));
+}
+
+template <typename F>
+auto Store::RunRead(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
+  return RunOperation(doing, false, std::forward<F>(f));
+}
+
+template <typename F>
+auto Store::RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std::declval<Connection&>())) {
   std::lock_guard<std::mutex> lock(mu_);
-  return GuardSqlite(path_, doing, [&] { return RetryWhileBusy(options_.busy_timeout_ms, [&] { return f(Conn()); }); });
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(options_.busy_timeout_ms);
+  return GuardSqlite(path_, doing, [&] {
+    Connection& c = Conn();
+    // Destroyed after `hold`: a checkpoint that this operation's commit made
+    // due runs once the gate is released.
+    struct DueCheckpoint {
+      Store& store;
+      Connection& c;
+      ~DueCheckpoint() { store.RunDueCheckpoint(c); }
+    } due{*this, c};
+    GateHold hold;
+    WriteGate* gate = write ? gate_.get() : nullptr;
+    auto queue = [&] {
+      if (hold.Enter(gate, deadline) == WriteGate::Entry::kTimedOut)
+        throw LockTimeout(doing, "other promsqlite writers kept the write queue");
+      gate = nullptr;  // queued once; from now on poll SQLite's lock until the deadline
+      c.busy_deadline = deadline;
+    };
+    if (gate != nullptr && gate->Busy()) queue();  // others queue already: no barging
+    c.busy_deadline = gate != nullptr ? std::min(deadline, start + kQueuePatience) : deadline;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return f(c);
+      } catch (const SQLite::Exception& e) {
+        if (!IsBusy(e)) throw;
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) throw LockTimeout(doing, e.what());
+        if (gate != nullptr && now >= c.busy_deadline) {
+          queue();  // polled for kQueuePatience in vain
+          continue;
+        }
+      }
+      // SQLite reported BUSY at once (WAL recovery after a killed writer):
+      // the whole operation again, shortly.
+      SleepMilliseconds(attempt < 10 ? 1 : 5);
+    }
+  });
 }
 
 }  // namespace promsqlite::detail

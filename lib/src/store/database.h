@@ -30,6 +30,11 @@ auto GuardSqlite(const std::string& path, const char* doing, F&& f) -> decltype(
 
 void SleepMilliseconds(int ms);
 
+inline bool IsBusy(const SQLite::Exception& e) {
+  int code = e.getErrorCode() & 0xff;
+  return code == 5 /*SQLITE_BUSY*/ || code == 6 /*SQLITE_LOCKED*/;
+}
+
 // Runs `f` again while it fails with SQLITE_BUSY/SQLITE_LOCKED, until
 // `timeout_ms` have passed. For the steps where SQLite reports BUSY at once
 // instead of calling the busy handler (switching a fresh file to WAL while
@@ -41,9 +46,7 @@ auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
     try {
       return f();
     } catch (const SQLite::Exception& e) {
-      int code = e.getErrorCode() & 0xff;
-      if ((code != 5 /*SQLITE_BUSY*/ && code != 6 /*SQLITE_LOCKED*/) || std::chrono::steady_clock::now() >= deadline)
-        throw;
+      if (!IsBusy(e) || std::chrono::steady_clock::now() >= deadline) throw;
     }
     SleepMilliseconds(attempt < 10 ? 1 : 5);
   }

@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "store/database.h"
 #include "store/process_identity.h"
 #include "store/schema.h"
+#include "store/write_gate.h"
 
 namespace promsqlite::detail {
 namespace {
@@ -101,6 +103,7 @@ Store::Connection& Store::Conn() {
   pid_t pid = getpid();
   if (conn_ && pid_ == pid) return *conn_;
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
+  gate_.reset();
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
     auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
     // SQLite quietly opens a file it may not write read-only; say so now,
@@ -148,8 +151,12 @@ Store::Connection& Store::Conn() {
     // another user) can still open the file read-only.
     int persist = 1;
     sqlite3_file_control(c->db->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (options_.lock_wait != LockWait::kSqliteDefault)
+      sqlite3_busy_handler(c->db->getHandle(), &PromptBusyHandler, c.get());
     return c;
   });
+  // After the file exists, so that the sidecar takes its permission bits.
+  if (options_.lock_wait == LockWait::kFairQueue) gate_ = WriteGate::Open(path_);
   pid_ = pid;
   return *conn_;
 }
@@ -184,16 +191,21 @@ int PollForReaders(void* context, int) {
 
 }  // namespace
 
+bool Store::CheckpointDue(const Connection& c) const {
+  const int threshold = options_.checkpoint_wal_pages;
+  return threshold > 0 && c.wal_pages >= std::max(threshold, c.checkpoint_at_pages);
+}
+
 void Store::Checkpoint(Connection& c) {
   const int threshold = options_.checkpoint_wal_pages;
-  if (threshold <= 0 || c.wal_pages < std::max(threshold, c.checkpoint_at_pages)) return;
   sqlite3* h = c.db->getHandle();
   CheckpointWait wait{std::chrono::steady_clock::now() +
                       std::chrono::milliseconds(options_.checkpoint_busy_timeout_ms)};
   sqlite3_busy_handler(h, &PollForReaders, &wait);
   int log_frames = 0, copied_frames = 0;
   int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied_frames);
-  sqlite3_busy_timeout(h, options_.busy_timeout_ms);  // back to SQLite's handler for writes
+  if (options_.lock_wait == LockWait::kSqliteDefault) sqlite3_busy_timeout(h, options_.busy_timeout_ms);
+  else sqlite3_busy_handler(h, &PromptBusyHandler, &c);  // back to the writers' handler
   if (rc == SQLITE_OK) {
     c.checkpoint_backoff = 1;
     c.checkpoint_at_pages = threshold;
@@ -204,10 +216,59 @@ void Store::Checkpoint(Connection& c) {
   c.wal_pages = 0;
 }
 
+int PromptBusyHandler(void* context, int attempts) {
+  auto* c = static_cast<Store::Connection*>(context);
+  auto now = std::chrono::steady_clock::now();
+  if (now >= c->busy_deadline) return 0;
+  // 10-30 us for the first 1000 attempts (~20 ms), then 100-300 us: prompt
+  // enough to take a lock that a transaction of tens of microseconds frees,
+  // jittered so that waiters do not retry in lockstep.
+  thread_local uint64_t rng = 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(getpid());
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  const int base_us = attempts < 1000 ? 10 : 100;
+  auto sleep = std::chrono::microseconds(base_us + static_cast<int>(rng % (2 * base_us)));
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(sleep, c->busy_deadline - now));
+  return 1;
+}
+
+DatabaseError Store::LockTimeout(const char* doing, const std::string& why) const {
+  return DatabaseError(path_ + ": " + doing + ": the write lock stayed busy for " +
+                       std::to_string(options_.busy_timeout_ms) + " ms (Options::busy_timeout_ms): " + why);
+}
+
+void Store::DropInheritedGate() noexcept { gate_.reset(); }
+
 double Store::Now() const { return NowSeconds(options_.clock); }
 
+// Runs the checkpoint that AfterCommit found due, after the update's own
+// lock was released: first an fdatasync of the WAL without any lock (the
+// checkpoint's own sync of it then finds little to write), then the
+// checkpoint, queued at the gate like any write. Never throws: the update
+// that made it due is committed.
+void Store::RunDueCheckpoint(Connection& c) noexcept {
+  if (!c.checkpoint_due) return;
+  c.checkpoint_due = false;
+  try {
+    int wal = open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal >= 0) {
+      fdatasync(wal);
+      close(wal);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+    c.busy_deadline = deadline;
+    GateHold hold;
+    if (gate_ && hold.Enter(gate_.get(), deadline) == WriteGate::Entry::kTimedOut)
+      return;  // a later commit will find it due again
+    if (CheckpointDue(c)) Checkpoint(c);
+  } catch (const std::exception& e) {
+    ReportBackgroundError(path_ + ": checkpoint failed: " + e.what());
+  }
+}
+
 void Store::AfterCommit(Connection& c) {
-  Checkpoint(c);
+  if (CheckpointDue(c)) c.checkpoint_due = true;  // RunDueCheckpoint, once the gate is released
   if (options_.housekeeping_interval_ms <= 0 || Now() < next_housekeeping_) return;
   next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
   try {
@@ -419,7 +480,7 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
 }
 
 StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
-  return Run("cannot read", [&](Connection& c) {
+  return RunRead("cannot read", [&](Connection& c) {
     StoredSeries out;
     out.bucket_counts.assign(buckets, 0);
     Transaction txn(c, c.begin_read);
@@ -453,7 +514,7 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
 }
 
 std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::string& name) {
-  return Run("cannot read", [&](Connection& c) -> std::optional<std::pair<int64_t, FamilySpec>> {
+  return RunRead("cannot read", [&](Connection& c) -> std::optional<std::pair<int64_t, FamilySpec>> {
     auto lookup = [&](const std::string& candidate) -> std::optional<std::pair<int64_t, FamilySpec>> {
       c.select_family.bind(1, candidate);
       ResetOnExit reset{c.select_family};

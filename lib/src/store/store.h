@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "promsqlite/errors.h"
 #include "promsqlite/family.h"
 #include "promsqlite/options.h"
 #include "promsqlite/registry.h"
@@ -35,6 +36,8 @@ namespace promsqlite::detail {
 
 // Where a write goes: the series (family_id, labels). `cached_id` is this
 // process's last known id of that row; writes refresh it.
+class WriteGate;
+
 struct SeriesRef {
   int64_t family_id;
   std::string_view labels;
@@ -106,6 +109,11 @@ class Store {
   // inherits it locked.
   std::mutex& mutex() { return mu_; }
 
+  // A forked child calls this (with mutex() held) before anything else: the
+  // parent's write gate shares its lock state with the child's copy of its
+  // file descriptor, which must not outlive the parent's use of it.
+  void DropInheritedGate() noexcept;
+
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
@@ -117,7 +125,15 @@ class Store {
   Connection& Conn();  // requires mu_
   template <typename F>
   auto Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
+  template <typename F>
+  auto RunRead(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
+  template <typename F>
+  auto RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std::declval<Connection&>()));
+  // DatabaseError for an operation that waited busy_timeout_ms for the lock.
+  DatabaseError LockTimeout(const char* doing, const std::string& why) const;
+  bool CheckpointDue(const Connection& c) const;
   void Checkpoint(Connection& c);
+  void RunDueCheckpoint(Connection& c) noexcept;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
                         std::initializer_list<SQLite::Statement Connection::*> statements);
   // After every commit: a checkpoint or a housekeeping pass when due.
@@ -134,6 +150,7 @@ class Store {
   std::mutex mu_;
   pid_t pid_ = 0;
   std::unique_ptr<Connection> conn_;
+  std::unique_ptr<WriteGate> gate_;  // null: no sidecar, SQLite's lock alone
   double next_housekeeping_ = 0;  // Now() after which a writer housekeeps
 };
 

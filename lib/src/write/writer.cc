@@ -343,6 +343,7 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.dirty.store(false);
       }
     }
+    store_->DropInheritedGate();
     dirty_.clear();
     orphans_.clear();
     flusher_.release();  // that thread does not exist in the child; started again on demand

@@ -1,0 +1,321 @@
+// The write gate (store/write_gate.h): fair, prompt waiting for the write
+// lock, robust against killed processes, with a fallback when the sidecar
+// cannot be used. Bounded by counts, never by time.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "promsqlite/promsqlite.h"
+#include "store/write_gate.h"
+#include "test_util.h"
+
+using promsqlite::test::RunInChildren;
+using promsqlite::test::TempDir;
+using promsqlite::detail::WriteGate;
+
+namespace {
+
+promsqlite::Counter Jobs(promsqlite::Registry& registry) {
+  return promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({});
+}
+
+promsqlite::Histogram Seconds(promsqlite::Registry& registry) {
+  return promsqlite::BuildHistogram().Name("job_seconds").Help("Job time.").Buckets({0.1, 1}).Register(registry)
+      .WithLabelValues({});
+}
+
+// `writers` forked processes, each making `each` increments and `each`
+// observations back to back; returns how many children failed.
+int Hammer(const std::string& db, int writers, int each, promsqlite::Options options = {}) {
+  return RunInChildren(writers, [&](int) {
+    promsqlite::Registry registry(db, options);
+    promsqlite::Counter jobs = Jobs(registry);
+    promsqlite::Histogram seconds = Seconds(registry);
+    for (int i = 0; i < each; ++i) {
+      jobs.Increment();
+      seconds.Observe(0.5);
+    }
+  });
+}
+
+// A forked process that holds the gate (and, with `sqlite_too`, SQLite's
+// write lock) until killed; returns once it holds them.
+pid_t StartHolder(const std::string& db, bool sqlite_too) {
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto gate = WriteGate::Open(db);
+    if (!gate || gate->Acquire(WriteGate::Clock::now() + std::chrono::seconds(30)) != WriteGate::Entry::kOwned)
+      _exit(1);
+    sqlite3* raw = nullptr;
+    if (sqlite_too && (sqlite3_open(db.c_str(), &raw) != SQLITE_OK ||
+                       sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK))
+      _exit(1);
+    char byte = 1;
+    if (write(ready[1], &byte, 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte = 0;
+  REQUIRE(read(ready[0], &byte, 1) == 1);
+  close(ready[0]);
+  return pid;
+}
+
+// A forked process that draws a ticket and waits behind the holder until
+// killed; returns once it waits.
+pid_t StartWaiter(const std::string& db) {
+  auto gate = WriteGate::Open(db);
+  REQUIRE(gate != nullptr);
+  const uint32_t before = gate->Counters().first;
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto mine = WriteGate::Open(db);
+    if (mine) mine->Acquire(WriteGate::Clock::now() + std::chrono::seconds(60));
+    _exit(0);
+  }
+  while (gate->Counters().first == before) usleep(100);  // its ticket is drawn
+  usleep(20 * 1000);                                      // and its slot locked
+  return pid;
+}
+
+void Kill(pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+double Total(const std::string& db) {
+  promsqlite::Registry registry(db);
+  return Jobs(registry).Value();
+}
+
+}  // namespace
+
+TEST_CASE("eight forked writers hammering one series all finish and add up exactly") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); Seconds(registry); }
+  REQUIRE(Hammer(db, 8, 2000) == 0);
+  promsqlite::Registry registry(db);
+  CHECK(Jobs(registry).Value() == 16000);
+  CHECK(Seconds(registry).Value().count == 16000);
+  CHECK(Seconds(registry).Value().sum == 8000);
+  // Every ticket drawn was served: nobody is left in the queue.
+  auto gate = WriteGate::Open(db);
+  REQUIRE(gate != nullptr);
+  CHECK_FALSE(gate->Busy());
+}
+
+TEST_CASE("a writer queues in the sidecar next to the database, created with the database's mode") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  chmod(db.c_str(), 0660);
+  unlink(WriteGate::SidecarPath(db).c_str());
+  promsqlite::Registry registry(db);
+  Jobs(registry).Increment();
+  struct stat st;
+  REQUIRE(stat(WriteGate::SidecarPath(db).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+}
+
+TEST_CASE("a process killed while it holds the gate and SQLite's lock delays the others only briefly") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); Seconds(registry); }
+  pid_t holder = StartHolder(db, true);
+  // The writers queue behind it; the holder dies with them waiting.
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t writers = fork();
+  REQUIRE(writers >= 0);
+  if (writers == 0) {
+    close(ready[0]);
+    close(ready[1]);
+    _exit(Hammer(db, 4, 200) == 0 ? 0 : 1);
+  }
+  close(ready[0]);
+  close(ready[1]);
+  usleep(50 * 1000);
+  Kill(holder);
+  int status = 0;
+  REQUIRE(waitpid(writers, &status, 0) == writers);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(Total(db) == 800);
+}
+
+TEST_CASE("a process killed while it waits in the queue is skipped") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); Seconds(registry); }
+  pid_t holder = StartHolder(db, false);
+  pid_t waiter = StartWaiter(db);
+  Kill(waiter);
+  Kill(holder);
+  REQUIRE(Hammer(db, 4, 200) == 0);
+  CHECK(Total(db) == 800);
+  auto gate = WriteGate::Open(db);
+  REQUIRE(gate != nullptr);
+  CHECK_FALSE(gate->Busy());
+}
+
+TEST_CASE("writers killed at random while they update leave exactly their acknowledged updates") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  int acks[2];
+  REQUIRE(pipe(acks) == 0);
+  std::vector<pid_t> victims;
+  for (int v = 0; v < 4; ++v) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(acks[0]);
+      promsqlite::Registry registry(db);
+      promsqlite::Counter jobs = Jobs(registry);
+      for (;;) {
+        jobs.Increment();
+        char byte = 1;
+        if (write(acks[1], &byte, 1) != 1) _exit(1);  // acknowledged
+      }
+    }
+    victims.push_back(pid);
+  }
+  close(acks[1]);
+  // Survivors keep updating while the victims die one by one.
+  pid_t survivors = fork();
+  REQUIRE(survivors >= 0);
+  if (survivors == 0) {
+    close(acks[0]);
+    _exit(Hammer(db, 3, 300) == 0 ? 0 : 1);
+  }
+  long acknowledged = 0;
+  char buf[256];
+  for (pid_t pid : victims) {
+    for (int n = 0; n < 200;) {
+      ssize_t got = read(acks[0], buf, sizeof buf);
+      REQUIRE(got > 0);
+      n += static_cast<int>(got);
+      acknowledged += got;
+    }
+    kill(pid, SIGKILL);
+  }
+  for (pid_t pid : victims) waitpid(pid, nullptr, 0);
+  for (ssize_t got; (got = read(acks[0], buf, sizeof buf)) > 0;) acknowledged += got;
+  close(acks[0]);
+  int status = 0;
+  REQUIRE(waitpid(survivors, &status, 0) == survivors);
+  CHECK(WEXITSTATUS(status) == 0);
+  // A victim may die after its commit but before it acknowledged: at most
+  // one update each beyond what was acknowledged, never fewer.
+  double total = Total(db);
+  CHECK(total >= acknowledged + 900);
+  CHECK(total <= acknowledged + 900 + 4);
+}
+
+TEST_CASE("without a usable sidecar, writers fall back to polling SQLite's lock and stay exact") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  {
+    promsqlite::Options poll;
+    poll.lock_wait = promsqlite::LockWait::kPoll;  // makes no sidecar
+    promsqlite::Registry registry(db, poll);
+    Jobs(registry);
+    Seconds(registry);
+  }
+  // A directory where the sidecar would be: it can be neither created nor opened.
+  REQUIRE(mkdir(WriteGate::SidecarPath(db).c_str(), 0755) == 0);
+  CHECK(WriteGate::Open(db) == nullptr);
+  REQUIRE(Hammer(db, 4, 500) == 0);
+  promsqlite::Registry registry(db);
+  CHECK(Jobs(registry).Value() == 2000);
+  CHECK(Seconds(registry).Value().count == 2000);
+}
+
+TEST_CASE("LockWait::kPoll and kSqliteDefault make no sidecar and stay exact") {
+  for (auto wait : {promsqlite::LockWait::kPoll, promsqlite::LockWait::kSqliteDefault}) {
+    TempDir dir;
+    const std::string db = dir.File("m.db");
+    promsqlite::Options options;
+    options.lock_wait = wait;
+    { promsqlite::Registry registry(db, options); Jobs(registry); Seconds(registry); }
+    REQUIRE(Hammer(db, 4, 300, options) == 0);
+    CHECK(access(WriteGate::SidecarPath(db).c_str(), F_OK) != 0);
+    CHECK(Total(db) == 1200);
+  }
+}
+
+TEST_CASE("an update that cannot get the lock within busy_timeout_ms fails naming the file and the wait") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::Options options;
+  options.busy_timeout_ms = 300;
+  promsqlite::Registry registry(db, options);  // opened before anyone holds the lock
+  promsqlite::Counter jobs = Jobs(registry);
+  for (bool gate_too : {false, true}) {
+    CAPTURE(gate_too);
+    const double before = Total(db);
+    sqlite3* raw = nullptr;
+    pid_t holder = 0;
+    if (gate_too) {
+      holder = StartHolder(db, true);
+    } else {
+      REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+      REQUIRE(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    try {
+      jobs.Increment();
+      FAIL("the increment should have timed out");
+    } catch (const promsqlite::DatabaseError& e) {
+      std::string message = e.what();
+      CHECK(message.find(db) != std::string::npos);
+      CHECK(message.find("300 ms") != std::string::npos);
+      CHECK(message.find("busy_timeout_ms") != std::string::npos);
+    }
+    if (gate_too) Kill(holder);
+    else sqlite3_close(raw);
+    CHECK(Total(db) == before);  // nothing half-written
+    jobs.Increment();  // free again: works
+    CHECK(Total(db) == before + 1);
+  }
+}
+
+TEST_CASE("a foreign writer that knows nothing of the gate still interleaves correctly") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  // Plain sqlite3 with SQLite's own busy handler, following docs/schema.md:
+  // add to the series' value in a BEGIN IMMEDIATE transaction.
+  int failed = RunInChildren(3, [&](int index) {
+    if (index == 0) {
+      sqlite3* raw = nullptr;
+      if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) throw std::runtime_error("open");
+      sqlite3_busy_timeout(raw, 10000);
+      for (int i = 0; i < 500; ++i) {
+        int rc = sqlite3_exec(raw,
+                              "BEGIN IMMEDIATE; UPDATE series SET value = value + 1 WHERE family_id = "
+                              "(SELECT id FROM families WHERE name = 'jobs'); COMMIT;",
+                              nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(raw));
+      }
+      sqlite3_close(raw);
+    } else {
+      promsqlite::Registry registry(db);
+      promsqlite::Counter jobs = Jobs(registry);
+      for (int i = 0; i < 500; ++i) jobs.Increment();
+    }
+  });
+  CHECK(failed == 0);
+  CHECK(Total(db) == 1500);
+}
