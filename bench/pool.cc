@@ -4,10 +4,11 @@
 // and a histogram observation (11 buckets) on shared series. What one
 // update costs when the lock is mostly free but sometimes taken: per-update
 // latency percentiles over every update of every worker. Also: how many
-// checkpoints ran (from the WAL header's checkpoint sequence number) and,
+// checkpoints ran (counted in the write gate's sidecar) and,
 // measured separately, how long one checkpoint of a WAL at the default
 // threshold holds the write lock, since every update that arrives meanwhile
 // waits for it.
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -67,16 +68,15 @@ int Worker(const std::string& db, const std::string& out, int start, double seco
   return std::fclose(f) == 0 ? 0 : 1;
 }
 
-// The WAL header's checkpoint sequence number: SQLite bumps it each time a
-// writer restarts the log after a checkpoint copied all of it.
-uint32_t CheckpointSequence(const std::string& db) {
-  unsigned char header[16];
-  FILE* f = std::fopen((db + "-wal").c_str(), "rb");
+// Checkpoints completed by the file's writers: a counter in the write
+// gate's sidecar (docs/schema.md, "Taking turns": offset 4224).
+uint32_t CheckpointsDone(const std::string& db) {
+  uint32_t done = 0;
+  FILE* f = std::fopen((db + "-lock").c_str(), "rb");
   if (!f) return 0;
-  size_t got = std::fread(header, 1, sizeof header, f);
+  if (std::fseek(f, 4224, SEEK_SET) != 0 || std::fread(&done, sizeof done, 1, f) != 1) done = 0;
   std::fclose(f);
-  if (got != sizeof header) return 0;
-  return (uint32_t{header[12]} << 24) | (uint32_t{header[13]} << 16) | (uint32_t{header[14]} << 8) | header[15];
+  return done;
 }
 
 // The WAL's length in frames: mxFrame of the wal-index header at the start
@@ -117,6 +117,9 @@ std::vector<double> CheckpointHolds(const std::string& dir, int pages, int repea
       }
       log_frames = static_cast<int>(WalFrames(db));
     }
+    // As the library does: the WAL synced first, without the lock (untimed).
+    int wal = open((db + "-wal").c_str(), O_RDONLY);
+    if (wal >= 0) fdatasync(wal), close(wal);
     int64_t t0 = NowNanos();
     int rc = sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied);
     holds.push_back(static_cast<double>(NowNanos() - t0) / 1e3);
@@ -138,8 +141,6 @@ int RunPool(const Flags& flags) {
   options.checkpoint_wal_pages = flags.Int("checkpoint-pages", options.checkpoint_wal_pages);
   const std::string prefix = flags.Get("prefix", "pool");
   const std::string db = dir + "/" + prefix + ".db";
-  // Open for the whole run: the last writer to close empties the WAL, and
-  // its header is read at the end.
   promsqlite::Registry registry(db, options);
   Declare(registry);
   int start[2];
@@ -154,12 +155,12 @@ int RunPool(const Flags& flags) {
   }
   close(start[0]);
   usleep(300 * 1000);
-  const uint32_t sequence_before = CheckpointSequence(db);
+  const uint32_t sequence_before = CheckpointsDone(db);
   const double began = NowSeconds();
   close(start[1]);
   for (pid_t pid : pids) WaitChild(pid);
   const double elapsed = NowSeconds() - began;
-  const uint32_t checkpoints = CheckpointSequence(db) - sequence_before;
+  const uint32_t checkpoints = CheckpointsDone(db) - sequence_before;
 
   std::vector<double> all;
   for (int p = 0; p < processes; ++p) {

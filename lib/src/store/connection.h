@@ -99,6 +99,7 @@ struct Store::Connection {
   int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
   int checkpoint_backoff = 1;
   bool checkpoint_due = false;  // set by AfterCommit, run by Store::RunDueCheckpoint
+  uint32_t checkpoints_seen = 0;  // WriteGate::Checkpoints() when it became due
   // When the operation in progress stops waiting for the write lock (read
   // by the busy handler, PromptBusyHandler).
   std::chrono::steady_clock::time_point busy_deadline;

@@ -207,6 +207,7 @@ void Store::Checkpoint(Connection& c) {
   if (options_.lock_wait == LockWait::kSqliteDefault) sqlite3_busy_timeout(h, options_.busy_timeout_ms);
   else sqlite3_busy_handler(h, &PromptBusyHandler, &c);  // back to the writers' handler
   if (rc == SQLITE_OK) {
+    if (gate_) gate_->CheckpointDone();
     c.checkpoint_backoff = 1;
     c.checkpoint_at_pages = threshold;
   } else {
@@ -250,6 +251,9 @@ double Store::Now() const { return NowSeconds(options_.clock); }
 void Store::RunDueCheckpoint(Connection& c) noexcept {
   if (!c.checkpoint_due) return;
   c.checkpoint_due = false;
+  // Several writers' commits can find the same WAL due; one checkpoint
+  // after our commit is enough.
+  if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
   try {
     int wal = open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
     if (wal >= 0) {
@@ -261,14 +265,20 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
     GateHold hold;
     if (gate_ && hold.Enter(gate_.get(), deadline) == WriteGate::Entry::kTimedOut)
       return;  // a later commit will find it due again
-    if (CheckpointDue(c)) Checkpoint(c);
+    // Again now that it is our turn: another writer may have checkpointed
+    // the same WAL meanwhile.
+    if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
+    Checkpoint(c);
   } catch (const std::exception& e) {
     ReportBackgroundError(path_ + ": checkpoint failed: " + e.what());
   }
 }
 
 void Store::AfterCommit(Connection& c) {
-  if (CheckpointDue(c)) c.checkpoint_due = true;  // RunDueCheckpoint, once the gate is released
+  if (CheckpointDue(c)) {
+    c.checkpoint_due = true;  // RunDueCheckpoint, once the gate is released
+    if (gate_) c.checkpoints_seen = gate_->Checkpoints();
+  }
   if (options_.housekeeping_interval_ms <= 0 || Now() < next_housekeeping_) return;
   next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
   try {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstddef>
 #include <thread>
 
 #ifdef __linux__
@@ -41,8 +42,12 @@ struct GateShared {
   alignas(64) std::atomic<uint32_t> next_ticket;
   alignas(64) std::atomic<uint32_t> now_serving;
   alignas(64) std::atomic<uint32_t> seq[kSlots];  // futex words, bumped on each wake
+  alignas(64) std::atomic<uint32_t> checkpoints;   // checkpoints completed (any writer)
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain 32-bit words");
+static_assert(offsetof(GateShared, now_serving) == 64 && offsetof(GateShared, seq) == 128 &&
+                  offsetof(GateShared, checkpoints) == 4224,
+              "the layout is documented in docs/schema.md");
 
 std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path + "-lock"; }
 
@@ -233,6 +238,10 @@ std::pair<uint32_t, uint32_t> WriteGate::Counters() const {
   return {shared_->next_ticket.load(), shared_->now_serving.load()};
 }
 
+uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::memory_order_acquire); }
+
+void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
+
 bool WriteGate::Busy() const {
   return shared_->next_ticket.load(std::memory_order_acquire) != shared_->now_serving.load(std::memory_order_acquire);
 }
@@ -245,7 +254,13 @@ WriteGate::~WriteGate() {}
 WriteGate::Entry WriteGate::Acquire(Clock::time_point) { return Entry::kBypass; }
 void WriteGate::Release() {}
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const { return {0, 0}; }
+uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::memory_order_acquire); }
+
+void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
+
 bool WriteGate::Busy() const { return false; }
+uint32_t WriteGate::Checkpoints() const { return 0; }
+void WriteGate::CheckpointDone() {}
 
 #endif
 

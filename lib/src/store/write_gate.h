@@ -70,6 +70,11 @@ class WriteGate {
   // otherwise go straight to SQLite's lock queues behind them instead.
   bool Busy() const;
 
+  // Checkpoints completed by any writer of the file: a writer whose commit
+  // made a checkpoint due skips it when one completed since.
+  uint32_t Checkpoints() const;
+  void CheckpointDone();
+
   // Tests: the ticket counters (next to draw, now serving).
   std::pair<uint32_t, uint32_t> Counters() const;
 
