@@ -3,6 +3,8 @@
 # version check and the targets promsqlite::promsqlite, promsqlite::push and
 # promsqlite::prometheus_cpp (the last two when they were built): a CMake
 # project (tests/cmake) against a temporary install builds and runs.
+# PROMSQLITE_LONG_TESTS=1 also builds promsqlite with default_library=static
+# (a few minutes) and links the same project statically against it.
 # Usage: cmake_install_test.sh BUILD_DIR SOURCE_DIR PUSH(yes|no) PROMETHEUS_CPP(yes|no)
 set -euo pipefail
 build_dir=$1 source_dir=$2 push=$3 prometheus_cpp=$4
@@ -83,3 +85,34 @@ CMAKE
 cmake -S "$stage/versions" -B "$stage/versions/build" -DCMAKE_PREFIX_PATH="$root" > "$stage/versions.log" 2>&1 \
   || { cat "$stage/versions.log"; fail "version or component checks"; }
 echo "promsqliteConfigVersion.cmake: 0.1 accepted, 0.2 refused; unknown components refused"
+
+[ "${PROMSQLITE_LONG_TESTS:-}" = 1 ] || exit 0
+# Static libraries: the targets carry what the libraries link (SQLiteCpp,
+# sqlite3; protobuf, snappy, cpp-httplib; prometheus-cpp), and nothing of
+# promsqlite is needed at run time.
+meson setup "$stage/static" "$source_dir" --wrap-mode=nodownload -Ddefault_library=static -Dtests=false \
+  -Dbench=false > "$stage/static.log" 2>&1 || { cat "$stage/static.log"; fail "static configuration"; }
+ninja -C "$stage/static" >> "$stage/static.log" 2>&1 || { tail -50 "$stage/static.log"; fail "static build"; }
+meson install -C "$stage/static" --destdir "$stage/static-root" --no-rebuild > /dev/null
+static_root=$stage/static-root$prefix
+[ -z "$(find "$static_root" -name 'libpromsqlite*.so*')" ] || fail "a static build installed shared libraries"
+cmake -S "$source_dir/tests/cmake" -B "$stage/static-app" -G Ninja -DCMAKE_PREFIX_PATH="$static_root" \
+  -DEXAMPLES_DIR="$source_dir/examples" "${args[@]}" > "$stage/static-app.log" 2>&1 \
+  && cmake --build "$stage/static-app" >> "$stage/static-app.log" 2>&1 || { cat "$stage/static-app.log"; fail "static consumer"; }
+unset LD_LIBRARY_PATH
+for exe in "$stage/static-app"/{quickstart,push_check,collect_check}; do
+  [ -x "$exe" ] || continue
+  if readelf -d "$exe" | grep -q 'NEEDED.*libpromsqlite'; then fail "$(basename "$exe") needs a shared promsqlite"; fi
+done
+out=$("$stage/static-app/quickstart" "$stage/static.db")
+grep -qx 'http_requests_total{code="200",method="GET"} 4000' <<<"$out" || { echo "$out"; fail "static quickstart output"; }
+if [ "$push" = yes ]; then
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  out=$("$stage/static-app/push_check" "$stage/static.db" "http://127.0.0.1:$port/api/v1/write") || fail "static push_check: $out"
+  [ "$out" = "PushError status 0" ] || fail "static push_check printed: $out"
+fi
+if [ "$prometheus_cpp" = yes ]; then
+  out=$("$stage/static-app/collect_check" "$stage/static.db")
+  grep -qx 'http_request_duration_seconds_count 4000' <<<"$out" || { echo "$out"; fail "static collect_check output"; }
+fi
+echo "default_library=static: the same consumer links statically and runs"
