@@ -213,6 +213,7 @@ TEST_CASE("the parser reads our text output back: names, unescaped labels and he
       "# HELP a_total Line\\none \\\\ two \"q\"\n"
       "# TYPE a_total counter\n"
       "a_total{k=\"x\\\"y\\\\z\\nw\",u=\"ü\"} 1.5e+06\n"
+      "# HELP g \n"  // an empty help, as our text renderer writes it
       "# TYPE g gauge\n"
       "g NaN\n"
       "g{s=\"\"} -Inf\n"
@@ -227,6 +228,8 @@ TEST_CASE("the parser reads our text output back: names, unescaped labels and he
   CHECK(families[0].samples[0].labels ==
         std::vector<std::pair<std::string, std::string>>{{"k", "x\"y\\z\nw"}, {"u", "ü"}});
   CHECK(families[0].samples[0].value == 1.5e6);
+  CHECK(families[1].name == "g");
+  CHECK(families[1].help.empty());
   CHECK(std::isnan(families[1].samples[0].value));
   CHECK(families[1].samples[1].value == -INFINITY);
   CHECK(families[2].help.empty());
