@@ -56,7 +56,10 @@ const std::map<std::string, CommandInfo>& Commands() {
                 "characters other than A-Z a-z 0-9 . _ ~ - (such as '/') are sent in the @base64\n"
                 "form. HTTP options: --timeout SECONDS (per attempt, default 10), --retries N\n"
                 "(default 2, exponential backoff; only after no answer, 429 or 5xx),\n"
-                "--basic-auth USER:PASSWORD, --bearer-token-file FILE, --ca-file PEM (https)."}},
+                "--basic-auth-user USER with --basic-auth-password-file FILE (trailing newlines\n"
+                "are not part of the password), --bearer-token-file FILE, --ca-file PEM (https).\n"
+                "--basic-auth USER:PASSWORD also works but is unsafe: other users see it in ps,\n"
+                "and it stays in the shell's history."}},
       {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
                         "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"
                         "(e.g. http://prometheus:9090/api/v1/write). --label adds a label to every series:\n"

@@ -34,17 +34,18 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
 
 #ifdef PROMSQLITE_HAVE_PUSH
 
-// The token is read from a file so it does not show in `ps`; a trailing
-// newline (as `echo` writes) is not part of it.
-std::string ReadToken(const std::string& path) {
+// Secrets are read from files so they do not show in `ps` or the shell's
+// history; trailing newlines (as `echo` writes them) are not part of them,
+// as with Prometheus' password_file and bearer_token_file.
+std::string ReadSecretFile(const std::string& path, const char* option) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("--bearer-token-file: cannot read \"" + path + "\"");
+  if (!in) throw UsageError(std::string(option) + ": cannot read \"" + path + "\"");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  std::string token = buffer.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  if (token.empty()) throw UsageError("--bearer-token-file: \"" + path + "\" is empty");
-  return token;
+  std::string secret = buffer.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw UsageError(std::string(option) + ": \"" + path + "\" is empty");
+  return secret;
 }
 
 std::vector<std::string> SplitOnNul(const std::string& text) {
@@ -74,15 +75,28 @@ void ReadHttpOptions(const Args& args, HttpOptions& options) {
       throw UsageError("--retries must be a whole number from 0 to 100, got \"" + *retries + "\"");
     options.retries = static_cast<int>(n);
   }
-  if (auto auth = args.Option("--basic-auth")) {
+  const bool inline_auth = args.Option("--basic-auth").has_value();
+  const bool file_auth = args.Option("--basic-auth-user") || args.Option("--basic-auth-password-file");
+  if (inline_auth && file_auth)
+    throw UsageError("give --basic-auth or --basic-auth-user with --basic-auth-password-file, not both");
+  if (auto auth = args.Option("--basic-auth")) {  // unsafe: visible in ps (documented)
     size_t colon = auth->find(':');
     if (colon == std::string::npos || colon == 0) throw UsageError("--basic-auth needs USER:PASSWORD");
     options.basic_auth_user = auth->substr(0, colon);
     options.basic_auth_password = auth->substr(colon + 1);
   }
+  if (file_auth) {
+    auto user = args.Option("--basic-auth-user");
+    auto file = args.Option("--basic-auth-password-file");
+    if (!user || !file) throw UsageError("--basic-auth-user and --basic-auth-password-file go together");
+    if (user->empty() || user->find(':') != std::string::npos)
+      throw UsageError("--basic-auth-user must be a non-empty name without ':', got \"" + *user + "\"");
+    options.basic_auth_user = *user;
+    options.basic_auth_password = ReadSecretFile(*file, "--basic-auth-password-file");
+  }
   if (auto file = args.Option("--bearer-token-file")) {
-    if (args.Option("--basic-auth")) throw UsageError("give --basic-auth or --bearer-token-file, not both");
-    options.bearer_token = ReadToken(*file);
+    if (inline_auth || file_auth) throw UsageError("give basic auth or --bearer-token-file, not both");
+    options.bearer_token = ReadSecretFile(*file, "--bearer-token-file");
   }
   if (auto ca = args.Option("--ca-file")) options.ca_file = *ca;
 }
@@ -107,7 +121,7 @@ int Deliver(const std::function<void()>& send) {
 
 int PushCommand(const Args& args) {
   AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--bearer-token-file", "--ca-file"});
+                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
   if (!args.labels.empty()) throw UsageError("push takes --grouping KEY=VALUE, not --label");
   PushOptions options;
   options.url = Require(args, "--gateway");
@@ -125,7 +139,8 @@ int PushCommand(const Args& args) {
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
+                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
   RemoteWriteOptions options;
   options.url = Require(args, "--url");
   for (const auto& label : args.labels) options.extra_labels.push_back(label);
@@ -138,14 +153,15 @@ int RemoteWriteCommand(const Args& args) {
 
 int PushCommand(const Args& args) {
   AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--bearer-token-file", "--ca-file"});
+                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
   std::fprintf(stderr, "promsqlite: push: this promsqlite was built without push support (protobuf, snappy "
                        "or cpp-httplib missing)\n");
   return kExitPush;
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
+                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
   std::fprintf(stderr, "promsqlite: remote-write: this promsqlite was built without push support (protobuf, "
                        "snappy or cpp-httplib missing)\n");
   return kExitPush;

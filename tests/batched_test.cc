@@ -57,14 +57,14 @@ TEST_CASE("batched updates reach the file on Flush, and Value() already includes
   h.Observe(3);
   // The series exist at 0 (created on first use), the updates are pending.
   CHECK(FileText(path) ==
-        "# TYPE c_total counter\nc_total 0\n# TYPE g gauge\ng 0\n# TYPE h histogram\nh_bucket{le=\"1\"} 0\n"
+        "# HELP c_total \n# TYPE c_total counter\nc_total 0\n# HELP g \n# TYPE g gauge\ng 0\n# HELP h \n# TYPE h histogram\nh_bucket{le=\"1\"} 0\n"
         "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n");
   CHECK(c.Value() == 10);
   CHECK(g.Value() == 7);
   CHECK(h.Value().cumulative_counts == std::vector<double>{1, 2});
   registry.Flush();
   CHECK(FileText(path) ==
-        "# TYPE c_total counter\nc_total 10\n# TYPE g gauge\ng 7\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
+        "# HELP c_total \n# TYPE c_total counter\nc_total 10\n# HELP g \n# TYPE g gauge\ng 7\n# HELP h \n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
         "h_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n");
   g.Increment(-1);  // an add without a set is an add, not a set
   registry.Flush();
@@ -81,7 +81,7 @@ TEST_CASE("the background flusher writes pending updates every interval") {
   bool flushed = false;
   for (int i = 0; i < 200 && !flushed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    flushed = FileText(path) == "# TYPE c_total counter\nc_total 3\n";
+    flushed = FileText(path) == "# HELP c_total \n# TYPE c_total counter\nc_total 3\n";
   }
   CHECK(flushed);
 }
@@ -96,7 +96,7 @@ TEST_CASE("destroying the registry and its handles flushes; handles may outlive 
     }();
     c.Increment(2);  // the registry is gone, the handle still works
   }
-  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 2\n");
+  CHECK(FileText(path) == "# HELP c_total \n# TYPE c_total counter\nc_total 2\n");
 }
 
 TEST_CASE("a normal exit flushes, a fork()ed child starts with nothing pending") {
@@ -114,9 +114,9 @@ TEST_CASE("a normal exit flushes, a fork()ed child starts with nothing pending")
   int status = 0;
   waitpid(pid, &status, 0);
   REQUIRE(WIFEXITED(status));
-  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 1\n");
+  CHECK(FileText(path) == "# HELP c_total \n# TYPE c_total counter\nc_total 1\n");
   registry.Flush();
-  CHECK(FileText(path) == "# TYPE c_total counter\nc_total 101\n");
+  CHECK(FileText(path) == "# HELP c_total \n# TYPE c_total counter\nc_total 101\n");
 }
 
 TEST_CASE("a failed flush keeps every update pending and the next flush writes it once") {
@@ -144,8 +144,8 @@ TEST_CASE("a failed flush keeps every update pending and the next flush writes i
   }
   registry.Flush();
   CHECK(FileText(path) ==
-        "# TYPE c_total counter\nc_total 6\n# TYPE g1 gauge\ng1 11\n# TYPE g2 gauge\ng2 2\n"
-        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 5.5\nh_count 2\n");
+        "# HELP c_total \n# TYPE c_total counter\nc_total 6\n# HELP g1 \n# TYPE g1 gauge\ng1 11\n# HELP g2 \n# TYPE g2 gauge\ng2 2\n"
+        "# HELP h \n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 5.5\nh_count 2\n");
 }
 
 TEST_CASE("background flush failures go to the error hook and are retried") {
@@ -168,7 +168,7 @@ TEST_CASE("background flush failures go to the error hook and are retried") {
   bool flushed = false;
   for (int i = 0; i < 300 && !flushed; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    flushed = FileText(path) == "# TYPE c_total counter\nc_total 7\n";
+    flushed = FileText(path) == "# HELP c_total \n# TYPE c_total counter\nc_total 7\n";
   }
   CHECK(flushed);
 }
@@ -194,7 +194,7 @@ TEST_CASE("batched writers in many processes and threads add up exactly, histogr
   REQUIRE(failed == 0);
   Reader reader(path);
   CHECK(reader.Render(Format::kText) ==
-        "# TYPE c_total counter\nc_total 240000\n# TYPE h histogram\nh_bucket{le=\"1\"} 160008\n"
+        "# HELP c_total \n# TYPE c_total counter\nc_total 240000\n# HELP h \n# TYPE h histogram\nh_bucket{le=\"1\"} 160008\n"
         "h_bucket{le=\"2\"} 240000\nh_bucket{le=\"+Inf\"} 240000\nh_sum 239988\nh_count 240000\n");
 }
 

@@ -60,7 +60,7 @@ TEST_CASE("set and add change a gauge; add takes negative deltas") {
   CHECK(Run(db, {"set", "queue_depth", "10"}).exit_code == 0);
   CHECK(Run(db, {"add", "queue_depth", "-3.5"}).exit_code == 0);
   CHECK(Run(db, {"add", "queue_depth", "1e1"}).exit_code == 0);
-  CHECK(Dump(db) == "# TYPE queue_depth gauge\nqueue_depth 16.5\n");
+  CHECK(Dump(db) == "# HELP queue_depth \n# TYPE queue_depth gauge\nqueue_depth 16.5\n");
 }
 
 TEST_CASE("observe uses --buckets, then the file's buckets") {
@@ -80,8 +80,8 @@ TEST_CASE("info and state write info and enum metrics") {
   CHECK(Run(db, {"state", "phase", "test", "--states", "build,test,deploy"}).exit_code == 0);
   CHECK(Run(db, {"state", "phase", "deploy"}).exit_code == 0);  // states from the file
   CHECK(Dump(db) ==
-        "# TYPE build_info gauge\nbuild_info{commit=\"abc\",version=\"1.2\"} 1\n"
-        "# TYPE phase gauge\nphase{phase=\"build\"} 0\nphase{phase=\"test\"} 0\nphase{phase=\"deploy\"} 1\n");
+        "# HELP build_info \n# TYPE build_info gauge\nbuild_info{commit=\"abc\",version=\"1.2\"} 1\n"
+        "# HELP phase \n# TYPE phase gauge\nphase{phase=\"build\"} 0\nphase{phase=\"test\"} 0\nphase{phase=\"deploy\"} 1\n");
 }
 
 TEST_CASE("label values and help texts are taken literally") {
@@ -125,7 +125,7 @@ TEST_CASE("rm removes one series, or a whole family") {
   Run(db, {"inc", "jobs", "--label", "q=b"});
   Run(db, {"set", "g", "1"});
   CHECK(Run(db, {"rm", "jobs_total", "--label", "q=a"}).exit_code == 0);
-  CHECK(Dump(db) == "# TYPE g gauge\ng 1\n# TYPE jobs_total counter\njobs_total{q=\"b\"} 1\n");
+  CHECK(Dump(db) == "# HELP g \n# TYPE g gauge\ng 1\n# HELP jobs_total \n# TYPE jobs_total counter\njobs_total{q=\"b\"} 1\n");
   CHECK(Run(db, {"rm", "jobs"}).exit_code == 0);
   CHECK(Run(db, {"rm", "g"}).exit_code == 0);
   CHECK(Run(db, {"list"}).output == "NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
@@ -134,11 +134,11 @@ TEST_CASE("rm removes one series, or a whole family") {
 TEST_CASE("the database comes from --db before or after the command, $PROMSQLITE_DB, or ./promsqlite.db") {
   TempDir dir;
   CHECK(promsqlite::test::RunCommand({Cli(), "inc", "a", "--db", dir.File("after.db")}).exit_code == 0);
-  CHECK(Dump(dir.File("after.db")) == "# TYPE a_total counter\na_total 1\n");
+  CHECK(Dump(dir.File("after.db")) == "# HELP a_total \n# TYPE a_total counter\na_total 1\n");
   CHECK(promsqlite::test::RunCommand({"/usr/bin/env", "PROMSQLITE_DB=" + dir.File("env.db"), Cli(), "inc", "b"}).exit_code == 0);
-  CHECK(Dump(dir.File("env.db")) == "# TYPE b_total counter\nb_total 1\n");
+  CHECK(Dump(dir.File("env.db")) == "# HELP b_total \n# TYPE b_total counter\nb_total 1\n");
   CHECK(promsqlite::test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && '" + Cli() + "' inc c"}).exit_code == 0);
-  CHECK(Dump(dir.File("promsqlite.db")) == "# TYPE c_total counter\nc_total 1\n");
+  CHECK(Dump(dir.File("promsqlite.db")) == "# HELP c_total \n# TYPE c_total counter\nc_total 1\n");
 }
 
 TEST_CASE("--help on every command and --version") {
@@ -286,7 +286,7 @@ TEST_CASE("20 concurrent processes x 50 increments give exactly 1000") {
                        "' inc shell_jobs --label 'kind=a \"b\"' || echo FAILED; done) & done; wait";
   CommandResult r = promsqlite::test::RunCommand({"/bin/sh", "-c", script});
   CHECK(r.output == "");
-  CHECK(Dump(db) == "# TYPE shell_jobs_total counter\nshell_jobs_total{kind=\"a \\\"b\\\"\"} 1000\n");
+  CHECK(Dump(db) == "# HELP shell_jobs_total \n# TYPE shell_jobs_total counter\nshell_jobs_total{kind=\"a \\\"b\\\"\"} 1000\n");
 }
 
 TEST_CASE("observe from several processes gives a consistent histogram") {

@@ -23,7 +23,7 @@ TEST_CASE("a counter declared with or without _total is the same family") {
   Registry registry(dir.File("m.db"));
   BuildCounter().Name("events_total").Register(registry).WithLabelValues({}).Increment();
   BuildCounter().Name("events").Register(registry).WithLabelValues({}).Increment();
-  CHECK(registry.Render(Format::kText) == "# TYPE events_total counter\nevents_total 2\n");
+  CHECK(registry.Render(Format::kText) == "# HELP events_total \n# TYPE events_total counter\nevents_total 2\n");
 }
 
 TEST_CASE("re-declaring with another type, labels, unit, buckets or states is an error naming both") {

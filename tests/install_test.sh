@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `meson install` gives a user headers, the library and promsqlite.pc that
-# are enough to build and run the README's example outside the project.
+# are enough to build and run the README's example outside the project; the
+# headers of the optional libraries are installed only with their library.
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR [PUSH(yes|no) PROMETHEUS_CPP(yes|no)]
 set -euo pipefail
-build_dir=$1 source_dir=$2
+build_dir=$1 source_dir=$2 push=${3:-} prometheus_cpp=${4:-}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 meson install -C "$build_dir" --destdir "$stage/root" --no-rebuild >/dev/null
@@ -13,3 +15,25 @@ libdir=$(dirname "$(find "$stage/root" -name "libpromsqlite.so*" | head -1)")
 out=$(cd "$stage" && LD_LIBRARY_PATH=$libdir ./quickstart "$stage/q.db")
 grep -qx 'http_requests_total{code="200",method="GET"} 4000' <<<"$out" || { echo "unexpected output:"; echo "$out"; exit 1; }
 echo "installed library, headers and promsqlite.pc build and run examples/quickstart.cc"
+
+# push.h and prometheus_cpp.h: with their libraries only.
+include=$(dirname "$(find "$stage/root" -name promsqlite.h | head -1)")
+for pair in "push.h:$push" "prometheus_cpp.h:$prometheus_cpp"; do
+  header=${pair%%:*} built=${pair#*:}
+  if [ "$built" = yes ] && [ ! -f "$include/$header" ]; then echo "$header not installed although built"; exit 1; fi
+  if [ "$built" = no ] && [ -e "$include/$header" ]; then echo "$header installed although not built"; exit 1; fi
+done
+# A configuration without them (nothing built: the headers' install rules
+# are all this needs) installs neither header, and every other one.
+meson setup "$stage/without" "$source_dir" --wrap-mode=nodownload -Dpush=disabled -Dprometheus_cpp=disabled \
+  -Dtests=false -Dbench=false > "$stage/without.log" 2>&1 || { cat "$stage/without.log"; exit 1; }
+meson install -C "$stage/without" --tags devel --destdir "$stage/without-root" --no-rebuild > /dev/null
+without=$(dirname "$(find "$stage/without-root" -name promsqlite.h | head -1)")
+for header in "$source_dir"/lib/include/promsqlite/*.h; do
+  name=$(basename "$header")
+  case "$name" in
+    push.h|prometheus_cpp.h) [ ! -e "$without/$name" ] || { echo "$name installed without its library"; exit 1; } ;;
+    *) [ -f "$without/$name" ] || { echo "$name not installed"; exit 1; } ;;
+  esac
+done
+echo "push.h and prometheus_cpp.h are installed exactly when their libraries are built"

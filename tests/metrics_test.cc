@@ -91,7 +91,7 @@ TEST_CASE("an info series exists with value 1 once added") {
   CHECK(family.name() == "build");  // _info is the sample suffix, not part of the family name
   Info info = family.WithLabelValues({"1.2.3"});
   CHECK(info.Exists());
-  CHECK(registry.Render(Format::kText) == "# TYPE build_info gauge\nbuild_info{version=\"1.2.3\"} 1\n");
+  CHECK(registry.Render(Format::kText) == "# HELP build_info \n# TYPE build_info gauge\nbuild_info{version=\"1.2.3\"} 1\n");
 }
 
 TEST_CASE("an enum starts in its first state and switches to declared states only") {
@@ -137,7 +137,7 @@ TEST_CASE("labels can be given by name in any order or by position in declared o
   family.WithLabelValues(values).Increment();
   CHECK(family.WithLabelValues({"/x", "GET"}).Value() == 3);
   // Labels are written sorted by name, as client_golang does.
-  CHECK(registry.Render(Format::kText) == "# TYPE req_total counter\nreq_total{method=\"GET\",path=\"/x\"} 3\n");
+  CHECK(registry.Render(Format::kText) == "# HELP req_total \n# TYPE req_total counter\nreq_total{method=\"GET\",path=\"/x\"} 3\n");
 }
 
 TEST_CASE("a fresh registry on the same file sees the other registry's values") {
@@ -149,7 +149,7 @@ TEST_CASE("a fresh registry on the same file sees the other registry's values") 
   Registry b(dir.File("m.db"));
   CHECK(BuildGauge().Name("g").LabelNames({"k"}).Register(b).WithLabelValues({"v"}).Value() == 42);
   Reader reader(dir.File("m.db"));
-  CHECK(reader.Render(Format::kText) == "# TYPE g gauge\ng{k=\"v\"} 42\n");
+  CHECK(reader.Render(Format::kText) == "# HELP g \n# TYPE g gauge\ng{k=\"v\"} 42\n");
   FileStats stats = reader.Stats();
   CHECK(stats.exists);
   CHECK(stats.families == 1);

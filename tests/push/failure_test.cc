@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -200,6 +201,48 @@ TEST_CASE("basic auth and a bearer token file are sent as Authorization headers"
             .exit_code == 2);
 }
 
+TEST_CASE("basic auth from a password file: trailing newline stripped, clear errors for misuse") {
+  TempDir dir;
+  FakeEndpoint endpoint([](const httplib::Request&, httplib::Response&) {});
+  std::string db = MakeFile(dir);
+  test::WriteFile(dir.File("pass"), "pa:ss w\r\n");  // as `echo` or an editor leaves it
+  CommandResult push = test::RunCommand({test::Cli(), "--db", db, "push", "--gateway", endpoint.url(), "--job", "j",
+                                         "--basic-auth-user", "user", "--basic-auth-password-file", dir.File("pass")});
+  CHECK_MESSAGE(push.exit_code == 0, push.output);
+  CHECK(endpoint.last_authorization() == "Basic dXNlcjpwYTpzcyB3");  // base64("user:pa:ss w")
+  CHECK(endpoint.requests() == 1);
+  test::WriteFile(dir.File("pass2"), "other");  // no newline at all
+  CommandResult write = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url", endpoint.url(),
+                                          "--basic-auth-user", "u2", "--basic-auth-password-file", dir.File("pass2")});
+  CHECK_MESSAGE(write.exit_code == 0, write.output);
+  CHECK(endpoint.last_authorization() == "Basic dTI6b3RoZXI=");  // base64("u2:other")
+  CHECK(endpoint.requests() == 2);
+
+  // Misuse: exit code 2, one line naming the problem, nothing sent.
+  test::WriteFile(dir.File("empty"), "\n");
+  test::WriteFile(dir.File("token"), "t");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> misuse = {
+      {{"--basic-auth-user", "user"}, "go together"},
+      {{"--basic-auth-password-file", dir.File("pass")}, "go together"},
+      {{"--basic-auth-user", "user", "--basic-auth-password-file", dir.File("missing")}, "cannot read"},
+      {{"--basic-auth-user", "user", "--basic-auth-password-file", dir.File("empty")}, "is empty"},
+      {{"--basic-auth-user", "a:b", "--basic-auth-password-file", dir.File("pass")}, "without ':'"},
+      {{"--basic-auth-user", "user", "--basic-auth-password-file", dir.File("pass"), "--basic-auth", "u:p"}, "not both"},
+      {{"--basic-auth-user", "user", "--basic-auth-password-file", dir.File("pass"), "--bearer-token-file",
+        dir.File("token")}, "not both"},
+  };
+  for (const auto& [extra, reason] : misuse) {
+    std::vector<std::string> argv = {test::Cli(), "--db", db, "push", "--gateway", endpoint.url(), "--job", "j"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    CommandResult r = test::RunCommand(argv);
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(Contains(r.output, reason));
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  }
+  CHECK(endpoint.requests() == 2);
+}
+
 TEST_CASE("https: the server certificate is verified against --ca-file") {
   TempDir dir;
   std::string cert = dir.File("cert.pem"), key = dir.File("key.pem");
@@ -235,5 +278,5 @@ TEST_CASE("gzip sends the exposition compressed, with Content-Encoding: gzip") {
   PushToGateway(reader, options);
   std::lock_guard<std::mutex> lock(mutex);
   CHECK(encoding == "gzip");
-  CHECK(body == "# TYPE g gauge\ng 1\n");
+  CHECK(body == "# HELP g \n# TYPE g gauge\ng 1\n");
 }

@@ -2,9 +2,15 @@
 // enabled), read back through its query API; and the exposition parser
 // that turns our own text output into samples.
 #include <doctest/doctest.h>
+#include <httplib.h>
+#include <snappy.h>
 
 #include <cmath>
+#include <cstdint>
 #include <ctime>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "promsqlite/promsqlite.h"
 #include "promsqlite/push.h"
@@ -33,7 +39,118 @@ std::string OnlyValue(const Prometheus& prometheus, const std::string& promql) {
   return json.substr(open + 2, json.find('"', open + 2) - open - 2);
 }
 
+// Just enough of the protobuf wire format to read WriteRequest.metadata,
+// written from the remote-write 1.0 specification's types.proto (not from
+// our generated code): WriteRequest.metadata = 3; MetricMetadata.type = 1,
+// metric_family_name = 2, help = 4.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view data) : data_(data) {}
+  bool Done() const { return pos_ >= data_.size(); }
+  uint64_t Varint() {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      REQUIRE(pos_ < data_.size());
+      uint8_t byte = static_cast<uint8_t>(data_[pos_++]);
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+    FAIL("varint too long");
+    return 0;
+  }
+  // The next field's number and wire type.
+  std::pair<uint64_t, int> Key() {
+    uint64_t key = Varint();
+    return {key >> 3, static_cast<int>(key & 7)};
+  }
+  std::string_view Bytes() {
+    uint64_t size = Varint();
+    REQUIRE(pos_ + size <= data_.size());
+    std::string_view bytes = data_.substr(pos_, size);
+    pos_ += size;
+    return bytes;
+  }
+  void Skip(int wire_type) {
+    if (wire_type == 0) Varint();
+    else if (wire_type == 1) pos_ += 8;
+    else if (wire_type == 2) Bytes();
+    else if (wire_type == 5) pos_ += 4;
+    else FAIL("unexpected wire type " << wire_type);
+  }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+struct Metadata {
+  uint64_t type = 0;  // UNKNOWN 0, COUNTER 1, GAUGE 2, HISTOGRAM 3, GAUGEHISTOGRAM 4, SUMMARY 5, INFO 6, STATESET 7
+  std::string help;
+};
+
+std::map<std::string, Metadata> ReadMetadata(std::string_view request) {
+  std::map<std::string, Metadata> out;
+  WireReader write(request);
+  while (!write.Done()) {
+    auto [field, wire_type] = write.Key();
+    if (field != 3 || wire_type != 2) {
+      write.Skip(wire_type);
+      continue;
+    }
+    WireReader entry(write.Bytes());
+    Metadata metadata;
+    std::string name;
+    while (!entry.Done()) {
+      auto [f, w] = entry.Key();
+      if (f == 1 && w == 0) metadata.type = entry.Varint();
+      else if (f == 2 && w == 2) name = entry.Bytes();
+      else if (f == 4 && w == 2) metadata.help = entry.Bytes();
+      else entry.Skip(w);
+    }
+    out[name] = metadata;
+  }
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("remote-write metadata carries every family's type, INFO and STATESET included, and its help") {
+  TempDir dir;
+  test::WriteAllTypes(dir.File("m.db"));
+  std::mutex mutex;
+  std::string body, encoding;
+  httplib::Server receiver;
+  receiver.Post("/api/v1/write", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mutex);
+    body = req.body;
+    encoding = req.get_header_value("Content-Encoding");
+    res.status = 204;
+  });
+  int port = receiver.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { receiver.listen_after_bind(); });
+  Reader reader(dir.File("m.db"));
+  RemoteWriteOptions options;
+  options.url = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
+  CHECK_NOTHROW(RemoteWrite(reader, options));
+  receiver.stop();
+  serving.join();
+
+  REQUIRE(encoding == "snappy");
+  std::string request;
+  REQUIRE(snappy::Uncompress(body.data(), body.size(), &request));
+  std::map<std::string, Metadata> metadata = ReadMetadata(request);
+  const std::map<std::string, uint64_t> expected = {
+      {"requests_total", 1}, {"temperature_celsius", 2}, {"latency_seconds", 3},
+      {"job_seconds", 5},    {"build_info", 6},          {"phase", 7}};
+  CHECK(metadata.size() == expected.size());
+  for (const auto& [name, type] : expected) {
+    INFO(name);
+    REQUIRE(metadata.count(name) == 1);
+    CHECK(metadata[name].type == type);
+  }
+  CHECK(metadata["requests_total"].help == "Requests\nserved \\ ok");
+  CHECK(metadata["phase"].help.empty());
+}
 
 TEST_CASE("remote-write stores every sample exactly, queryable with histogram_quantile") {
   TempDir dir;
@@ -96,6 +213,7 @@ TEST_CASE("the parser reads our text output back: names, unescaped labels and he
       "# HELP a_total Line\\none \\\\ two \"q\"\n"
       "# TYPE a_total counter\n"
       "a_total{k=\"x\\\"y\\\\z\\nw\",u=\"ü\"} 1.5e+06\n"
+      "# HELP g \n"  // an empty help, as our text renderer writes it
       "# TYPE g gauge\n"
       "g NaN\n"
       "g{s=\"\"} -Inf\n"
@@ -110,6 +228,8 @@ TEST_CASE("the parser reads our text output back: names, unescaped labels and he
   CHECK(families[0].samples[0].labels ==
         std::vector<std::pair<std::string, std::string>>{{"k", "x\"y\\z\nw"}, {"u", "ü"}});
   CHECK(families[0].samples[0].value == 1.5e6);
+  CHECK(families[1].name == "g");
+  CHECK(families[1].help.empty());
   CHECK(std::isnan(families[1].samples[0].value));
   CHECK(families[1].samples[1].value == -INFINITY);
   CHECK(families[2].help.empty());

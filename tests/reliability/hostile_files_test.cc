@@ -132,7 +132,7 @@ TEST_CASE("an empty file is an empty database: writers initialize it, readers se
   test::WriteFile(path, "");
   CHECK(Reader(path).Render(Format::kOpenMetrics) == "# EOF\n");
   CHECK(Cli(path, {"inc", "x"}).exit_code == 0);
-  CHECK(Reader(path).Render(Format::kText) == "# TYPE x_total counter\nx_total 1\n");
+  CHECK(Reader(path).Render(Format::kText) == "# HELP x_total \n# TYPE x_total counter\nx_total 1\n");
 }
 
 TEST_CASE("a read-only file: writers get a clear error, readers still read") {

@@ -70,6 +70,7 @@ struct HttpOptions {
   double max_backoff_seconds = 5;
 
   // HTTP basic authentication; used when basic_auth_user is not empty.
+  // (The CLI reads the password from a file, --basic-auth-password-file.)
   // Default: "" (none).
   std::string basic_auth_user;
   std::string basic_auth_password;
@@ -132,8 +133,10 @@ struct RemoteWriteOptions : HttpOptions {
 
 // Renders `reader`'s file, turns every sample into a series (histograms and
 // summaries into their _bucket, _sum and _count series; counters as
-// NAME_total) with the type and help as metadata, and sends one
-// snappy-compressed protobuf WriteRequest. Throws as PushToGateway does.
+// NAME_total) with the type and help as metadata (per family, named as the
+// text format names it; info and enum families get the metadata types INFO
+// and STATESET), and sends one snappy-compressed protobuf WriteRequest.
+// Throws as PushToGateway does.
 void RemoteWrite(Reader& reader, const RemoteWriteOptions& options);
 
 }  // namespace promsqlite

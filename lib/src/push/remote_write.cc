@@ -15,12 +15,39 @@
 namespace promsqlite {
 namespace {
 
-prompb::MetricMetadata::MetricType MetadataType(const std::string& type) {
-  if (type == "counter") return prompb::MetricMetadata::COUNTER;
-  if (type == "gauge") return prompb::MetricMetadata::GAUGE;
-  if (type == "histogram") return prompb::MetricMetadata::HISTOGRAM;
-  if (type == "summary") return prompb::MetricMetadata::SUMMARY;
+// The metadata type of a family of the text exposition. Text 0.0.4 shows
+// info and stateset families as gauges; remote-write 1.0 has their own
+// types, so the file's declarations (by exposed name) decide where known.
+prompb::MetricMetadata::MetricType MetadataType(const detail::ParsedFamily& family,
+                                                const std::map<std::string, MetricType>& declared) {
+  auto it = declared.find(family.name);
+  if (it != declared.end()) {
+    switch (it->second) {
+      case MetricType::kCounter: return prompb::MetricMetadata::COUNTER;
+      case MetricType::kGauge: return prompb::MetricMetadata::GAUGE;
+      case MetricType::kHistogram: return prompb::MetricMetadata::HISTOGRAM;
+      case MetricType::kSummary: return prompb::MetricMetadata::SUMMARY;
+      case MetricType::kInfo: return prompb::MetricMetadata::INFO;
+      case MetricType::kStateSet: return prompb::MetricMetadata::STATESET;
+    }
+  }
+  if (family.type == "counter") return prompb::MetricMetadata::COUNTER;
+  if (family.type == "gauge") return prompb::MetricMetadata::GAUGE;
+  if (family.type == "histogram") return prompb::MetricMetadata::HISTOGRAM;
+  if (family.type == "summary") return prompb::MetricMetadata::SUMMARY;
   return prompb::MetricMetadata::UNKNOWN;
+}
+
+// Declared types by the family name the text exposition shows.
+std::map<std::string, MetricType> DeclaredTypes(Reader& reader) {
+  std::map<std::string, MetricType> types;
+  for (const FamilySummary& family : reader.Families()) {
+    std::string name = family.spec.name;
+    if (family.spec.type == MetricType::kCounter) name += "_total";
+    if (family.spec.type == MetricType::kInfo) name += "_info";
+    types[name] = family.spec.type;
+  }
+  return types;
 }
 
 void CheckExtraLabels(const std::vector<std::pair<std::string, std::string>>& labels) {
@@ -49,9 +76,12 @@ void RemoteWrite(Reader& reader, const RemoteWriteOptions& options) {
   const int64_t timestamp = options.timestamp_ms != 0 ? options.timestamp_ms : NowMs();
 
   prompb::WriteRequest write;
+  // Read before the render: a family declared in between falls back to
+  // the type the text shows (gauge for info and stateset).
+  const std::map<std::string, MetricType> declared = DeclaredTypes(reader);
   for (const detail::ParsedFamily& family : detail::ParseTextExposition(reader.Render(Format::kText))) {
     prompb::MetricMetadata* metadata = write.add_metadata();
-    metadata->set_type(MetadataType(family.type));
+    metadata->set_type(MetadataType(family, declared));
     metadata->set_metric_family_name(family.name);
     metadata->set_help(family.help);
     for (const detail::ParsedSample& sample : family.samples) {

@@ -34,6 +34,28 @@ int64_t FileSize(const std::string& path, bool* exists = nullptr) {
   return found ? static_cast<int64_t>(st.st_size) : 0;
 }
 
+// Collects a snapshot into FamilySnapshot values.
+class SnapshotCollector : public detail::SnapshotVisitor {
+ public:
+  explicit SnapshotCollector(std::vector<FamilySnapshot>* out) : out_(out) {}
+  void Family(const detail::FamilyRecord& family) override { out_->push_back(FamilySnapshot{family.spec, {}}); }
+  void Series(const detail::FamilyRecord&, const detail::SeriesRecord& record) override {
+    SeriesSnapshot series;
+    series.label_values = record.label_values;
+    series.value = record.value;
+    series.count = record.count;
+    series.created = record.created;
+    series.bucket_counts = record.bucket_counts;
+    int64_t cumulative = 0;
+    for (int64_t& count : series.bucket_counts) count = cumulative += count;
+    out_->back().series.push_back(std::move(series));
+  }
+  void End() override {}
+
+ private:
+  std::vector<FamilySnapshot>* out_;
+};
+
 }  // namespace
 
 Reader::Reader(std::string path, ReaderOptions options)
@@ -97,6 +119,17 @@ std::vector<FamilySummary> Reader::Families() {
   std::vector<FamilySummary> out;
   WithOpenConnection(path_, options_, connection_,
                      [&](SQLite::Database& db) { out = detail::ListFamilies(db, path_); });
+  return out;
+}
+
+std::vector<FamilySnapshot> Reader::Snapshot() {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<FamilySnapshot> out;
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    out.clear();
+    SnapshotCollector collector(&out);
+    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector);
+  });
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Prometheus text format 0.0.4, byte for byte as client_golang's expfmt
 // writes the same data: labels sorted by name (le last), no timestamps,
-// no _created, HELP only when non-empty.
+// no _created, a HELP line for every family ("# HELP name " when the help
+// is empty: client_golang's registry always sets a help string).
 #include "promsqlite/metric_type.h"
 #include "render/escape.h"
 #include "render/float_format.h"
@@ -66,13 +67,11 @@ class TextRenderer : public SnapshotVisitor {
  private:
   void WriteHeader(const FamilySpec& spec) {
     std::string& out = out_.text();
-    if (!spec.help.empty()) {
-      out += "# HELP ";
-      out += name_;
-      out += ' ';
-      AppendEscapedHelp(out, spec.help, /*escape_quote=*/false);
-      out += '\n';
-    }
+    out += "# HELP ";
+    out += name_;
+    out += ' ';
+    AppendEscapedHelp(out, spec.help, /*escape_quote=*/false);
+    out += '\n';
     out += "# TYPE ";
     out += name_;
     out += ' ';
