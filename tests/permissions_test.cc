@@ -230,6 +230,24 @@ TEST_CASE("writers of one group share a file any of them created in the setgid f
   CHECK(text.find("shared_jobs_total{by=\"second\"} 1\n") != std::string::npos);
 }
 
+TEST_CASE("group members that create the file at the same moment under umask 077 all write to it" *
+          doctest::skip(kNotRoot)) {
+  for (int round = 0; round < 5; ++round) {
+    SharedFolder shared;
+    int failed = test::RunInChildren(8, [&](int i) {
+      if (setgroups(1, &kWriters) != 0 || setgid(i % 2 ? kMember : kMember2) != 0 ||
+          setuid(i % 2 ? kMember : kMember2) != 0)
+        throw std::runtime_error("cannot switch user");
+      umask(077);
+      AddJobs(shared.db, "all", 1, 0660);
+    });
+    CHECK(failed == 0);
+    CHECK(ModeOf(shared.db) == 0660);
+    CHECK(Scrape(shared.db).find("shared_jobs_total{by=\"all\"} 8\n") != std::string::npos);
+    CHECK(std::distance(std::filesystem::directory_iterator(shared.folder), {}) == 3);  // no temporary left
+  }
+}
+
 TEST_CASE("a user outside the group gets an error that says what to do, and changes nothing" *
           doctest::skip(kNotRoot)) {
   SharedFolder shared;

@@ -83,6 +83,8 @@ std::string FolderOf(const std::string& path) {
 // -wal or -shm it may not write fails only at the first update: check all
 // of them (and the folder, when the -wal is still to be created) first.
 void RequireWritable(const std::string& path) {
+  if (faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) != 0 && errno == EROFS)
+    throw DatabaseError(path + ": cannot open for writing: it is on a read-only file system");
   struct stat st;
   for (const char* suffix : {"", "-wal", "-shm"}) {
     std::string file = path + suffix;
@@ -93,21 +95,44 @@ void RequireWritable(const std::string& path) {
     throw DatabaseError(ReadOnlyMessage(path, folder));
 }
 
-// A new empty file (SQLite takes it for an empty database) with exactly
-// `mode`: fchmod is not subject to the umask.
+// A new empty file `name` with exactly `mode` (fchmod is not subject to
+// the umask), unless it exists. It is made under a temporary name and linked
+// into place, so that no other process sees it with the umask's mode; where
+// hard links are not supported, it is created in place.
+void CreateExactly(const std::string& path, const std::string& name, unsigned mode) {
+  auto create = [&](const std::string& file) {
+    int fd = open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (fd < 0) {
+      if (errno == EEXIST) return;  // another process was first
+      if (errno == EACCES || errno == EROFS) throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
+      throw DatabaseError(path + ": cannot create " + file + ": " + std::strerror(errno));
+    }
+    int failed = fchmod(fd, static_cast<mode_t>(mode)) != 0 ? errno : 0;
+    close(fd);
+    if (failed != 0) {
+      unlink(file.c_str());
+      throw DatabaseError(path + ": cannot set the mode of " + file + ": " + std::strerror(failed));
+    }
+  };
+  std::string temporary = name + ".creating-" + std::to_string(getpid());
+  unlink(temporary.c_str());  // left by a killed process that had our pid
+  create(temporary);
+  int linked = link(temporary.c_str(), name.c_str()) == 0 ? 0 : errno;
+  unlink(temporary.c_str());
+  if (linked == 0 || linked == EEXIST) return;
+  if (linked != EPERM && linked != ENOTSUP && linked != EXDEV)
+    throw DatabaseError(path + ": cannot create " + name + ": " + std::strerror(linked));
+  create(name);
+}
+
+// The file with exactly `mode`. Its -shm and -wal first, empty (SQLite
+// takes them for new ones), also with that mode: SQLite would create them
+// with the umask's mode and fchmod them a moment later, and a writer of
+// the group that opened them in between would be refused.
 void CreateWithMode(const std::string& path, unsigned mode) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
-  if (fd < 0) {
-    if (errno == EEXIST) return;  // another process was first
-    if (errno == EACCES || errno == EROFS) throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
-    throw DatabaseError(path + ": cannot create: " + std::strerror(errno));
-  }
-  int failed = fchmod(fd, static_cast<mode_t>(mode)) != 0 ? errno : 0;
-  close(fd);
-  if (failed != 0) {
-    unlink(path.c_str());
-    throw DatabaseError(path + ": cannot set its mode: " + std::strerror(failed));
-  }
+  CreateExactly(path, path + "-shm", mode);
+  CreateExactly(path, path + "-wal", mode);
+  CreateExactly(path, path, mode);
 }
 
 std::string Octal(unsigned mode) {
