@@ -172,7 +172,8 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
     throw DatabaseError(path + ": is a directory, not a promsqlite database");
   bool exists = stat(path.c_str(), &st) == 0;
   if (!create && !exists) throw DatabaseError(path + ": no such file (and create_if_missing is false)");
-  if (writable && create && !exists && stat(FolderOf(path).c_str(), &st) == 0 && !Writable(FolderOf(path)))
+  struct stat folder;
+  if (writable && create && !exists && stat(FolderOf(path).c_str(), &folder) == 0 && !Writable(FolderOf(path)))
     throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
   if (writable && create && !exists && file_mode != 0) {
     CreateWithMode(path, file_mode);
