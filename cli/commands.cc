@@ -84,7 +84,7 @@ void NoMorePositionals(const Args& args, size_t count) {
 
 void AllowOptions(const Args& args, std::initializer_list<const char*> allowed) {
   for (const auto& option : args.options) {
-    if (option.first == "--db") continue;
+    if (option.first == "--db" || option.first == "--mode") continue;
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return option.first == a; }) ==
         allowed.end())
       throw UsageError(args.command + " does not take " + option.first);
@@ -103,11 +103,38 @@ FamilySpec DeclareFrom(const Args& args, MetricType type, const std::string& nam
   return spec;
 }
 
-Registry Open(const Args& args) { return Registry(DatabasePath(args)); }
+// --mode, else $PROMSQLITE_MODE: the permission bits (octal) of a file this
+// command creates; 0 (neither given) leaves them to SQLite.
+unsigned FileMode(const Args& args) {
+  std::string what = "--mode";
+  std::optional<std::string> text = args.Option("--mode");
+  if (const char* env = std::getenv("PROMSQLITE_MODE"); !text && env && *env) {
+    text = env;
+    what = "PROMSQLITE_MODE";
+  }
+  if (!text) return 0;
+  unsigned mode = 0;
+  bool octal = !text->empty() && text->size() <= 4;
+  for (char c : *text) {
+    octal = octal && c >= '0' && c <= '7';
+    mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (!octal || mode > 0777 || (mode & 0600) != 0600)
+    throw UsageError(what + " must be octal permission bits that include owner read and write (such as 0660), " +
+                     "got \"" + *text + "\"");
+  return mode;
+}
+
+Registry Open(const Args& args) {
+  Options options;
+  options.file_mode = FileMode(args);
+  return Registry(DatabasePath(args), options);
+}
 
 // For commands that only change what exists: a missing file is an error.
 Registry OpenExisting(const Args& args) {
   Options options;
+  options.file_mode = FileMode(args);
   options.create_if_missing = false;
   return Registry(DatabasePath(args), options);
 }
@@ -365,6 +392,8 @@ std::string Usage(const std::string& command) {
   out +=
       "\nOptions:\n"
       "  --db FILE       the file (before or after COMMAND); default $PROMSQLITE_DB, else ./promsqlite.db\n"
+      "  --mode MODE     permission bits (octal, e.g. 0660) of the file when a command creates it, whatever\n"
+      "                  the umask; default $PROMSQLITE_MODE, else 0644 minus the umask (docs/permissions.md)\n"
       "  -h, --help      this help, or a command's ('promsqlite inc --help')\n"
       "  --version       promsqlite and SQLite versions\n"
       "\nExit codes:\n"

@@ -93,6 +93,13 @@ struct Options {
   // Longest a checkpoint waits for readers (a scrape in progress) before it
   // gives up and leaves the rest to a later commit. Default: 200.
   int checkpoint_busy_timeout_ms = 200;
+
+  // Permission bits (e.g. 0660) of the file when this process creates it,
+  // applied exactly, whatever the umask; SQLite gives the -wal and -shm
+  // files the same mode. An existing file keeps its mode. Must include
+  // owner read and write (0600) and nothing above 0777. See
+  // docs/permissions.md. Default: 0, SQLite's default (0644 minus the umask).
+  unsigned file_mode = 0;
 };
 
 // How a Reader opens a file.

@@ -1,11 +1,17 @@
 #include "store/database.h"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace promsqlite::detail {
 
@@ -41,16 +47,140 @@ void RejectTruncated(const std::string& path, const struct stat& st) {
                         std::to_string(expected) + " bytes)");
 }
 
+std::string UserName(uid_t uid) {
+  struct passwd pw, *found = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &pw, buffer, sizeof buffer, &found) == 0 && found != nullptr) return found->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+std::string GroupName(gid_t gid) {
+  struct group gr, *found = nullptr;
+  char buffer[4096];
+  if (getgrgid_r(gid, &gr, buffer, sizeof buffer, &found) == 0 && found != nullptr) return found->gr_name;
+  return "gid " + std::to_string(gid);
+}
+
+bool InGroup(gid_t gid) {
+  if (getegid() == gid) return true;
+  int n = getgroups(0, nullptr);
+  std::vector<gid_t> groups(n > 0 ? n : 0);
+  n = getgroups(static_cast<int>(groups.size()), groups.data());
+  for (int i = 0; i < n; ++i)
+    if (groups[i] == gid) return true;
+  return false;
+}
+
+bool Writable(const std::string& path) { return faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0; }
+
+std::string FolderOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// SQLite opens a file it may not write read-only without a word, and a
+// -wal or -shm it may not write fails only at the first update: check all
+// of them (and the folder, when the -wal is still to be created) first.
+void RequireWritable(const std::string& path) {
+  if (faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) != 0 && errno == EROFS)
+    throw DatabaseError(path + ": cannot open for writing: it is on a read-only file system");
+  struct stat st;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string file = path + suffix;
+    if (stat(file.c_str(), &st) == 0 && !Writable(file)) throw DatabaseError(ReadOnlyMessage(path, file));
+  }
+  std::string folder = FolderOf(path);
+  if (stat((path + "-wal").c_str(), &st) != 0 && !Writable(folder))
+    throw DatabaseError(ReadOnlyMessage(path, folder));
+}
+
+// A new empty file `name` with exactly `mode` (fchmod is not subject to
+// the umask), unless it exists. It is made under a temporary name and linked
+// into place, so that no other process sees it with the umask's mode; where
+// hard links are not supported, it is created in place.
+void CreateExactly(const std::string& path, const std::string& name, unsigned mode) {
+  auto create = [&](const std::string& file) {
+    int fd = open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (fd < 0) {
+      if (errno == EEXIST) return;  // another process was first
+      if (errno == EACCES || errno == EROFS) throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
+      throw DatabaseError(path + ": cannot create " + file + ": " + std::strerror(errno));
+    }
+    int failed = fchmod(fd, static_cast<mode_t>(mode)) != 0 ? errno : 0;
+    close(fd);
+    if (failed != 0) {
+      unlink(file.c_str());
+      throw DatabaseError(path + ": cannot set the mode of " + file + ": " + std::strerror(failed));
+    }
+  };
+  std::string temporary = name + ".creating-" + std::to_string(getpid());
+  unlink(temporary.c_str());  // left by a killed process that had our pid
+  create(temporary);
+  int linked = link(temporary.c_str(), name.c_str()) == 0 ? 0 : errno;
+  unlink(temporary.c_str());
+  if (linked == 0 || linked == EEXIST) return;
+  if (linked != EPERM && linked != ENOTSUP && linked != EXDEV)
+    throw DatabaseError(path + ": cannot create " + name + ": " + std::strerror(linked));
+  create(name);
+}
+
+// The file with exactly `mode`. Its -shm and -wal first, empty (SQLite
+// takes them for new ones), also with that mode: SQLite would create them
+// with the umask's mode and fchmod them a moment later, and a writer of
+// the group that opened them in between would be refused.
+void CreateWithMode(const std::string& path, unsigned mode) {
+  CreateExactly(path, path + "-shm", mode);
+  CreateExactly(path, path + "-wal", mode);
+  CreateExactly(path, path, mode);
+}
+
+std::string Octal(unsigned mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04o", mode);
+  return text;
+}
+
 }  // namespace
 
+std::string ReadOnlyMessage(const std::string& path, const std::string& blocked) {
+  std::string what = blocked == path ? "the file is"
+                     : blocked == FolderOf(path)
+                         ? "its folder " + blocked + " (where the file, its -wal and -shm are created) is"
+                         : blocked + " is";
+  std::string out = path + ": cannot open for writing: " + what + " read-only for this process";
+  struct stat st;
+  if (stat(blocked.c_str(), &st) == 0) {
+    out += " (mode " + Octal(st.st_mode & 07777) + ", owner " + UserName(st.st_uid) + ", group " +
+           GroupName(st.st_gid) + "; this process runs as " + UserName(geteuid()) + ", " +
+           (InGroup(st.st_gid) ? "in" : "not in") + " group " + GroupName(st.st_gid) + ")";
+  }
+  return out +
+         ". Writers that run as different users share a file through a group: create it with mode 0660 "
+         "(Options::file_mode, promsqlite --mode 0660 or PROMSQLITE_MODE=0660) in a setgid folder owned by "
+         "that group, or give the group write access (chmod g+w) to the file, its -wal and -shm; see "
+         "docs/permissions.md";
+}
+
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
-                                               int busy_timeout_ms) {
+                                               int busy_timeout_ms, unsigned file_mode) {
+  if (writable && file_mode != 0 && ((file_mode & ~0777u) != 0 || (file_mode & 0600u) != 0600u))
+    throw InvalidArgument(path + ": file_mode " + Octal(file_mode) +
+                          " must include owner read and write (0600) and nothing above 0777");
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw DatabaseError(path + ": is a directory, not a promsqlite database");
   bool exists = stat(path.c_str(), &st) == 0;
   if (!create && !exists) throw DatabaseError(path + ": no such file (and create_if_missing is false)");
+  struct stat folder;
+  if (writable && create && !exists && stat(FolderOf(path).c_str(), &folder) == 0 && !Writable(FolderOf(path)))
+    throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
+  if (writable && create && !exists && file_mode != 0) {
+    CreateWithMode(path, file_mode);
+    exists = stat(path.c_str(), &st) == 0;
+  }
   if (exists) RejectTruncated(path, st);
+  if (writable && exists) RequireWritable(path);
   int flags = writable ? SQLite::OPEN_READWRITE : SQLite::OPEN_READONLY;
   if (writable && create) flags |= SQLite::OPEN_CREATE;
   // FULLMUTEX is not needed: every connection is guarded by its owner's mutex.

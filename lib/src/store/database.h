@@ -51,9 +51,17 @@ auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
     SleepMilliseconds(attempt < 10 ? 1 : 5);
   }
 }
-// Read-write (created when `create`) or read-only connection.
+// Read-write (created when `create`) or read-only connection. A writable
+// one checks first that this process may write the file, its -wal and -shm
+// (SQLite would quietly open it read-only), and creates a missing file with
+// exactly `file_mode` when that is not 0 (Options::file_mode).
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
-                                               int busy_timeout_ms);
+                                               int busy_timeout_ms, unsigned file_mode = 0);
+
+// "PATH: cannot open for writing: ... read-only for this process (...)",
+// naming `blocked` (the file, its -wal or -shm, or the folder), its mode and
+// owners, and what to do about it (docs/permissions.md).
+std::string ReadOnlyMessage(const std::string& path, const std::string& blocked);
 
 }  // namespace promsqlite::detail
 

@@ -105,11 +105,11 @@ Store::Connection& Store::Conn() {
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
   gate_.reset();
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
-    auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms);
+    auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms, options_.file_mode);
     // SQLite quietly opens a file it may not write read-only; say so now,
     // not at the first update.
     if (sqlite3_db_readonly(db->getHandle(), "main") == 1)
-      throw DatabaseError(path_ + ": cannot open for writing: the file is read-only for this process");
+      throw DatabaseError(ReadOnlyMessage(path_, path_));
     // A few of these steps report SQLITE_BUSY at once instead of waiting in
     // the busy handler (e.g. while another process recovers the WAL of a
     // killed writer), so the whole sequence is retried.
