@@ -141,6 +141,7 @@ int RunPool(const Flags& flags) {
   options.checkpoint_wal_pages = flags.Int("checkpoint-pages", options.checkpoint_wal_pages);
   const std::string prefix = flags.Get("prefix", "pool");
   const std::string db = dir + "/" + prefix + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", "-lock"}) unlink((db + suffix).c_str());  // a fresh file
   promsqlite::Registry registry(db, options);
   Declare(registry);
   int start[2];

@@ -97,6 +97,7 @@ Round RunRound(const std::string& dir, int writers, double seconds, int round, p
                bool with_flusher) {
   const std::string db = dir + "/writers_" + std::to_string(writers) + "_" + std::to_string(round) + "_" +
                          std::to_string(static_cast<int>(wait)) + ".db";
+  for (const char* suffix : {"", "-wal", "-shm", "-lock"}) unlink((db + suffix).c_str());  // a fresh file
   {
     promsqlite::Registry registry(db);  // file, family and series exist before the children start
     SharedCounter(registry);

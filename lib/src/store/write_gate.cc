@@ -43,10 +43,14 @@ struct GateShared {
   alignas(64) std::atomic<uint32_t> now_serving;
   alignas(64) std::atomic<uint32_t> seq[kSlots];  // futex words, bumped on each wake
   alignas(64) std::atomic<uint32_t> checkpoints;   // checkpoints completed (any writer)
+  // Waiters inside FUTEX_WAIT: without any, a release makes no wake-up
+  // system calls (the next in line spins). A killed sleeper leaves it too
+  // high, which costs only needless wake-ups.
+  alignas(64) std::atomic<uint32_t> sleepers;
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain 32-bit words");
 static_assert(offsetof(GateShared, now_serving) == 64 && offsetof(GateShared, seq) == 128 &&
-                  offsetof(GateShared, checkpoints) == 4224,
+                  offsetof(GateShared, checkpoints) == 4224 && offsetof(GateShared, sleepers) == 4288,
               "the layout is documented in docs/schema.md");
 
 std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path + "-lock"; }
@@ -140,7 +144,7 @@ bool WriteGate::SlotAlive(uint32_t ticket) {
 void WriteGate::Wake(uint32_t ticket) {
   std::atomic<uint32_t>* word = &shared_->seq[ticket % kSlots];
   word->fetch_add(1, std::memory_order_seq_cst);
-  FutexWakeAll(word);
+  if (shared_->sleepers.load(std::memory_order_seq_cst) != 0) FutexWakeAll(word);
 }
 
 WriteGate::Wait WriteGate::WaitFor(uint32_t ticket, Clock::time_point deadline) {
@@ -192,7 +196,11 @@ WriteGate::Wait WriteGate::WaitFor(uint32_t ticket, Clock::time_point deadline) 
       continue;
     }
     auto sleep = std::min(deadline, next_check) - now;
+    shared_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+    // A wake between our reading seq and this point changed seq: FutexWait
+    // then returns at once.
     FutexWait(word, seen_seq, std::chrono::duration_cast<std::chrono::nanoseconds>(sleep));
+    shared_->sleepers.fetch_sub(1, std::memory_order_seq_cst);
     now = Clock::now();
   }
 }
