@@ -19,6 +19,7 @@
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
 #include "promsqlite/options.h"
+#include "promsqlite/snapshot.h"
 
 namespace promsqlite {
 
@@ -61,6 +62,13 @@ class Reader {
 
   // Every family in the file, sorted by name (empty for a missing file).
   std::vector<FamilySummary> Families();
+
+  // The families whose stored names (counters without "_total", infos
+  // without "_info") are in `names`, or all when `names` is empty, sorted
+  // by name, with their series and values, from one read transaction, as
+  // Render would show them (TTL and gauge modes applied). Names not in the
+  // file are left out. Throws as Render does.
+  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names = {});
 
  private:
   std::string path_;

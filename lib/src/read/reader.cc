@@ -27,6 +27,33 @@ struct Reader::Lock {
 
 namespace {
 
+// Collects the snapshot a renderer would walk into plain values.
+class Collector : public detail::SnapshotVisitor {
+ public:
+  explicit Collector(std::vector<FamilySnapshot>* out) : out_(out) {}
+  void Family(const detail::FamilyRecord& family) override {
+    out_->emplace_back();
+    out_->back().spec = family.spec;
+  }
+  void Series(const detail::FamilyRecord& family, const detail::SeriesRecord& record) override {
+    SeriesSnapshot& s = out_->back().series.emplace_back();
+    s.label_values = record.label_values;
+    s.value = family.spec.type == MetricType::kInfo ? 1 : record.value;
+    s.created = record.created;
+    if (family.spec.type == MetricType::kHistogram || family.spec.type == MetricType::kSummary)
+      s.count = static_cast<double>(record.count);
+    if (family.spec.type == MetricType::kHistogram) {
+      int64_t cumulative = 0;
+      for (int64_t c : record.bucket_counts) s.cumulative_counts.push_back(static_cast<double>(cumulative += c));
+      s.cumulative_counts.push_back(s.count);
+    }
+  }
+  void End() override {}
+
+ private:
+  std::vector<FamilySnapshot>* out_;
+};
+
 int64_t FileSize(const std::string& path, bool* exists = nullptr) {
   struct stat st;
   bool found = stat(path.c_str(), &st) == 0;
@@ -78,6 +105,17 @@ void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFam
 std::string Reader::Render(Format format) {
   std::string out;
   Render(format, [&](std::string_view chunk) { out.append(chunk); });
+  return out;
+}
+
+std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<FamilySnapshot> out;
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    out.clear();
+    Collector collector(&out);
+    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector, names.empty() ? nullptr : &names);
+  });
   return out;
 }
 
