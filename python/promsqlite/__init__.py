@@ -637,9 +637,9 @@ class Histogram(_MetricBase):
             bounds = [float(b) for b in buckets]
         except (TypeError, ValueError):
             raise ValueError("metric '%s': buckets must be numbers, got %r" % (name, buckets)) from None
-        if bounds and bounds[-1] == INF:
-            bounds.pop()
-        self._buckets = bounds
+        if not [b for b in bounds if b != INF]:  # the library would take that as "the default buckets"
+            raise ValueError("metric '%s': a histogram needs at least one finite bucket bound besides +Inf" % name)
+        self._buckets = bounds  # a trailing +Inf is dropped by the library, implied as in prometheus_client
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
 
     def _spec_buckets(self):
