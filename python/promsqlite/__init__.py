@@ -342,6 +342,12 @@ def _to_metric(spec, series, label_order=None):
     return metric
 
 
+def _require_client(what):
+    if _pc is None:
+        raise ImportError("%s needs prometheus_client (Debian: python3-prometheus-client); without it, "
+                          "promsqlite.generate_latest() renders the file" % what)
+
+
 def _flush_path(path):
     registry = _state.registries.get(path)
     if registry is not None and registry.batched:
@@ -367,8 +373,7 @@ class FileCollector:
     """
 
     def __init__(self, path=None, registry=None):
-        if _pc is None:
-            raise ImportError("promsqlite.FileCollector needs prometheus_client (Debian: python3-prometheus-client)")
+        _require_client("promsqlite.FileCollector")
         if path is not None and not _is_path(path) and hasattr(path, "register") and registry is None:
             path, registry = None, path  # FileCollector(registry), as MultiProcessCollector(registry)
         self._path = os.path.abspath(os.fspath(path)) if path is not None else None
@@ -395,8 +400,7 @@ def generate_latest(target=None, openmetrics=False):
     CollectorRegistry: prometheus_client's own generate_latest of it.
     """
     if target is not None and not _is_path(target):
-        if _pc is None:
-            raise ImportError("generate_latest(registry) needs prometheus_client")
+        _require_client("generate_latest(registry)")
         if openmetrics:
             from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
             return om_generate_latest(target)
@@ -561,6 +565,7 @@ class _MetricBase:
 
     def collect(self):
         """This metric's family as the file holds it now (all processes' values)."""
+        _require_client("collect()")
         registry = _registry()
         self._bound()
         if registry.batched:
@@ -768,6 +773,7 @@ class Info(_MetricBase):
         self._children = {}
 
     def collect(self):
+        _require_client("collect()")
         registry = _registry()
         self._bound()
         families = _reader(registry.path).snapshot([self._name])

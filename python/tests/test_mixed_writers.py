@@ -88,8 +88,10 @@ def test_each_side_names_the_clash_when_declarations_disagree(tmp_path):
             sys.exit(3)
     """), path], capture_output=True, text=True)
     assert python.returncode == 3
-    assert python.stdout.startswith("metric 'mixed_seconds' is declared as histogram")
-    assert "buckets" in python.stdout or "1, 2" in python.stdout or "le" in python.stdout
+    assert python.stdout.strip() == (
+        "metric 'mixed_seconds' is declared as histogram mixed_seconds{} buckets=[1,2], but %s already declares "
+        "it as histogram mixed_seconds{} buckets=[0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10]"
+        % path)
 
     # Nothing of the rejected declarations reached the file.
     values = samples(promsqlite.generate_latest(path))
