@@ -20,8 +20,8 @@ def test_the_installed_package_imports_and_writes(tmp_path):
     assert len(inits) == 1, inits
     package = os.path.dirname(inits[0])
     site = os.path.dirname(package)
-    # A directory Debian's python3 searches once the prefix is the real one.
-    assert os.path.basename(site) in ("site-packages", "dist-packages"), site
+    # A directory this python3 searches, once the files are at their real place.
+    assert site[len(str(stage)):] in sys.path, site
     extensions = glob.glob(os.path.join(package, "_promsqlite*" + sysconfig.get_config_var("EXT_SUFFIX")))
     assert len(extensions) == 1, os.listdir(package)
     runpath = subprocess.run(["readelf", "-d", extensions[0]], capture_output=True, text=True).stdout
