@@ -151,16 +151,6 @@ class PyRegistry {
     throw InvalidArgument("unknown metric type");
   }
 
-  py::object Find(const std::string& name) {
-    std::optional<FamilySpec> spec;
-    {
-      py::gil_scoped_release nogil;
-      spec = registry_.Find(name);
-    }
-    if (!spec) return py::none();
-    return SpecTuple(*spec);
-  }
-
   bool RemoveSeries(const std::string& name, const py::dict& labels) {
     promsqlite::Labels map;
     for (const auto& item : labels) map[Utf8(item.first)] = Utf8(item.second);
@@ -176,15 +166,6 @@ class PyRegistry {
   void Flush() {
     py::gil_scoped_release nogil;
     registry_.Flush();
-  }
-
-  py::bytes Render(bool openmetrics) {
-    std::string out;
-    {
-      py::gil_scoped_release nogil;
-      out = registry_.Render(openmetrics ? Format::kOpenMetrics : Format::kText);
-    }
-    return py::bytes(out);
   }
 
   const std::string& path() const { return registry_.path(); }
@@ -275,8 +256,6 @@ class PyReader {
     return py::bytes(out);
   }
 
-  const std::string& path() const { return reader_.path(); }
-
  private:
   Reader reader_;
 };
@@ -285,8 +264,7 @@ template <typename T>
 void BindFamily(py::module_& m, const char* name) {
   py::class_<PyFamily<T>>(m, name)
       .def("labels", &PyFamily<T>::Labels, py::arg("values"))
-      .def("labels_by_name", &PyFamily<T>::LabelsByName, py::arg("labels"))
-      .def_property_readonly("name", [](const PyFamily<T>& f) { return f.family.name(); });
+      .def("labels_by_name", &PyFamily<T>::LabelsByName, py::arg("labels"));
 }
 
 }  // namespace
@@ -317,8 +295,6 @@ PYBIND11_MODULE(_promsqlite, m) {
   });
 
   m.def("version", [] { return std::string(Version()); });
-  m.def("sqlite_version", [] { return std::string(SqliteVersion()); });
-  m.def("default_histogram_buckets", [] { return DefaultBuckets(); });
 
   m.def(
       "check_spec",
@@ -335,19 +311,16 @@ PYBIND11_MODULE(_promsqlite, m) {
            }),
            py::arg("path"))
       .def("declare", &PyRegistry::Declare)
-      .def("find", &PyRegistry::Find)
       .def("remove_series", &PyRegistry::RemoveSeries)
       .def("clear_family", &PyRegistry::ClearFamily)
       .def("flush", &PyRegistry::Flush)
-      .def("render", &PyRegistry::Render, py::arg("openmetrics") = false)
       .def_property_readonly("path", &PyRegistry::path)
       .def_property_readonly("batched", &PyRegistry::batched);
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
       .def("snapshot", &PyReader::Snapshot, py::arg("names") = std::vector<std::string>())
-      .def("render", &PyReader::Render, py::arg("openmetrics") = false)
-      .def_property_readonly("path", &PyReader::path);
+      .def("render", &PyReader::Render, py::arg("openmetrics") = false);
 
   BindFamily<Counter>(m, "CounterFamily");
   BindFamily<Gauge>(m, "GaugeFamily");

@@ -13,7 +13,7 @@ import promsqlite
 from conftest import check_exposition, run_python, samples
 
 WORKERS = 8
-TASKS = 200
+TASKS = 20000 if os.environ.get("PROMSQLITE_LONG_TESTS") == "1" else 200  # the long set: more tasks
 
 _metrics = {}
 
