@@ -51,7 +51,7 @@ except ImportError:  # optional: the metrics still write, FileCollector and regi
     _pc = None
 
 __all__ = [
-    "CONTENT_TYPE_LATEST", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
+    "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
     "FileCollector", "Gauge", "Histogram", "Info", "REGISTRY", "Summary", "flush", "generate_latest", "get_db",
     "set_db", "setup",
 ]

@@ -3,9 +3,10 @@
 // library's exposition (the Python binding's collector) rather than
 // rendering text themselves. Get one with Reader::Snapshot.
 //
-// These are plain values. Cost: the whole result is held in memory, so ask
-// for the families you need, or use Reader::Render (streamed) for a whole
-// large file.
+// Thread safety: plain values that share nothing with the file or the
+// Reader. Cost: the whole result is held in memory, so ask for the
+// families you need, or use Reader::Render (streamed) for a whole large
+// file.
 #ifndef PROMSQLITE_SNAPSHOT_H_
 #define PROMSQLITE_SNAPSHOT_H_
 
