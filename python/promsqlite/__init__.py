@@ -385,7 +385,7 @@ class FileCollector:
         if path is None:
             raise DatabaseError("no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB")
         _flush_path(path)
-        return [_to_metric(spec, series) for spec, series in _reader(path).snapshot([])]
+        return [_to_metric(spec, series) for spec, series in _reader(path).snapshot()]
 
     def describe(self):
         return []  # the families are whatever the file holds at each scrape

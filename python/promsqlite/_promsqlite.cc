@@ -230,18 +230,21 @@ class PyReader {
  public:
   explicit PyReader(const std::string& path) : reader_(path) {}
 
-  // [(spec tuple, [(label_values, value, count, cumulative_counts, created)])]
-  py::list Snapshot(const std::vector<std::string>& names) {
+  // [(spec tuple, [(label_values, value, count, cumulative bucket counts
+  // without +Inf, created)])] of the families in `names` (None: all).
+  py::list Snapshot(const std::optional<std::vector<std::string>>& names) {
     std::vector<FamilySnapshot> families;
     {
       py::gil_scoped_release nogil;
-      families = reader_.Snapshot(names);
+      families = names ? reader_.Snapshot(*names) : reader_.Snapshot();
     }
     py::list out;
     for (const FamilySnapshot& f : families) {
       py::list series;
-      for (const SeriesSnapshot& s : f.series)
-        series.append(py::make_tuple(s.label_values, s.value, s.count, s.cumulative_counts, s.created));
+      for (const SeriesSnapshot& s : f.series) {
+        std::vector<double> buckets(s.bucket_counts.begin(), s.bucket_counts.end());
+        series.append(py::make_tuple(s.label_values, s.value, static_cast<double>(s.count), buckets, s.created));
+      }
       out.append(py::make_tuple(SpecTuple(f.spec), series));
     }
     return out;
@@ -319,7 +322,7 @@ PYBIND11_MODULE(_promsqlite, m) {
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
-      .def("snapshot", &PyReader::Snapshot, py::arg("names") = std::vector<std::string>())
+      .def("snapshot", &PyReader::Snapshot, py::arg("names") = py::none())
       .def("render", &PyReader::Render, py::arg("openmetrics") = false);
 
   BindFamily<Counter>(m, "CounterFamily");

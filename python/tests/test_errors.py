@@ -14,7 +14,7 @@ from conftest import run_python, samples
 
 
 def family_names(path):
-    return sorted(spec[1] for spec, _ in promsqlite._core.Reader(path).snapshot([]))
+    return sorted(spec[1] for spec, _ in promsqlite._core.Reader(path).snapshot())
 
 
 @pytest.mark.parametrize("make, message", [

@@ -34,13 +34,14 @@ def declare():
     )
 
 
-def worker_init():
+def worker_init(all_started):
     pid = os.getpid()
     _metrics["workers_sum"].labels("p").set(1)
     _metrics["workers_live"].labels("p").set(1)
     _metrics["pids_all"].labels("p").set(pid)
     _metrics["pid_max"].labels("p").set(pid)
     _metrics["pid_min"].labels("p").set(pid)
+    all_started.wait()  # every worker has set its gauges before any task runs
 
 
 def work(i):
@@ -74,7 +75,8 @@ def test_a_pool_of_8_forked_workers_adds_up_exactly_in_every_gauge_mode(tmp_path
     path = str(tmp_path / "pool.db")
     promsqlite.set_db(path, write_mode=write_mode, flush_interval_ms=3600 * 1000)
     declare()
-    pool = multiprocessing.get_context("fork").Pool(WORKERS, initializer=worker_init)
+    context = multiprocessing.get_context("fork")
+    pool = context.Pool(WORKERS, initializer=worker_init, initargs=(context.Barrier(WORKERS),))
     pids = set(pool.map(work, range(TASKS), chunksize=5))
     promsqlite.flush()
     if write_mode == "batched":

@@ -11,7 +11,6 @@
 #include "promsqlite/options.h"
 #include "promsqlite/reader.h"
 #include "promsqlite/registry.h"
-#include "promsqlite/snapshot.h"
 #include "promsqlite/validate.h"
 #include "promsqlite/version.h"
 

@@ -19,7 +19,6 @@
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
 #include "promsqlite/options.h"
-#include "promsqlite/snapshot.h"
 
 namespace promsqlite {
 
@@ -42,6 +41,32 @@ struct FamilySummary {
   int64_t series = 0;
 };
 
+// One series of a FamilySnapshot, with the values the exposition shows.
+struct SeriesSnapshot {
+  // In the order of the family's spec.label_names.
+  std::vector<std::string> label_values;
+  // Counter and gauge: the value. Histogram and summary: the sum of the
+  // observations. Enum (kStateSet): the index in spec.states of the state
+  // that is set (the exposition shows it as 1, every other state as 0).
+  // Info: unused (an info series is always 1).
+  double value = 0;
+  // Histogram and summary: the number of observations.
+  int64_t count = 0;
+  // Histogram: cumulative counts, one per bound of spec.buckets (the
+  // observations <= spec.buckets[i]); the +Inf bucket is `count`.
+  std::vector<int64_t> bucket_counts;
+  // When the series was created, in Unix seconds; 0 when unknown.
+  double created = 0;
+};
+
+// A family and its series, as one Reader::Snapshot() read them.
+struct FamilySnapshot {
+  // As stored, label names sorted by name. A gauge in GaugeMode kAll or
+  // kLiveAll has one more, last label name: "pid".
+  FamilySpec spec;
+  std::vector<SeriesSnapshot> series;  // sorted by label values
+};
+
 class Reader {
  public:
   explicit Reader(std::string path, ReaderOptions options = ReaderOptions());
@@ -58,17 +83,30 @@ class Reader {
   void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {});
   std::string Render(Format format);
 
+  // Snapshot() (below) of only the families whose stored names (counters
+  // without "_total", infos without "_info") are in `names`; the other
+  // families' series are not read. Unknown names are left out (an empty
+  // list gives nothing). For bridges
+  // that expose one family at a time (the Python package's metrics, each a
+  // prometheus_client collector). Cost: one read transaction, plus a pass
+  // over the families' declarations.
+  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names);
+
   FileStats Stats();
 
   // Every family in the file, sorted by name (empty for a missing file).
   std::vector<FamilySummary> Families();
 
-  // The families whose stored names (counters without "_total", infos
-  // without "_info") are in `names`, or all when `names` is empty, sorted
-  // by name, with their series and values, from one read transaction, as
-  // Render would show them (TTL and gauge modes applied). Names not in the
-  // file are left out. Throws as Render does.
-  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names = {});
+  // The whole file as data rather than text, for bridges to other metric
+  // libraries (promsqlite/prometheus_cpp.h): every family sorted by name,
+  // with exactly the series and values Render() would show at this moment
+  // from one read transaction (expired series left out, per-process gauges
+  // combined by their GaugeMode). Families without series are included
+  // with none. Empty for a missing file. Throws DatabaseError when the file
+  // exists but is not a readable promsqlite file. Cost: one read
+  // transaction; the whole file is held in memory (about 100 bytes plus the
+  // label values per series).
+  std::vector<FamilySnapshot> Snapshot();
 
  private:
   std::string path_;

@@ -27,39 +27,34 @@ struct Reader::Lock {
 
 namespace {
 
-// Collects the snapshot a renderer would walk into plain values.
-class Collector : public detail::SnapshotVisitor {
- public:
-  explicit Collector(std::vector<FamilySnapshot>* out) : out_(out) {}
-  void Family(const detail::FamilyRecord& family) override {
-    out_->emplace_back();
-    out_->back().spec = family.spec;
-  }
-  void Series(const detail::FamilyRecord& family, const detail::SeriesRecord& record) override {
-    SeriesSnapshot& s = out_->back().series.emplace_back();
-    s.label_values = record.label_values;
-    s.value = family.spec.type == MetricType::kInfo ? 1 : record.value;
-    s.created = record.created;
-    if (family.spec.type == MetricType::kHistogram || family.spec.type == MetricType::kSummary)
-      s.count = static_cast<double>(record.count);
-    if (family.spec.type == MetricType::kHistogram) {
-      int64_t cumulative = 0;
-      for (int64_t c : record.bucket_counts) s.cumulative_counts.push_back(static_cast<double>(cumulative += c));
-      s.cumulative_counts.push_back(s.count);
-    }
-  }
-  void End() override {}
-
- private:
-  std::vector<FamilySnapshot>* out_;
-};
-
 int64_t FileSize(const std::string& path, bool* exists = nullptr) {
   struct stat st;
   bool found = stat(path.c_str(), &st) == 0;
   if (exists) *exists = found;
   return found ? static_cast<int64_t>(st.st_size) : 0;
 }
+
+// Collects a snapshot into FamilySnapshot values.
+class SnapshotCollector : public detail::SnapshotVisitor {
+ public:
+  explicit SnapshotCollector(std::vector<FamilySnapshot>* out) : out_(out) {}
+  void Family(const detail::FamilyRecord& family) override { out_->push_back(FamilySnapshot{family.spec, {}}); }
+  void Series(const detail::FamilyRecord&, const detail::SeriesRecord& record) override {
+    SeriesSnapshot series;
+    series.label_values = record.label_values;
+    series.value = record.value;
+    series.count = record.count;
+    series.created = record.created;
+    series.bucket_counts = record.bucket_counts;
+    int64_t cumulative = 0;
+    for (int64_t& count : series.bucket_counts) count = cumulative += count;
+    out_->back().series.push_back(std::move(series));
+  }
+  void End() override {}
+
+ private:
+  std::vector<FamilySnapshot>* out_;
+};
 
 }  // namespace
 
@@ -113,8 +108,8 @@ std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& nam
   std::vector<FamilySnapshot> out;
   WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
     out.clear();
-    Collector collector(&out);
-    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector, names.empty() ? nullptr : &names);
+    SnapshotCollector collector(&out);
+    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector, &names);
   });
   return out;
 }
@@ -135,6 +130,17 @@ std::vector<FamilySummary> Reader::Families() {
   std::vector<FamilySummary> out;
   WithOpenConnection(path_, options_, connection_,
                      [&](SQLite::Database& db) { out = detail::ListFamilies(db, path_); });
+  return out;
+}
+
+std::vector<FamilySnapshot> Reader::Snapshot() {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<FamilySnapshot> out;
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    out.clear();
+    SnapshotCollector collector(&out);
+    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector);
+  });
   return out;
 }
 
