@@ -13,6 +13,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "children.h"
@@ -180,6 +182,24 @@ class PyRegistry {
   Registry registry_;
 };
 
+// Options::file_mode (docs/permissions.md) exists in libraries that have
+// the file-permissions work; this glue builds with or without it.
+template <typename O, typename = void>
+struct HasFileMode : std::false_type {};
+template <typename O>
+struct HasFileMode<O, std::void_t<decltype(std::declval<O&>().file_mode)>> : std::true_type {};
+
+template <typename O>
+void SetFileMode(O& options, long long mode) {
+  if constexpr (HasFileMode<O>::value) {
+    options.file_mode = static_cast<unsigned>(mode);
+  } else {
+    (void)options;
+    (void)mode;
+    throw InvalidArgument("option file_mode: this build of the promsqlite library has no Options::file_mode");
+  }
+}
+
 // Options from keyword arguments named like the fields of Options.
 Options MakeOptions(const py::kwargs& kwargs) {
   Options options;
@@ -199,17 +219,19 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else if (s == "batched") options.write_mode = WriteMode::kBatched;
       else throw InvalidArgument("option write_mode: \"" + s + "\" is neither \"immediate\" nor \"batched\"");
     } else if (key == "busy_timeout_ms" || key == "checkpoint_wal_pages" || key == "flush_interval_ms" ||
-               key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms") {
+               key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms" || key == "file_mode") {
       if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
         throw InvalidArgument("option " + key + ": expected an integer, got " +
                               std::string(py::str(py::repr(value))));
       long long v = value.cast<long long>();
-      bool positive_only = key == "flush_interval_ms";
-      if (v < (positive_only ? 1 : 0) || v > 1000000000)
+      const long long low = key == "flush_interval_ms" ? 1 : 0;
+      const long long high = key == "file_mode" ? 0777 : 1000000000;
+      if (v < low || v > high)
         throw InvalidArgument("option " + key + ": " + std::to_string(v) + " is out of range (" +
-                              (positive_only ? "1" : "0") + " to 1000000000)");
+                              std::to_string(low) + " to " + std::to_string(high) + ")");
       int i = static_cast<int>(v);
-      if (key == "busy_timeout_ms") options.busy_timeout_ms = i;
+      if (key == "file_mode") SetFileMode(options, v);
+      else if (key == "busy_timeout_ms") options.busy_timeout_ms = i;
       else if (key == "checkpoint_wal_pages") options.checkpoint_wal_pages = i;
       else if (key == "flush_interval_ms") options.flush_interval_ms = i;
       else if (key == "housekeeping_interval_ms") options.housekeeping_interval_ms = i;
@@ -218,7 +240,7 @@ Options MakeOptions(const py::kwargs& kwargs) {
       throw InvalidArgument("unknown option \"" + key +
                             "\" (known: create_if_missing, synchronous, write_mode, flush_interval_ms, "
                             "busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, "
-                            "checkpoint_busy_timeout_ms)");
+                            "checkpoint_busy_timeout_ms, file_mode)");
     }
   }
   return options;

@@ -277,6 +277,18 @@ def test_setup_sqlite_is_set_db(tmp_path):
     assert samples(promsqlite.generate_latest(path)) == {("via_setup_total", ()): 1.0}
 
 
+def test_file_mode_gives_a_new_file_exactly_that_mode(tmp_path):
+    path = str(tmp_path / "mode.db")
+    try:
+        promsqlite.set_db(path, file_mode=0o640)
+    except ValueError as e:
+        # Libraries without Options::file_mode (docs/permissions.md) say so.
+        assert str(e) == "option file_mode: this build of the promsqlite library has no Options::file_mode"
+        assert not os.path.exists(path)
+        pytest.skip(str(e))
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
 def test_the_environment_variable_chooses_the_file(tmp_path):
     path = str(tmp_path / "env.db")
     run_python("""

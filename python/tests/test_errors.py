@@ -212,13 +212,16 @@ def test_registering_a_name_twice_in_one_registry_is_prometheus_client_s_value_e
 
 @pytest.mark.parametrize("options, message", [
     ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, flush_interval_ms, '
-                   'busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, checkpoint_busy_timeout_ms)'),
+                   'busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, checkpoint_busy_timeout_ms, '
+                   'file_mode)'),
     ({"write_mode": "lazy"}, 'option write_mode: "lazy" is neither "immediate" nor "batched"'),
     ({"synchronous": "off"}, 'option synchronous: "off" is neither "normal" nor "full"'),
     ({"flush_interval_ms": 0}, "option flush_interval_ms: 0 is out of range (1 to 1000000000)"),
     ({"busy_timeout_ms": -1}, "option busy_timeout_ms: -1 is out of range (0 to 1000000000)"),
     ({"busy_timeout_ms": "1"}, "option busy_timeout_ms: expected an integer, got '1'"),
     ({"busy_timeout_ms": True}, "option busy_timeout_ms: expected an integer, got True"),
+    ({"file_mode": 0o1777}, "option file_mode: 1023 is out of range (0 to 511)"),
+    ({"file_mode": "0640"}, "option file_mode: expected an integer, got '0640'"),
 ])
 def test_invalid_options_raise_value_error_and_create_no_file(tmp_path, options, message):
     path = str(tmp_path / "options.db")
