@@ -185,18 +185,21 @@ def _flush_at_exit():
 atexit.register(_flush_at_exit)
 
 # multiprocessing's children end with os._exit(), which skips atexit; they
-# run multiprocessing's own finalizers, so register one in each child.
+# run multiprocessing's own finalizers. A child clears the ones it inherits
+# when it starts, so one is registered now (a child that imports this module
+# itself) and again in each child that was started after the import.
 try:
     from multiprocessing import util as _mp_util
 except ImportError:  # pragma: no cover - multiprocessing is part of Python
     _mp_util = None
 
 
-def _install_multiprocessing_finalizer(_):
+def _install_multiprocessing_finalizer(_=None):
     _mp_util.Finalize(None, _flush_at_exit, exitpriority=10)
 
 
 if _mp_util is not None:
+    _install_multiprocessing_finalizer()
     _mp_util.register_after_fork(_state, _install_multiprocessing_finalizer)
 
 

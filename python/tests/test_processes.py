@@ -128,6 +128,49 @@ def test_spawned_workers_find_the_file_through_the_environment(tmp_path):
     assert read(path) == {("spawned_jobs_total", ()): 20.0}
 
 
+def test_a_forked_worker_that_imports_the_package_late_still_flushes_at_its_end(tmp_path):
+    path = str(tmp_path / "late.db")
+    (tmp_path / "late_worker.py").write_text(textwrap.dedent("""
+        def work(path):
+            import promsqlite   # first imported here, in the running worker
+            promsqlite.set_db(path, write_mode="batched", flush_interval_ms=3600000)
+            promsqlite.Counter("late_jobs", "Jobs.", registry=None).inc(5)
+    """))
+    (tmp_path / "late_main.py").write_text(textwrap.dedent("""
+        import multiprocessing, sys
+        import late_worker
+        if __name__ == "__main__":
+            # The parent never imports promsqlite: the worker (which ends with
+            # os._exit) registers its own flush when it imports it.
+            process = multiprocessing.get_context("fork").Process(target=late_worker.work, args=(%r,))
+            process.start()
+            process.join()
+            assert process.exitcode == 0
+            assert "promsqlite" not in sys.modules
+    """ % path))
+    subprocess.run([sys.executable, str(tmp_path / "late_main.py")], check=True, timeout=120)
+    assert read(path) == {("late_jobs_total", ()): 5.0}
+
+
+def test_mostrecent_gauges_show_the_last_value_written_by_any_process(tmp_path):
+    path = str(tmp_path / "recent.db")
+    run_python("""
+        import os
+        import promsqlite
+        promsqlite.set_db(%r)
+        recent = promsqlite.Gauge("recent_value", "Last.", ["k"], multiprocess_mode="mostrecent")
+        lowest = promsqlite.Gauge("lowest_value", "Min.", ["k"], multiprocess_mode="min")
+        for value in (5, 2, 9):
+            pid = os.fork()
+            if pid == 0:
+                recent.labels("a").set(value)
+                lowest.labels("a").set(value)
+                os._exit(0)
+            assert os.waitpid(pid, 0)[1] == 0
+    """ % path)
+    assert read(path) == {("recent_value", (("k", "a"),)): 9.0, ("lowest_value", (("k", "a"),)): 2.0}
+
+
 PRELOAD_APP = """
 import os, sys
 import promsqlite
