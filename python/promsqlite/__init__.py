@@ -709,6 +709,7 @@ class Info(_MetricBase):
     labels. The keys become label names of the family in the file, so every
     info() of a family (in every process) must use the same keys."""
     _type = "info"
+    _info_keys = None  # the info() keys this process declared, sorted
 
     def _make_child(self, family, values):
         return _InfoChild(self, values)
