@@ -83,6 +83,15 @@ class Reader {
   void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {});
   std::string Render(Format format);
 
+  // Snapshot() (below) of only the families whose stored names (counters
+  // without "_total", infos without "_info") are in `names`; the other
+  // families' series are not read. Unknown names are left out (an empty
+  // list gives nothing). For bridges
+  // that expose one family at a time (the Python package's metrics, each a
+  // prometheus_client collector). Cost: one read transaction, plus a pass
+  // over the families' declarations.
+  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names);
+
   FileStats Stats();
 
   // Every family in the file, sorted by name (empty for a missing file).

@@ -103,6 +103,17 @@ std::string Reader::Render(Format format) {
   return out;
 }
 
+std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<FamilySnapshot> out;
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    out.clear();
+    SnapshotCollector collector(&out);
+    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector, &names);
+  });
+  return out;
+}
+
 FileStats Reader::Stats() {
   std::lock_guard<std::mutex> lock(lock_->mu);
   FileStats stats;

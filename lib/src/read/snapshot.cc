@@ -76,7 +76,8 @@ class GaugeFold {
 
 }  // namespace
 
-void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor) {
+void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
+                  const std::vector<std::string>* only) {
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);  // BEGIN (deferred): one read snapshot
     const int version = CheckSchemaReadable(db, path);
@@ -91,6 +92,7 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
     std::string group_labels;  // the tuple GaugeFold is folding
     while (families.executeStep()) {
       std::tie(family.id, family.spec) = ReadFamilyRow(families, path);
+      if (only && std::find(only->begin(), only->end(), family.spec.name) == only->end()) continue;
       const FamilySpec& spec = family.spec;
       const size_t label_count = spec.label_names.size();
       const bool histogram = spec.type == MetricType::kHistogram;

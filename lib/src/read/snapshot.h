@@ -45,8 +45,10 @@ class SnapshotVisitor {
 // End()): series past their family's TTL at `now` are left out, per-process
 // gauges are folded by their GaugeMode (dead writers left out of live
 // modes). A file without our schema yet reads as empty. Throws
-// DatabaseError naming `path`.
-void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor);
+// DatabaseError naming `path`. `only` (when not null): the stored names of
+// the families to visit; the others are skipped without reading a series.
+void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
+                  const std::vector<std::string>* only = nullptr);
 
 // Every family with its series count, sorted by name.
 std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path);

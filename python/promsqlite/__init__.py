@@ -1,0 +1,788 @@
+"""promsqlite: prometheus_client's metric classes, stored in one shared SQLite file.
+
+Every process of a host (gunicorn or Celery workers, multiprocessing pools,
+C++ programs using the promsqlite library, shell steps using the promsqlite
+tool) adds to the same counters in the same file. Code written for
+prometheus_client (or for prometheus-distributed-client, whose metrics live
+in Redis) migrates by changing an import and choosing the file:
+
+    import promsqlite
+    from promsqlite import Counter, Histogram
+    from prometheus_client import REGISTRY, generate_latest
+
+    promsqlite.set_db("/var/lib/myapp/metrics.db")   # or $PROMSQLITE_DB
+    requests = Counter("requests", "Requests served.", ["path"], registry=REGISTRY)
+    requests.labels("/").inc()
+    generate_latest(REGISTRY)   # this process's metrics, with every process's values
+
+The metric classes register into a prometheus_client CollectorRegistry
+(REGISTRY by default) like the official ones; FileCollector exposes a whole
+file. prometheus_client is optional: without it the classes still write, and
+promsqlite.generate_latest(path) renders the file with the C++ renderer.
+
+Errors: invalid names, labels, values and options raise ValueError (a
+DeclarationConflict, also a ValueError, when a declaration disagrees with the
+file's); database failures raise DatabaseError, an OSError.
+
+Thread safety: everything may be used from any thread; calls that wait for
+the file's lock release the GIL. Process safety: any number of processes may
+write one file; after fork() (gunicorn preload_app, multiprocessing) the
+child reopens the file by itself. Batched updates are flushed at interpreter
+exit and when a multiprocessing worker ends normally.
+"""
+
+import atexit
+import functools
+import os
+import sys
+import threading
+import time
+import weakref
+
+from . import _promsqlite as _core
+from ._promsqlite import DatabaseError, DeclarationConflict
+
+try:
+    import prometheus_client as _pc
+    from prometheus_client import metrics as _pc_metrics
+    from prometheus_client.metrics_core import Metric as _PcMetric
+    from prometheus_client.utils import floatToGoString as _go_float
+except ImportError:  # optional: the metrics still write, FileCollector and registries need it
+    _pc = None
+
+__all__ = [
+    "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
+    "FileCollector", "Gauge", "Histogram", "Info", "REGISTRY", "Summary", "flush", "generate_latest", "get_db",
+    "set_db", "setup",
+]
+
+__version__ = _core.version()
+
+INF = float("inf")
+# The Python client's default buckets (not client_golang's, which the C++
+# library defaults to): migrated code that declares no buckets keeps its layout.
+DEFAULT_BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0, INF)
+
+CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+# prometheus_client's default registry, or None without prometheus_client.
+REGISTRY = _pc.REGISTRY if _pc is not None else None
+
+_GAUGE_MODES = ("all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin", "mostrecent",
+                "livemostrecent")
+
+
+class _State:
+    """The file this process writes, and its open connections."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.path = None        # chosen by set_db(); else $PROMSQLITE_DB
+        self.registries = {}    # absolute path -> _core.Registry
+        self.readers = {}       # absolute path -> _core.Reader
+        self.generation = 0     # bumped by set_db(): metrics declare themselves again
+
+
+_state = _State()
+_metrics = weakref.WeakSet()  # every metric object, to re-declare after set_db()
+
+
+def _after_fork_in_child():
+    # A lock held by another thread at fork() would stay held forever.
+    _state.lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def set_db(path, **options):
+    """Chooses the file this process's metrics write to, creating it if needed.
+
+    `options` are named like the C++ library's Options fields:
+    write_mode ("immediate", the default: each update is one transaction,
+    durable when the call returns; or "batched": updates wait in the process
+    and are written together every flush_interval_ms, by flush(), and at
+    exit), flush_interval_ms (1000), synchronous ("normal" or "full"),
+    busy_timeout_ms (10000), create_if_missing (True), checkpoint_wal_pages,
+    housekeeping_interval_ms, checkpoint_busy_timeout_ms, file_mode (e.g.
+    0o660: the mode of a file this process creates; see docs/permissions.md).
+
+    Metrics declared earlier (at import time, say) declare themselves in this
+    file on their next use. Children already taken with labels() keep
+    writing to the file they were taken from.
+    Raises ValueError for unknown or invalid options, DatabaseError when
+    the file cannot be opened or is not a promsqlite file.
+    """
+    path = os.path.abspath(os.fspath(path))
+    with _state.lock:
+        registry = _core.Registry(path, **options)
+        old = _state.registries.get(path)
+        if old is not None and old.batched:
+            old.flush()
+        _state.registries[path] = registry
+        _state.path = path
+        _state.generation += 1
+        for metric in list(_metrics):
+            metric._unbind()
+
+
+def setup(sqlite=None, **options):
+    """set_db() under the spelling of prometheus-distributed-client's
+    setup(sqlite=PATH); the same options as set_db()."""
+    if sqlite is None:
+        raise ValueError("promsqlite.setup() needs sqlite=PATH: promsqlite keeps the metrics in one SQLite file")
+    set_db(sqlite, **options)
+
+
+def get_db():
+    """The file metrics write to (set_db() or $PROMSQLITE_DB), or None."""
+    if _state.path is not None:
+        return _state.path
+    env = os.environ.get("PROMSQLITE_DB")
+    return os.path.abspath(env) if env else None
+
+
+def _registry():
+    path = get_db()
+    if path is None:
+        raise DatabaseError("no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB")
+    registry = _state.registries.get(path)
+    if registry is None:
+        with _state.lock:
+            registry = _state.registries.get(path)
+            if registry is None:
+                registry = _state.registries[path] = _core.Registry(path)
+    return registry
+
+
+def _reader(path):
+    reader = _state.readers.get(path)
+    if reader is None:
+        with _state.lock:
+            reader = _state.readers.setdefault(path, _core.Reader(path))
+    return reader
+
+
+def flush():
+    """Writes this process's pending batched updates now (nothing to do in
+    immediate mode). Raises DatabaseError when a file cannot be written; the
+    updates then stay pending."""
+    for registry in list(_state.registries.values()):
+        if registry.batched:
+            registry.flush()
+
+
+def _flush_at_exit():
+    for registry in list(_state.registries.values()):
+        if registry.batched:
+            try:
+                registry.flush()
+            except DatabaseError as e:
+                sys.stderr.write("promsqlite: updates lost at exit: %s\n" % e)
+
+
+atexit.register(_flush_at_exit)
+
+# multiprocessing's children end with os._exit(), which skips atexit; they
+# run multiprocessing's own finalizers. A child clears the ones it inherits
+# when it starts, so one is registered now (a child that imports this module
+# itself) and again in each child that was started after the import.
+try:
+    from multiprocessing import util as _mp_util
+except ImportError:  # pragma: no cover - multiprocessing is part of Python
+    _mp_util = None
+
+
+def _install_multiprocessing_finalizer(_=None):
+    _mp_util.Finalize(None, _flush_at_exit, exitpriority=10)
+
+
+if _mp_util is not None:
+    _install_multiprocessing_finalizer()
+    _mp_util.register_after_fork(_state, _install_multiprocessing_finalizer)
+
+
+# --- helpers: time(), count_exceptions(), track_inprogress() ---------------
+
+class _Timer:
+    """Context manager and decorator: calls `callback(seconds)` at the end."""
+
+    def __init__(self, callback):
+        self._callback = callback
+        self._start = None
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, typ, value, traceback):
+        self._callback(max(time.perf_counter() - self._start, 0.0))
+
+    def __call__(self, f):
+        @functools.wraps(f)
+        def wrapped(*args, **kwargs):
+            with _Timer(self._callback):
+                return f(*args, **kwargs)
+        return wrapped
+
+
+class _ExceptionCounter:
+    """Context manager and decorator: increments when `exception` escapes."""
+
+    def __init__(self, inc, exception):
+        self._inc = inc
+        self._exception = exception
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, value, traceback):
+        if isinstance(value, self._exception):
+            self._inc()
+        return False
+
+    def __call__(self, f):
+        @functools.wraps(f)
+        def wrapped(*args, **kwargs):
+            with self:
+                return f(*args, **kwargs)
+        return wrapped
+
+
+class _InprogressTracker:
+    """Context manager and decorator: +1 on entry, -1 on exit."""
+
+    def __init__(self, gauge):
+        self._gauge = gauge
+
+    def __enter__(self):
+        self._gauge.inc()
+        return self
+
+    def __exit__(self, typ, value, traceback):
+        self._gauge.dec()
+
+    def __call__(self, f):
+        @functools.wraps(f)
+        def wrapped(*args, **kwargs):
+            with self:
+                return f(*args, **kwargs)
+        return wrapped
+
+
+def _count_exceptions(self, exception=Exception):
+    """Counts exceptions of type `exception` raised in a block or function."""
+    return _ExceptionCounter(self.inc, exception)
+
+
+def _gauge_time(self):
+    """Sets the gauge to the duration of a block or function, in seconds."""
+    return _Timer(self.set)
+
+
+def _track_inprogress(self):
+    """Increments the gauge while a block or function runs."""
+    return _InprogressTracker(self)
+
+
+def _observe_time(self):
+    """Observes the duration of a block or function, in seconds."""
+    return _Timer(self.observe)
+
+
+# The C++ children get the same helpers as the Python metrics.
+_core.CounterChild.count_exceptions = _count_exceptions
+_core.GaugeChild.time = _gauge_time
+_core.GaugeChild.track_inprogress = _track_inprogress
+_core.HistogramChild.time = _observe_time
+_core.SummaryChild.time = _observe_time
+
+
+# --- from the file to prometheus_client's Metric objects -------------------
+
+def _to_metric(spec, series, label_order=None):
+    """A prometheus_client Metric from one family of a snapshot. `label_order`:
+    the label names in the order to expose them (default: as stored)."""
+    typ, name, documentation, unit, label_names, buckets, states, _ = spec
+    metric = _PcMetric(name, documentation, typ, unit)
+    created_enabled = getattr(_pc_metrics, "_use_created", True)
+    add = metric.add_sample
+    if label_order is not None and list(label_order) != list(label_names):
+        position = {n: i for i, n in enumerate(label_names)}
+        index = [position[n] for n in label_order if n in position]
+        index += [i for i, n in enumerate(label_names) if n not in label_order]
+        label_names = [label_names[i] for i in index]
+    else:
+        index = None
+    for values, value, count, cumulative, created in series:
+        if index is not None:
+            values = [values[i] for i in index]
+        labels = dict(zip(label_names, values))
+        if typ == "counter":
+            add(name + "_total", labels, value)
+            if created and created_enabled:
+                add(name + "_created", labels, created)
+        elif typ == "gauge":
+            add(name, labels, value)
+        elif typ == "histogram":
+            for bound, c in zip(buckets, cumulative):
+                add(name + "_bucket", dict(labels, le=_go_float(bound)), c)
+            add(name + "_bucket", dict(labels, le="+Inf"), count)
+            add(name + "_count", labels, count)
+            add(name + "_sum", labels, value)
+            if created and created_enabled:
+                add(name + "_created", labels, created)
+        elif typ == "summary":
+            add(name + "_count", labels, count)
+            add(name + "_sum", labels, value)
+            if created and created_enabled:
+                add(name + "_created", labels, created)
+        elif typ == "info":
+            add(name + "_info", labels, 1.0)
+        elif typ == "stateset":
+            for i, state in enumerate(states):
+                add(name, dict(labels, **{name: state}), 1.0 if value == i else 0.0)
+    return metric
+
+
+def _require_client(what):
+    if _pc is None:
+        raise ImportError("%s needs prometheus_client (Debian: python3-prometheus-client); without it, "
+                          "promsqlite.generate_latest() renders the file" % what)
+
+
+def _flush_path(path):
+    registry = _state.registries.get(path)
+    if registry is not None and registry.batched:
+        registry.flush()
+
+
+def _is_path(target):
+    return isinstance(target, (str, bytes, os.PathLike))
+
+
+class FileCollector:
+    """Exposes everything in a promsqlite file, whichever process wrote it, as
+    prometheus_client's MultiProcessCollector exposes its directory:
+
+        registry = CollectorRegistry()
+        promsqlite.FileCollector(registry=registry)   # the current file
+        generate_latest(registry)
+
+    `path`: the file (default: the one chosen by set_db() or $PROMSQLITE_DB
+    at each collection). `registry`: registered into it when given. Like
+    MultiProcessCollector, use it in a registry of its own: the metric
+    objects of this process are in the file too. Needs prometheus_client.
+    """
+
+    def __init__(self, path=None, registry=None):
+        _require_client("promsqlite.FileCollector")
+        if path is not None and not _is_path(path) and hasattr(path, "register") and registry is None:
+            path, registry = None, path  # FileCollector(registry), as MultiProcessCollector(registry)
+        self._path = os.path.abspath(os.fspath(path)) if path is not None else None
+        if registry is not None:
+            registry.register(self)
+
+    def collect(self):
+        path = self._path or get_db()
+        if path is None:
+            raise DatabaseError("no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB")
+        _flush_path(path)
+        return [_to_metric(spec, series) for spec, series in _reader(path).snapshot()]
+
+    def describe(self):
+        return []  # the families are whatever the file holds at each scrape
+
+
+def generate_latest(target=None, openmetrics=False):
+    """The exposition, as bytes.
+
+    target None: the current file (set_db() or $PROMSQLITE_DB); a path: that
+    file; both rendered by the C++ renderer (text 0.0.4, or OpenMetrics 1.0
+    when `openmetrics`), without needing prometheus_client. A prometheus_client
+    CollectorRegistry: prometheus_client's own generate_latest of it.
+    """
+    if target is not None and not _is_path(target):
+        _require_client("generate_latest(registry)")
+        if openmetrics:
+            from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
+            return om_generate_latest(target)
+        return _pc.generate_latest(target)
+    path = get_db() if target is None else os.path.abspath(os.fsdecode(target))
+    if path is None:
+        raise DatabaseError("no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB")
+    _flush_path(path)
+    return _reader(path).render(openmetrics=bool(openmetrics))
+
+
+# --- the metric classes ----------------------------------------------------
+
+def _check_label_names(name, declared, given):
+    """The library's message for label names that are not the declared ones."""
+    for label in sorted(given):
+        if label not in declared:
+            raise ValueError("metric '%s': label '%s' is not declared (declared labels: %s)"
+                             % (name, label, ", ".join(declared) or "none"))
+    for label in declared:
+        if label not in given:
+            raise ValueError("metric '%s': label '%s' is missing (declared labels: %s)"
+                             % (name, label, ", ".join(declared)))
+
+
+def _check_label_count(name, declared, values):
+    if len(values) != len(declared):
+        raise ValueError("metric '%s': expects %d label values (%s), got %d"
+                         % (name, len(declared), ", ".join(declared) or "none", len(values)))
+
+
+class _MetricBase:
+    _type = None        # as prometheus_client names it: counter, gauge, ...
+    # Unlabelled metrics: these methods become the default child's own
+    # (C++) methods once bound, so metric.inc() costs what child.inc() does.
+    _fast_methods = ()
+
+    def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
+                 registry=REGISTRY, _labelvalues=None):
+        if _labelvalues is not None:
+            raise ValueError("_labelvalues is internal to prometheus_client; use labels()")
+        if isinstance(labelnames, (str, bytes)):
+            raise ValueError("metric '%s': labelnames must be a sequence of names, not the string %r"
+                             % (name, labelnames))
+        full_name = ""
+        if namespace:
+            full_name += namespace + "_"
+        if subsystem:
+            full_name += subsystem + "_"
+        full_name += name
+        if unit and self._type in ("info", "stateset"):
+            raise ValueError("metric '%s': an %s cannot have a unit" % (full_name, "enum" if self._type == "stateset" else "info"))
+        self._labelnames = tuple(str(n) for n in labelnames)
+        self._documentation = str(documentation)
+        self._unit = str(unit)
+        spec = _core.check_spec(self._type, full_name, self._documentation, self._unit, self._labelnames,
+                                self._spec_buckets(), self._spec_states(), self._spec_mode())
+        self._name = spec[1]
+        self._family = None
+        self._generation = -1
+        self._children = {}
+        self._default = None
+        _metrics.add(self)
+        if get_db() is not None:
+            self._bind()  # declaration errors surface here, as the official client's do
+        if registry is not None:
+            registry.register(self)
+
+    # What check_spec and declare() take, per type.
+    def _spec_buckets(self):
+        return []
+
+    def _spec_states(self):
+        return []
+
+    def _spec_mode(self):
+        return ""
+
+    def __repr__(self):
+        return "%s.%s(%s)" % (type(self).__module__, type(self).__name__, self._name)
+
+    def _bind(self):
+        """Declares the family in the current file (again after set_db())."""
+        registry = _registry()
+        generation = _state.generation
+        family = registry.declare(self._type, self._name, self._documentation, self._unit, self._labelnames,
+                                  self._spec_buckets(), self._spec_states(), self._spec_mode())
+        self._children = {}
+        self._default = None if self._labelnames else self._make_child(family, ())
+        self._family = family
+        self._generation = generation
+        if self._default is not None:
+            for method in self._fast_methods:
+                self.__dict__[method] = getattr(self._default, method)
+        return family
+
+    def _unbind(self):
+        """Makes the next use declare the family again (set_db(), remove(), clear())."""
+        self._generation = -1
+        for method in self._fast_methods:
+            self.__dict__.pop(method, None)
+
+    def _bound(self):
+        if self._generation != _state.generation:
+            return self._bind()
+        return self._family
+
+    def _make_child(self, family, values):
+        return family.labels(values)
+
+    def _default_child(self):
+        if self._labelnames:
+            raise ValueError("metric '%s' has label names (%s): call .labels(...) first"
+                             % (self._name, ", ".join(self._labelnames)))
+        if self._generation != _state.generation:
+            self._bind()
+        return self._default
+
+    def labels(self, *labelvalues, **labelkwargs):
+        """The child for these label values, by position or by name."""
+        if not self._labelnames:
+            raise ValueError("metric '%s' has no label names, so it has no labels(); update it directly"
+                             % self._name)
+        if labelvalues and labelkwargs:
+            raise ValueError("metric '%s': labels() takes values by position or by name, not both" % self._name)
+        if labelkwargs:
+            _check_label_names(self._name, self._labelnames, labelkwargs)
+            labelvalues = tuple(str(labelkwargs[n]) for n in self._labelnames)
+        else:
+            _check_label_count(self._name, self._labelnames, labelvalues)
+            labelvalues = tuple(str(v) for v in labelvalues)
+        if self._generation != _state.generation:
+            self._bind()
+        child = self._children.get(labelvalues)
+        if child is None:
+            child = self._children[labelvalues] = self._make_child(self._family, labelvalues)
+        return child
+
+    def remove(self, *labelvalues):
+        """Removes the series with these label values from the file (for every process)."""
+        if not self._labelnames:
+            raise ValueError("metric '%s' has no label names, so there is no child to remove" % self._name)
+        _check_label_count(self._name, self._labelnames, labelvalues)
+        self._bound()
+        labelvalues = tuple(str(v) for v in labelvalues)
+        _registry().remove_series(self._name, dict(zip(self._labelnames, labelvalues)))
+        self._unbind()  # a later labels() creates the series afresh
+
+    def clear(self):
+        """Removes every series of this metric from the file (for every process)."""
+        self._bound()
+        _registry().clear_family(self._name)
+        self._unbind()
+
+    def describe(self):
+        if _pc is None:
+            return []
+        return [_PcMetric(self._name, self._documentation, self._type, self._unit)]
+
+    def _label_order(self):
+        return self._labelnames
+
+    def collect(self):
+        """This metric's family as the file holds it now (all processes' values)."""
+        _require_client("collect()")
+        registry = _registry()
+        self._bound()
+        if registry.batched:
+            registry.flush()
+        families = _reader(registry.path).snapshot([self._name])
+        if not families:
+            return [_PcMetric(self._name, self._documentation, self._type, self._unit)]
+        return [_to_metric(spec, series, self._label_order()) for spec, series in families]
+
+
+class Counter(_MetricBase):
+    """A counter shared by every process: inc() adds to one total in the file."""
+    _type = "counter"
+    _fast_methods = ("inc",)
+
+    def inc(self, amount=1, exemplar=None):
+        """Adds `amount` (>= 0). Exemplars are not stored: passing one is a ValueError."""
+        self._default_child().inc(amount, exemplar)
+
+    count_exceptions = _count_exceptions
+
+
+class Gauge(_MetricBase):
+    """A gauge. multiprocess_mode None (the default): one value shared by all
+    processes, set() is last-writer-wins and inc()/dec() add atomically, as a
+    gauge in Redis was. The official client's modes keep one value per process
+    and combine them when read: "all" (a series per process, label pid),
+    "sum", "max", "min", "mostrecent", each also "live..." (only processes
+    still running count)."""
+    _type = "gauge"
+    _fast_methods = ("inc", "dec", "set", "set_to_current_time")
+
+    def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
+                 registry=REGISTRY, _labelvalues=None, multiprocess_mode=None):
+        if multiprocess_mode is not None and multiprocess_mode not in _GAUGE_MODES:
+            raise ValueError("metric '%s': invalid multiprocess_mode %r (known: %s)"
+                             % (name, multiprocess_mode, ", ".join(_GAUGE_MODES)))
+        self._mode = multiprocess_mode or ""
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+
+    def _spec_mode(self):
+        return self._mode
+
+    def _label_order(self):
+        if self._mode in ("all", "liveall"):
+            return self._labelnames + ("pid",)
+        return self._labelnames
+
+    def inc(self, amount=1):
+        self._default_child().inc(amount)
+
+    def dec(self, amount=1):
+        self._default_child().dec(amount)
+
+    def set(self, value):
+        self._default_child().set(value)
+
+    def set_to_current_time(self):
+        self._default_child().set_to_current_time()
+
+    time = _gauge_time
+    track_inprogress = _track_inprogress
+
+
+class Histogram(_MetricBase):
+    """A histogram: each observation changes its bucket, _sum and _count in
+    one transaction. `buckets` default to the Python client's DEFAULT_BUCKETS."""
+    _type = "histogram"
+    _fast_methods = ("observe",)
+
+    def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
+                 registry=REGISTRY, _labelvalues=None, buckets=DEFAULT_BUCKETS):
+        try:
+            bounds = [float(b) for b in buckets]
+        except (TypeError, ValueError):
+            raise ValueError("metric '%s': buckets must be numbers, got %r" % (name, buckets)) from None
+        if not [b for b in bounds if b != INF]:  # the library would take that as "the default buckets"
+            raise ValueError("metric '%s': a histogram needs at least one finite bucket bound besides +Inf" % name)
+        self._buckets = bounds  # a trailing +Inf is dropped by the library, implied as in prometheus_client
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+
+    def _spec_buckets(self):
+        return self._buckets
+
+    def observe(self, amount, exemplar=None):
+        self._default_child().observe(amount, exemplar)
+
+    time = _observe_time
+
+
+class Summary(_MetricBase):
+    """A summary without quantiles (as the official client's): _count and _sum."""
+    _type = "summary"
+    _fast_methods = ("observe",)
+
+    def observe(self, amount):
+        self._default_child().observe(amount)
+
+    time = _observe_time
+
+
+class Enum(_MetricBase):
+    """An enum (OpenMetrics StateSet): one of `states` is current; a new
+    series starts in the first."""
+    _type = "stateset"
+    _fast_methods = ("state",)
+
+    def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
+                 registry=REGISTRY, _labelvalues=None, states=None):
+        if not states:
+            raise ValueError("metric '%s': an Enum needs states=[...]" % name)
+        if isinstance(states, (str, bytes)):
+            raise ValueError("metric '%s': states must be a sequence of names, not the string %r" % (name, states))
+        self._states = [str(s) for s in states]
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+
+    def _spec_states(self):
+        return self._states
+
+    def state(self, state):
+        self._default_child().state(state)
+
+
+class _InfoChild:
+    """One label tuple of an Info metric."""
+
+    def __init__(self, metric, labelvalues):
+        self._metric = metric
+        self._labelvalues = labelvalues
+
+    def info(self, val):
+        self._metric._set_info(self._labelvalues, val)
+
+
+class Info(_MetricBase):
+    """An info metric: info({key: value}) replaces this child's key/value
+    labels. The keys become label names of the family in the file, so every
+    info() of a family (in every process) must use the same keys."""
+    _type = "info"
+    _info_keys = None  # the info() keys this process declared, sorted
+
+    def _make_child(self, family, values):
+        return _InfoChild(self, values)
+
+    def _bind(self):
+        # The family's label names include the info keys, known at info().
+        _registry()  # a file must be chosen
+        self._children = {}
+        self._default = None if self._labelnames else _InfoChild(self, ())
+        self._info_keys = None
+        self._family = None
+        self._generation = _state.generation
+        return None
+
+    def info(self, val):
+        self._default_child().info(val)
+
+    def _set_info(self, labelvalues, val):
+        if not hasattr(val, "items"):
+            raise ValueError("metric '%s': info() takes a dict of label names to values" % self._name)
+        val = {str(k): str(v) for k, v in val.items()}
+        overlap = set(val) & set(self._labelnames)
+        if overlap:
+            raise ValueError("metric '%s': info keys %s are also label names" % (self._name, ", ".join(sorted(overlap))))
+        keys = tuple(sorted(val))
+        if self._info_keys is not None and keys != self._info_keys:
+            raise ValueError("metric '%s': info keys (%s) differ from the ones used before (%s); "
+                             "every info() of a family must use the same keys"
+                             % (self._name, ", ".join(keys) or "none", ", ".join(self._info_keys) or "none"))
+        registry = _registry()
+        names = self._labelnames + keys
+        # Declared anew each time: the fresh family handle creates the series in
+        # the file even when this process had created (and removed) it before.
+        family = registry.declare("info", self._name, self._documentation, "", names, [], [], "")
+        self._info_keys = keys
+        mine = dict(zip(self._labelnames, labelvalues))
+        wanted = dict(mine, **val)
+        # Replace what any process set for these label values before.
+        for spec, series in _reader(registry.path).snapshot([self._name]):
+            stored = spec[4]
+            for values in (s[0] for s in series):
+                labels = dict(zip(stored, values))
+                if labels != wanted and all(labels.get(k) == v for k, v in mine.items()):
+                    registry.remove_series(self._name, labels)
+        family.labels_by_name(wanted)
+
+    def _label_order(self):
+        return self._labelnames + (self._info_keys or ())
+
+    def remove(self, *labelvalues):
+        if not self._labelnames:
+            raise ValueError("metric '%s' has no label names, so there is no child to remove" % self._name)
+        _check_label_count(self._name, self._labelnames, labelvalues)
+        mine = dict(zip(self._labelnames, (str(v) for v in labelvalues)))
+        registry = _registry()
+        for spec, series in _reader(registry.path).snapshot([self._name]):
+            for values in (s[0] for s in series):
+                labels = dict(zip(spec[4], values))
+                if all(labels.get(k) == v for k, v in mine.items()):
+                    registry.remove_series(self._name, labels)
+        self._children.pop(tuple(mine.values()), None)
+
+    def clear(self):
+        registry = _registry()
+        registry.clear_family(self._name)
+        self._children = {}
+
+    def collect(self):
+        _require_client("collect()")
+        registry = _registry()
+        self._bound()
+        families = _reader(registry.path).snapshot([self._name])
+        if not families:
+            return [_PcMetric(self._name, self._documentation, self._type, self._unit)]
+        return [_to_metric(spec, series, self._label_order()) for spec, series in families]
+
