@@ -28,23 +28,43 @@ uint32_t BigEndian32(const unsigned char* p) {
 // gone, maybe after a writer has added to it. Its header says how long it
 // should be; trust that only when it is marked valid and no WAL could hold
 // the missing pages (a crash in the middle of a checkpoint).
-void RejectTruncated(const std::string& path, const struct stat& st) {
+// How far the file falls short of its header's page count (0: it does not,
+// or it cannot tell), read in one go: the header, then the size of the
+// same open file, with the WAL empty.
+int64_t ShortfallBytes(const std::string& path, int64_t* expected_out, int64_t* size_out) {
   struct stat wal;
-  if (st.st_size < 100 || (stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0)) return;
+  if (stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0) return 0;
   unsigned char header[100];
   FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return;  // SQLite will report why
+  if (f == nullptr) return 0;  // SQLite will report why
   size_t got = std::fread(header, 1, sizeof header, f);
+  struct stat st;
+  bool sized = fstat(fileno(f), &st) == 0;
   std::fclose(f);
-  if (got != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) return;
+  if (!sized || got != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) return 0;
   uint32_t page_size = (uint32_t{header[16]} << 8) | header[17];
   if (page_size == 1) page_size = 65536;
   uint32_t pages = BigEndian32(header + 28);
   bool size_valid = BigEndian32(header + 24) == BigEndian32(header + 92) && pages > 0;
   int64_t expected = int64_t{pages} * page_size;
-  if (size_valid && st.st_size < expected)
-    throw DatabaseError(path + ": database file is truncated (" + std::to_string(st.st_size) + " of " +
-                        std::to_string(expected) + " bytes)");
+  *expected_out = expected;
+  *size_out = st.st_size;
+  return size_valid && st.st_size < expected ? expected - st.st_size : 0;
+}
+
+void RejectTruncated(const std::string& path, const struct stat& st) {
+  if (st.st_size < 100) return;
+  int64_t expected = 0, size = 0;
+  // A checkpoint that is growing the file right now (another writer's, or
+  // the last writer's as it closes and empties the WAL) can show a header
+  // ahead of the file's length for a moment: only a shortfall that stays is
+  // a truncated file.
+  for (int look = 0; ShortfallBytes(path, &expected, &size) > 0; ++look) {
+    if (look == 5)
+      throw DatabaseError(path + ": database file is truncated (" + std::to_string(size) + " of " +
+                          std::to_string(expected) + " bytes)");
+    SleepMilliseconds(10 << look);
+  }
 }
 
 std::string UserName(uid_t uid) {
