@@ -161,13 +161,14 @@ int RunWriters(const Flags& flags) {
   const int writers = flags.Int("writers", 8);
   const bool baseline = flags.Int("baseline", 0) != 0;
   using promsqlite::LockWait;
+  const LockWait wait = LockWaitFlag(flags.Get("lock-wait", "fair"));
 
   std::vector<double> one, many, p99s, p999s, shares, one_base, many_base, p99s_base, shares_base;
   double max_us = 0, max_us_base = 0, flush_wait_max_us = 0;
   int64_t lost = 0, increments = 0;
   for (int r = 0; r < repeats; ++r) {
-    Round single = RunRound(dir, 1, seconds, r, LockWait::kFairQueue, false);
-    Round multi = RunRound(dir, writers, seconds, r, LockWait::kFairQueue, true);
+    Round single = RunRound(dir, 1, seconds, r, wait, false);
+    Round multi = RunRound(dir, writers, seconds, r, wait, true);
     Round single_base = RunRound(dir, 1, seconds, r, LockWait::kSqliteDefault, false);
     one.push_back(single.increments_per_s);
     many.push_back(multi.increments_per_s);

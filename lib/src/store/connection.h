@@ -96,17 +96,18 @@ struct Store::Connection {
   int wal_pages = 0;     // set by the WAL hook after each commit
   int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
   int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
-  int checkpoint_at_pages = 0;    // next checkpoint when the WAL has this many pages
-  int checkpoint_backoff = 1;
   bool checkpoint_due = false;  // set by AfterCommit, run by Store::RunDueCheckpoint
   uint32_t checkpoints_seen = 0;  // WriteGate::Checkpoints() when it became due
   // When the operation in progress stops waiting for the write lock (read
   // by the busy handler, PromptBusyHandler).
   std::chrono::steady_clock::time_point busy_deadline;
+  // Set while this connection polls outside the write queue: while others
+  // are queued, it polls less often, leaving the gaps to the queue's head.
+  WriteGate* yield_to = nullptr;
 };
 
 // How long a writer polls SQLite's lock before it queues at the write gate.
-inline constexpr std::chrono::milliseconds kQueuePatience{1};
+inline constexpr std::chrono::milliseconds kQueuePatience{2};
 
 // SQLite's busy handler for our connections: short jittered sleeps (tens of
 // microseconds, growing to a few hundred) until Connection::busy_deadline,
@@ -175,12 +176,15 @@ auto Store::RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std
     GateHold hold;
     WriteGate* gate = write ? gate_.get() : nullptr;
     auto queue = [&] {
+      c.yield_to = nullptr;
       if (hold.Enter(gate, deadline) == WriteGate::Entry::kTimedOut)
         throw LockTimeout(doing, "other promsqlite writers kept the write queue");
       gate = nullptr;  // queued once; from now on poll SQLite's lock until the deadline
       c.busy_deadline = deadline;
     };
-    if (gate != nullptr && gate->Busy()) queue();  // others queue already: no barging
+    // Poll first; queue only after kQueuePatience in vain. While others are
+    // queued, poll less often (PromptBusyHandler), so they go first.
+    c.yield_to = gate;
     c.busy_deadline = gate != nullptr ? std::min(deadline, start + kQueuePatience) : deadline;
     for (int attempt = 1;; ++attempt) {
       try {

@@ -16,6 +16,7 @@
 
 #include "promsqlite/errors.h"
 #include "render/float_format.h"
+#include "store/checkpointer.h"
 #include "store/clock.h"
 #include "store/connection.h"
 #include "store/database.h"
@@ -96,14 +97,18 @@ Store::Store(std::string path, const Options& options) : path_(std::move(path)),
 Store::~Store() {
   // A child that inherited the parent's connection must not close it
   // (closing would touch the parent's locks); leak it instead.
-  if (conn_ && pid_ != getpid()) conn_.release();
+  if (pid_ != getpid()) {
+    if (conn_) conn_.release();
+    AbandonInherited();
+  }
+  checkpointer_.reset();  // joins its thread first: it uses this store's report hook
 }
 
 Store::Connection& Store::Conn() {
   pid_t pid = getpid();
   if (conn_ && pid_ == pid) return *conn_;
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
-  gate_.reset();
+  AbandonInherited();
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
     auto db = OpenDatabase(path_, true, options_.create_if_missing, options_.busy_timeout_ms, options_.file_mode);
     // SQLite quietly opens a file it may not write read-only; say so now,
@@ -176,45 +181,10 @@ Store::Connection& Store::Conn() {
 // attempt waits until the WAL has grown by twice as much again (up to 16
 // times the threshold), so that a reader that never pauses cannot make
 // every commit hold the write lock.
-namespace {
-
-struct CheckpointWait {
-  std::chrono::steady_clock::time_point deadline;
-};
-
-int PollForReaders(void* context, int) {
-  auto* wait = static_cast<CheckpointWait*>(context);
-  if (std::chrono::steady_clock::now() >= wait->deadline) return 0;
-  std::this_thread::sleep_for(std::chrono::microseconds(50));
-  return 1;
-}
-
-}  // namespace
 
 bool Store::CheckpointDue(const Connection& c) const {
   const int threshold = options_.checkpoint_wal_pages;
-  return threshold > 0 && c.wal_pages >= std::max(threshold, c.checkpoint_at_pages);
-}
-
-void Store::Checkpoint(Connection& c) {
-  const int threshold = options_.checkpoint_wal_pages;
-  sqlite3* h = c.db->getHandle();
-  CheckpointWait wait{std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(options_.checkpoint_busy_timeout_ms)};
-  sqlite3_busy_handler(h, &PollForReaders, &wait);
-  int log_frames = 0, copied_frames = 0;
-  int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied_frames);
-  if (options_.lock_wait == LockWait::kSqliteDefault) sqlite3_busy_timeout(h, options_.busy_timeout_ms);
-  else sqlite3_busy_handler(h, &PromptBusyHandler, &c);  // back to the writers' handler
-  if (rc == SQLITE_OK) {
-    if (gate_) gate_->CheckpointDone();
-    c.checkpoint_backoff = 1;
-    c.checkpoint_at_pages = threshold;
-  } else {
-    c.checkpoint_backoff = std::min(c.checkpoint_backoff * 2, 16);
-    c.checkpoint_at_pages = c.wal_pages + threshold * c.checkpoint_backoff;
-  }
-  c.wal_pages = 0;
+  return threshold > 0 && c.wal_pages >= std::max(threshold, checkpointer_ ? checkpointer_->DuePages() : 0);
 }
 
 int PromptBusyHandler(void* context, int attempts) {
@@ -223,14 +193,18 @@ int PromptBusyHandler(void* context, int attempts) {
   if (now >= c->busy_deadline) return 0;
   // 10-30 us for the first 1000 attempts (~20 ms), then 100-300 us: prompt
   // enough to take a lock that a transaction of tens of microseconds frees,
-  // jittered so that waiters do not retry in lockstep.
+  // jittered so that waiters do not retry in lockstep. 100-300 us while
+  // writers that starved are queued at the gate: the gaps are theirs.
   thread_local uint64_t rng = 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(getpid());
   rng ^= rng << 13;
   rng ^= rng >> 7;
   rng ^= rng << 17;
-  const int base_us = attempts < 1000 ? 10 : 100;
-  auto sleep = std::chrono::microseconds(base_us + static_cast<int>(rng % (2 * base_us)));
-  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(sleep, c->busy_deadline - now));
+  const bool yield = c->yield_to != nullptr && c->yield_to->Busy();
+  const int base_us = attempts < 1000 && !yield ? 10 : 100;
+  auto sleep = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::microseconds(base_us + static_cast<int>(rng % (2 * base_us))), c->busy_deadline - now);
+  if (yield) c->yield_to->WaitForRelease(sleep);  // back at once when the queue's turn ends
+  else std::this_thread::sleep_for(sleep);
   return 1;
 }
 
@@ -239,15 +213,13 @@ DatabaseError Store::LockTimeout(const char* doing, const std::string& why) cons
                        std::to_string(options_.busy_timeout_ms) + " ms (Options::busy_timeout_ms): " + why);
 }
 
-void Store::DropInheritedGate() noexcept { gate_.reset(); }
+void Store::DropInheritedGate() noexcept { AbandonInherited(); }
 
 double Store::Now() const { return NowSeconds(options_.clock); }
 
-// Runs the checkpoint that AfterCommit found due, after the update's own
-// lock was released: first an fdatasync of the WAL without any lock (the
-// checkpoint's own sync of it then finds little to write), then the
-// checkpoint, queued at the gate like any write. Never throws: the update
-// that made it due is committed.
+// Hands the checkpoint that AfterCommit found due to this process's
+// checkpointer thread (store/checkpointer.h), once the update's turn at the
+// gate is over. Never throws: the update that made it due is committed.
 void Store::RunDueCheckpoint(Connection& c) noexcept {
   if (!c.checkpoint_due) return;
   c.checkpoint_due = false;
@@ -255,22 +227,31 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
   // after our commit is enough.
   if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
   try {
-    int wal = open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
-    if (wal >= 0) {
-      fdatasync(wal);
-      close(wal);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
-    c.busy_deadline = deadline;
-    GateHold hold;
-    if (gate_ && hold.Enter(gate_.get(), deadline) == WriteGate::Entry::kTimedOut)
-      return;  // a later commit will find it due again
-    // Again now that it is our turn: another writer may have checkpointed
-    // the same WAL meanwhile.
-    if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
-    Checkpoint(c);
+    if (!checkpointer_)
+      checkpointer_ = std::make_unique<Checkpointer>(
+          path_, options_, [this](const std::string& message) { ReportBackgroundError(message); });
+    checkpointer_->Request(c.wal_pages, gate_ != nullptr, c.checkpoints_seen);
+    // Back-pressure: a writer that outpaces the checkpoints (a slow disk, a
+    // tight loop) waits for the one it asked for once the WAL is four times
+    // as long as due, so the WAL stays bounded.
+    if (c.wal_pages >= 4 * std::max(options_.checkpoint_wal_pages, checkpointer_->DuePages())) checkpointer_->Drain();
   } catch (const std::exception& e) {
-    ReportBackgroundError(path_ + ": checkpoint failed: " + e.what());
+    ReportBackgroundError(path_ + ": cannot start checkpoint: " + e.what());
+  }
+}
+
+void Store::DrainCheckpoints() {
+  std::unique_lock<std::mutex> lock(mu_);
+  Checkpointer* checkpointer = pid_ == getpid() ? checkpointer_.get() : nullptr;
+  lock.unlock();
+  if (checkpointer) checkpointer->Drain();
+}
+
+void Store::AbandonInherited() noexcept {
+  gate_.reset();
+  if (checkpointer_) {
+    checkpointer_->AbandonAfterFork();
+    checkpointer_.release();  // its thread is the parent's: never join or stop it
   }
 }
 

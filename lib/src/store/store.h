@@ -37,6 +37,7 @@ namespace promsqlite::detail {
 // Where a write goes: the series (family_id, labels). `cached_id` is this
 // process's last known id of that row; writes refresh it.
 class WriteGate;
+class Checkpointer;
 
 struct SeriesRef {
   int64_t family_id;
@@ -114,6 +115,9 @@ class Store {
   // file descriptor, which must not outlive the parent's use of it.
   void DropInheritedGate() noexcept;
 
+  // Waits until this process's background checkpoint, if any, is done.
+  void DrainCheckpoints();
+
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
@@ -132,8 +136,8 @@ class Store {
   // DatabaseError for an operation that waited busy_timeout_ms for the lock.
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
   bool CheckpointDue(const Connection& c) const;
-  void Checkpoint(Connection& c);
   void RunDueCheckpoint(Connection& c) noexcept;
+  void AbandonInherited() noexcept;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
                         std::initializer_list<SQLite::Statement Connection::*> statements);
   // After every commit: a checkpoint or a housekeeping pass when due.
@@ -151,6 +155,7 @@ class Store {
   pid_t pid_ = 0;
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<WriteGate> gate_;  // null: no sidecar, SQLite's lock alone
+  std::unique_ptr<Checkpointer> checkpointer_;  // started at the first due checkpoint
   double next_housekeeping_ = 0;  // Now() after which a writer housekeeps
 };
 

@@ -47,10 +47,15 @@ struct GateShared {
   // system calls (the next in line spins). A killed sleeper leaves it too
   // high, which costs only needless wake-ups.
   alignas(64) std::atomic<uint32_t> sleepers;
+  // Bumped on every release while writers outside the queue wait for one
+  // (WaitForRelease): they retry the moment the queue lets go.
+  alignas(64) std::atomic<uint32_t> releases;
+  alignas(64) std::atomic<uint32_t> release_waiters;
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain 32-bit words");
 static_assert(offsetof(GateShared, now_serving) == 64 && offsetof(GateShared, seq) == 128 &&
-                  offsetof(GateShared, checkpoints) == 4224 && offsetof(GateShared, sleepers) == 4288,
+                  offsetof(GateShared, checkpoints) == 4224 && offsetof(GateShared, sleepers) == 4288 &&
+                  offsetof(GateShared, releases) == 4352 && offsetof(GateShared, release_waiters) == 4416,
               "the layout is documented in docs/schema.md");
 
 std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path + "-lock"; }
@@ -240,6 +245,17 @@ void WriteGate::Release() {
     Wake(next + 1);  // the new next in line starts spinning
   }
   LockSlot(ticket_, false);
+  if (shared_->release_waiters.load(std::memory_order_seq_cst) != 0) {
+    shared_->releases.fetch_add(1, std::memory_order_seq_cst);
+    FutexWakeAll(&shared_->releases);
+  }
+}
+
+void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) {
+  uint32_t seen = shared_->releases.load(std::memory_order_seq_cst);
+  shared_->release_waiters.fetch_add(1, std::memory_order_seq_cst);
+  if (Busy()) FutexWait(&shared_->releases, seen, timeout);
+  shared_->release_waiters.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const {
@@ -267,6 +283,7 @@ uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::
 void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
 
 bool WriteGate::Busy() const { return false; }
+void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) { std::this_thread::sleep_for(timeout); }
 uint32_t WriteGate::Checkpoints() const { return 0; }
 void WriteGate::CheckpointDone() {}
 

@@ -70,6 +70,10 @@ class WriteGate {
   // otherwise go straight to SQLite's lock queues behind them instead.
   bool Busy() const;
 
+  // Sleeps until the gate's holder releases it, or `timeout`: how a writer
+  // outside the queue waits while others are queued.
+  void WaitForRelease(std::chrono::nanoseconds timeout);
+
   // Checkpoints completed by any writer of the file: a writer whose commit
   // made a checkpoint due skips it when one completed since.
   uint32_t Checkpoints() const;

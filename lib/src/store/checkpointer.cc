@@ -1,0 +1,161 @@
+#include "store/checkpointer.h"
+
+#include <SQLiteCpp/Database.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "store/database.h"
+#include "store/write_gate.h"
+
+namespace promsqlite::detail {
+
+namespace {
+
+struct CheckpointWait {
+  std::chrono::steady_clock::time_point deadline;
+};
+
+// Readers between two renders leave gaps of microseconds: poll for one
+// every 50 us (SQLite's own busy handler sleeps 1, 2, 5... ms and misses
+// them), until the deadline.
+int PollForReaders(void* context, int) {
+  auto* wait = static_cast<CheckpointWait*>(context);
+  if (std::chrono::steady_clock::now() >= wait->deadline) return 0;
+  std::this_thread::sleep_for(std::chrono::microseconds(50));
+  return 1;
+}
+
+}  // namespace
+
+struct Checkpointer::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool requested = false;
+  bool running = false;
+  bool stop = false;
+  int wal_pages = 0;
+  bool have_gate_count = false;
+  uint32_t gate_count = 0;
+};
+
+Checkpointer::Checkpointer(std::string path, const Options& options, std::function<void(const std::string&)> report)
+    : path_(std::move(path)),
+      options_(options),
+      report_(std::move(report)),
+      state_(std::make_shared<State>()),
+      due_pages_(options.checkpoint_wal_pages) {}
+
+Checkpointer::~Checkpointer() {
+  if (thread_) {
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->stop = true;
+    }
+    state_->cv.notify_all();
+    thread_->join();
+  }
+}
+
+void Checkpointer::AbandonAfterFork() noexcept {
+  thread_.release();  // that thread does not exist in the child
+  db_.release();      // nor may the child close the parent's connection
+  state_ = std::make_shared<State>();  // the parent's may be locked
+  gate_.reset();  // closing our copy of its descriptor drops none of the parent's locks
+}
+
+void Checkpointer::Request(int wal_pages, bool have_gate_count, uint32_t gate_count) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->requested = true;
+    state_->wal_pages = wal_pages;
+    state_->have_gate_count = have_gate_count;
+    state_->gate_count = gate_count;
+  }
+  if (!thread_) thread_ = std::make_unique<std::thread>(&Checkpointer::Loop, this, state_);
+  state_->cv.notify_all();
+}
+
+void Checkpointer::Drain() {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait(lock, [&] { return !state_->requested && !state_->running; });
+}
+
+void Checkpointer::Loop(std::shared_ptr<State> state) {
+  std::unique_lock<std::mutex> lock(state->mu);
+  for (;;) {
+    state->cv.wait(lock, [&] { return state->requested || state->stop; });
+    if (state->stop) return;
+    state->requested = false;
+    state->running = true;
+    const int wal_pages = state->wal_pages;
+    const bool have_gate_count = state->have_gate_count;
+    const uint32_t gate_count = state->gate_count;
+    lock.unlock();
+    try {
+      CheckpointOnce(wal_pages, have_gate_count, gate_count);
+    } catch (const std::exception& e) {
+      report_(path_ + ": checkpoint failed: " + e.what());
+    }
+    lock.lock();
+    state->running = false;
+    state->cv.notify_all();
+  }
+}
+
+void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count) {
+  if (!gate_tried_) {
+    gate_tried_ = true;
+    if (options_.lock_wait == LockWait::kFairQueue) gate_ = WriteGate::Open(path_);
+  }
+  // Another writer checkpointed the same WAL since that commit.
+  auto done_since = [&] { return have_gate_count && gate_ && gate_->Checkpoints() != gate_count; };
+  if (done_since()) return;
+  // The checkpoint must sync the WAL before it copies it; most of that sync
+  // is done here, holding no lock.
+  int wal = open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal >= 0) {
+    fdatasync(wal);
+    close(wal);
+  }
+  GuardSqlite(path_, "cannot checkpoint", [&] {
+    if (!db_) {
+      db_ = OpenDatabase(path_, true, false, options_.busy_timeout_ms);
+      db_->exec("PRAGMA wal_autocheckpoint = 0");  // our checkpoints only (docs/checkpoints.md)
+      db_->exec("PRAGMA journal_size_limit = " +
+                std::to_string(static_cast<int64_t>(std::max(options_.checkpoint_wal_pages, 0)) * 4096));
+      db_->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
+                                                           : "PRAGMA synchronous = NORMAL");
+      int persist = 1;  // as the writers' connection: keep -wal and -shm for read-only readers
+      sqlite3_file_control(db_->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+    GateHold hold;
+    if (gate_ && hold.Enter(gate_.get(), deadline) == WriteGate::Entry::kTimedOut) return;  // due again later
+    if (done_since()) return;
+    sqlite3* h = db_->getHandle();
+    CheckpointWait wait{std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(options_.checkpoint_busy_timeout_ms)};
+    sqlite3_busy_handler(h, &PollForReaders, &wait);
+    int log_frames = 0, copied_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied_frames);
+    const int threshold = options_.checkpoint_wal_pages;
+    if (rc == SQLITE_OK) {
+      if (gate_) gate_->CheckpointDone();
+      backoff_ = 1;
+      due_pages_.store(threshold, std::memory_order_relaxed);
+    } else {
+      // Readers kept it from finishing (it copied what it could): wait until
+      // the WAL has grown by twice as much again, up to 16 times.
+      backoff_ = std::min(backoff_ * 2, 16);
+      due_pages_.store(std::max(wal_pages, log_frames) + threshold * backoff_, std::memory_order_relaxed);
+    }
+  });
+}
+
+}  // namespace promsqlite::detail
