@@ -11,7 +11,9 @@ namespace {
 const std::set<std::string> kValueOptions = {"--db", "--label", "--buckets", "--states", "--format", "--ttl",
                                              // push, remote-write
                                              "--gateway", "--job", "--grouping", "--method", "--url", "--timeout",
-                                             "--retries", "--basic-auth", "--bearer-token-file", "--ca-file"};
+                                             "--retries", "--basic-auth", "--bearer-token-file", "--ca-file",
+                                             // native histograms
+                                             "--native-factor", "--native-zero-threshold", "--native-max-buckets"};
 
 bool LooksLikeNumber(const std::string& arg) {
   if (arg.size() < 2 || arg[0] != '-') return false;

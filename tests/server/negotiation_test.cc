@@ -14,10 +14,17 @@ constexpr const char* kPrometheusAccept =
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-// "om", "text" or "406".
+// Prometheus 2.42 with --enable-feature=native-histograms.
+constexpr const char* kPrometheusNativeAccept =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
+    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+// "om", "text", "pb" or "406".
 std::string Chosen(const char* accept) {
   auto choice = NegotiateFormat(accept);
   if (!choice.acceptable) return "406";
+  if (choice.format == Format::kProtobuf) return "pb";
   return choice.format == Format::kOpenMetrics ? "om" : "text";
 }
 }  // namespace
@@ -51,6 +58,16 @@ TEST_CASE("Accept headers choose the format as exporters do") {
       {"*/*;q=0", "406"},
       {"text/plain;q=0.000", "406"},
       {"text/plain;q=bogus", "text"},  // a malformed q counts as 1
+      {kPrometheusNativeAccept, "pb"},
+      {"application/vnd.google.protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=delimited", "pb"},
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", "text"},
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily", "text"},  // not delimited
+      {"application/vnd.google.protobuf", "text"},
+      {"application/*", "om"},  // wildcards never choose the binary format
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,"
+       "application/openmetrics-text;q=0.5", "om"},  // tie: not protobuf
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited, text/plain;q=0",
+       "pb"},
       {", ,text/plain , ", "text"},
   };
   for (const Row& row : table) {

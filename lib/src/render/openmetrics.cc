@@ -51,7 +51,7 @@ class OpenMetricsRenderer : public SnapshotVisitor {
         AppendSample(out, name, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
         // With negative buckets _sum is not counter-like; OpenMetrics then
         // forbids _sum, and _count may not appear without it.
-        if (spec.buckets.front() < 0) {
+        if (!spec.buckets.empty() && spec.buckets.front() < 0) {
           AppendSample(out, name, "_created", family, series, series.created);
           break;
         }
