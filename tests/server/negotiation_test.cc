@@ -145,3 +145,46 @@ TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
   CHECK(parse({"--db", "x", "--web.max-requests=0"}, &fresh, &error) == ParseResult::kUsageError);
   CHECK(parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
 }
+
+TEST_CASE("remote-write agent flags parse durations, labels and auth, and need --remote-write.url") {
+  using promsqlite_server::ParseFlags;
+  using promsqlite_server::ParseResult;
+  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options, std::string* error) {
+    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+    for (auto& a : args) argv.push_back(&a[0]);
+    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
+  };
+  promsqlite_server::ServerOptions options;
+  std::string error;
+  CHECK(options.remote_write_interval_s == 15);
+  REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p:9090/api/v1/write", "--remote-write.interval=1m",
+                 "--remote-write.label", "instance=a", "--remote-write.label=zone=b=c", "--remote-write.timeout",
+                 "500ms", "--remote-write.retries", "0", "--remote-write.basic-auth", "u:p:w"},
+                &options, &error) == ParseResult::kRun);
+  CHECK(options.remote_write_interval_s == 60);
+  CHECK(options.remote_write_labels ==
+        std::vector<std::pair<std::string, std::string>>{{"instance", "a"}, {"zone", "b=c"}});
+  CHECK(options.remote_write_timeout_s == 0.5);
+  CHECK(options.remote_write_retries == 0);
+  CHECK(options.remote_write_user == "u");
+  CHECK(options.remote_write_password == "p:w");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--db", "x", "--remote-write.interval", "15s"}, "--remote-write.interval needs --remote-write.url"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.interval", "0s"},
+       "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"0s\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.interval", "5 minutes"},
+       "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"5 minutes\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.label", "novalue"},
+       "--remote-write.label needs KEY=VALUE, got \"novalue\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.retries", "-1"},
+       "--remote-write.retries must be a number from 0 to 100"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.bearer-token-file", "/nonexistent/token"},
+       "--remote-write.bearer-token-file: cannot read \"/nonexistent/token\""},
+  };
+  for (const auto& [args, message] : bad) {
+    promsqlite_server::ServerOptions fresh;
+    CAPTURE(message);
+    CHECK(parse(args, &fresh, &error) == ParseResult::kUsageError);
+    CHECK(error == message);
+  }
+}
