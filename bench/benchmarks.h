@@ -16,6 +16,7 @@ int RunPopulate(const Flags& flags);        // populate.cc
 int RunRender(const Flags& flags);          // render.cc
 int RunRenderAfterWriters(const Flags& flags);  // render_after_writers.cc
 int RunWal(const Flags& flags);             // wal.cc
+int RunNative(const Flags& flags);          // native.cc: native vs classic histograms
 
 }  // namespace bench
 

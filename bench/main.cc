@@ -22,6 +22,7 @@ constexpr Subcommand kSubcommands[] = {
     {"render", bench::RunRender},
     {"render-after-writers", bench::RunRenderAfterWriters},
     {"wal", bench::RunWal},
+    {"native", bench::RunNative},
 };
 
 }  // namespace

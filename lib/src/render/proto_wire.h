@@ -34,6 +34,25 @@ inline size_t VarintSize(uint64_t v) {
   return n;
 }
 
+// Pointer versions for the hot path, into space already reserved; each
+// returns the position after what it wrote.
+inline char* WriteVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// A length-delimited field with a one-byte tag (field < 16).
+inline char* WriteBytes(char* p, uint32_t field, std::string_view bytes) {
+  *p++ = static_cast<char>((field << 3) | 2);
+  p = WriteVarint(p, bytes.size());
+  std::memcpy(p, bytes.data(), bytes.size());
+  return p + bytes.size();
+}
+
 inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 
 inline void AppendTag(std::string& out, uint32_t field, WireType type) { AppendVarint(out, (field << 3) | type); }

@@ -162,22 +162,25 @@ class ProtobufRenderer : public SnapshotVisitor {
   }
 
   // One Metric: the labels in name order, then `value` as field `field`.
+  // Sized first, then written in place: this runs once per series.
   void AppendMetric(uint32_t field, std::string_view value) {
     size_t size = BytesFieldSize(value.size());
+    for (size_t i : order_) size += BytesFieldSize(PairSize(i));
+    const size_t old = metrics_.size();
+    metrics_.resize(old + 1 + VarintSize(size) + size);
+    char* p = &metrics_[old];
+    *p++ = static_cast<char>((kFamilyMetric << 3) | kLengthDelimited);
+    p = WriteVarint(p, size);
     for (size_t i : order_) {
-      size_t pair = BytesFieldSize(names_[i].size()) + BytesFieldSize(values_[i]->size());
-      size += BytesFieldSize(pair);
+      *p++ = static_cast<char>((kMetricLabel << 3) | kLengthDelimited);
+      p = WriteVarint(p, PairSize(i));
+      p = WriteBytes(p, kLabelName, names_[i]);
+      p = WriteBytes(p, kLabelValue, *values_[i]);
     }
-    AppendTag(metrics_, kFamilyMetric, kLengthDelimited);
-    AppendVarint(metrics_, size);
-    for (size_t i : order_) {
-      AppendTag(metrics_, kMetricLabel, kLengthDelimited);
-      AppendVarint(metrics_, BytesFieldSize(names_[i].size()) + BytesFieldSize(values_[i]->size()));
-      AppendBytes(metrics_, kLabelName, names_[i]);
-      AppendBytes(metrics_, kLabelValue, *values_[i]);
-    }
-    AppendBytes(metrics_, field, value);
+    WriteBytes(p, field, value);
   }
+
+  size_t PairSize(size_t i) const { return BytesFieldSize(names_[i].size()) + BytesFieldSize(values_[i]->size()); }
 
   // Writes the family's metrics so far as one delimited MetricFamily.
   void FlushFamily() {
