@@ -299,6 +299,13 @@ TEST_CASE("text and OpenMetrics show a native-only histogram as its +Inf bucket,
         std::string::npos);
   checked = test::CheckExposition(om, true);
   CHECK_MESSAGE(checked.exit_code == 0, checked.output);
+  // Negative observations: OpenMetrics forbids a _sum that is not
+  // counter-like, so such a series shows its +Inf bucket and _created only.
+  BuildHistogram().Name("delta").NativeHistogram(2).Register(registry).WithLabelValues({}).Observe(-5);
+  om = registry.Render(Format::kOpenMetrics);
+  CHECK(om.find("delta_bucket{le=\"+Inf\"} 1\ndelta_created ") != std::string::npos);
+  checked = test::CheckExposition(om, true);
+  CHECK_MESSAGE(checked.exit_code == 0, checked.output);
 }
 
 TEST_CASE("the protobuf exposition carries native buckets as schema, zero bucket, spans and deltas") {
