@@ -43,7 +43,8 @@ constexpr double kDefaultNativeZeroThreshold = 0x1p-128;
 
 // Everything that declares a family. Stored in the file; a second
 // declaration must match in type, label names (as a set), unit, buckets,
-// states, gauge mode and TTL, or Register throws DeclarationConflict. A different non-empty help
+// native histogram (schema, zero threshold, max buckets), states, gauge mode
+// and TTL, or Register throws DeclarationConflict. A different non-empty help
 // text replaces the stored one; an empty one keeps it.
 struct FamilySpec {
   MetricType type = MetricType::kGauge;
@@ -143,11 +144,13 @@ class Builder {
     spec_.native_bucket_factor = bucket_factor;
     return *this;
   }
+  // Native histograms: see FamilySpec::native_zero_threshold.
   template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
   Builder& NativeZeroThreshold(double threshold) {
     spec_.native_zero_threshold = threshold;
     return *this;
   }
+  // Native histograms: see FamilySpec::native_max_buckets.
   template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
   Builder& NativeMaxBuckets(int buckets) {
     spec_.native_max_buckets = buckets;
