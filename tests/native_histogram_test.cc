@@ -264,6 +264,42 @@ TEST_CASE("too many buckets lower the resolution for every process: the file hol
   }
 }
 
+TEST_CASE("a process holding a handle observes at the schema another process lowered, also with observations pending") {
+  for (WriteMode mode : {WriteMode::kImmediate, WriteMode::kBatched}) {
+    CAPTURE(static_cast<int>(mode));
+    test::TempDir dir;
+    const std::string path = dir.File("m.db");
+    Options options;
+    options.write_mode = mode;
+    options.flush_interval_ms = 3600 * 1000;  // flushed by hand below
+    Registry registry(path, options);
+    auto declare = [](Registry& r) {
+      return BuildHistogram().Name("held").NativeHistogram(1.1).NativeMaxBuckets(4).Register(r).WithLabelValues({});
+    };
+    Histogram held = declare(registry);
+    std::vector<double> mine = {1.0, 1.05, 1.2};  // three buckets at schema 3
+    for (double v : mine) held.Observe(v);
+    // Another process spreads the series over many buckets: it is lowered.
+    std::vector<double> theirs = {3.0, 10.0, 30.0, 100.0, 300.0};
+    REQUIRE(test::RunInChildren(1, [&](int) {
+              Registry other(path);
+              Histogram h = declare(other);
+              for (double v : theirs) h.Observe(v);
+            }) == 0);
+    std::vector<double> later = {1.1, 1.3, 2.5};
+    for (double v : later) held.Observe(v);
+    registry.Flush();
+    std::vector<double> all = mine;
+    all.insert(all.end(), theirs.begin(), theirs.end());
+    all.insert(all.end(), later.begin(), later.end());
+    NativeSeries stored = ReadNative(path, "held");
+    CHECK(stored.schema < 3);
+    CHECK(stored.count == static_cast<int64_t>(all.size()));
+    CHECK(stored.buckets.size() <= 4);
+    CHECK(stored.buckets == Expected(all, stored.schema, kDefaultNativeZeroThreshold));
+  }
+}
+
 TEST_CASE("removing a series, clearing or wiping removes its native buckets") {
   test::TempDir dir;
   const std::string path = dir.File("m.db");
