@@ -65,6 +65,16 @@ TEST_CASE("a family larger than a chunk is sent as several messages, every serie
   CHECK(Count(decoded, "name: \"after\"\ntype: GAUGE\n") == 1);
 }
 
+TEST_CASE("a label with an empty value is left out of the protobuf exposition, as Prometheus reads it") {
+  test::TempDir dir;
+  Registry registry(dir.File("m.db"));
+  auto family = BuildGauge().Name("g").LabelNames({"a", "b"}).Register(registry);
+  family.WithLabelValues({"", "x"}).Set(1);
+  CHECK(test::DecodeMetricFamilies(registry.Render(Format::kProtobuf)) ==
+        "name: \"g\"\ntype: GAUGE\nmetric {\n  label {\n    name: \"b\"\n    value: \"x\"\n  }\n"
+        "  gauge {\n    value: 1\n  }\n}\n");
+}
+
 TEST_CASE("an empty or missing file renders as an empty protobuf exposition") {
   test::TempDir dir;
   Reader missing(dir.File("missing.db"));

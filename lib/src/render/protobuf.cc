@@ -2,7 +2,8 @@
 // messages (client_model's metrics.proto; our copy, written from the
 // public spec for the tests' protoc --decode, is render/metrics.proto),
 // encoded by hand. Names as the text format exposes them (NAME_total,
-// NAME_info), info and stateset as gauges, labels sorted by name. Classic
+// NAME_info), info and stateset as gauges, labels sorted by name, labels
+// with an empty value left out (Prometheus' data model has none). Classic
 // histogram buckets are sent without +Inf (sample_count is that bucket), as
 // client_golang does; native histograms as schema, zero bucket, spans and
 // deltas. A family is flushed as its own message whenever its encoding
@@ -165,13 +166,16 @@ class ProtobufRenderer : public SnapshotVisitor {
   // Sized first, then written in place: this runs once per series.
   void AppendMetric(uint32_t field, std::string_view value) {
     size_t size = BytesFieldSize(value.size());
-    for (size_t i : order_) size += BytesFieldSize(PairSize(i));
+    for (size_t i : order_) {
+      if (!values_[i]->empty()) size += BytesFieldSize(PairSize(i));
+    }
     const size_t old = metrics_.size();
     metrics_.resize(old + 1 + VarintSize(size) + size);
     char* p = &metrics_[old];
     *p++ = static_cast<char>((kFamilyMetric << 3) | kLengthDelimited);
     p = WriteVarint(p, size);
     for (size_t i : order_) {
+      if (values_[i]->empty()) continue;  // an empty label is no label in Prometheus
       *p++ = static_cast<char>((kMetricLabel << 3) | kLengthDelimited);
       p = WriteVarint(p, PairSize(i));
       p = WriteBytes(p, kLabelName, names_[i]);
