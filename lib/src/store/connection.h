@@ -62,10 +62,14 @@ struct Store::Connection {
         observe_native(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
                                    "updated = excluded.updated",
                                    " RETURNING id, native_schema")),
+        // Native buckets: an UPDATE, and an INSERT only when it changed
+        // nothing (a new bucket, which may exceed the maximum).
+        native_bucket_add(*db,
+                          "UPDATE native_buckets SET count = count + ?4 "
+                          "WHERE series_id = ?1 AND sign = ?2 AND bucket = ?3"),
         native_bucket(*db,
                       "INSERT INTO native_buckets (series_id, sign, bucket, count) VALUES (?1, ?2, ?3, ?4) "
-                      "ON CONFLICT (series_id, sign, bucket) DO UPDATE SET count = count + excluded.count "
-                      "RETURNING count"),
+                      "ON CONFLICT (series_id, sign, bucket) DO UPDATE SET count = count + excluded.count"),
         count_native_buckets(*db, "SELECT count(*) FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
         select_native_buckets(*db, "SELECT sign, bucket, count FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
         delete_native_buckets(*db, "DELETE FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
@@ -99,7 +103,7 @@ struct Store::Connection {
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
-  SQLite::Statement observe_native, native_bucket, count_native_buckets, select_native_buckets,
+  SQLite::Statement observe_native, native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
       delete_native_buckets, set_native_schema;
   SQLite::Statement insert_series, select_series, select_buckets;
   SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;

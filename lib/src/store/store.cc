@@ -446,14 +446,16 @@ void Store::AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series,
   const int shift = deltas.schema - schema;
   bool new_bucket = false;
   auto add = [&](int sign, int32_t index, int64_t count) {
-    c.native_bucket.bind(1, id);
-    c.native_bucket.bind(2, sign);
-    c.native_bucket.bind(3, sign == 0 ? 0 : ReduceNativeIndex(index, shift));
-    c.native_bucket.bind(4, count);
-    ResetOnExit reset{c.native_bucket};
-    c.native_bucket.executeStep();
-    // Rows never hold 0, so a row whose count is what was just added is new.
-    if (sign != 0 && c.native_bucket.getColumn(0).getInt64() == count) new_bucket = true;
+    const int32_t bucket = sign == 0 ? 0 : ReduceNativeIndex(index, shift);
+    for (SQLite::Statement* statement : {&c.native_bucket_add, &c.native_bucket}) {
+      statement->bind(1, id);
+      statement->bind(2, sign);
+      statement->bind(3, bucket);
+      statement->bind(4, count);
+      Exec(*statement);
+      if (statement == &c.native_bucket_add && c.db->getChanges() > 0) return;  // an existing bucket
+    }
+    if (sign != 0) new_bucket = true;
   };
   if (deltas.zero != 0) add(0, 0, deltas.zero);
   for (const auto& [index, count] : deltas.positive) add(1, index, count);
