@@ -172,9 +172,19 @@ TEST_CASE("classic types scraped as protobuf give the same PromQL answers as scr
   TempDir dir;
   std::string db = dir.File("m.db");
   server_test::WriteSampleFile(db);
+  {
+    // A family larger than a render chunk: sent as several messages.
+    promsqlite::Options batched;
+    batched.write_mode = promsqlite::WriteMode::kBatched;
+    promsqlite::Registry registry(db, batched);
+    auto many = promsqlite::BuildCounter().Name("sample_many").Help("Many.").LabelNames({"id"}).Register(registry);
+    for (int i = 0; i < 3000; ++i) many.WithLabelValues({std::to_string(i)}).Increment(i);
+  }
   ServerProcess server({"--db", db});
   REQUIRE(server.Start());
   const std::vector<std::string> queries = {
+      "count(sample_many_total)",
+      "sum(sample_many_total)",
       "sample_requests_total",
       "sample_queue_depth",
       "sample_latency_seconds_bucket",
@@ -195,5 +205,7 @@ TEST_CASE("classic types scraped as protobuf give the same PromQL answers as scr
     CHECK(protobuf[i] == text[i]);
     CHECK(protobuf[i].find("\"result\": []") == std::string::npos);
   }
+  CHECK(ValueOf(protobuf[0]) == "3000");
+  CHECK(ValueOf(protobuf[1]) == "4498500");
   CHECK(server.Stop(SIGTERM) == 0);
 }
