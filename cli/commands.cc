@@ -65,9 +65,10 @@ const std::map<std::string, CommandInfo>& Commands() {
                 "--basic-auth USER:PASSWORD, --bearer-token-file FILE, --ca-file PEM (https)."}},
       {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
                         "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"
-                        "(e.g. http://prometheus:9090/api/v1/write). --label adds a label to every series:\n"
-                        "give each host a distinct one (e.g. instance=HOST), or the counters of several\n"
-                        "hosts collide in one series. HTTP options as for push."}},
+                        "(e.g. http://prometheus:9090/api/v1/write); native histograms as native histogram\n"
+                        "samples (Prometheus needs --enable-feature=native-histograms for them). --label adds\n"
+                        "a label to every series: give each host a distinct one (e.g. instance=HOST), or the\n"
+                        "counters of several hosts collide in one series. HTTP options as for push."}},
       {"rm", {"rm NAME [--label KEY=VALUE]...",
               "Removes the series of NAME with exactly these labels; without --label, removes the\n"
               "whole family (its declaration and all its series)."}},
