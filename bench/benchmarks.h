@@ -17,6 +17,7 @@ int RunRender(const Flags& flags);          // render.cc
 int RunRenderAfterWriters(const Flags& flags);  // render_after_writers.cc
 int RunWal(const Flags& flags);             // wal.cc
 int RunPool(const Flags& flags);            // pool.cc
+int RunNative(const Flags& flags);          // native.cc: native vs classic histograms
 
 }  // namespace bench
 

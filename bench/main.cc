@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
     {"render-after-writers", bench::RunRenderAfterWriters},
     {"wal", bench::RunWal},
     {"pool", bench::RunPool},
+    {"native", bench::RunNative},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Rendering many series: promsqlite::Reader::Render (text format) of a
 // file against prometheus-cpp's Collect + TextSerializer of the same series
-// in memory. Both write to a sink that only counts bytes.
+// in memory, and the same file in the protobuf exposition. All write to a
+// sink that only counts bytes.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -27,24 +28,33 @@ int RunRender(const Flags& flags) {
 
   promsqlite::Reader reader(db);  // reused, as the server's reader pool does
   size_t render_bytes = 0;
-  auto render = [&] {
-    render_bytes = 0;
+  size_t protobuf_bytes = 0;
+  auto render_as = [&](promsqlite::Format format, size_t* bytes) {
+    *bytes = 0;
     double start = NowSeconds();
-    reader.Render(promsqlite::Format::kText, [&](std::string_view chunk) { render_bytes += chunk.size(); });
+    reader.Render(format, [&](std::string_view chunk) { *bytes += chunk.size(); });
     return (NowSeconds() - start) * 1e3;
   };
+  auto render = [&] { return render_as(promsqlite::Format::kText, &render_bytes); };
+  auto render_protobuf = [&] { return render_as(promsqlite::Format::kProtobuf, &protobuf_bytes); };
   PrometheusCppRegistry reference(series);
   size_t reference_bytes = 0;
 
   render();  // warm-up: opens the file, fills SQLite's page cache
   reference.SerializeMs(&reference_bytes);
-  std::vector<double> renders, serializes;
+  render_protobuf();
+  std::vector<double> renders, serializes, protobuf_renders;
   for (int r = 0; r < repeats; ++r) {
     renders.push_back(render());
     serializes.push_back(reference.SerializeMs(&reference_bytes));
+    protobuf_renders.push_back(render_protobuf());
   }
   Note("render: " + std::to_string(series) + " counter series; promsqlite wrote " + std::to_string(render_bytes) +
-       " bytes, prometheus-cpp " + std::to_string(reference_bytes) + " bytes");
+       " bytes (protobuf: " + std::to_string(protobuf_bytes) + "), prometheus-cpp " +
+       std::to_string(reference_bytes) + " bytes");
+  NoteRepeats("render_100k_protobuf_ms", protobuf_renders);
+  Report("render_100k_protobuf_ms", Median(protobuf_renders));
+  Report("render_protobuf_vs_text_ratio", MedianRatio(protobuf_renders, renders));
   NoteRepeats("render_100k_ms", renders);
   NoteRepeats("prometheus_cpp_serialize_100k_ms", serializes);
   Report("render_100k_ms", Median(renders));

@@ -12,7 +12,9 @@ const std::set<std::string> kValueOptions = {"--db", "--mode", "--label", "--buc
                                              // push, remote-write
                                              "--gateway", "--job", "--grouping", "--method", "--url", "--timeout",
                                              "--retries", "--basic-auth", "--basic-auth-user", "--basic-auth-password-file",
-                                             "--bearer-token-file", "--ca-file"};
+                                             "--bearer-token-file", "--ca-file",
+                                             // native histograms
+                                             "--native-factor", "--native-zero-threshold", "--native-max-buckets"};
 
 bool LooksLikeNumber(const std::string& arg) {
   if (arg.size() < 2 || arg[0] != '-') return false;

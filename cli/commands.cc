@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -26,10 +27,14 @@ const std::map<std::string, CommandInfo>& Commands() {
       {"set", {"set NAME VALUE [--label KEY=VALUE]... [--help TEXT]", "Sets gauge NAME to VALUE (last writer wins)."}},
       {"add", {"add NAME DELTA [--label KEY=VALUE]... [--help TEXT]",
                "Adds DELTA (may be negative) to gauge NAME, atomically across processes."}},
-      {"observe", {"observe NAME VALUE [--buckets B1,B2,...] [--label KEY=VALUE]... [--help TEXT]",
-                   "Observes VALUE in histogram NAME. Without --buckets: the file's buckets when NAME\n"
-                   "exists, else Prometheus' defaults (.005 .01 .025 .05 .1 .25 .5 1 2.5 5 10)."}},
-      {"time", {"time NAME [--label KEY=VALUE]... [--buckets ...] [--help TEXT] -- COMMAND [ARGS...]",
+      {"observe", {"observe NAME VALUE [--buckets B1,B2,...] [--native-factor F [--native-zero-threshold Z]\n"
+                   "        [--native-max-buckets N]] [--label KEY=VALUE]... [--help TEXT]",
+                   "Observes VALUE in histogram NAME. Without --buckets or --native-factor: the file's\n"
+                   "declaration when NAME exists, else Prometheus' default buckets (.005 .01 .025 .05 .1\n"
+                   ".25 .5 1 2.5 5 10). --native-factor F (> 1, e.g. 1.1) makes it a native histogram\n"
+                   "(native only, or both with --buckets); --native-zero-threshold (default 2^-128) and\n"
+                   "--native-max-buckets (default 160; beyond it the resolution is halved) refine it."}},
+      {"time", {"time NAME [--label KEY=VALUE]... [--buckets ...] [--native-factor F ...] [--help TEXT] -- COMMAND [ARGS...]",
                 "Runs COMMAND (stdin, stdout, stderr passed through; signals sent to promsqlite are\n"
                 "forwarded), observes its wall time in seconds in histogram NAME, and counts the run in\n"
                 "counter NAME_runs_total (NAME without a trailing _seconds) with label\n"
@@ -41,8 +46,9 @@ const std::map<std::string, CommandInfo>& Commands() {
       {"state", {"state NAME STATE [--states A,B,C] [--label KEY=VALUE]... [--help TEXT]",
                  "Sets enum (StateSet) NAME to STATE. --states declares the states; it may be\n"
                  "left out when NAME already exists."}},
-      {"dump", {"dump [--format text|openmetrics]",
-                "Writes the whole file's exposition to stdout (default: text 0.0.4)."}},
+      {"dump", {"dump [--format text|openmetrics|protobuf]",
+                "Writes the whole file's exposition to stdout (default: text 0.0.4; protobuf is\n"
+                "binary: length-delimited io.prometheus.client.MetricFamily messages)."}},
       {"list", {"list", "Lists families: name, type, series count, label names, help."}},
       {"clear", {"clear NAME", "Removes every series of NAME; its declaration stays."}},
       {"wipe", {"wipe --yes", "Removes every metric from the file (the file and its schema stay)."}},
@@ -62,9 +68,10 @@ const std::map<std::string, CommandInfo>& Commands() {
                 "and it stays in the shell's history."}},
       {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
                         "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"
-                        "(e.g. http://prometheus:9090/api/v1/write). --label adds a label to every series:\n"
-                        "give each host a distinct one (e.g. instance=HOST), or the counters of several\n"
-                        "hosts collide in one series. HTTP options as for push."}},
+                        "(e.g. http://prometheus:9090/api/v1/write); native histograms as native histogram\n"
+                        "samples (Prometheus needs --enable-feature=native-histograms for them). --label adds\n"
+                        "a label to every series: give each host a distinct one (e.g. instance=HOST), or the\n"
+                        "counters of several hosts collide in one series. HTTP options as for push."}},
       {"rm", {"rm NAME [--label KEY=VALUE]...",
               "Removes the series of NAME with exactly these labels; without --label, removes the\n"
               "whole family (its declaration and all its series)."}},
@@ -167,20 +174,40 @@ int Gauge(const Args& args, bool add) {
   return kExitOk;
 }
 
-// A histogram declaration: --buckets, else the file's, else the defaults.
+// A histogram declaration: --buckets and the --native-* options, else the
+// file's declaration, else the default buckets. A native option without
+// --buckets declares a native-only histogram.
 FamilySpec HistogramSpec(const Args& args, const std::string& name, Registry* registry) {
   FamilySpec spec = DeclareFrom(args, MetricType::kHistogram, name);
   if (auto buckets = args.Option("--buckets")) spec.buckets = ParseNumberList(*buckets, "--buckets");
+  const auto factor = args.Option("--native-factor");
+  const auto zero = args.Option("--native-zero-threshold");
+  const auto max_buckets = args.Option("--native-max-buckets");
+  if ((zero || max_buckets) && !factor)
+    throw UsageError("--native-zero-threshold and --native-max-buckets need --native-factor");
+  if (factor) spec.native_bucket_factor = ParseNumber(*factor, "--native-factor");
+  if (zero) spec.native_zero_threshold = ParseNumber(*zero, "--native-zero-threshold");
+  if (max_buckets) {
+    double n = ParseNumber(*max_buckets, "--native-max-buckets");
+    if (n != std::floor(n) || std::fabs(n) > 1e9)
+      throw UsageError("--native-max-buckets must be a whole number, got \"" + *max_buckets + "\"");
+    spec.native_max_buckets = static_cast<int>(n);
+  }
   spec = CheckFamilySpec(spec);
-  if (registry && !args.Option("--buckets")) {
-    if (auto stored = registry->Find(spec.name); stored && stored->type == MetricType::kHistogram)
+  if (registry && !args.Option("--buckets") && !factor) {
+    if (auto stored = registry->Find(spec.name); stored && stored->type == MetricType::kHistogram) {
       spec.buckets = stored->buckets;
+      spec.native_bucket_factor = stored->native_bucket_factor;
+      spec.native_zero_threshold = stored->native_zero_threshold;
+      spec.native_max_buckets = stored->native_max_buckets;
+    }
   }
   return spec;
 }
 
 int Observe(const Args& args) {
-  AllowOptions(args, {"--help", "--ttl", "--buckets"});
+  AllowOptions(args, {"--help", "--ttl", "--buckets", "--native-factor", "--native-zero-threshold",
+                      "--native-max-buckets"});
   std::string name = Need(args, 0, "a metric NAME");
   double value = ParseNumber(Need(args, 1, "a VALUE"), "VALUE");
   NoMorePositionals(args, 2);
@@ -193,7 +220,8 @@ int Observe(const Args& args) {
 }
 
 int Time(const Args& args) {
-  AllowOptions(args, {"--help", "--ttl", "--buckets"});
+  AllowOptions(args, {"--help", "--ttl", "--buckets", "--native-factor", "--native-zero-threshold",
+                      "--native-max-buckets"});
   std::string name = Need(args, 0, "a metric NAME");
   NoMorePositionals(args, 1);
   if (args.command_line.empty()) throw UsageError("time needs a COMMAND after --");
@@ -270,12 +298,14 @@ int Dump(const Args& args) {
   AllowOptions(args, {"--format"});
   NoMorePositionals(args, 0);
   std::string format = args.Option("--format").value_or("text");
-  if (format != "text" && format != "openmetrics")
-    throw UsageError("--format must be text or openmetrics, got \"" + format + "\"");
+  if (format != "text" && format != "openmetrics" && format != "protobuf")
+    throw UsageError("--format must be text, openmetrics or protobuf, got \"" + format + "\"");
   Reader reader(DatabasePath(args));
   // Render into memory first: a database error must not leave half an
   // exposition on stdout (it may be redirected into a .prom file).
-  std::string out = reader.Render(format == "openmetrics" ? Format::kOpenMetrics : Format::kText);
+  std::string out = reader.Render(format == "openmetrics" ? Format::kOpenMetrics
+                                  : format == "protobuf"  ? Format::kProtobuf
+                                                          : Format::kText);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return std::fflush(stdout) == 0 ? kExitOk : kExitDatabaseError;
 }

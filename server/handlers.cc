@@ -89,8 +89,9 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
   FormatChoice choice = NegotiateFormat(JoinedHeader(req, "Accept"));
   if (!choice.acceptable) {
     SetPlain(res, 406,
-             "Not Acceptable: /metrics is served as text/plain; version=0.0.4 or "
-             "application/openmetrics-text; version=1.0.0\n");
+             "Not Acceptable: /metrics is served as text/plain; version=0.0.4, "
+             "application/openmetrics-text; version=1.0.0 or application/vnd.google.protobuf; "
+             "proto=io.prometheus.client.MetricFamily; encoding=delimited\n");
     return;
   }
   const bool gzip = AcceptsGzip(accept_encoding);

@@ -61,7 +61,7 @@ std::string LandingPage(const std::string& db_path, const promsqlite::FileStats&
       ".error{color:#b00}</style>\n</head>\n<body>\n<h1>promsqlite-server</h1>\n"
       "<p>Serves the Prometheus metrics that processes of this host write to a shared "
       "promsqlite (SQLite) file, plus this server's own metrics.</p>\n"
-      "<p><a href=\"metrics\"><code>/metrics</code></a>: the exposition, in the Prometheus text format or OpenMetrics.</p>\n<table>\n";
+      "<p><a href=\"metrics\"><code>/metrics</code></a>: the exposition, in the Prometheus text format, OpenMetrics or protobuf.</p>\n<table>\n";
   Row(out, "Database", "<code>" + HtmlEscape(db_path) + "</code>");
   if (!error.empty()) {
     Row(out, "Status", "<span class=\"error\">cannot be read: " + HtmlEscape(error) + "</span>");

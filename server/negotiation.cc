@@ -59,6 +59,8 @@ struct MediaRange {
   std::string type;     // "text", "*"
   std::string subtype;  // "plain", "*"
   std::string version;  // the version parameter, "" when absent
+  std::string proto;     // protobuf: the proto parameter (message name)
+  std::string encoding;  // protobuf: the encoding parameter
   bool has_other_params = false;
   double q = 1;
 };
@@ -89,6 +91,10 @@ bool ParseMediaRange(std::string_view item, MediaRange* range) {
       range->q = ParseQ(value);
     } else if (key == "version") {
       range->version = Unquote(value);
+    } else if (key == "proto") {
+      range->proto = Unquote(value);
+    } else if (key == "encoding") {
+      range->encoding = Lower(Unquote(value));
     } else if (key != "charset" && key != "escaping") {
       range->has_other_params = true;
     }
@@ -97,8 +103,16 @@ bool ParseMediaRange(std::string_view item, MediaRange* range) {
 }
 
 // How specifically `range` names a format: 0 no match, 1 "*/*",
-// 2 "type/*", 3 "type/subtype", 4 with a version we produce.
+// 2 "type/*", 3 "type/subtype", 4 with a version we produce. The binary
+// protobuf format is only chosen when named exactly, with the message and
+// the delimited encoding (as Prometheus asks for it), never by a wildcard.
 int Match(const MediaRange& range, promsqlite::Format format) {
+  if (format == promsqlite::Format::kProtobuf) {
+    return range.type == "application" && range.subtype == "vnd.google.protobuf" &&
+                   range.proto == "io.prometheus.client.MetricFamily" && range.encoding == "delimited"
+               ? 4
+               : 0;
+  }
   const bool om = format == promsqlite::Format::kOpenMetrics;
   const char* type = om ? "application" : "text";
   const char* subtype = om ? "openmetrics-text" : "plain";
@@ -121,13 +135,13 @@ FormatChoice NegotiateFormat(std::string_view accept) {
   struct Rank {
     int specificity = 0;
     double q = 0;
-  } ranks[2];  // [0] text, [1] OpenMetrics
-  const promsqlite::Format formats[2] = {promsqlite::Format::kText,
-                                         promsqlite::Format::kOpenMetrics};
+  } ranks[3];  // [0] text, [1] OpenMetrics, [2] protobuf
+  const promsqlite::Format formats[3] = {promsqlite::Format::kText, promsqlite::Format::kOpenMetrics,
+                                         promsqlite::Format::kProtobuf};
   for (std::string_view item : SplitList(accept)) {
     MediaRange range;
     if (!ParseMediaRange(Trim(item), &range)) continue;
-    for (int f = 0; f < 2; ++f) {
+    for (int f = 0; f < 3; ++f) {
       int s = Match(range, formats[f]);
       if (s > ranks[f].specificity || (s > 0 && s == ranks[f].specificity && range.q > ranks[f].q)) {
         ranks[f].specificity = s;
@@ -135,8 +149,10 @@ FormatChoice NegotiateFormat(std::string_view accept) {
       }
     }
   }
-  if (ranks[0].specificity == 0 && ranks[1].specificity == 0) return choice;
-  if (ranks[1].q > ranks[0].q) {
+  if (ranks[0].specificity == 0 && ranks[1].specificity == 0 && ranks[2].specificity == 0) return choice;
+  if (ranks[2].q > ranks[0].q && ranks[2].q > ranks[1].q) {
+    choice.format = promsqlite::Format::kProtobuf;
+  } else if (ranks[1].q > ranks[0].q) {
     choice.format = promsqlite::Format::kOpenMetrics;
   } else if (ranks[0].q > 0) {
     choice.format = promsqlite::Format::kText;

@@ -16,8 +16,12 @@ struct FormatChoice {
   promsqlite::Format format = promsqlite::Format::kText;
 };
 
-// OpenMetrics 1.0 when the client prefers it (Prometheus 2.x does),
-// otherwise the text format 0.0.4. Ties go to the text format, as do an
+// The protobuf exposition when the client prefers it (Prometheus 2.x with
+// native histograms enabled does), OpenMetrics 1.0 when the client prefers
+// that (Prometheus 2.x does), otherwise the text format 0.0.4. Protobuf must
+// be named exactly (proto=io.prometheus.client.MetricFamily;
+// encoding=delimited); wildcards never select it. Ties go to the text
+// format, then OpenMetrics, as do an
 // absent header and a header naming neither format (client_golang's
 // fallback, which every scraper understands). The most specific media range
 // that matches decides a format's q, so "text/plain;q=0, */*" refuses text.

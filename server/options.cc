@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 namespace promsqlite_server {
@@ -17,6 +19,43 @@ bool ParseInt(const std::string& text, long min, long max, long* value) {
   if (v < min || v > max) return false;
   *value = v;
   return true;
+}
+
+// "15s", "1m", "500ms", "1h" or plain seconds; > 0.
+bool ParseDuration(const std::string& text, double* seconds) {
+  size_t digits = 0;
+  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
+  if (digits == 0 || digits > 12) return false;
+  char* end = nullptr;
+  std::string number = text.substr(0, digits);
+  double value = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size()) return false;
+  std::string unit = text.substr(digits);
+  double scale = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (scale == 0 || !(value * scale > 0) || value * scale > 86400) return false;
+  *seconds = value * scale;
+  return true;
+}
+
+std::string ReadToken(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "--remote-write.bearer-token-file: cannot read \"" + path + "\"";
+    return "";
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = buffer.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.empty()) *error = "--remote-write.bearer-token-file: \"" + path + "\" is empty";
+  return token;
+}
+
+bool IsRemoteWriteFlag(const std::string& name) {
+  return name == "--remote-write.url" || name == "--remote-write.interval" || name == "--remote-write.label" ||
+         name == "--remote-write.timeout" || name == "--remote-write.retries" ||
+         name == "--remote-write.basic-auth" || name == "--remote-write.bearer-token-file" ||
+         name == "--remote-write.ca-file";
 }
 
 }  // namespace
@@ -64,7 +103,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     } else {
       bool known = name == "--db" || name == "--listen" || name == "--web.listen-address" ||
                    name == "--web.config.file" || name == "--web.max-requests" ||
-                   name == "--log.level" || name == "--housekeeping.interval";
+                   name == "--log.level" || name == "--housekeeping.interval" || IsRemoteWriteFlag(name);
       if (!known) {
         *error = "unknown flag " + name + " (see --help)";
         return ParseResult::kUsageError;
@@ -101,6 +140,49 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
       options->housekeeping_interval_s = static_cast<int>(n);
+    } else if (name == "--remote-write.url") {
+      options->remote_write_url = value;
+    } else if (name == "--remote-write.interval") {
+      if (!ParseDuration(value, &options->remote_write_interval_s)) {
+        *error = "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"" + value + "\"";
+        return ParseResult::kUsageError;
+      }
+    } else if (name == "--remote-write.label") {
+      size_t sep = value.find('=');
+      if (sep == std::string::npos || sep == 0) {
+        *error = "--remote-write.label needs KEY=VALUE, got \"" + value + "\"";
+        return ParseResult::kUsageError;
+      }
+      options->remote_write_labels.emplace_back(value.substr(0, sep), value.substr(sep + 1));
+    } else if (name == "--remote-write.timeout") {
+      if (!ParseDuration(value, &options->remote_write_timeout_s) || options->remote_write_timeout_s > 3600) {
+        *error = "--remote-write.timeout must be a duration up to 1h, not \"" + value + "\"";
+        return ParseResult::kUsageError;
+      }
+    } else if (name == "--remote-write.retries") {
+      long n = 0;
+      if (!ParseInt(value, 0, 100, &n)) {
+        *error = "--remote-write.retries must be a number from 0 to 100";
+        return ParseResult::kUsageError;
+      }
+      options->remote_write_retries = static_cast<int>(n);
+    } else if (name == "--remote-write.basic-auth") {
+      size_t colon = value.find(':');
+      if (colon == std::string::npos || colon == 0) {
+        *error = "--remote-write.basic-auth needs USER:PASSWORD";
+        return ParseResult::kUsageError;
+      }
+      options->remote_write_user = value.substr(0, colon);
+      options->remote_write_password = value.substr(colon + 1);
+    } else if (name == "--remote-write.bearer-token-file") {
+      std::string token_error;
+      options->remote_write_bearer_token = ReadToken(value, &token_error);
+      if (!token_error.empty()) {
+        *error = token_error;
+        return ParseResult::kUsageError;
+      }
+    } else if (name == "--remote-write.ca-file") {
+      options->remote_write_ca_file = value;
     } else if (name == "--log.level") {
       if (!ParseLogLevel(value, &options->log_level)) {
         *error = "--log.level must be debug, info, warn or error, not \"" + value + "\"";
@@ -115,6 +197,25 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     *error = "missing --db FILE (see --help)";
     return ParseResult::kUsageError;
   }
+  if (options->remote_write_url.empty()) {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (IsRemoteWriteFlag(arg.substr(0, arg.find('=')))) {
+        *error = arg.substr(0, arg.find('=')) + " needs --remote-write.url";
+        return ParseResult::kUsageError;
+      }
+    }
+  } else {
+#ifndef PROMSQLITE_HAVE_PUSH
+    *error = "--remote-write.url: this promsqlite-server was built without push support (protobuf, snappy or "
+             "cpp-httplib missing)";
+    return ParseResult::kUsageError;
+#endif
+    if (!options->remote_write_user.empty() && !options->remote_write_bearer_token.empty()) {
+      *error = "give --remote-write.basic-auth or --remote-write.bearer-token-file, not both";
+      return ParseResult::kUsageError;
+    }
+  }
   return ParseResult::kRun;
 }
 
@@ -122,8 +223,9 @@ std::string Usage() {
   return "Usage: promsqlite-server --db FILE [flags]\n"
          "\n"
          "Serves every metric in a promsqlite file on /metrics, in the Prometheus\n"
-         "text format or OpenMetrics, as Prometheus exporters do. The file is opened\n"
-         "read-only; a file that does not exist yet is served as empty.\n"
+         "text format, OpenMetrics or the protobuf format (with native histograms), as\n"
+         "Prometheus exporters do. The file is opened read-only; a file that does not\n"
+         "exist yet is served as empty.\n"
          "\n"
          "Flags:\n"
          "  --db FILE                    the promsqlite file to serve (required)\n"
@@ -137,6 +239,18 @@ std::string Usage() {
          "  --housekeeping.interval S    seconds between housekeeping passes: expired series\n"
          "                               (TTL) and dead processes' live gauges are deleted\n"
          "                               (default 60; 0 disables)\n"
+         "  --remote-write.url URL       also send the whole file to this remote-write 1.0\n"
+         "                               receiver (e.g. http://prometheus:9090/api/v1/write)\n"
+         "                               periodically, for hosts nobody can scrape\n"
+         "  --remote-write.interval D    how often: 15s (default), 1m, 500ms...\n"
+         "  --remote-write.label K=V     a label added to every series (repeat for more);\n"
+         "                               give each host its own, e.g. instance=HOST\n"
+         "  --remote-write.timeout D     per attempt (default 10s)\n"
+         "  --remote-write.retries N     further attempts of a send after no answer, 429\n"
+         "                               or 5xx, with exponential backoff (default 2)\n"
+         "  --remote-write.basic-auth USER:PASSWORD\n"
+         "  --remote-write.bearer-token-file FILE\n"
+         "  --remote-write.ca-file PEM   CA for an https receiver (default: system CAs)\n"
          "  --log.level LEVEL            debug, info, warn or error (default info);\n"
          "                               debug logs every request\n"
          "  --help                       show this help\n"

@@ -43,6 +43,19 @@ void SelfMetrics::RecordScrape(double seconds, bool failed) {
   last_duration_ = seconds;
 }
 
+void SelfMetrics::EnableRemoteWrite() {
+  std::lock_guard<std::mutex> lock(mu_);
+  remote_write_ = true;
+}
+
+void SelfMetrics::RecordRemoteWrite(int64_t samples, int64_t histograms, bool ok, double now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rw_samples_ += static_cast<double>(samples);
+  rw_histograms_ += static_cast<double>(histograms);
+  if (ok) rw_last_success_ = now;
+  else rw_failures_ += 1;
+}
+
 std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& stats) const {
   const auto kCounter = MetricType::kCounter;
   const auto kGauge = MetricType::kGauge;
@@ -68,6 +81,19 @@ std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& sta
     out.push_back(Family(kGauge, "promsqlite_server_last_scrape_duration_seconds",
                          "Seconds the previous scrape of /metrics took, sending included.",
                          "seconds", last_duration_));
+    if (remote_write_) {
+      out.push_back(Family(kCounter, "promsqlite_remote_write_samples_sent_total",
+                           "Float samples the remote-write agent delivered.", "", rw_samples_, start_time_));
+      out.push_back(Family(kCounter, "promsqlite_remote_write_histograms_sent_total",
+                           "Native histogram samples the remote-write agent delivered.", "", rw_histograms_,
+                           start_time_));
+      out.push_back(Family(kCounter, "promsqlite_remote_write_failures_total",
+                           "Sends of the remote-write agent that failed after their retries.", "", rw_failures_,
+                           start_time_));
+      out.push_back(Family(kGauge, "promsqlite_remote_write_last_success_timestamp_seconds",
+                           "Unix time of the agent's last delivered send; 0 before the first.", "seconds",
+                           rw_last_success_));
+    }
   }
   out.push_back(Family(kGauge, "promsqlite_server_file_exists",
                        "1 when the promsqlite file exists, 0 while no writer has created it.", "",

@@ -6,6 +6,7 @@
 #ifndef PROMSQLITE_SERVER_SELF_METRICS_H_
 #define PROMSQLITE_SERVER_SELF_METRICS_H_
 
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -21,6 +22,12 @@ class SelfMetrics {
   // Counts one finished scrape of /metrics.
   void RecordScrape(double seconds, bool failed);
 
+  // Adds the promsqlite_remote_write_* families (the agent is running).
+  void EnableRemoteWrite();
+  // Counts one send of the remote-write agent; `now` (Unix seconds) is the
+  // last success time when `ok`.
+  void RecordRemoteWrite(int64_t samples, int64_t histograms, bool ok, double now);
+
   // The families for a scrape of a file with `stats`.
   std::vector<promsqlite::MemoryFamily> Families(const promsqlite::FileStats& stats) const;
 
@@ -30,6 +37,8 @@ class SelfMetrics {
   double scrapes_ = 0;
   double errors_ = 0;
   double last_duration_ = 0;
+  bool remote_write_ = false;
+  double rw_samples_ = 0, rw_histograms_ = 0, rw_failures_ = 0, rw_last_success_ = 0;
 };
 
 }  // namespace promsqlite_server

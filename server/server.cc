@@ -20,6 +20,7 @@
 #include "promsqlite/errors.h"
 #include "promsqlite/version.h"
 #include "reader_pool.h"
+#include "remote_write_agent.h"
 #include "self_metrics.h"
 #include "tls.h"
 #include "web_config.h"
@@ -163,6 +164,7 @@ int RunServer(const ServerOptions& options) {
   bool listened = false;
   {
     Housekeeper housekeeper(options.db_path, options.housekeeping_interval_s);
+    RemoteWriteAgent remote_write(options, &metrics);
     SignalWatcher watcher(server.get(), signals);
     // Returns once stopped and every in-flight request has been answered;
     // false when accepting failed instead.

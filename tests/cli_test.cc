@@ -225,7 +225,14 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"inc", "jobs", "--buckets", "1", "--label", "q=a"}, 2, "promsqlite: inc does not take --buckets (see 'promsqlite --help')\n"},
       {{"set", "g"}, 2, "promsqlite: set needs a VALUE (see 'promsqlite --help')\n"},
       {{"observe", "h", "1", "--buckets", "1,x"}, 2, "promsqlite: --buckets must be a number, got \"x\" (see 'promsqlite --help')\n"},
-      {{"dump", "--format", "json"}, 2, "promsqlite: --format must be text or openmetrics, got \"json\" (see 'promsqlite --help')\n"},
+      {{"dump", "--format", "json"}, 2, "promsqlite: --format must be text, openmetrics or protobuf, got \"json\" (see 'promsqlite --help')\n"},
+      {{"observe", "nh", "1", "--native-max-buckets", "5"}, 2, "promsqlite: --native-zero-threshold and --native-max-buckets need --native-factor (see 'promsqlite --help')\n"},
+      {{"observe", "nh", "1", "--native-factor", "1.1", "--native-max-buckets", "2.5"}, 2, "promsqlite: --native-max-buckets must be a whole number, got \"2.5\" (see 'promsqlite --help')\n"},
+      {{"observe", "nh", "1", "--native-factor", "1"}, 3, "promsqlite: metric 'nh': native histogram bucket factor must be a finite number > 1, got 1\n"},
+      {{"observe", "nh", "1", "--native-factor", "0.9"}, 3, "promsqlite: metric 'nh': native histogram bucket factor must be a finite number > 1, got 0.9\n"},
+      {{"observe", "nh", "1", "--native-factor", "1.1", "--native-zero-threshold", "-1"}, 3, "promsqlite: metric 'nh': native histogram zero threshold must be a finite number >= 0, got -1\n"},
+      {{"observe", "nh", "1", "--native-factor", "1.1", "--native-max-buckets", "0"}, 3, "promsqlite: metric 'nh': native histogram max buckets must be >= 1, got 0\n"},
+      {{"observe", "h", "1", "--native-factor", "1.1"}, 3, nullptr},  // h is classic only
       {{"state", "new_enum", "a"}, 2, "promsqlite: state needs --states A,B,... to declare the new enum new_enum (see 'promsqlite --help')\n"},
       {{"time", "t"}, 2, "promsqlite: time needs a COMMAND after -- (see 'promsqlite --help')\n"},
       {{"time", "t", "--label", "outcome=x", "--", "true"}, 2, "promsqlite: time adds the label \"outcome\" itself; do not pass it with --label (see 'promsqlite --help')\n"},
@@ -302,6 +309,35 @@ TEST_CASE("observe from several processes gives a consistent histogram") {
         "op_seconds_bucket{le=\"1\"} 16\nop_seconds_bucket{le=\"10\"} 24\nop_seconds_bucket{le=\"+Inf\"} 32\n"
         "op_seconds_sum 548.5\nop_seconds_count 32\n");
   CHECK(promsqlite::test::CheckExposition(Dump(db), false).exit_code == 0);
+}
+
+TEST_CASE("observe --native-factor declares a native histogram that several processes share; dump --format protobuf shows it") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  std::string script = "for p in $(seq 6); do (for v in 0.25 1 3 3 100; do '" + Cli() + "' --db '" + db +
+                       "' observe step_seconds $v --native-factor 2 --help Steps. || echo FAILED; done) & done; wait";
+  CommandResult r = promsqlite::test::RunCommand({"/bin/sh", "-c", script});
+  CHECK(r.output == "");
+  // Later invocations find the declaration in the file.
+  CHECK(Run(db, {"observe", "step_seconds", "-1"}).exit_code == 0);
+  CHECK(Dump(db) ==
+        "# HELP step_seconds Steps.\n# TYPE step_seconds histogram\nstep_seconds_bucket{le=\"+Inf\"} 31\n"
+        "step_seconds_sum 642.5\nstep_seconds_count 31\n");
+  // Schema 0: 0.25 -> bucket -2, 1 -> 0, 3 -> 2, 100 -> 7; -1 -> negative bucket 0.
+  CHECK(promsqlite::test::DecodeMetricFamilies(Dump(db, "protobuf")) ==
+        "name: \"step_seconds\"\nhelp: \"Steps.\"\ntype: HISTOGRAM\nmetric {\n  histogram {\n"
+        "    sample_count: 31\n    sample_sum: 642.5\n    schema: 0\n    zero_threshold: 2.9387358770557188e-39\n"
+        "    zero_count: 0\n    negative_span {\n      offset: 0\n      length: 1\n    }\n    negative_delta: 1\n"
+        "    positive_span {\n      offset: -2\n      length: 1\n    }\n    positive_span {\n      offset: 1\n      length: 1\n    }\n"
+        "    positive_span {\n      offset: 1\n      length: 1\n    }\n    positive_span {\n      offset: 4\n      length: 1\n    }\n"
+        "    positive_delta: 6\n    positive_delta: 0\n    positive_delta: 6\n    positive_delta: -6\n  }\n}\n");
+  // Classic buckets alongside, and time with a native histogram.
+  CHECK(Run(db, {"observe", "both", "2", "--buckets", "1,5", "--native-factor", "1.1", "--help", "Both."}).exit_code == 0);
+  CHECK(Run(db, {"time", "ci_step_seconds", "--native-factor", "1.1", "--help", "CI steps.", "--", "true"}).exit_code == 0);
+  std::string text = Dump(db);
+  CHECK(text.find("both_bucket{le=\"5\"} 1\n") != std::string::npos);
+  CHECK(text.find("ci_step_seconds_count 1\n") != std::string::npos);
+  CHECK(promsqlite::test::CheckExposition(text, false).exit_code == 0);
 }
 
 TEST_CASE("clear, wipe and housekeep from the CLI; --ttl declares an expiry") {

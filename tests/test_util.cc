@@ -93,6 +93,33 @@ std::string SharedTool(const std::string& name) {
   return path;
 }
 
+std::string DecodeMetricFamilies(const std::string& delimited) {
+  const char* proto = std::getenv("PROMSQLITE_METRICS_PROTO");
+  if (proto == nullptr) throw std::runtime_error("PROMSQLITE_METRICS_PROTO is set by meson");
+  std::string path(proto);
+  std::string dir = path.substr(0, path.rfind('/')), file = path.substr(path.rfind('/') + 1);
+  std::string out;
+  size_t pos = 0;
+  while (pos < delimited.size()) {
+    uint64_t length = 0;
+    int shift = 0;
+    while (true) {
+      if (pos >= delimited.size() || shift > 63) throw std::runtime_error("truncated length prefix");
+      unsigned char byte = static_cast<unsigned char>(delimited[pos++]);
+      length |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      shift += 7;
+      if (!(byte & 0x80)) break;
+    }
+    if (length > delimited.size() - pos) throw std::runtime_error("message longer than the stream");
+    CommandResult decoded = RunCommand({"protoc", "--proto_path=" + dir, "--decode=io.prometheus.client.MetricFamily", file},
+                                       delimited.substr(pos, length));
+    if (decoded.exit_code != 0) throw std::runtime_error("protoc --decode failed: " + decoded.output);
+    out += decoded.output;
+    pos += length;
+  }
+  return out;
+}
+
 CommandResult CheckExposition(const std::string& body, bool openmetrics) {
   if (openmetrics) return RunCommand({SharedTool("check-exposition"), "--format", "openmetrics", "-"}, body);
   return RunCommand({SharedTool("check-exposition"), "--format", "text", "--lint", "-"}, body);

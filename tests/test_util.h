@@ -72,6 +72,12 @@ pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode
 // Long variants of reliability tests run when PROMSQLITE_LONG_TESTS=1.
 bool LongTests();
 
+// Decodes a protobuf exposition (length-delimited MetricFamily messages)
+// with protoc --decode against our metrics.proto (PROMSQLITE_METRICS_PROTO,
+// set by meson): protoc's text form of each message, one after another.
+// Throws when the stream is malformed or protoc rejects a message.
+std::string DecodeMetricFamilies(const std::string& delimited);
+
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 

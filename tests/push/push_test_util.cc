@@ -93,12 +93,18 @@ std::string WriteConfig(const std::string& dir) {
 }
 }  // namespace
 
-Prometheus::Prometheus(const std::string& dir)
-    : port(FreePort()),
-      process({"prometheus", "--web.enable-remote-write-receiver",
-               "--web.listen-address=127.0.0.1:" + std::to_string(port), "--storage.tsdb.path=" + dir + "/tsdb",
-               "--config.file=" + WriteConfig(dir)},
-              dir + "/prometheus.log") {
+namespace {
+std::vector<std::string> PrometheusArgv(const std::string& dir, int port, const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {"prometheus", "--web.enable-remote-write-receiver",
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                                   "--storage.tsdb.path=" + dir + "/tsdb", "--config.file=" + WriteConfig(dir)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+}  // namespace
+
+Prometheus::Prometheus(const std::string& dir, const std::vector<std::string>& flags)
+    : port(FreePort()), process(PrometheusArgv(dir, port, flags), dir + "/prometheus.log") {
   REQUIRE_MESSAGE(WaitReady(port, 30), "prometheus did not start: " << ReadFile(dir + "/prometheus.log"));
 }
 

@@ -49,9 +49,10 @@ struct Pushgateway {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
 
-// prometheus with the remote-write receiver, TSDB in `dir`.
+// prometheus with the remote-write receiver, TSDB in `dir`, and `flags`
+// (e.g. {"--enable-feature=native-histograms"}).
 struct Prometheus {
-  explicit Prometheus(const std::string& dir);
+  explicit Prometheus(const std::string& dir, const std::vector<std::string>& flags = {});
   int port;
   ChildProcess process;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }

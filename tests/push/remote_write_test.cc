@@ -1,10 +1,10 @@
 // Remote-write to the real Prometheus (Debian's 2.42, remote-write receiver
-// enabled), read back through its query API; and the exposition parser
-// that turns our own text output into samples.
+// enabled), read back through its query API.
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <snappy.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <ctime>
@@ -12,9 +12,9 @@
 #include <mutex>
 #include <thread>
 
+#include "declare/native_histogram.h"
 #include "promsqlite/promsqlite.h"
 #include "promsqlite/push.h"
-#include "push/exposition_parser.h"
 #include "push_test_util.h"
 #include "test_util.h"
 
@@ -208,37 +208,70 @@ TEST_CASE("an explicit timestamp is used for every sample") {
   CHECK(OnlyValue(prometheus, "timestamp(stamped)") == std::to_string(options.timestamp_ms / 1000));
 }
 
-TEST_CASE("the parser reads our text output back: names, unescaped labels and help, special values") {
-  auto families = detail::ParseTextExposition(
-      "# HELP a_total Line\\none \\\\ two \"q\"\n"
-      "# TYPE a_total counter\n"
-      "a_total{k=\"x\\\"y\\\\z\\nw\",u=\"ü\"} 1.5e+06\n"
-      "# HELP g \n"  // an empty help, as our text renderer writes it
-      "# TYPE g gauge\n"
-      "g NaN\n"
-      "g{s=\"\"} -Inf\n"
-      "# TYPE h histogram\n"
-      "h_bucket{le=\"+Inf\"} 2\n"
-      "h_sum 3\n");
-  REQUIRE(families.size() == 3);
-  CHECK(families[0].name == "a_total");
-  CHECK(families[0].type == "counter");
-  CHECK(families[0].help == "Line\none \\ two \"q\"");
-  REQUIRE(families[0].samples.size() == 1);
-  CHECK(families[0].samples[0].labels ==
-        std::vector<std::pair<std::string, std::string>>{{"k", "x\"y\\z\nw"}, {"u", "ü"}});
-  CHECK(families[0].samples[0].value == 1.5e6);
-  CHECK(families[1].name == "g");
-  CHECK(families[1].help.empty());
-  CHECK(std::isnan(families[1].samples[0].value));
-  CHECK(families[1].samples[1].value == -INFINITY);
-  CHECK(families[2].help.empty());
-  CHECK(families[2].samples.size() == 2);
-  CHECK(families[2].samples[0].name == "h_bucket");
+namespace {
+
+// Multiples of 1/8 (exact sums) from writer `w`, skewed towards small values.
+std::vector<double> NativeValues(int w) {
+  std::vector<double> values;
+  for (int i = 1; i <= 61; ++i) values.push_back((i * i % 509 + w * 17) / 8.0 + (i % 4 == 0 ? 300 : 0));
+  return values;
 }
 
-TEST_CASE("the parser names the line of malformed input") {
-  CHECK_THROWS_WITH_AS(detail::ParseTextExposition("# TYPE x gauge\nx{a=\"1} 2\n"), "exposition line 2: unterminated label value",
-                       InvalidArgument);
-  CHECK_THROWS_AS(detail::ParseTextExposition("x 1 2\n"), InvalidArgument);
+}  // namespace
+
+TEST_CASE("native histograms fed by several processes arrive as native histograms: exact count and sum, median in its bucket") {
+  TempDir dir;
+  Prometheus prometheus(dir.path(), {"--enable-feature=native-histograms"});
+  const std::string db = dir.File("m.db");
+  const int writers = 4;
+  REQUIRE(test::RunInChildren(writers, [&](int w) {
+            Options options;
+            if (w % 2) options.write_mode = WriteMode::kBatched;
+            Registry registry(db, options);
+            auto h = BuildHistogram().Name("job_seconds").Help("Job time.").LabelNames({"job"}).NativeHistogram(1.1)
+                         .Register(registry).WithLabelValues({"build"});
+            for (double v : NativeValues(w)) h.Observe(v);
+          }) == 0);
+  std::vector<double> all;
+  for (int w = 0; w < writers; ++w)
+    for (double v : NativeValues(w)) all.push_back(v);
+  double sum = 0;
+  for (double v : all) sum += v;
+  std::sort(all.begin(), all.end());
+  const double median = all[static_cast<size_t>(std::ceil(0.5 * all.size())) - 1];
+  int sign;
+  int32_t index;
+  REQUIRE(detail::NativeBucketOf(median, 3, kDefaultNativeZeroThreshold, &sign, &index));
+
+  CommandResult r = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url",
+                                      prometheus.url() + "/api/v1/write", "--label", "instance=runner-1"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(OnlyValue(prometheus, R"(histogram_count(job_seconds{instance="runner-1",job="build"}))") ==
+        std::to_string(all.size()));
+  CHECK(std::stod(OnlyValue(prometheus, "histogram_sum(job_seconds)")) == sum);
+  double quantile = std::stod(OnlyValue(prometheus, "histogram_quantile(0.5, job_seconds)"));
+  INFO("median " << median << ", quantile " << quantile);
+  CHECK(quantile > detail::NativeUpperBound(index - 1, 3));
+  CHECK(quantile <= detail::NativeUpperBound(index, 3));
+  // Native only: no classic series beside it.
+  CHECK(Contains(prometheus.Query("job_seconds_count"), "\"result\":[]"));
+}
+
+TEST_CASE("a histogram with classic and native buckets sends both") {
+  TempDir dir;
+  Prometheus prometheus(dir.path(), {"--enable-feature=native-histograms"});
+  {
+    Registry registry(dir.File("m.db"));
+    auto h = BuildHistogram().Name("both_seconds").Buckets({1, 10}).NativeHistogram(2).Register(registry).WithLabelValues({});
+    for (double v : {0.5, 3.0, 30.0}) h.Observe(v);
+  }
+  Reader reader(dir.File("m.db"));
+  RemoteWriteOptions options;
+  options.url = prometheus.url() + "/api/v1/write";
+  RemoteWriteResult sent = RemoteWrite(reader, options);
+  CHECK(sent.histograms == 1);
+  CHECK(sent.samples == 5);  // 3 buckets, _sum, _count
+  CHECK(OnlyValue(prometheus, "histogram_count(both_seconds)") == "3");
+  CHECK(OnlyValue(prometheus, R"(both_seconds_bucket{le="10"})") == "2");
+  CHECK(OnlyValue(prometheus, "both_seconds_sum") == "33.5");
 }

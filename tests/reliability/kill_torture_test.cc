@@ -1,8 +1,9 @@
 // Kill torture: many processes update overlapping series while a driver
 // SIGKILLs half of them at random moments, a reader renders in a loop and
 // checkpoints run constantly. Afterwards every acknowledged update is in
-// the file, nothing is counted twice, histograms are consistent and the
-// file passes PRAGMA integrity_check.
+// the file, nothing is counted twice, histograms (classic and native
+// buckets of one family) are consistent and the file passes PRAGMA
+// integrity_check.
 //
 // Each worker keeps a ledger (its own file, one write() per record, so a
 // SIGKILL never tears a record): "I kind series value" before a call and
@@ -23,7 +24,11 @@
 #include <sstream>
 #include <thread>
 
+#include <SQLiteCpp/Database.h>
+
+#include "declare/native_histogram.h"
 #include "promsqlite/promsqlite.h"
+#include "read/snapshot.h"
 #include "test_util.h"
 
 using namespace promsqlite;
@@ -49,7 +54,8 @@ struct Families {
 Families Declare(Registry& registry) {
   return {BuildCounter().Name("torture_ops").Help("Ops.").LabelNames({"s"}).Register(registry),
           BuildGauge().Name("torture_level").Help("Level.").LabelNames({"s"}).Register(registry),
-          BuildHistogram().Name("torture_seconds").Help("Seconds.").LabelNames({"s"}).Buckets(kBuckets).Register(registry)};
+          BuildHistogram().Name("torture_seconds").Help("Seconds.").LabelNames({"s"}).Buckets(kBuckets)
+              .NativeHistogram(2).Register(registry)};
 }
 
 void Append(int fd, const std::string& record) {
@@ -85,10 +91,50 @@ void Append(int fd, const std::string& record) {
   std::exit(0);  // normal exit: a batched registry flushes here
 }
 
+// The native buckets of torture_seconds per series: (series, index) ->
+// count, index 1000 for the zero bucket; and each series' count.
+struct NativeSnapshot : detail::SnapshotVisitor {
+  void Family(const detail::FamilyRecord&) override {}
+  void Series(const detail::FamilyRecord& family, const detail::SeriesRecord& r) override {
+    if (family.spec.name != "torture_seconds") return;
+    int s = r.label_values[0][1] - '0';
+    count[s] = r.count;
+    schema[s] = r.native.schema;
+    if (r.native.zero_count) buckets[{s, 1000}] = r.native.zero_count;
+    for (const auto& [index, n] : r.native.positive) buckets[{s, index}] = n;
+    for (const auto& [index, n] : r.native.negative) buckets[{s, -index}] = n;
+  }
+  void End() override {}
+  std::map<std::pair<int, int>, int64_t> buckets;
+  std::map<int, int64_t> count;
+  std::map<int, int> schema;
+};
+
+NativeSnapshot ReadNative(const std::string& db) {
+  SQLite::Database file(db, SQLite::OPEN_READONLY);
+  file.setBusyTimeout(5000);
+  NativeSnapshot snapshot;
+  detail::ReadSnapshot(file, db, 0, snapshot);
+  return snapshot;
+}
+
 // A reader that renders in a loop and fails on an inconsistent histogram.
 [[noreturn]] void Scraper(const std::string& db) {
   Reader reader(db);
-  for (;;) {
+  for (int round = 0;; ++round) {
+    if (round % 4 == 0) {
+      // The native buckets of one snapshot add up to its count.
+      NativeSnapshot native = ReadNative(db);
+      std::map<int, int64_t> sums;
+      for (const auto& [key, n] : native.buckets) sums[key.first] += n;
+      for (const auto& [series, count] : native.count) {
+        if (sums[series] != count) {
+          std::fprintf(stderr, "scraper: native buckets %lld != count %lld\n", static_cast<long long>(sums[series]),
+                       static_cast<long long>(count));
+          _exit(2);
+        }
+      }
+    }
     std::string text = reader.Render(Format::kText);
     for (int s = 0; s < kSeries; ++s) {
       std::string labels = "s=\"s" + std::to_string(s) + "\"";
@@ -117,6 +163,7 @@ struct Tally {
 struct Expected {
   std::map<int, Tally> ops, level, count, sum;
   std::map<std::pair<int, int>, Tally> bucket;  // non-cumulative
+  std::map<std::pair<int, int>, Tally> native;  // (series, index at schema 0)
 };
 
 // Reads a ledger. `lost_after_ms` >= 0: acknowledged calls after that time
@@ -135,6 +182,10 @@ void ReadLedger(const std::string& path, double lost_after_ms, Expected* e) {
       e->sum[s].Add(value, acknowledged);
       int b = value <= kBuckets[0] ? 0 : value <= kBuckets[1] ? 1 : -1;
       if (b >= 0) e->bucket[{s, b}].Add(1, acknowledged);
+      int sign;
+      int32_t index;
+      detail::NativeBucketOf(value, 0, kDefaultNativeZeroThreshold, &sign, &index);
+      e->native[{s, index}].Add(1, acknowledged);
     }
   };
   while (std::getline(in, line)) {
@@ -246,6 +297,18 @@ void Torture(WriteMode mode, int workers, double duration_ms) {
     CHECK(e.bucket[{s, 0}].Holds(le01));
     CHECK(e.bucket[{s, 1}].Holds(le1 - le01));
   }
+  // The native buckets (schema 0: 0.05 -> -4, 0.5 -> -1, 5 -> 3) hold the
+  // same observations as the classic ones.
+  NativeSnapshot native = ReadNative(db);
+  for (int s = 0; s < kSeries; ++s) {
+    CAPTURE(s);
+    CHECK(native.schema[s] == 0);
+    for (int index : {-4, -1, 3}) {
+      CAPTURE(index);
+      CHECK(e.native[{s, index}].Holds(static_cast<double>(native.buckets[{s, index}])));
+    }
+  }
+  CHECK(native.buckets.size() <= static_cast<size_t>(3 * kSeries));
   // The ledgers prove real work happened.
   double total = 0;
   for (auto& [s, t] : e.ops) total += t.done;

@@ -14,10 +14,17 @@ constexpr const char* kPrometheusAccept =
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-// "om", "text" or "406".
+// Prometheus 2.42 with --enable-feature=native-histograms.
+constexpr const char* kPrometheusNativeAccept =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
+    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+// "om", "text", "pb" or "406".
 std::string Chosen(const char* accept) {
   auto choice = NegotiateFormat(accept);
   if (!choice.acceptable) return "406";
+  if (choice.format == Format::kProtobuf) return "pb";
   return choice.format == Format::kOpenMetrics ? "om" : "text";
 }
 }  // namespace
@@ -51,6 +58,16 @@ TEST_CASE("Accept headers choose the format as exporters do") {
       {"*/*;q=0", "406"},
       {"text/plain;q=0.000", "406"},
       {"text/plain;q=bogus", "text"},  // a malformed q counts as 1
+      {kPrometheusNativeAccept, "pb"},
+      {"application/vnd.google.protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=delimited", "pb"},
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", "text"},
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily", "text"},  // not delimited
+      {"application/vnd.google.protobuf", "text"},
+      {"application/*", "om"},  // wildcards never choose the binary format
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,"
+       "application/openmetrics-text;q=0.5", "om"},  // tie: not protobuf
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited, text/plain;q=0",
+       "pb"},
       {", ,text/plain , ", "text"},
   };
   for (const Row& row : table) {
@@ -127,4 +144,47 @@ TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
   CHECK(parse({"--db", "x", "--log.level=loud"}, &fresh, &error) == ParseResult::kUsageError);
   CHECK(parse({"--db", "x", "--web.max-requests=0"}, &fresh, &error) == ParseResult::kUsageError);
   CHECK(parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
+}
+
+TEST_CASE("remote-write agent flags parse durations, labels and auth, and need --remote-write.url") {
+  using promsqlite_server::ParseFlags;
+  using promsqlite_server::ParseResult;
+  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options, std::string* error) {
+    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+    for (auto& a : args) argv.push_back(&a[0]);
+    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
+  };
+  promsqlite_server::ServerOptions options;
+  std::string error;
+  CHECK(options.remote_write_interval_s == 15);
+  REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p:9090/api/v1/write", "--remote-write.interval=1m",
+                 "--remote-write.label", "instance=a", "--remote-write.label=zone=b=c", "--remote-write.timeout",
+                 "500ms", "--remote-write.retries", "0", "--remote-write.basic-auth", "u:p:w"},
+                &options, &error) == ParseResult::kRun);
+  CHECK(options.remote_write_interval_s == 60);
+  CHECK(options.remote_write_labels ==
+        std::vector<std::pair<std::string, std::string>>{{"instance", "a"}, {"zone", "b=c"}});
+  CHECK(options.remote_write_timeout_s == 0.5);
+  CHECK(options.remote_write_retries == 0);
+  CHECK(options.remote_write_user == "u");
+  CHECK(options.remote_write_password == "p:w");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--db", "x", "--remote-write.interval", "15s"}, "--remote-write.interval needs --remote-write.url"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.interval", "0s"},
+       "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"0s\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.interval", "5 minutes"},
+       "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"5 minutes\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.label", "novalue"},
+       "--remote-write.label needs KEY=VALUE, got \"novalue\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.retries", "-1"},
+       "--remote-write.retries must be a number from 0 to 100"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.bearer-token-file", "/nonexistent/token"},
+       "--remote-write.bearer-token-file: cannot read \"/nonexistent/token\""},
+  };
+  for (const auto& [args, message] : bad) {
+    promsqlite_server::ServerOptions fresh;
+    CAPTURE(message);
+    CHECK(parse(args, &fresh, &error) == ParseResult::kUsageError);
+    CHECK(error == message);
+  }
 }

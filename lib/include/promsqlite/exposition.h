@@ -14,10 +14,17 @@ namespace promsqlite {
 enum class Format {
   kText,         // Prometheus text format 0.0.4, as client_golang writes it
   kOpenMetrics,  // OpenMetrics 1.0.0 text, ending in "# EOF"
+  // Length-delimited io.prometheus.client.MetricFamily messages (client_model's
+  // metrics.proto), the only format with native histograms. Binary: use the
+  // Sink or Render's std::string, never a C string. A family larger than about
+  // 32 KiB is sent as several consecutive messages with the same name, help
+  // and type, so rendering never holds a whole family in memory.
+  kProtobuf,
 };
 
 // The HTTP Content-Type of a format, e.g.
-// "text/plain; version=0.0.4; charset=utf-8".
+// "text/plain; version=0.0.4; charset=utf-8", or for kProtobuf
+// "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited".
 const char* ContentType(Format format);
 
 // Receives the exposition in chunks of at most a few tens of KiB, in order.

@@ -38,9 +38,13 @@ struct FamilyState;
 // Label values by label name, as prometheus-cpp takes them.
 using Labels = std::map<std::string, std::string>;
 
+// client_golang's DefNativeHistogramZeroThreshold: 2^-128.
+constexpr double kDefaultNativeZeroThreshold = 0x1p-128;
+
 // Everything that declares a family. Stored in the file; a second
 // declaration must match in type, label names (as a set), unit, buckets,
-// states, gauge mode and TTL, or Register throws DeclarationConflict. A different non-empty help
+// native histogram (schema, zero threshold, max buckets), states, gauge mode
+// and TTL, or Register throws DeclarationConflict. A different non-empty help
 // text replaces the stored one; an empty one keeps it.
 struct FamilySpec {
   MetricType type = MetricType::kGauge;
@@ -54,7 +58,22 @@ struct FamilySpec {
   std::vector<std::string> label_names;  // [a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix
   // Histograms: strictly increasing upper bounds, +Inf implied.
   // Default (when empty): DefaultBuckets().
+  // Histograms with a native histogram and no `buckets` have no classic ones
+  // (native only); with `buckets`, both are kept and exposed.
   std::vector<double> buckets;
+  // Histograms: > 1 adds a native histogram (exponential buckets, nothing to
+  // choose but the resolution): each bucket's upper bound is at most this
+  // factor times its lower bound, as client_golang's
+  // NativeHistogramBucketFactor (1.1 gives schema 3: 8 buckets per power of
+  // two; see docs/schema.md). 0: none. Default: 0.
+  double native_bucket_factor = 0;
+  // Native histograms: observations v with |v| <= this count in the zero
+  // bucket. Finite, >= 0. Default: kDefaultNativeZeroThreshold (2^-128).
+  double native_zero_threshold = kDefaultNativeZeroThreshold;
+  // Native histograms: when a series has more non-empty buckets than this,
+  // its resolution is halved (schema - 1, pairs of buckets merged) until it
+  // fits, or schema -4 is reached. >= 1. Default: 160.
+  int native_max_buckets = 160;
   std::vector<std::string> states;  // enums: distinct state names
   // Gauges: how the values of several processes combine. Default: kShared.
   GaugeMode gauge_mode = GaugeMode::kShared;
@@ -116,6 +135,25 @@ class Builder {
   template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
   Builder& Buckets(std::vector<double> bounds) {
     spec_.buckets = std::move(bounds);
+    return *this;
+  }
+  // Histograms only: adds a native histogram with this bucket factor (> 1,
+  // e.g. 1.1); see FamilySpec::native_bucket_factor.
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
+  Builder& NativeHistogram(double bucket_factor) {
+    spec_.native_bucket_factor = bucket_factor;
+    return *this;
+  }
+  // Native histograms: see FamilySpec::native_zero_threshold.
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
+  Builder& NativeZeroThreshold(double threshold) {
+    spec_.native_zero_threshold = threshold;
+    return *this;
+  }
+  // Native histograms: see FamilySpec::native_max_buckets.
+  template <typename U = T, typename = std::enable_if_t<std::is_same_v<U, Histogram>>>
+  Builder& NativeMaxBuckets(int buckets) {
+    spec_.native_max_buckets = buckets;
     return *this;
   }
   // Enums only: the possible states, at least one.

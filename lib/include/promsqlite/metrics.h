@@ -68,7 +68,11 @@ struct DistributionValue {
 };
 
 // A histogram: the bucket, _sum and _count change in one transaction, so no
-// reader ever sees _count differ from the +Inf bucket.
+// reader ever sees _count differ from the +Inf bucket. With a native
+// histogram (FamilySpec::native_bucket_factor), the observation's native
+// bucket, at the schema the file holds for the series at that moment, is
+// part of the same transaction; its buckets show only in the protobuf
+// exposition and remote-write.
 class Histogram {
  public:
   // Records one observation. NaN is rejected; infinities are counted.

@@ -21,6 +21,7 @@
 #ifndef PROMSQLITE_PUSH_H_
 #define PROMSQLITE_PUSH_H_
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -131,13 +132,23 @@ struct RemoteWriteOptions : HttpOptions {
   long long timestamp_ms = 0;
 };
 
-// Renders `reader`'s file, turns every sample into a series (histograms and
-// summaries into their _bucket, _sum and _count series; counters as
-// NAME_total) with the type and help as metadata (per family, named as the
-// text format names it; info and enum families get the metadata types INFO
-// and STATESET), and sends one snappy-compressed protobuf WriteRequest.
-// Throws as PushToGateway does.
-void RemoteWrite(Reader& reader, const RemoteWriteOptions& options);
+// What one RemoteWrite sent.
+struct RemoteWriteResult {
+  int64_t samples = 0;     // float samples
+  int64_t histograms = 0;  // native histogram samples
+};
+
+// Renders `reader`'s file (one snapshot), turns every sample into a series
+// (classic histograms and summaries into their _bucket, _sum and _count
+// series; counters as NAME_total; a native histogram into one native
+// histogram sample of series NAME, beside its classic series when it has
+// classic buckets too) with the type and help as metadata (per family, named
+// as the text format names it; info and enum families get the metadata
+// types INFO and STATESET), and sends one
+// snappy-compressed protobuf WriteRequest. The receiver must accept native
+// histograms (Prometheus: --enable-feature=native-histograms) when the file
+// has any. Throws as PushToGateway does.
+RemoteWriteResult RemoteWrite(Reader& reader, const RemoteWriteOptions& options);
 
 }  // namespace promsqlite
 

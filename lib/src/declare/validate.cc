@@ -142,9 +142,22 @@ FamilySpec NormalizeSpec(FamilySpec spec) {
   if (!IsValidUtf8(spec.help)) Fail(spec.name, "help text is not valid UTF-8");
   ValidateLabelNames(spec);
 
+  const bool native = spec.native_bucket_factor != 0;
+  if (native) {
+    if (spec.type != MetricType::kHistogram) Fail(spec.name, "only histograms have a native histogram");
+    if (!(spec.native_bucket_factor > 1) || std::isinf(spec.native_bucket_factor))
+      Fail(spec.name, "native histogram bucket factor must be a finite number > 1, got " +
+                          FormatGoFloat(spec.native_bucket_factor));
+    if (!(spec.native_zero_threshold >= 0) || std::isinf(spec.native_zero_threshold))
+      Fail(spec.name, "native histogram zero threshold must be a finite number >= 0, got " +
+                          FormatGoFloat(spec.native_zero_threshold));
+    if (spec.native_max_buckets < 1)
+      Fail(spec.name, "native histogram max buckets must be >= 1, got " + std::to_string(spec.native_max_buckets));
+  }
   if (spec.type == MetricType::kHistogram) {
-    if (spec.buckets.empty()) spec.buckets = DefaultBuckets();
-    ValidateBuckets(spec);
+    // A native histogram without explicit buckets has no classic ones.
+    if (spec.buckets.empty() && !native) spec.buckets = DefaultBuckets();
+    if (!spec.buckets.empty()) ValidateBuckets(spec);
   } else if (!spec.buckets.empty()) {
     Fail(spec.name, "only histograms have buckets");
   }

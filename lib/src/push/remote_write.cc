@@ -1,42 +1,25 @@
-// Remote-write 1.0: one snappy-compressed protobuf WriteRequest per call.
+// Remote-write 1.0: one snappy-compressed protobuf WriteRequest per call,
+// built from one snapshot of the file rendered in the protobuf exposition
+// (so native histograms keep their buckets).
 #include <snappy.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
+#include "metrics.pb.h"
 #include "promsqlite/push.h"
 #include "promsqlite/validate.h"
 #include "promsqlite/version.h"
-#include "push/exposition_parser.h"
 #include "push/http.h"
 #include "remote_write.pb.h"
+#include "render/float_format.h"
 
 namespace promsqlite {
 namespace {
 
-// The metadata type of a family of the text exposition. Text 0.0.4 shows
-// info and stateset families as gauges; remote-write 1.0 has their own
-// types, so the file's declarations (by exposed name) decide where known.
-prompb::MetricMetadata::MetricType MetadataType(const detail::ParsedFamily& family,
-                                                const std::map<std::string, MetricType>& declared) {
-  auto it = declared.find(family.name);
-  if (it != declared.end()) {
-    switch (it->second) {
-      case MetricType::kCounter: return prompb::MetricMetadata::COUNTER;
-      case MetricType::kGauge: return prompb::MetricMetadata::GAUGE;
-      case MetricType::kHistogram: return prompb::MetricMetadata::HISTOGRAM;
-      case MetricType::kSummary: return prompb::MetricMetadata::SUMMARY;
-      case MetricType::kInfo: return prompb::MetricMetadata::INFO;
-      case MetricType::kStateSet: return prompb::MetricMetadata::STATESET;
-    }
-  }
-  if (family.type == "counter") return prompb::MetricMetadata::COUNTER;
-  if (family.type == "gauge") return prompb::MetricMetadata::GAUGE;
-  if (family.type == "histogram") return prompb::MetricMetadata::HISTOGRAM;
-  if (family.type == "summary") return prompb::MetricMetadata::SUMMARY;
-  return prompb::MetricMetadata::UNKNOWN;
-}
+namespace client = io::prometheus::client;
 
 // Declared types by the family name the text exposition shows.
 std::map<std::string, MetricType> DeclaredTypes(Reader& reader) {
@@ -68,40 +51,162 @@ int64_t NowMs() {
       .count();
 }
 
-}  // namespace
+// The MetricFamily messages of a protobuf exposition. Families larger than
+// a render chunk come as several messages with the same name.
+std::vector<client::MetricFamily> ParseDelimited(const std::string& data) {
+  std::vector<client::MetricFamily> families;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    uint64_t length = 0;
+    for (int shift = 0;; shift += 7) {
+      if (pos >= data.size() || shift > 28) throw InvalidArgument("protobuf exposition: malformed length prefix");
+      unsigned char byte = static_cast<unsigned char>(data[pos++]);
+      length |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    if (length > data.size() - pos ||
+        !families.emplace_back().ParseFromArray(data.data() + pos, static_cast<int>(length)))
+      throw InvalidArgument("protobuf exposition: malformed MetricFamily message");
+    pos += length;
+  }
+  return families;
+}
 
-void RemoteWrite(Reader& reader, const RemoteWriteOptions& options) {
-  detail::CheckHttpOptions(options);
-  CheckExtraLabels(options.extra_labels);
-  const int64_t timestamp = options.timestamp_ms != 0 ? options.timestamp_ms : NowMs();
-
-  prompb::WriteRequest write;
-  // Read before the render: a family declared in between falls back to
-  // the type the text shows (gauge for info and stateset).
-  const std::map<std::string, MetricType> declared = DeclaredTypes(reader);
-  for (const detail::ParsedFamily& family : detail::ParseTextExposition(reader.Render(Format::kText))) {
-    prompb::MetricMetadata* metadata = write.add_metadata();
-    metadata->set_type(MetadataType(family, declared));
-    metadata->set_metric_family_name(family.name);
-    metadata->set_help(family.help);
-    for (const detail::ParsedSample& sample : family.samples) {
-      // Extra labels override the file's; the map also sorts by name, as
-      // receivers require ("__name__" sorts before any label name).
-      std::map<std::string, std::string> labels(sample.labels.begin(), sample.labels.end());
-      for (const auto& [name, value] : options.extra_labels) labels[name] = value;
-      labels["__name__"] = sample.name;
-      prompb::TimeSeries* series = write.add_timeseries();
-      for (const auto& [name, value] : labels) {
-        if (value.empty()) continue;  // an empty label is no label in Prometheus
-        prompb::Label* label = series->add_labels();
-        label->set_name(name);
-        label->set_value(value);
-      }
-      prompb::Sample* s = series->add_samples();
-      s->set_value(sample.value);
-      s->set_timestamp(timestamp);
+// The metadata type of a family of the protobuf exposition. It shows info
+// and stateset families as gauges; remote-write 1.0 has their own types, so
+// the file's declarations (by exposed name) decide where known.
+prompb::MetricMetadata::MetricType MetadataType(const client::MetricFamily& family,
+                                                const std::map<std::string, MetricType>& declared) {
+  auto it = declared.find(family.name());
+  if (it != declared.end()) {
+    switch (it->second) {
+      case MetricType::kCounter: return prompb::MetricMetadata::COUNTER;
+      case MetricType::kGauge: return prompb::MetricMetadata::GAUGE;
+      case MetricType::kHistogram: return prompb::MetricMetadata::HISTOGRAM;
+      case MetricType::kSummary: return prompb::MetricMetadata::SUMMARY;
+      case MetricType::kInfo: return prompb::MetricMetadata::INFO;
+      case MetricType::kStateSet: return prompb::MetricMetadata::STATESET;
     }
   }
+  switch (family.type()) {
+    case client::COUNTER: return prompb::MetricMetadata::COUNTER;
+    case client::GAUGE: return prompb::MetricMetadata::GAUGE;
+    case client::SUMMARY: return prompb::MetricMetadata::SUMMARY;
+    case client::HISTOGRAM: return prompb::MetricMetadata::HISTOGRAM;
+    default: return prompb::MetricMetadata::UNKNOWN;
+  }
+}
+
+class RequestBuilder {
+ public:
+  RequestBuilder(const RemoteWriteOptions& options, int64_t timestamp, std::map<std::string, MetricType> declared)
+      : options_(options), timestamp_(timestamp), declared_(std::move(declared)) {}
+
+  void Add(const client::MetricFamily& family) {
+    if (metadata_names_.insert(family.name()).second) {
+      prompb::MetricMetadata* metadata = write_.add_metadata();
+      metadata->set_type(MetadataType(family, declared_));
+      metadata->set_metric_family_name(family.name());
+      metadata->set_help(family.help());
+    }
+    for (const client::Metric& metric : family.metric()) {
+      const std::string& name = family.name();
+      switch (family.type()) {
+        case client::COUNTER: Sample(metric, name, metric.counter().value()); break;
+        case client::GAUGE: Sample(metric, name, metric.gauge().value()); break;
+        case client::SUMMARY:
+          Sample(metric, name + "_sum", metric.summary().sample_sum());
+          Sample(metric, name + "_count", static_cast<double>(metric.summary().sample_count()));
+          break;
+        case client::HISTOGRAM: Histogram(metric, name); break;
+        default: break;  // promsqlite writes no other type
+      }
+    }
+  }
+
+  const prompb::WriteRequest& request() const { return write_; }
+  RemoteWriteResult result() const { return result_; }
+
+ private:
+  // A native histogram becomes one histogram sample on NAME; classic
+  // buckets (alone, or beside a native histogram) NAME_bucket series with
+  // NAME_sum and NAME_count, as Prometheus scrapes them.
+  void Histogram(const client::Metric& metric, const std::string& name) {
+    const client::Histogram& h = metric.histogram();
+    const bool native = h.has_schema();
+    if (native) {
+      prompb::Histogram* out = Series(metric, name)->add_histograms();
+      out->set_count_int(h.sample_count());
+      out->set_sum(h.sample_sum());
+      out->set_schema(h.schema());
+      out->set_zero_threshold(h.zero_threshold());
+      out->set_zero_count_int(h.zero_count());
+      for (const client::BucketSpan& span : h.negative_span()) {
+        prompb::BucketSpan* s = out->add_negative_spans();
+        s->set_offset(span.offset());
+        s->set_length(span.length());
+      }
+      for (int64_t delta : h.negative_delta()) out->add_negative_deltas(delta);
+      for (const client::BucketSpan& span : h.positive_span()) {
+        prompb::BucketSpan* s = out->add_positive_spans();
+        s->set_offset(span.offset());
+        s->set_length(span.length());
+      }
+      for (int64_t delta : h.positive_delta()) out->add_positive_deltas(delta);
+      out->set_timestamp(timestamp_);
+      ++result_.histograms;
+      if (h.bucket_size() == 0) return;  // native only
+    }
+    for (const client::Bucket& bucket : h.bucket())
+      Sample(metric, name + "_bucket", static_cast<double>(bucket.cumulative_count()),
+             detail::FormatGoFloat(bucket.upper_bound()));
+    Sample(metric, name + "_bucket", static_cast<double>(h.sample_count()), "+Inf");
+    Sample(metric, name + "_sum", h.sample_sum());
+    Sample(metric, name + "_count", static_cast<double>(h.sample_count()));
+  }
+
+  void Sample(const client::Metric& metric, const std::string& name, double value, const std::string& le = "") {
+    prompb::Sample* s = Series(metric, name, le)->add_samples();
+    s->set_value(value);
+    s->set_timestamp(timestamp_);
+    ++result_.samples;
+  }
+
+  prompb::TimeSeries* Series(const client::Metric& metric, const std::string& name, const std::string& le = "") {
+    // Extra labels override the file's; the map also sorts by name, as
+    // receivers require ("__name__" sorts before any label name).
+    std::map<std::string, std::string> labels;
+    for (const client::LabelPair& pair : metric.label()) labels[pair.name()] = pair.value();
+    if (!le.empty()) labels["le"] = le;
+    for (const auto& [label, value] : options_.extra_labels) labels[label] = value;
+    labels["__name__"] = name;
+    prompb::TimeSeries* series = write_.add_timeseries();
+    for (const auto& [label, value] : labels) {
+      if (value.empty()) continue;  // an empty label is no label in Prometheus
+      prompb::Label* l = series->add_labels();
+      l->set_name(label);
+      l->set_value(value);
+    }
+    return series;
+  }
+
+  const RemoteWriteOptions& options_;
+  const int64_t timestamp_;
+  const std::map<std::string, MetricType> declared_;
+  prompb::WriteRequest write_;
+  std::set<std::string> metadata_names_;
+  RemoteWriteResult result_;
+};
+
+}  // namespace
+
+RemoteWriteResult RemoteWrite(Reader& reader, const RemoteWriteOptions& options) {
+  detail::CheckHttpOptions(options);
+  CheckExtraLabels(options.extra_labels);
+  // Read before the render: a family declared in between falls back to
+  // the type the exposition shows (gauge for info and stateset).
+  RequestBuilder builder(options, options.timestamp_ms != 0 ? options.timestamp_ms : NowMs(), DeclaredTypes(reader));
+  for (const client::MetricFamily& family : ParseDelimited(reader.Render(Format::kProtobuf))) builder.Add(family);
 
   detail::HttpRequest request;
   request.method = "POST";
@@ -111,9 +216,10 @@ void RemoteWrite(Reader& reader, const RemoteWriteOptions& options) {
   request.headers = {{"Content-Encoding", "snappy"},
                      {"X-Prometheus-Remote-Write-Version", "0.1.0"},
                      {"User-Agent", std::string("promsqlite/") + Version()}};
-  const std::string serialized = write.SerializeAsString();
+  const std::string serialized = builder.request().SerializeAsString();
   snappy::Compress(serialized.data(), serialized.size(), &request.body);
   detail::SendWithRetries(options, request, "remote-write to");
+  return builder.result();
 }
 
 }  // namespace promsqlite

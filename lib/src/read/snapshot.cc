@@ -10,6 +10,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "declare/native_histogram.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
@@ -87,6 +88,10 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
     SQLite::Statement series(db, "SELECT " + SeriesColumns(version) +
                                      " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
     SQLite::Statement buckets(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
+    // Files before version 3 have no native histograms: the query is never run.
+    SQLite::Statement native_buckets(db, version >= 3 ? "SELECT sign, bucket, count FROM native_buckets "
+                                                        "WHERE series_id = ?1 ORDER BY sign, bucket"
+                                                      : "SELECT 0, 0, 0 WHERE 0");
     FamilyRecord family;
     SeriesRecord record;
     std::string group_labels;  // the tuple GaugeFold is folding
@@ -96,6 +101,8 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
       const FamilySpec& spec = family.spec;
       const size_t label_count = spec.label_names.size();
       const bool histogram = spec.type == MetricType::kHistogram;
+      const bool native = spec.native_bucket_factor > 0;
+      const int family_schema = native ? NativeSchemaForFactor(spec.native_bucket_factor) : 0;
       const GaugeMode mode = spec.gauge_mode;
       const bool per_pid = mode == GaugeMode::kAll || mode == GaugeMode::kLiveAll;
       const bool folded = mode != GaugeMode::kShared && !per_pid;
@@ -148,6 +155,25 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
           }
           buckets.reset();
         }
+        if (native) {
+          NativeBuckets& nb = record.native;
+          SQLite::Column schema = series.getColumn(7);
+          nb.schema = schema.isNull() ? family_schema : schema.getInt();
+          nb.zero_count = 0;
+          nb.positive.clear();
+          nb.negative.clear();
+          native_buckets.bind(1, series.getColumn(0).getInt64());
+          while (native_buckets.executeStep()) {
+            int sign = native_buckets.getColumn(0).getInt();
+            int32_t index = native_buckets.getColumn(1).getInt();
+            int64_t count = native_buckets.getColumn(2).getInt64();
+            if (count == 0) continue;
+            if (sign == 0) nb.zero_count += count;
+            else if (sign > 0) nb.positive.emplace_back(index, count);
+            else nb.negative.emplace_back(index, count);
+          }
+          native_buckets.reset();
+        }
         visitor.Series(family, record);
       }
       if (folded) emit_fold();
@@ -196,7 +222,7 @@ std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string&
     while (families.executeStep()) {
       FamilySummary summary;
       summary.spec = ReadFamilyRow(families, path).second;
-      summary.series = families.getColumn(10).getInt64();
+      summary.series = families.getColumn(kFamilyColumns).getInt64();
       out.push_back(std::move(summary));
     }
     snapshot.commit();

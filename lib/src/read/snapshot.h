@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "promsqlite/exposition.h"
@@ -23,12 +24,21 @@ struct FamilyRecord {
   FamilySpec spec;  // label_names sorted by name, as stored
 };
 
+// A native histogram's buckets (see docs/schema.md): indices at `schema`,
+// each list sorted by index, no zero counts.
+struct NativeBuckets {
+  int32_t schema = 0;
+  int64_t zero_count = 0;
+  std::vector<std::pair<int32_t, int64_t>> positive, negative;  // (index, count)
+};
+
 struct SeriesRecord {
   std::vector<std::string> label_values;  // in the order of spec.label_names
   double value = 0;                       // counter/gauge value, distribution sum, enum index
   int64_t count = 0;                      // distribution observations
   double created = 0;                     // Unix seconds; 0: unknown (no _created)
   std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
+  NativeBuckets native;                   // histograms with a native histogram
 };
 
 class SnapshotVisitor {

@@ -50,8 +50,11 @@ class OpenMetricsRenderer : public SnapshotVisitor {
         }
         AppendSample(out, name, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
         // With negative buckets _sum is not counter-like; OpenMetrics then
-        // forbids _sum, and _count may not appear without it.
-        if (spec.buckets.front() < 0) {
+        // forbids _sum, and _count may not appear without it. A native
+        // histogram has negative buckets once it holds a negative
+        // observation (or a negative sum from its zero bucket).
+        const bool negative_native = spec.native_bucket_factor > 0 && (!series.native.negative.empty() || series.value < 0);
+        if ((!spec.buckets.empty() && spec.buckets.front() < 0) || negative_native) {
           AppendSample(out, name, "_created", family, series, series.created);
           break;
         }

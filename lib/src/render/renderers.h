@@ -16,6 +16,7 @@ namespace promsqlite::detail {
 
 std::unique_ptr<SnapshotVisitor> MakeTextRenderer(const Sink& sink);
 std::unique_ptr<SnapshotVisitor> MakeOpenMetricsRenderer(const Sink& sink);
+std::unique_ptr<SnapshotVisitor> MakeProtobufRenderer(const Sink& sink);
 
 // Renders one snapshot of `db` as of `now` (for TTLs) in `format`, then
 // `extra` (may be null).

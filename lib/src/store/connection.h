@@ -61,6 +61,21 @@ struct Store::Connection {
         bucket(*db,
                "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
                "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
+        observe_native(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
+                                   "updated = excluded.updated",
+                                   " RETURNING id, native_schema")),
+        // Native buckets: an UPDATE, and an INSERT only when it changed
+        // nothing (a new bucket, which may exceed the maximum).
+        native_bucket_add(*db,
+                          "UPDATE native_buckets SET count = count + ?4 "
+                          "WHERE series_id = ?1 AND sign = ?2 AND bucket = ?3"),
+        native_bucket(*db,
+                      "INSERT INTO native_buckets (series_id, sign, bucket, count) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT (series_id, sign, bucket) DO UPDATE SET count = count + excluded.count"),
+        count_native_buckets(*db, "SELECT count(*) FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
+        select_native_buckets(*db, "SELECT sign, bucket, count FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
+        delete_native_buckets(*db, "DELETE FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
+        set_native_schema(*db, "UPDATE series SET native_schema = ?2 WHERE id = ?1"),
         insert_series(*db,
                       "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
                       "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
@@ -70,7 +85,8 @@ struct Store::Connection {
         select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
         insert_family(*db,
                       "INSERT INTO families (name, type, help, unit, label_names, buckets, states, gauge_mode, "
-                      "ttl_seconds, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                      "ttl_seconds, created, native_schema, native_zero_threshold, native_max_buckets) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
         insert_writer(*db,
                       "INSERT INTO writers (pid, start_time, boot_id, created) VALUES (?1, ?2, ?3, ?4) "
                       "ON CONFLICT (pid, start_time, boot_id) DO NOTHING"),
@@ -89,6 +105,8 @@ struct Store::Connection {
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
+  SQLite::Statement observe_native, native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
+      delete_native_buckets, set_native_schema;
   SQLite::Statement insert_series, select_series, select_buckets;
   SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
   SQLite::Statement delete_series_buckets, delete_series;

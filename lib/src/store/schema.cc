@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
 #include "render/float_format.h"
 #include "store/tuple_codec.h"
@@ -75,8 +76,29 @@ DROP TABLE series;
 ALTER TABLE series_v2 RENAME TO series;
 )sql";
 
+// Version 3: native histograms (docs/schema.md). A series' native_schema is
+// NULL until its resolution is first lowered: then it is the family's. The
+// trigger deletes a series' native buckets with it, whichever statement or
+// program deletes the series.
+constexpr const char* kMigrateV2ToV3 = R"sql(
+ALTER TABLE families ADD COLUMN native_schema INTEGER;
+ALTER TABLE families ADD COLUMN native_zero_threshold REAL NOT NULL DEFAULT 0;
+ALTER TABLE families ADD COLUMN native_max_buckets INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE series ADD COLUMN native_schema INTEGER;
+CREATE TABLE native_buckets (
+  series_id INTEGER NOT NULL,
+  sign      INTEGER NOT NULL,
+  bucket    INTEGER NOT NULL,
+  count     INTEGER NOT NULL,
+  PRIMARY KEY (series_id, sign, bucket)
+) WITHOUT ROWID;
+CREATE TRIGGER series_deletes_native_buckets AFTER DELETE ON series BEGIN
+  DELETE FROM native_buckets WHERE series_id = old.id;
+END;
+)sql";
+
 // kMigrations[v - 1] turns version v into v + 1.
-constexpr const char* kMigrations[] = {kMigrateV1ToV2};
+constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3};
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion - 1, "one migration per version");
 
 int PragmaInt(SQLite::Database& db, const char* pragma) {
@@ -123,18 +145,27 @@ void CreateOrCheckSchema(SQLite::Database& db, const std::string& path) {
 int CheckSchemaReadable(SQLite::Database& db, const std::string& path) { return Classify(db, path); }
 
 std::string FamilyColumns(int version) {
-  return version >= 2 ? "id, name, help, unit, type, label_names, buckets, states, gauge_mode, ttl_seconds"
-                      : "id, name, help, unit, type, label_names, buckets, states, '', 0";
+  std::string columns = version >= 2
+                            ? "id, name, help, unit, type, label_names, buckets, states, gauge_mode, ttl_seconds"
+                            : "id, name, help, unit, type, label_names, buckets, states, '', 0";
+  return columns + (version >= 3 ? ", native_schema, native_zero_threshold, native_max_buckets" : ", NULL, 0, 0");
 }
 
 std::string SeriesColumns(int version) {
-  return version >= 2 ? "id, labels, value, count, created, updated, writer_id"
-                      : "id, labels, value, count, created, updated, 0";
+  return version >= 3   ? "id, labels, value, count, created, updated, writer_id, native_schema"
+         : version >= 2 ? "id, labels, value, count, created, updated, writer_id, NULL"
+                        : "id, labels, value, count, created, updated, 0, NULL";
 }
 
 std::pair<int64_t, FamilySpec> ReadFamilyRow(SQLite::Statement& row, const std::string& path) {
   FamilyRow stored{row.getColumn(4).getString(), row.getColumn(5).getString(), row.getColumn(6).getString(),
                    row.getColumn(7).getString(), row.getColumn(8).getString(), row.getColumn(9).getDouble()};
+  if (!row.getColumn(10).isNull()) {
+    stored.native = true;
+    stored.native_schema = row.getColumn(10).getInt();
+    stored.native_zero_threshold = row.getColumn(11).getDouble();
+    stored.native_max_buckets = row.getColumn(12).getInt64();
+  }
   return {row.getColumn(0).getInt64(), DecodeFamily(row.getColumn(1).getString(), row.getColumn(2).getString(),
                                                     row.getColumn(3).getString(), stored, path)};
 }
@@ -152,6 +183,12 @@ FamilyRow EncodeFamily(const FamilySpec& spec) {
   row.states = EncodeTuple(spec.states);
   row.gauge_mode = GaugeModeName(spec.gauge_mode);
   row.ttl_seconds = spec.ttl_seconds;
+  if (spec.native_bucket_factor > 1) {
+    row.native = true;
+    row.native_schema = NativeSchemaForFactor(spec.native_bucket_factor);
+    row.native_zero_threshold = spec.native_zero_threshold;
+    row.native_max_buckets = spec.native_max_buckets;
+  }
   return row;
 }
 
@@ -198,6 +235,14 @@ FamilySpec DecodeFamily(const std::string& name, const std::string& help, const 
   }
   if (!known) throw corrupt("gauge mode \"" + row.gauge_mode + "\"");
   spec.ttl_seconds = row.ttl_seconds;
+  if (row.native) {
+    if (row.native_schema < kMinNativeSchema || row.native_schema > kMaxNativeSchema || row.native_max_buckets < 1 ||
+        row.native_max_buckets > INT32_MAX || !(row.native_zero_threshold >= 0))
+      throw corrupt("native histogram");
+    spec.native_bucket_factor = NativeFactorForSchema(row.native_schema);
+    spec.native_zero_threshold = row.native_zero_threshold;
+    spec.native_max_buckets = static_cast<int>(row.native_max_buckets);
+  }
   return spec;
 }
 

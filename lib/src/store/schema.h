@@ -16,7 +16,7 @@ class Statement;
 namespace promsqlite::detail {
 
 // PRAGMA user_version of the files this build writes.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 // PRAGMA application_id marking a promsqlite file: "PrmS".
 constexpr int32_t kApplicationId = 0x50726d53;
 
@@ -30,8 +30,10 @@ void CreateOrCheckSchema(SQLite::Database& db, const std::string& path);
 int CheckSchemaReadable(SQLite::Database& db, const std::string& path);
 
 // SELECT lists for families and series that work on every readable version.
-std::string FamilyColumns(int version);  // 10 columns, for ReadFamilyRow
-std::string SeriesColumns(int version);  // id, labels, value, count, created, updated, writer_id
+std::string FamilyColumns(int version);  // kFamilyColumns columns, for ReadFamilyRow
+// id, labels, value, count, created, updated, writer_id, native_schema
+std::string SeriesColumns(int version);
+constexpr int kFamilyColumns = 13;
 
 // The family at the current row of a statement selecting FamilyColumns().
 std::pair<int64_t, FamilySpec> ReadFamilyRow(SQLite::Statement& row, const std::string& path);
@@ -44,6 +46,12 @@ struct FamilyRow {
   std::string states;       // tuple encoding (tuple_codec.h)
   std::string gauge_mode;   // GaugeModeName()
   double ttl_seconds = 0;
+  // Native histograms: the schema the family's series start at; no value
+  // (NULL) for families without one.
+  bool native = false;
+  int native_schema = 0;
+  double native_zero_threshold = 0;
+  int64_t native_max_buckets = 0;
 };
 FamilyRow EncodeFamily(const FamilySpec& spec);
 // `spec` gets name/help/unit from the caller; throws DatabaseError naming

@@ -11,12 +11,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <tuple>
 #include <thread>
 #include <set>
 
 #include "promsqlite/errors.h"
 #include "render/float_format.h"
 #include "store/checkpointer.h"
+#include "declare/native_histogram.h"
 #include "store/clock.h"
 #include "store/connection.h"
 #include "store/database.h"
@@ -65,6 +68,9 @@ std::string Describe(const FamilySpec& spec) {
   }
   if (spec.gauge_mode != GaugeMode::kShared) out += std::string(" mode=") + GaugeModeName(spec.gauge_mode);
   if (spec.ttl_seconds > 0) out += " ttl=" + FormatGoFloat(spec.ttl_seconds) + "s";
+  if (row.native)
+    out += " native=[schema " + std::to_string(row.native_schema) + ", zero threshold " +
+           FormatGoFloat(row.native_zero_threshold) + ", max buckets " + std::to_string(row.native_max_buckets) + "]";
   return out;
 }
 
@@ -332,7 +338,9 @@ int64_t Store::Declare(const FamilySpec& spec) {
       FamilyRow mine = EncodeFamily(spec), row = EncodeFamily(stored);
       if (row.type != mine.type || row.label_names != mine.label_names || row.buckets != mine.buckets ||
           row.states != mine.states || stored.unit != spec.unit || row.gauge_mode != mine.gauge_mode ||
-          row.ttl_seconds != mine.ttl_seconds)
+          row.ttl_seconds != mine.ttl_seconds || row.native != mine.native ||
+          row.native_schema != mine.native_schema || row.native_zero_threshold != mine.native_zero_threshold ||
+          row.native_max_buckets != mine.native_max_buckets)
         throw DeclarationConflict("metric '" + spec.name + "' is declared as " + Describe(spec) +
                                   ", but " + path_ + " already declares it as " + Describe(stored));
       id = stored_id;
@@ -354,6 +362,15 @@ int64_t Store::Declare(const FamilySpec& spec) {
       c.insert_family.bind(8, row.gauge_mode);
       c.insert_family.bind(9, row.ttl_seconds);
       c.insert_family.bind(10, Now());
+      if (row.native) {
+        c.insert_family.bind(11, row.native_schema);
+        c.insert_family.bind(12, row.native_zero_threshold);
+        c.insert_family.bind(13, row.native_max_buckets);
+      } else {
+        c.insert_family.bind(11);
+        c.insert_family.bind(12, 0.0);
+        c.insert_family.bind(13, static_cast<int64_t>(0));
+      }
       Exec(c.insert_family);
       id = c.db->getLastInsertRowid();
     }
@@ -413,14 +430,20 @@ void Store::Set(const SeriesRef& series, double value) {
 
 // Adds `sum` and `count` to a distribution and `bucket_deltas[i]` to its
 // buckets, inside the caller's transaction.
-void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
-                              const int64_t* bucket_deltas, size_t buckets, double now) {
-  BindSeries(c.observe, series, WriterFor(c, series), sum, count, now);
+int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
+                                 const int64_t* bucket_deltas, size_t buckets, double now, int* schema) {
+  SQLite::Statement& observe = series.native.enabled ? c.observe_native : c.observe;
+  BindSeries(observe, series, WriterFor(c, series), sum, count, now);
   int64_t id;
   {
-    ResetOnExit reset{c.observe};
-    c.observe.executeStep();  // RETURNING id: the row actually written
-    id = c.observe.getColumn(0).getInt64();
+    ResetOnExit reset{observe};
+    observe.executeStep();  // RETURNING id: the row actually written
+    id = observe.getColumn(0).getInt64();
+    if (series.native.enabled) {
+      // NULL: never lowered, still the family's schema.
+      SQLite::Column stored = observe.getColumn(1);
+      *schema = stored.isNull() ? series.native.schema : stored.getInt();
+    }
   }
   series.cached_id->store(id, std::memory_order_relaxed);
   for (size_t b = 0; b < buckets; ++b) {
@@ -430,17 +453,102 @@ void Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum
     c.bucket.bind(3, bucket_deltas[b]);
     Exec(c.bucket);
   }
+  return id;
+}
+
+int Store::ReduceNative(Connection& c, int64_t id, int from, int at_most, int64_t max_buckets) {
+  std::vector<std::tuple<int, int32_t, int64_t>> rows;  // (sign, index, count) at `from`
+  {
+    c.select_native_buckets.bind(1, id);
+    ResetOnExit reset{c.select_native_buckets};
+    while (c.select_native_buckets.executeStep())
+      rows.emplace_back(c.select_native_buckets.getColumn(0).getInt(), c.select_native_buckets.getColumn(1).getInt(),
+                        c.select_native_buckets.getColumn(2).getInt64());
+  }
+  std::map<std::pair<int, int32_t>, int64_t> merged;
+  int schema = std::min(from, at_most);
+  for (;; --schema) {
+    merged.clear();
+    for (const auto& [sign, index, count] : rows)
+      merged[{sign, ReduceNativeIndex(index, from - schema)}] += count;
+    if (static_cast<int64_t>(merged.size()) <= max_buckets || schema == kMinNativeSchema) break;
+  }
+  if (schema == from) return from;
+  c.delete_native_buckets.bind(1, id);
+  Exec(c.delete_native_buckets);
+  for (const auto& [key, count] : merged) {
+    c.native_bucket.bind(1, id);
+    c.native_bucket.bind(2, key.first);
+    c.native_bucket.bind(3, key.second);
+    c.native_bucket.bind(4, count);
+    Exec(c.native_bucket);
+  }
+  c.set_native_schema.bind(1, id);
+  c.set_native_schema.bind(2, schema);
+  Exec(c.set_native_schema);
+  return schema;
+}
+
+void Store::AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series, int schema,
+                             const NativeDeltas& deltas) {
+  // Deltas counted at a higher schema than the file's (the series was
+  // lowered since) are merged down; a file at a higher schema than the
+  // deltas (the series was removed and made anew) is lowered to them.
+  if (schema > deltas.schema) schema = ReduceNative(c, id, schema, deltas.schema, INT64_MAX);
+  const int shift = deltas.schema - schema;
+  bool new_bucket = false;
+  auto add = [&](int sign, int32_t index, int64_t count) {
+    const int32_t bucket = sign == 0 ? 0 : ReduceNativeIndex(index, shift);
+    for (SQLite::Statement* statement : {&c.native_bucket_add, &c.native_bucket}) {
+      statement->bind(1, id);
+      statement->bind(2, sign);
+      statement->bind(3, bucket);
+      statement->bind(4, count);
+      Exec(*statement);
+      if (statement == &c.native_bucket_add && c.db->getChanges() > 0) return;  // an existing bucket
+    }
+    if (sign != 0) new_bucket = true;
+  };
+  if (deltas.zero != 0) add(0, 0, deltas.zero);
+  for (const auto& [index, count] : deltas.positive) add(1, index, count);
+  for (const auto& [index, count] : deltas.negative) add(-1, index, count);
+  if (new_bucket) {
+    // Only a new bucket can exceed the maximum: counting rows is rare.
+    int64_t buckets;
+    {
+      c.count_native_buckets.bind(1, id);
+      ResetOnExit reset{c.count_native_buckets};
+      c.count_native_buckets.executeStep();
+      buckets = c.count_native_buckets.getColumn(0).getInt64();
+    }
+    if (buckets > series.native.max_buckets) schema = ReduceNative(c, id, schema, schema, series.native.max_buckets);
+  }
+  if (series.cached_schema) series.cached_schema->store(schema, std::memory_order_relaxed);
 }
 
 void Store::Observe(const SeriesRef& series, double value, int bucket) {
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    ApplyObservations(c, series, value, 1, nullptr, 0, Now());
+    int schema = 0;
+    int64_t id = ApplyObservations(c, series, value, 1, nullptr, 0, Now(), &schema);
     if (bucket >= 0) {  // only this one bucket changes
-      c.bucket.bind(1, series.cached_id->load(std::memory_order_relaxed));
+      c.bucket.bind(1, id);
       c.bucket.bind(2, bucket);
       c.bucket.bind(3, static_cast<int64_t>(1));
       Exec(c.bucket);
+    }
+    if (series.native.enabled) {
+      // The bucket at the schema the file holds now, whatever this process
+      // saw before: another process may have lowered it.
+      NativeDeltas one;
+      one.schema = schema;
+      int sign;
+      int32_t index;
+      if (NativeBucketOf(value, schema, series.native.zero_threshold, &sign, &index)) {
+        if (sign == 0) one.zero = 1;
+        else (sign > 0 ? one.positive : one.negative).emplace_back(index, 1);
+        AddNativeBuckets(c, id, series, schema, one);
+      }
     }
     txn.Commit();
     AfterCommit(c);
@@ -460,9 +568,13 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
           Exec(s);
           break;
         }
-        case BatchUpdate::kObserve:
-          ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(), u.bucket_deltas.size(), now);
+        case BatchUpdate::kObserve: {
+          int schema = 0;
+          int64_t id = ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(),
+                                         u.bucket_deltas.size(), now, &schema);
+          if (u.series.native.enabled && !u.native.empty()) AddNativeBuckets(c, id, u.series, schema, u.native);
           break;
+        }
       }
     }
     txn.Commit();

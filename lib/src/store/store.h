@@ -34,6 +34,22 @@ class Statement;
 
 namespace promsqlite::detail {
 
+// A family's native histogram, copied into every reference to its series.
+struct NativeLayout {
+  bool enabled = false;
+  int schema = 0;  // the schema the family's series start at
+  double zero_threshold = 0;
+  int64_t max_buckets = 0;
+};
+
+// Observations of a native histogram per bucket, at `schema`.
+struct NativeDeltas {
+  int schema = 0;
+  int64_t zero = 0;
+  std::vector<std::pair<int32_t, int64_t>> positive, negative;  // (index, count), distinct indices
+  bool empty() const { return zero == 0 && positive.empty() && negative.empty(); }
+};
+
 // Where a write goes: the series (family_id, labels). `cached_id` is this
 // process's last known id of that row; writes refresh it.
 class WriteGate;
@@ -44,6 +60,10 @@ struct SeriesRef {
   std::string_view labels;
   std::atomic<int64_t>* cached_id;
   bool per_process = false;  // a gauge with a GaugeMode other than kShared
+  NativeLayout native;
+  // Native histograms: the series' schema as this process last saw it;
+  // observations refresh it (batched mode counts at it until the next flush).
+  std::atomic<int32_t>* cached_schema = nullptr;
 };
 
 // One series' accumulated change, for ApplyBatch.
@@ -54,6 +74,7 @@ struct BatchUpdate {
   double value = 0;                    // delta, new value, or sum of observations
   int64_t count = 0;                   // kObserve: number of observations
   std::vector<int64_t> bucket_deltas;  // kObserve on histograms: per bucket
+  NativeDeltas native;                 // kObserve on native histograms
 };
 
 struct StoredSeries {
@@ -84,7 +105,8 @@ class Store {
   void Add(const SeriesRef& series, double delta);
   void Set(const SeriesRef& series, double value);
   // Adds `value` to the sum, 1 to the count and, when bucket >= 0, 1 to that
-  // bucket, in one transaction.
+  // bucket, and for a native histogram 1 to its bucket at the series'
+  // current schema, in one transaction.
   void Observe(const SeriesRef& series, double value, int bucket);
 
   StoredSeries Read(const SeriesRef& series, size_t buckets);
@@ -146,8 +168,16 @@ class Store {
   void ReportBackgroundError(const std::string& message) noexcept;
   int64_t WriterId(Connection& c);
   int64_t WriterFor(Connection& c, const SeriesRef& series);
-  void ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
-                         const int64_t* bucket_deltas, size_t buckets, double now);
+  // Returns the series' id and, for native histograms, its schema.
+  int64_t ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
+                            const int64_t* bucket_deltas, size_t buckets, double now, int* schema);
+  // Adds native bucket counts to series `id`, stored at `schema`, lowering
+  // the resolution when the buckets exceed the family's maximum.
+  void AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series, int schema, const NativeDeltas& deltas);
+  // Rewrites the native buckets of series `id`, stored at schema `from`, at
+  // the highest schema <= `at_most` at which at most `max_buckets` are
+  // non-empty (or at -4), merging buckets; returns that schema.
+  int ReduceNative(Connection& c, int64_t id, int from, int at_most, int64_t max_buckets);
 
   const std::string path_;
   const Options options_;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "declare/native_histogram.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/registry.h"
@@ -40,6 +41,7 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   auto series = std::make_shared<SeriesState>();
   series->family = info;
   series->labels = std::string(labels);
+  series->native_schema = info->native.schema;
   double initial = info->spec.type == MetricType::kInfo ? 1 : 0;
   series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial,
                                                   info->spec.gauge_mode != GaugeMode::kShared);
@@ -65,6 +67,12 @@ Family<T> Registry::Register(const FamilySpec& declared) {
             [&](size_t a, size_t b) { return names[a] < names[b]; });
   for (size_t i : info->declared_index) info->sorted_label_names.push_back(names[i]);
   info->id = writer_->store().Declare(info->spec);
+  if (info->spec.native_bucket_factor > 1) {
+    info->native.enabled = true;
+    info->native.schema = detail::NativeSchemaForFactor(info->spec.native_bucket_factor);
+    info->native.zero_threshold = info->spec.native_zero_threshold;
+    info->native.max_buckets = info->spec.native_max_buckets;
+  }
   auto state = std::make_shared<detail::FamilyState>();
   state->info = std::move(info);
   writer_->Track(state);

@@ -26,6 +26,7 @@ struct FamilyInfo {
   // slot, the index of that label in declared order.
   std::vector<std::string> sorted_label_names;
   std::vector<size_t> declared_index;
+  NativeLayout native;  // histograms with a native histogram
 };
 
 struct SeriesState {
@@ -33,9 +34,11 @@ struct SeriesState {
   std::shared_ptr<const FamilyInfo> family;
   std::string labels;  // tuple encoding of the values, in sorted-name order
   std::atomic<int64_t> id{0};
+  std::atomic<int32_t> native_schema{0};  // set from the family's at creation
   PendingUpdates pending;  // batched mode only
   SeriesRef ref() {
-    return SeriesRef{family->id, labels, &id, family->spec.gauge_mode != GaugeMode::kShared};
+    return SeriesRef{family->id, labels, &id, family->spec.gauge_mode != GaugeMode::kShared, family->native,
+                     &native_schema};
   }
   const std::string& name() const { return family->spec.name; }
 };

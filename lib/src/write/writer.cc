@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "promsqlite/errors.h"
+#include "declare/native_histogram.h"
 #include "write/family_state.h"
 
 namespace promsqlite::detail {
@@ -124,11 +125,28 @@ void Writer::Set(SeriesState& series, double value) {
 
 void Writer::Observe(SeriesState& series, double value, int bucket) {
   if (!batched()) return store_->Observe(series.ref(), value, bucket);
+  const NativeLayout& native = series.family->native;
   {
-    std::lock_guard<SpinLock> lock(series.pending.lock);
-    series.pending.value += value;
-    series.pending.count += 1;
-    if (bucket >= 0) series.pending.bucket_deltas[static_cast<size_t>(bucket)] += 1;
+    PendingUpdates& p = series.pending;
+    std::lock_guard<SpinLock> lock(p.lock);
+    p.value += value;
+    p.count += 1;
+    if (bucket >= 0) p.bucket_deltas[static_cast<size_t>(bucket)] += 1;
+    if (native.enabled) {
+      // Counted at the schema this process knows; a flush merges them down
+      // when the file's is lower by then.
+      if (!p.native_active) {
+        p.native_active = true;
+        p.native_schema = series.native_schema.load(std::memory_order_relaxed);
+      }
+      int sign;
+      int32_t index;
+      if (NativeBucketOf(value, p.native_schema, native.zero_threshold, &sign, &index)) {
+        if (sign == 0) ++p.native_zero;
+        else if (sign > 0) p.native_positive.Add(index);
+        else p.native_negative.Add(index);
+      }
+    }
   }
   MarkDirty(series);
 }
@@ -164,6 +182,14 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
       u->count = p.count;
       u->bucket_deltas.swap(p.bucket_deltas);
       p.bucket_deltas.assign(u->bucket_deltas.size(), 0);
+      if (p.native_active) {
+        u->native.schema = p.native_schema;
+        u->native.zero = p.native_zero;
+        p.native_positive.TakeInto(&u->native.positive);
+        p.native_negative.TakeInto(&u->native.negative);
+        p.native_zero = 0;
+        p.native_active = false;
+      }
     } else {
       u->kind = p.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
     }
@@ -173,6 +199,35 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
     p.has_set = false;
   }
   return !((u->kind == BatchUpdate::kAdd && u->value == 0) || (u->kind == BatchUpdate::kObserve && u->count == 0));
+}
+
+// Native counts of a failed flush back into `p` (under its lock), both at
+// the lower of their two schemas.
+void Writer::RestoreNative(PendingUpdates& p, const NativeDeltas& failed) {
+  NativeDeltas merged = failed;
+  if (p.native_active) {
+    NativeDeltas newer;
+    newer.schema = p.native_schema;
+    newer.zero = p.native_zero;
+    p.native_positive.TakeInto(&newer.positive);
+    p.native_negative.TakeInto(&newer.negative);
+    int schema = std::min(merged.schema, newer.schema);
+    auto lower = [schema](NativeDeltas& d) {
+      for (auto* side : {&d.positive, &d.negative})
+        for (auto& entry : *side) entry.first = ReduceNativeIndex(entry.first, d.schema - schema);
+      d.schema = schema;
+    };
+    lower(merged);
+    lower(newer);
+    merged.zero += newer.zero;
+    merged.positive.insert(merged.positive.end(), newer.positive.begin(), newer.positive.end());
+    merged.negative.insert(merged.negative.end(), newer.negative.begin(), newer.negative.end());
+  }
+  p.native_active = true;
+  p.native_schema = merged.schema;
+  p.native_zero = merged.zero;
+  for (const auto& [index, count] : merged.positive) p.native_positive.Add(index, count);
+  for (const auto& [index, count] : merged.negative) p.native_negative.Add(index, count);
 }
 
 // Merges a failed update back with whatever arrived in the meantime.
@@ -187,6 +242,7 @@ void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
     p.value += u.value;
     p.count += u.count;
     for (size_t b = 0; b < u.bucket_deltas.size(); ++b) p.bucket_deltas[b] += u.bucket_deltas[b];
+    if (!u.native.empty()) RestoreNative(p, u.native);
   } else if (!p.has_set) {  // a newer Set replaces the failed one
     p.has_set = u.kind == BatchUpdate::kSet;
     p.value += u.value;
@@ -205,8 +261,10 @@ void Writer::Forget(SeriesState& series) {
   Orphan& orphan = orphans_.emplace_back();
   orphan.labels = series.labels;
   orphan.id = series.id.load();
+  orphan.schema = series.native_schema.load();
   orphan.update = std::move(update);
-  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, series.ref().per_process};
+  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, series.ref().per_process,
+                                   series.family->native, &orphan.schema};
 }
 
 // Takes every dirty series' pending updates and writes them in ONE
@@ -340,6 +398,11 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.value = 0;
         s->pending.count = 0;
         std::fill(s->pending.bucket_deltas.begin(), s->pending.bucket_deltas.end(), 0);
+        std::vector<std::pair<int32_t, int64_t>> dropped;
+        s->pending.native_positive.TakeInto(&dropped);
+        s->pending.native_negative.TakeInto(&dropped);
+        s->pending.native_zero = 0;
+        s->pending.native_active = false;
         s->pending.dirty.store(false);
       }
     }

@@ -24,6 +24,7 @@ namespace promsqlite::detail {
 
 struct SeriesState;
 struct FamilyState;
+struct PendingUpdates;
 
 // Shared by a Writer and its flusher thread (and replaced in a forked
 // child, where the parent's thread does not exist).
@@ -71,6 +72,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Moves a series' pending updates into `update`; false when there are none.
   static bool TakePending(SeriesState& series, BatchUpdate* update);
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
+  static void RestoreNative(PendingUpdates& pending, const NativeDeltas& failed);
   void MarkDirty(SeriesState& series);
   void StartFlusher();  // requires dirty_mu_
   void StopFlusher();
@@ -94,6 +96,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   struct Orphan {
     std::string labels;
     std::atomic<int64_t> id{0};
+    std::atomic<int32_t> schema{0};
     BatchUpdate update;
   };
   std::list<Orphan> orphans_;

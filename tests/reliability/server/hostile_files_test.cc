@@ -154,12 +154,14 @@ class UnprivilegedServer {
     original_ = server_test::ServerBinary();
     chmod(dir_.path().c_str(), 0755);
     // The build tree may sit in a folder "nobody" cannot enter (CI clones
-    // into a 0700 mktemp folder): run a copy of the server and its library.
+    // into a 0700 mktemp folder): run a copy of the server and its libraries
+    // (libpromsqlite, and libpromsqlite_push for the remote-write agent).
     namespace fs = std::filesystem;
     std::string binary = dir_.File("promsqlite-server");
     fs::copy_file(original_, binary);
     for (const auto& entry : fs::directory_iterator(fs::path(original_).parent_path().parent_path() / "lib")) {
-      if (entry.path().filename().string().rfind("libpromsqlite.so", 0) == 0)
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("libpromsqlite.so", 0) == 0 || name.rfind("libpromsqlite_push.so", 0) == 0)
         fs::copy(entry.path(), dir_.File(entry.path().filename().string()), fs::copy_options::copy_symlinks);
     }
     std::string wrapper = dir_.File("as-nobody");

@@ -1,0 +1,76 @@
+#include "remote_write_agent.h"
+
+#include <sys/time.h>
+
+#include <chrono>
+
+#include "log.h"
+
+#ifdef PROMSQLITE_HAVE_PUSH
+#include "promsqlite/push.h"
+#endif
+
+namespace promsqlite_server {
+
+RemoteWriteAgent::RemoteWriteAgent(const ServerOptions& options, SelfMetrics* metrics)
+    : options_(options), metrics_(metrics) {
+  if (options_.remote_write_url.empty()) return;
+  metrics_->EnableRemoteWrite();
+  thread_ = std::thread([this] { Run(); });
+}
+
+RemoteWriteAgent::~RemoteWriteAgent() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void RemoteWriteAgent::Run() {
+  Log(LogLevel::kInfo, "remote-write agent started",
+      {{"url", options_.remote_write_url}, {"interval", std::to_string(options_.remote_write_interval_s) + "s"}});
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Send();
+    lock.lock();
+    wake_.wait_for(lock, std::chrono::duration<double>(options_.remote_write_interval_s), [&] { return stopping_; });
+  }
+}
+
+void RemoteWriteAgent::Send() {
+#ifdef PROMSQLITE_HAVE_PUSH
+  promsqlite::RemoteWriteOptions write;
+  write.url = options_.remote_write_url;
+  write.extra_labels = options_.remote_write_labels;
+  write.timeout_seconds = options_.remote_write_timeout_s;
+  write.retries = options_.remote_write_retries;
+  write.basic_auth_user = options_.remote_write_user;
+  write.basic_auth_password = options_.remote_write_password;
+  write.bearer_token = options_.remote_write_bearer_token;
+  write.ca_file = options_.remote_write_ca_file;
+  try {
+    // A Reader per send: nothing is held open between sends.
+    promsqlite::Reader reader(options_.db_path);
+    promsqlite::RemoteWriteResult sent = promsqlite::RemoteWrite(reader, write);
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    metrics_->RecordRemoteWrite(sent.samples, sent.histograms, true,
+                                static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6);
+    Log(LogLevel::kDebug, "remote-write sent",
+        {{"samples", std::to_string(sent.samples)}, {"histograms", std::to_string(sent.histograms)}});
+    if (!last_error_.empty()) Log(LogLevel::kInfo, "remote-write works again", {{"url", write.url}});
+    last_error_.clear();
+  } catch (const std::exception& e) {
+    metrics_->RecordRemoteWrite(0, 0, false, 0);
+    std::string error = e.what();
+    if (error != last_error_) Log(LogLevel::kWarn, "remote-write failed; will send again", {{"err", error}});
+    last_error_ = error;
+  }
+#endif
+}
+
+}  // namespace promsqlite_server

@@ -1,0 +1,145 @@
+// promsqlite-server's remote-write agent (--remote-write.url) against the
+// real Prometheus 2.42 receiver with native histograms enabled.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "declare/native_histogram.h"
+#include "promsqlite/promsqlite.h"
+#include "push_test_util.h"
+#include "test_util.h"
+
+using namespace promsqlite;
+using promsqlite::test::ChildProcess;
+using promsqlite::test::Prometheus;
+using promsqlite::test::TempDir;
+
+namespace {
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string Server() {
+  const char* path = std::getenv("PROMSQLITE_SERVER");
+  REQUIRE_MESSAGE(path != nullptr, "PROMSQLITE_SERVER is set by meson");
+  return path;
+}
+
+// The single value of an instant query, "" while there is none.
+std::string Value(const Prometheus& prometheus, const std::string& promql) {
+  std::string json = prometheus.Query(promql);
+  size_t first = json.find("\"value\":[");
+  if (first == std::string::npos || json.find("\"value\":[", first + 1) != std::string::npos) return "";
+  size_t open = json.find(",\"", first);
+  return json.substr(open + 2, json.find('"', open + 2) - open - 2);
+}
+
+// Polls until `promql` has the value `expected` (the agent sends on its own
+// schedule); returns the last value seen.
+std::string WaitForValue(const Prometheus& prometheus, const std::string& promql, const std::string& expected) {
+  std::string value;
+  for (int i = 0; i < 300; ++i) {
+    value = Value(prometheus, promql);
+    if (value == expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return value;
+}
+
+// The value of an unlabelled sample in a text exposition, or NaN.
+double SampleValue(const std::string& text, const std::string& name) {
+  size_t pos = text.find("\n" + name + " ");
+  if (pos == std::string::npos) return NAN;
+  return std::stod(text.substr(pos + name.size() + 2));
+}
+
+std::vector<double> Values(int w) {
+  std::vector<double> values;
+  for (int i = 1; i <= 41; ++i) values.push_back((i * 37 % 211 + w * 5) / 4.0);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("the agent sends the file periodically while serving /metrics: native histograms of several processes, exactly") {
+  TempDir dir;
+  Prometheus prometheus(dir.path(), {"--enable-feature=native-histograms"});
+  const std::string db = dir.File("m.db");
+  const int writers = 3;
+  REQUIRE(test::RunInChildren(writers, [&](int w) {
+            Registry registry(db);
+            auto h = BuildHistogram().Name("agent_job_seconds").Help("Job time.").NativeHistogram(1.1)
+                         .Register(registry).WithLabelValues({});
+            for (double v : Values(w)) h.Observe(v);
+          }) == 0);
+  std::vector<double> all;
+  for (int w = 0; w < writers; ++w)
+    for (double v : Values(w)) all.push_back(v);
+  double sum = 0;
+  for (double v : all) sum += v;
+  std::sort(all.begin(), all.end());
+  const double median = all[static_cast<size_t>(std::ceil(0.5 * all.size())) - 1];
+  int sign;
+  int32_t index;
+  REQUIRE(detail::NativeBucketOf(median, 3, kDefaultNativeZeroThreshold, &sign, &index));
+
+  const int port = test::FreePort();
+  ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
+                       prometheus.url() + "/api/v1/write", "--remote-write.interval", "500ms",
+                       "--remote-write.label", "instance=agent-host"},
+                      dir.File("server.log"));
+  CHECK(WaitForValue(prometheus, R"(histogram_count(agent_job_seconds{instance="agent-host"}))",
+                     std::to_string(all.size())) == std::to_string(all.size()));
+  CHECK(std::stod(Value(prometheus, "histogram_sum(agent_job_seconds)")) == sum);
+  double quantile = std::stod(Value(prometheus, "histogram_quantile(0.5, agent_job_seconds)"));
+  CHECK(quantile > detail::NativeUpperBound(index - 1, 3));
+  CHECK(quantile <= detail::NativeUpperBound(index, 3));
+
+  // Later changes arrive with a later send.
+  {
+    Registry registry(db);
+    BuildCounter().Name("agent_later").Register(registry).WithLabelValues({}).Increment(7);
+  }
+  CHECK(WaitForValue(prometheus, R"(agent_later_total{instance="agent-host"})", "7") == "7");
+
+  // The server kept serving, and counts what the agent did.
+  test::HttpAnswer metrics = test::HttpGet(port, "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(Contains(metrics.body, "agent_job_seconds_count 123\n"));
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_samples_sent_total") >= 1);
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_histograms_sent_total") >= 1);
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_failures_total") == 0);
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_last_success_timestamp_seconds") > 1.7e9);
+}
+
+TEST_CASE("an unreachable receiver is retried a bounded number of times, counted as failures, and /metrics keeps working") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Registry(db).Register<Gauge>(test::Spec(MetricType::kGauge, "g")).WithLabelValues({}).Set(1);
+  const int port = test::FreePort();
+  const int nobody = test::FreePort();
+  ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
+                       "http://127.0.0.1:" + std::to_string(nobody) + "/api/v1/write", "--remote-write.interval",
+                       "200ms", "--remote-write.retries", "1", "--remote-write.timeout", "1s"},
+                      dir.File("server.log"));
+  double failures = 0;
+  for (int i = 0; i < 200 && !(failures >= 2); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    test::HttpAnswer metrics = test::HttpGet(port, "/metrics");
+    if (metrics.status == 200) failures = SampleValue(metrics.body, "promsqlite_remote_write_failures_total");
+  }
+  CHECK(failures >= 2);
+  test::HttpAnswer metrics = test::HttpGet(port, "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(Contains(metrics.body, "\ng 1\n"));
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_last_success_timestamp_seconds") == 0);
+  CHECK(SampleValue(metrics.body, "promsqlite_remote_write_samples_sent_total") == 0);
+  // One warning per distinct error, not one per attempt.
+  std::string log = test::ReadFile(dir.File("server.log"));
+  CHECK(Contains(log, "remote-write failed"));
+}
