@@ -91,8 +91,10 @@ struct Options {
   std::function<double()> clock;
 
   // Longest a checkpoint waits for readers (a scrape in progress) before it
-  // gives up and leaves the rest to a later commit. Default: 200.
-  int checkpoint_busy_timeout_ms = 200;
+  // gives up and leaves the rest to a later commit. It holds the write lock
+  // meanwhile, so this bounds how long a checkpoint can stall writers.
+  // Default: 20.
+  int checkpoint_busy_timeout_ms = 20;
 
   // Permission bits (e.g. 0660) of the file when this process creates it,
   // applied exactly, whatever the umask; SQLite gives the -wal and -shm

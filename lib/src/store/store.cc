@@ -238,19 +238,12 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
           path_, options_, [this](const std::string& message) { ReportBackgroundError(message); });
     checkpointer_->Request(c.wal_pages, gate_ != nullptr, c.checkpoints_seen);
     // Back-pressure: a writer that outpaces the checkpoints (a slow disk, a
-    // tight loop) waits for the one it asked for once the WAL is four times
+    // tight loop) waits for the one it asked for once the WAL is eight times
     // as long as due, so the WAL stays bounded.
-    if (c.wal_pages >= 4 * std::max(options_.checkpoint_wal_pages, checkpointer_->DuePages())) checkpointer_->Drain();
+    if (c.wal_pages >= 8 * std::max(options_.checkpoint_wal_pages, checkpointer_->DuePages())) checkpointer_->Drain();
   } catch (const std::exception& e) {
     ReportBackgroundError(path_ + ": cannot start checkpoint: " + e.what());
   }
-}
-
-void Store::DrainCheckpoints() {
-  std::unique_lock<std::mutex> lock(mu_);
-  Checkpointer* checkpointer = pid_ == getpid() ? checkpointer_.get() : nullptr;
-  lock.unlock();
-  if (checkpointer) checkpointer->Drain();
 }
 
 void Store::AbandonInherited() noexcept {

@@ -137,9 +137,6 @@ class Store {
   // file descriptor, which must not outlive the parent's use of it.
   void DropInheritedGate() noexcept;
 
-  // Waits until this process's background checkpoint, if any, is done.
-  void DrainCheckpoints();
-
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
