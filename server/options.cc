@@ -37,24 +37,27 @@ bool ParseDuration(const std::string& text, double* seconds) {
   return true;
 }
 
-std::string ReadToken(const std::string& path, std::string* error) {
+// A secret read from a file given by `flag` (trailing newlines stripped, as
+// Prometheus reads bearer_token_file and password_file).
+std::string ReadSecret(const std::string& flag, const std::string& path, std::string* error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = "--remote-write.bearer-token-file: cannot read \"" + path + "\"";
+    *error = flag + ": cannot read \"" + path + "\"";
     return "";
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string token = buffer.str();
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  if (token.empty()) *error = "--remote-write.bearer-token-file: \"" + path + "\" is empty";
+  if (token.empty()) *error = flag + ": \"" + path + "\" is empty";
   return token;
 }
 
 bool IsRemoteWriteFlag(const std::string& name) {
   return name == "--remote-write.url" || name == "--remote-write.interval" || name == "--remote-write.label" ||
          name == "--remote-write.timeout" || name == "--remote-write.retries" ||
-         name == "--remote-write.basic-auth" || name == "--remote-write.bearer-token-file" ||
+         name == "--remote-write.basic-auth" || name == "--remote-write.basic-auth-user" ||
+         name == "--remote-write.basic-auth-password-file" || name == "--remote-write.bearer-token-file" ||
          name == "--remote-write.ca-file";
 }
 
@@ -86,6 +89,7 @@ bool ParseListenAddress(const std::string& address, std::string* host, int* port
 }
 
 ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::string* error) {
+  bool inline_auth = false, file_auth_user = false, file_auth_password = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") return ParseResult::kHelp;
@@ -172,11 +176,27 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         *error = "--remote-write.basic-auth needs USER:PASSWORD";
         return ParseResult::kUsageError;
       }
+      inline_auth = true;
       options->remote_write_user = value.substr(0, colon);
       options->remote_write_password = value.substr(colon + 1);
+    } else if (name == "--remote-write.basic-auth-user") {
+      if (value.empty() || value.find(':') != std::string::npos) {
+        *error = "--remote-write.basic-auth-user needs a user name without ':'";
+        return ParseResult::kUsageError;
+      }
+      file_auth_user = true;
+      options->remote_write_user = value;
+    } else if (name == "--remote-write.basic-auth-password-file") {
+      std::string secret_error;
+      file_auth_password = true;
+      options->remote_write_password = ReadSecret(name, value, &secret_error);
+      if (!secret_error.empty()) {
+        *error = secret_error;
+        return ParseResult::kUsageError;
+      }
     } else if (name == "--remote-write.bearer-token-file") {
       std::string token_error;
-      options->remote_write_bearer_token = ReadToken(value, &token_error);
+      options->remote_write_bearer_token = ReadSecret(name, value, &token_error);
       if (!token_error.empty()) {
         *error = token_error;
         return ParseResult::kUsageError;
@@ -195,6 +215,15 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
   }
   if (options->db_path.empty()) {
     *error = "missing --db FILE (see --help)";
+    return ParseResult::kUsageError;
+  }
+  if (inline_auth && (file_auth_user || file_auth_password)) {
+    *error = "give --remote-write.basic-auth or --remote-write.basic-auth-user with "
+             "--remote-write.basic-auth-password-file, not both";
+    return ParseResult::kUsageError;
+  }
+  if (file_auth_user != file_auth_password) {
+    *error = "--remote-write.basic-auth-user and --remote-write.basic-auth-password-file go together";
     return ParseResult::kUsageError;
   }
   if (options->remote_write_url.empty()) {
@@ -248,7 +277,10 @@ std::string Usage() {
          "  --remote-write.timeout D     per attempt (default 10s)\n"
          "  --remote-write.retries N     further attempts of a send after no answer, 429\n"
          "                               or 5xx, with exponential backoff (default 2)\n"
+         "  --remote-write.basic-auth-user USER --remote-write.basic-auth-password-file FILE\n"
+         "                               basic auth, the password read from FILE\n"
          "  --remote-write.basic-auth USER:PASSWORD\n"
+         "                               the same inline: unsafe, it shows in ps\n"
          "  --remote-write.bearer-token-file FILE\n"
          "  --remote-write.ca-file PEM   CA for an https receiver (default: system CAs)\n"
          "  --log.level LEVEL            debug, info, warn or error (default info);\n"

@@ -1,6 +1,7 @@
 // Content negotiation and flag parsing, tested as plain functions.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include "negotiation.h"
 #include "options.h"
@@ -180,6 +181,12 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
        "--remote-write.retries must be a number from 0 to 100"},
       {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.bearer-token-file", "/nonexistent/token"},
        "--remote-write.bearer-token-file: cannot read \"/nonexistent/token\""},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u"},
+       "--remote-write.basic-auth-user and --remote-write.basic-auth-password-file go together"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u:v"},
+       "--remote-write.basic-auth-user needs a user name without ':'"},
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-password-file", "/nonexistent/pw"},
+       "--remote-write.basic-auth-password-file: cannot read \"/nonexistent/pw\""},
   };
   for (const auto& [args, message] : bad) {
     promsqlite_server::ServerOptions fresh;
@@ -187,4 +194,22 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
     CHECK(parse(args, &fresh, &error) == ParseResult::kUsageError);
     CHECK(error == message);
   }
+  // The password from a file, not the command line (visible in ps).
+  char path[] = "/tmp/promsqlite-pw-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "s3cret:x\n", 9) == 9);
+  close(fd);
+  promsqlite_server::ServerOptions from_file;
+  REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u",
+                 "--remote-write.basic-auth-password-file", path},
+                &from_file, &error) == ParseResult::kRun);
+  CHECK(from_file.remote_write_user == "u");
+  CHECK(from_file.remote_write_password == "s3cret:x");
+  promsqlite_server::ServerOptions both;
+  CHECK(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth", "u:p",
+               "--remote-write.basic-auth-user", "u", "--remote-write.basic-auth-password-file", path},
+              &both, &error) == ParseResult::kUsageError);
+  CHECK(error.find("not both") != std::string::npos);
+  unlink(path);
 }
