@@ -51,6 +51,16 @@ auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
     SleepMilliseconds(attempt < 10 ? 1 : 5);
   }
 }
+// PRAGMA journal_size_limit for writer connections: a WAL restarted after a
+// checkpoint is cut back to this length. Twice what a checkpoint lets it
+// reach (frames are a page plus a 24-byte header), so that in steady state
+// it is overwritten in place rather than cut and regrown by every restart,
+// which would truncate the file inside a writer's transaction. Bounded all
+// the same; 0 when our checkpoints are off.
+inline int64_t WalSizeLimitBytes(int checkpoint_wal_pages) {
+  return 2 * static_cast<int64_t>(checkpoint_wal_pages > 0 ? checkpoint_wal_pages : 0) * (4096 + 24) + 32;
+}
+
 // Read-write (created when `create`) or read-only connection. A writable
 // one checks first that this process may write the file, its -wal and -shm
 // (SQLite would quietly open it read-only), and creates a missing file with

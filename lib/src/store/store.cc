@@ -139,11 +139,10 @@ Store::Connection& Store::Conn() {
                                                            : "PRAGMA synchronous = NORMAL");
       // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
       db->exec("PRAGMA wal_autocheckpoint = 0");
-      // A restarted WAL is cut back to this size; the last writer to close
+      // A restarted WAL is cut back to this size (WalSizeLimitBytes); the last writer to close
       // cuts a kept (persistent) WAL to nothing, so an idle file has an
       // empty -wal (see RejectTruncated in database.cc).
-      db->exec("PRAGMA journal_size_limit = " +
-               std::to_string(static_cast<int64_t>(std::max(options_.checkpoint_wal_pages, 0)) * 4096));
+      db->exec("PRAGMA journal_size_limit = " + std::to_string(WalSizeLimitBytes(options_.checkpoint_wal_pages)));
       SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
       Exec(begin);
       try {
