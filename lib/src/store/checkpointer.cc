@@ -126,12 +126,7 @@ void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t 
   GuardSqlite(path_, "cannot checkpoint", [&] {
     if (!db_) {
       db_ = OpenDatabase(path_, true, false, options_.busy_timeout_ms);
-      db_->exec("PRAGMA wal_autocheckpoint = 0");  // our checkpoints only (docs/checkpoints.md)
-      db_->exec("PRAGMA journal_size_limit = " + std::to_string(WalSizeLimitBytes(options_.checkpoint_wal_pages)));
-      db_->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
-                                                           : "PRAGMA synchronous = NORMAL");
-      int persist = 1;  // as the writers' connection: keep -wal and -shm for read-only readers
-      sqlite3_file_control(db_->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+      ConfigureWriter(*db_, options_);  // as the writers' connection
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
     GateHold hold;

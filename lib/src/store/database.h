@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "promsqlite/errors.h"
+#include "promsqlite/options.h"
 
 namespace promsqlite::detail {
 
@@ -51,15 +52,11 @@ auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
     SleepMilliseconds(attempt < 10 ? 1 : 5);
   }
 }
-// PRAGMA journal_size_limit for writer connections: a WAL restarted after a
-// checkpoint is cut back to this length. Twice what a checkpoint lets it
-// reach (frames are a page plus a 24-byte header), so that in steady state
-// it is overwritten in place rather than cut and regrown by every restart,
-// which would truncate the file inside a writer's transaction. Bounded all
-// the same; 0 when our checkpoints are off.
-inline int64_t WalSizeLimitBytes(int checkpoint_wal_pages) {
-  return 2 * static_cast<int64_t>(checkpoint_wal_pages > 0 ? checkpoint_wal_pages : 0) * (4096 + 24) + 32;
-}
+// The settings of every connection that writes or checkpoints the file
+// (docs/checkpoints.md): Options::synchronous, no automatic (PASSIVE)
+// checkpoints, the WAL's size limit, and a WAL kept when the last writer
+// closes. On a connection already in WAL mode.
+void ConfigureWriter(SQLite::Database& db, const Options& options);
 
 // Read-write (created when `create`) or read-only connection. A writable
 // one checks first that this process may write the file, its -wal and -shm

@@ -135,14 +135,7 @@ Store::Connection& Store::Conn() {
       std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
-      db->exec(options_.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
-                                                           : "PRAGMA synchronous = NORMAL");
-      // No automatic PASSIVE checkpoints: see Checkpoint() and docs/checkpoints.md.
-      db->exec("PRAGMA wal_autocheckpoint = 0");
-      // A restarted WAL is cut back to this size (WalSizeLimitBytes); the last writer to close
-      // cuts a kept (persistent) WAL to nothing, so an idle file has an
-      // empty -wal (see RejectTruncated in database.cc).
-      db->exec("PRAGMA journal_size_limit = " + std::to_string(WalSizeLimitBytes(options_.checkpoint_wal_pages)));
+      ConfigureWriter(*db, options_);
       SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
       Exec(begin);
       try {
@@ -156,11 +149,6 @@ Store::Connection& Store::Conn() {
     });
     auto c = std::make_unique<Connection>(std::move(db));
     sqlite3_wal_hook(c->db->getHandle(), &OnWalCommit, &c->wal_pages);
-    // Keep the -wal and -shm files when the last writer closes, so that a
-    // reader without write access to the directory (a server running as
-    // another user) can still open the file read-only.
-    int persist = 1;
-    sqlite3_file_control(c->db->getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     if (options_.lock_wait != LockWait::kSqliteDefault)
       sqlite3_busy_handler(c->db->getHandle(), &PromptBusyHandler, c.get());
     return c;
