@@ -272,16 +272,16 @@ std::string IntegrityCheck(const std::string& path) {
   return result;
 }
 
-pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode mode, double value) {
+pid_t StartPausedChild(const std::function<void()>& setup) {
   int ready[2];
   if (pipe(ready) != 0) throw std::runtime_error("pipe failed");
   std::fflush(nullptr);
   pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     close(ready[0]);
     try {
-      Registry registry(db);
-      BuildGauge().Name(name).Help("A per-process gauge.").Mode(mode).Register(registry).WithLabelValues({}).Set(value);
+      setup();
     } catch (...) {
       _exit(1);
     }
@@ -294,8 +294,18 @@ pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode
   char ok = 0;
   bool started = read(ready[0], &ok, 1) == 1;
   close(ready[0]);
-  if (!started) throw std::runtime_error("the gauge worker failed");
+  if (!started) {
+    waitpid(pid, nullptr, 0);
+    throw std::runtime_error("the child's setup failed");
+  }
   return pid;
+}
+
+pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode mode, double value) {
+  return StartPausedChild([&] {
+    Registry registry(db);
+    BuildGauge().Name(name).Help("A per-process gauge.").Mode(mode).Register(registry).WithLabelValues({}).Set(value);
+  });
 }
 
 bool LongTests() {

@@ -64,6 +64,12 @@ void ExecSql(const std::string& path, const std::string& sql);
 // PRAGMA integrity_check of the file ("ok" when sound).
 std::string IntegrityCheck(const std::string& path);
 
+// Forks a process that runs `setup` and then waits to be killed; returns its
+// pid once `setup` has returned (throws, after reaping it, when it threw).
+// What `setup` holds (locks, open files) stays held until the caller kills
+// and reaps the process.
+pid_t StartPausedChild(const std::function<void()>& setup);
+
 // Forks a process that sets gauge `name` (declared in `mode`) to `value`
 // in `db` and then waits to be killed; returns its pid once the value is in
 // the file. The caller kills and reaps it.

@@ -46,29 +46,16 @@ int Hammer(const std::string& db, int writers, int each, promsqlite::Options opt
 // A forked process that holds the gate (and, with `sqlite_too`, SQLite's
 // write lock) until killed; returns once it holds them.
 pid_t StartHolder(const std::string& db, bool sqlite_too) {
-  int ready[2];
-  REQUIRE(pipe(ready) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(ready[0]);
-    auto gate = WriteGate::Open(db);
+  return promsqlite::test::StartPausedChild([&] {
+    // Left open on purpose (released): both locks stay held until the kill.
+    WriteGate* gate = WriteGate::Open(db).release();
     if (!gate || gate->Acquire(WriteGate::Clock::now() + std::chrono::seconds(30)) != WriteGate::Entry::kOwned)
-      _exit(1);
+      throw std::runtime_error("cannot take the gate");
     sqlite3* raw = nullptr;
     if (sqlite_too && (sqlite3_open(db.c_str(), &raw) != SQLITE_OK ||
                        sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK))
-      _exit(1);
-    char byte = 1;
-    if (write(ready[1], &byte, 1) != 1) _exit(1);
-    pause();
-    _exit(0);
-  }
-  close(ready[1]);
-  char byte = 0;
-  REQUIRE(read(ready[0], &byte, 1) == 1);
-  close(ready[0]);
-  return pid;
+      throw std::runtime_error("cannot take SQLite's write lock");
+  });
 }
 
 // A forked process that draws a ticket and waits behind the holder until
