@@ -115,6 +115,42 @@ const std::vector<std::string>& ManyLabelNames() {
 
 std::vector<std::string> ManyLabelValues(int i) { return {"GET", "/api/v1/items/" + std::to_string(i)}; }
 
+void RemoveDatabase(const std::string& db) {
+  for (const char* suffix : {"", "-wal", "-shm", "-lock"}) unlink((db + suffix).c_str());
+}
+
+uint32_t ReadU32At(const std::string& path, long offset) {
+  uint32_t word = 0;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return 0;
+  if (std::fseek(f, offset, SEEK_SET) != 0 || std::fread(&word, sizeof word, 1, f) != 1) word = 0;
+  std::fclose(f);
+  return word;
+}
+
+bool WriteLatencies(const std::string& path, double elapsed, const std::vector<float>& latencies_us) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  uint64_t count = latencies_us.size();
+  bool written = std::fwrite(&count, sizeof count, 1, f) == 1 && std::fwrite(&elapsed, sizeof elapsed, 1, f) == 1 &&
+                 std::fwrite(latencies_us.data(), sizeof(float), count, f) == count;
+  return std::fclose(f) == 0 && written;
+}
+
+std::vector<float> ReadLatencies(const std::string& path, double* elapsed) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  uint64_t count = 0;
+  if (!f || std::fread(&count, sizeof count, 1, f) != 1 || std::fread(elapsed, sizeof *elapsed, 1, f) != 1) {
+    if (f) std::fclose(f);
+    throw std::runtime_error("cannot read " + path);
+  }
+  std::vector<float> latencies(count);
+  bool complete = std::fread(latencies.data(), sizeof(float), count, f) == count;
+  std::fclose(f);
+  if (!complete) throw std::runtime_error("short " + path);
+  return latencies;
+}
+
 promsqlite::LockWait LockWaitFlag(const std::string& name) {
   if (name == "fair") return promsqlite::LockWait::kFairQueue;
   if (name == "poll") return promsqlite::LockWait::kPoll;

@@ -63,6 +63,20 @@ promsqlite::LockWait LockWaitFlag(const std::string& name);
 // Immediate-mode Options with that lock_wait.
 promsqlite::Options WithLockWait(promsqlite::LockWait wait);
 
+// Deletes a database file with its -wal, -shm and -lock (the write gate's
+// sidecar), for a benchmark that must start from a fresh file.
+void RemoveDatabase(const std::string& db);
+
+// The native-endian 32-bit word at `offset` of a file; 0 when the file or
+// the word is missing.
+uint32_t ReadU32At(const std::string& path, long offset);
+
+// A child's per-call latencies (microseconds) over `elapsed` seconds, handed
+// to the parent through a file; WriteLatencies returns false on failure,
+// ReadLatencies throws.
+bool WriteLatencies(const std::string& path, double elapsed, const std::vector<float>& latencies_us);
+std::vector<float> ReadLatencies(const std::string& path, double* elapsed);
+
 // Forks a child that runs `body` and exits with its return value (1 when
 // it throws, after printing why).
 pid_t ForkChild(const std::function<int()>& body);

@@ -51,7 +51,8 @@ int Worker(const std::string& db, const std::string& out, int start, double seco
   latencies_us.reserve(kMaxSamples);
   char byte;
   if (read(start, &byte, 1) != 0) return 1;
-  for (double begin = NowSeconds(); NowSeconds() - begin < seconds && latencies_us.size() < kMaxSamples;) {
+  const double begin = NowSeconds();
+  while (NowSeconds() - begin < seconds && latencies_us.size() < kMaxSamples) {
     usleep(static_cast<useconds_t>(sleep_ms * 1000));
     for (int u = 0; u < updates; ++u) {
       int64_t t0 = NowNanos();
@@ -60,35 +61,16 @@ int Worker(const std::string& db, const std::string& out, int start, double seco
       latencies_us.push_back(static_cast<float>(NowNanos() - t0) / 1e3f);
     }
   }
-  uint64_t count = latencies_us.size();
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) return 1;
-  std::fwrite(&count, sizeof count, 1, f);
-  std::fwrite(latencies_us.data(), sizeof(float), count, f);
-  return std::fclose(f) == 0 ? 0 : 1;
+  return WriteLatencies(out, NowSeconds() - begin, latencies_us) ? 0 : 1;
 }
 
 // Checkpoints completed by the file's writers: a counter in the write
 // gate's sidecar (docs/schema.md, "Taking turns": offset 4224).
-uint32_t CheckpointsDone(const std::string& db) {
-  uint32_t done = 0;
-  FILE* f = std::fopen((db + "-lock").c_str(), "rb");
-  if (!f) return 0;
-  if (std::fseek(f, 4224, SEEK_SET) != 0 || std::fread(&done, sizeof done, 1, f) != 1) done = 0;
-  std::fclose(f);
-  return done;
-}
+uint32_t CheckpointsDone(const std::string& db) { return ReadU32At(db + "-lock", 4224); }
 
 // The WAL's length in frames: mxFrame of the wal-index header at the start
 // of the -shm file (native byte order, offset 16).
-uint32_t WalFrames(const std::string& db) {
-  uint32_t frames = 0;
-  FILE* f = std::fopen((db + "-shm").c_str(), "rb");
-  if (!f) return 0;
-  if (std::fseek(f, 16, SEEK_SET) != 0 || std::fread(&frames, sizeof frames, 1, f) != 1) frames = 0;
-  std::fclose(f);
-  return frames;
-}
+uint32_t WalFrames(const std::string& db) { return ReadU32At(db + "-shm", 16); }
 
 // Fills a WAL to `pages` frames with the pool's own updates (our
 // checkpoints off), then times SQLite's RESTART checkpoint of it: what a
@@ -141,7 +123,7 @@ int RunPool(const Flags& flags) {
   options.checkpoint_wal_pages = flags.Int("checkpoint-pages", options.checkpoint_wal_pages);
   const std::string prefix = flags.Get("prefix", "pool");
   const std::string db = dir + "/" + prefix + ".db";
-  for (const char* suffix : {"", "-wal", "-shm", "-lock"}) unlink((db + suffix).c_str());  // a fresh file
+  RemoveDatabase(db);
   promsqlite::Registry registry(db, options);
   Declare(registry);
   int start[2];
@@ -156,22 +138,17 @@ int RunPool(const Flags& flags) {
   }
   close(start[0]);
   usleep(300 * 1000);
-  const uint32_t sequence_before = CheckpointsDone(db);
+  const uint32_t checkpoints_before = CheckpointsDone(db);
   const double began = NowSeconds();
   close(start[1]);
   for (pid_t pid : pids) WaitChild(pid);
   const double elapsed = NowSeconds() - began;
-  const uint32_t checkpoints = CheckpointsDone(db) - sequence_before;
+  const uint32_t checkpoints = CheckpointsDone(db) - checkpoints_before;
 
   std::vector<double> all;
   for (int p = 0; p < processes; ++p) {
-    std::string out = db + ".w" + std::to_string(p);
-    FILE* f = std::fopen(out.c_str(), "rb");
-    uint64_t count = 0;
-    if (!f || std::fread(&count, sizeof count, 1, f) != 1) throw std::runtime_error("cannot read " + out);
-    std::vector<float> latencies(count);
-    if (std::fread(latencies.data(), sizeof(float), count, f) != count) throw std::runtime_error("short " + out);
-    std::fclose(f);
+    double worker_elapsed = 0;
+    std::vector<float> latencies = ReadLatencies(db + ".w" + std::to_string(p), &worker_elapsed);
     all.insert(all.end(), latencies.begin(), latencies.end());
   }
   double busy_us = 0;

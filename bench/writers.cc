@@ -57,14 +57,7 @@ int Writer(const std::string& db, const std::string& out, int start, double seco
     latencies_us.push_back(static_cast<float>(t1 - t0) / 1e3f);
     now = static_cast<double>(t1) / 1e9;
   }
-  double elapsed = now - begin;
-  uint64_t count = latencies_us.size();
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) return 1;
-  std::fwrite(&count, sizeof count, 1, f);
-  std::fwrite(&elapsed, sizeof elapsed, 1, f);
-  std::fwrite(latencies_us.data(), sizeof(float), count, f);
-  return std::fclose(f) == 0 ? 0 : 1;
+  return WriteLatencies(out, now - begin, latencies_us) ? 0 : 1;
 }
 
 // A batched-mode process beside the writers: increments its own series and
@@ -97,7 +90,7 @@ Round RunRound(const std::string& dir, int writers, double seconds, int round, p
                bool with_flusher) {
   const std::string db = dir + "/writers_" + std::to_string(writers) + "_" + std::to_string(round) + "_" +
                          std::to_string(static_cast<int>(wait)) + ".db";
-  for (const char* suffix : {"", "-wal", "-shm", "-lock"}) unlink((db + suffix).c_str());  // a fresh file
+  RemoveDatabase(db);
   {
     promsqlite::Registry registry(db);  // file, family and series exist before the children start
     SharedCounter(registry);
@@ -126,15 +119,9 @@ Round RunRound(const std::string& dir, int writers, double seconds, int round, p
   Round result;
   std::vector<double> counts;
   for (int w = 0; w < writers; ++w) {
-    std::string out = db + ".w" + std::to_string(w);
-    FILE* f = std::fopen(out.c_str(), "rb");
-    uint64_t count = 0;
     double elapsed = 0;
-    if (!f || std::fread(&count, sizeof count, 1, f) != 1 || std::fread(&elapsed, sizeof elapsed, 1, f) != 1)
-      throw std::runtime_error("cannot read " + out);
-    std::vector<float> latencies(count);
-    if (std::fread(latencies.data(), sizeof(float), count, f) != count) throw std::runtime_error("short " + out);
-    std::fclose(f);
+    std::vector<float> latencies = ReadLatencies(db + ".w" + std::to_string(w), &elapsed);
+    uint64_t count = latencies.size();
     counts.push_back(static_cast<double>(count));
     result.increments += static_cast<int64_t>(count);
     result.increments_per_s += static_cast<double>(count) / elapsed;
