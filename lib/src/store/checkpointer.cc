@@ -108,6 +108,18 @@ void Checkpointer::Loop(std::shared_ptr<State> state) {
   }
 }
 
+// The checkpoint policy (docs/checkpoints.md): only writers checkpoint (this
+// thread of a writing process, asked by its commits), only in RESTART mode,
+// which takes the write lock for its whole duration. So no checkpoint ever
+// runs concurrently with a writer resetting the WAL, nor with another
+// checkpoint: the interleaving behind SQLite's WAL-reset bug (fixed in
+// 3.51.3) cannot arise from us. (RESTART, not TRUNCATE: truncating and
+// regrowing the -wal costs a third of the write rate; journal_size_limit
+// bounds the file instead.) Readers are waited for by PollForReaders for at
+// most checkpoint_busy_timeout_ms; a checkpoint that they still keep from
+// finishing has copied what it could, and the next one waits until the WAL
+// has grown by twice as much again (up to 16 times the threshold), so that a
+// reader that never pauses cannot make every commit hold the write lock.
 void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count) {
   if (!gate_tried_) {
     gate_tried_ = true;

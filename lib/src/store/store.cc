@@ -4,7 +4,6 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,22 +158,8 @@ Store::Connection& Store::Conn() {
   return *conn_;
 }
 
-// The checkpoint policy (docs/checkpoints.md): only writers checkpoint, only
-// right after their own commit, only in RESTART mode, which takes the write
-// lock for its whole duration. So no checkpoint ever runs concurrently with
-// a writer resetting the WAL, nor with another checkpoint: the interleaving
-// behind SQLite's WAL-reset bug (fixed in 3.51.3) cannot arise from us.
-// (RESTART, not TRUNCATE: truncating and regrowing the -wal costs a third
-// of the write rate; journal_size_limit bounds the file instead.)
-//
-// Readers between two renders leave gaps of microseconds: the checkpoint
-// polls for one every 50 us (SQLite's own busy handler sleeps 1, 2, 5...
-// ms and misses them) for at most checkpoint_busy_timeout_ms. A checkpoint
-// that readers still keep from finishing has copied what it could; the next
-// attempt waits until the WAL has grown by twice as much again (up to 16
-// times the threshold), so that a reader that never pauses cannot make
-// every commit hold the write lock.
-
+// Due when this connection's commit left the WAL at the threshold, or past
+// it by the checkpointer's backoff (store/checkpointer.cc has the policy).
 bool Store::CheckpointDue(const Connection& c) const {
   const int threshold = options_.checkpoint_wal_pages;
   return threshold > 0 && c.wal_pages >= std::max(threshold, checkpointer_ ? checkpointer_->DuePages() : 0);
@@ -205,8 +190,6 @@ DatabaseError Store::LockTimeout(const char* doing, const std::string& why) cons
   return DatabaseError(path_ + ": " + doing + ": the write lock stayed busy for " +
                        std::to_string(options_.busy_timeout_ms) + " ms (Options::busy_timeout_ms): " + why);
 }
-
-void Store::DropInheritedGate() noexcept { AbandonInherited(); }
 
 double Store::Now() const { return NowSeconds(options_.clock); }
 

@@ -134,8 +134,9 @@ class Store {
 
   // A forked child calls this (with mutex() held) before anything else: the
   // parent's write gate shares its lock state with the child's copy of its
-  // file descriptor, which must not outlive the parent's use of it.
-  void DropInheritedGate() noexcept;
+  // file descriptor, which must not outlive the parent's use of it, and the
+  // parent's checkpointer thread does not exist in the child.
+  void AbandonInherited() noexcept;
 
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
@@ -156,7 +157,6 @@ class Store {
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
   bool CheckpointDue(const Connection& c) const;
   void RunDueCheckpoint(Connection& c) noexcept;
-  void AbandonInherited() noexcept;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
                         std::initializer_list<SQLite::Statement Connection::*> statements);
   // After every commit: a checkpoint or a housekeeping pass when due.

@@ -406,7 +406,7 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.dirty.store(false);
       }
     }
-    store_->DropInheritedGate();
+    store_->AbandonInherited();
     dirty_.clear();
     orphans_.clear();
     flusher_.release();  // that thread does not exist in the child; started again on demand
