@@ -8,11 +8,12 @@
 // queue.
 //
 // When: a writer first polls SQLite's lock promptly (Store, 10-30 us
-// sleeps) and queues only when that has not got it within a short patience
-// (1 ms), or when others are queued already; so without contention the gate
-// costs two atomic loads, and when the lock changes hands in microseconds
-// nobody waits for a sleeping process to be scheduled. Once one writer
-// starves, everyone queues, in order, until the queue is empty again.
+// sleeps) and queues only when that has not got it within kQueuePatience
+// (2 ms); so without contention the gate costs nothing, and when the lock
+// changes hands in microseconds nobody waits for a sleeping process to be
+// scheduled. While anyone is queued, writers outside the queue poll less
+// often and wake on each release (Busy, WaitForRelease), leaving the gaps
+// between transactions to the queued ones, in order.
 //
 // How (docs/write-lock.md): a ticket lock in a shared mapping of the sidecar.
 // A writer draws a ticket, waits until "now serving" reaches it, runs its
@@ -28,7 +29,8 @@
 // Thread safety: none; the Store's mutex serialises its use. Process
 // safety: that is its purpose. Fork: a child must open its own gate (the
 // parent's open file description would share its locks); Store does.
-// Cost: uncontended, two fcntl() calls and a few atomics per transaction.
+// Cost: per queued transaction, two fcntl() calls and a few atomics; a
+// writer that never queues only reads Busy() while it polls.
 #ifndef PROMSQLITE_SRC_STORE_WRITE_GATE_H_
 #define PROMSQLITE_SRC_STORE_WRITE_GATE_H_
 
