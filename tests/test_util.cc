@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include "declare/native_histogram.h"
 #include "promsqlite/promsqlite.h"
 
 #include <fcntl.h>
@@ -270,6 +271,21 @@ std::string IntegrityCheck(const std::string& path) {
   }
   sqlite3_close(db);
   return result;
+}
+
+NativeExpectation ExpectNative(std::vector<double> values, int schema) {
+  NativeExpectation e;
+  e.count = values.size();
+  for (double v : values) e.sum += v;
+  std::sort(values.begin(), values.end());
+  e.median = values.at(static_cast<size_t>(std::ceil(0.5 * static_cast<double>(values.size()))) - 1);
+  int sign;
+  int32_t index;
+  if (!detail::NativeBucketOf(e.median, schema, kDefaultNativeZeroThreshold, &sign, &index))
+    throw std::runtime_error("the median " + std::to_string(e.median) + " falls in the zero bucket");
+  e.lower = detail::NativeUpperBound(index - 1, schema);
+  e.upper = detail::NativeUpperBound(index, schema);
+  return e;
 }
 
 pid_t StartPausedChild(const std::function<void()>& setup) {

@@ -75,6 +75,20 @@ pid_t StartPausedChild(const std::function<void()>& setup);
 // the file. The caller kills and reaps it.
 pid_t StartGaugeWorker(const std::string& db, const std::string& name, GaugeMode mode, double value);
 
+// What Prometheus must answer for a native histogram (default zero
+// threshold) of `values` observed at `schema`: histogram_count,
+// histogram_sum (added in the given order, as the observations were), and
+// the bucket (lower, upper] holding the observation at Prometheus' rank
+// 0.5 * count, where histogram_quantile(0.5, ...) interpolates.
+struct NativeExpectation {
+  size_t count = 0;
+  double sum = 0;
+  double median = 0;
+  double lower = 0;
+  double upper = 0;
+};
+NativeExpectation ExpectNative(std::vector<double> values, int schema);
+
 // Long variants of reliability tests run when PROMSQLITE_LONG_TESTS=1.
 bool LongTests();
 

@@ -80,13 +80,7 @@ TEST_CASE("the agent sends the file periodically while serving /metrics: native 
   std::vector<double> all;
   for (int w = 0; w < writers; ++w)
     for (double v : Values(w)) all.push_back(v);
-  double sum = 0;
-  for (double v : all) sum += v;
-  std::sort(all.begin(), all.end());
-  const double median = all[static_cast<size_t>(std::ceil(0.5 * all.size())) - 1];
-  int sign;
-  int32_t index;
-  REQUIRE(detail::NativeBucketOf(median, 3, kDefaultNativeZeroThreshold, &sign, &index));
+  const test::NativeExpectation expected = test::ExpectNative(all, 3);
 
   const int port = test::FreePort();
   ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
@@ -94,11 +88,11 @@ TEST_CASE("the agent sends the file periodically while serving /metrics: native 
                        "--remote-write.label", "instance=agent-host"},
                       dir.File("server.log"));
   CHECK(WaitForValue(prometheus, R"(histogram_count(agent_job_seconds{instance="agent-host"}))",
-                     std::to_string(all.size())) == std::to_string(all.size()));
-  CHECK(std::stod(Value(prometheus, "histogram_sum(agent_job_seconds)")) == sum);
+                     std::to_string(expected.count)) == std::to_string(expected.count));
+  CHECK(std::stod(Value(prometheus, "histogram_sum(agent_job_seconds)")) == expected.sum);
   double quantile = std::stod(Value(prometheus, "histogram_quantile(0.5, agent_job_seconds)"));
-  CHECK(quantile > detail::NativeUpperBound(index - 1, 3));
-  CHECK(quantile <= detail::NativeUpperBound(index, 3));
+  CHECK(quantile > expected.lower);
+  CHECK(quantile <= expected.upper);
 
   // Later changes arrive with a later send.
   {

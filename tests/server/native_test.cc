@@ -140,30 +140,21 @@ TEST_CASE("Prometheus with native histograms scrapes one native histogram fed by
   for (int w = 0; w < kWriters; ++w) {
     for (double v : WriterValues(w)) all.push_back(v);
   }
-  double sum = 0;
-  for (double v : all) sum += v;
-  std::sort(all.begin(), all.end());
-  // Prometheus' rank for q = 0.5 is 0.5 * count: the observation at that
-  // rank lies in the bucket the quantile is interpolated in.
-  double median = all[static_cast<size_t>(std::ceil(0.5 * all.size())) - 1];
-  int sign;
-  int32_t index;
-  REQUIRE(promsqlite::detail::NativeBucketOf(median, 3, promsqlite::kDefaultNativeZeroThreshold, &sign, &index));
-  const double lower = promsqlite::detail::NativeUpperBound(index - 1, 3);
-  const double upper = promsqlite::detail::NativeUpperBound(index, 3);
+  const promsqlite::test::NativeExpectation expected = promsqlite::test::ExpectNative(all, 3);
 
   auto lines = PromScrape(server.port(),
                           {"histogram_count(native_op_seconds)", "histogram_sum(native_op_seconds)",
                            "histogram_quantile(0.5, native_op_seconds)", "native_op_seconds"},
                           /*native=*/true);
-  CHECK(ValueOf(lines[0]) == std::to_string(all.size()));
+  CHECK(ValueOf(lines[0]) == std::to_string(expected.count));
   REQUIRE(!ValueOf(lines[1]).empty());
-  CHECK(std::stod(ValueOf(lines[1])) == sum);
+  CHECK(std::stod(ValueOf(lines[1])) == expected.sum);
   REQUIRE(!ValueOf(lines[2]).empty());
   double quantile = std::stod(ValueOf(lines[2]));
-  INFO("median " << median << " in (" << lower << ", " << upper << "], quantile " << quantile);
-  CHECK(quantile > lower);
-  CHECK(quantile <= upper);
+  INFO("median " << expected.median << " in (" << expected.lower << ", " << expected.upper << "], quantile "
+                 << quantile);
+  CHECK(quantile > expected.lower);
+  CHECK(quantile <= expected.upper);
   CHECK(lines[3].find("\"histogram\"") != std::string::npos);  // stored as a native histogram
   CHECK(server.Stop(SIGTERM) == 0);
 }
