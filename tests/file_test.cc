@@ -88,6 +88,54 @@ TEST_CASE("the file is in WAL mode and marked as promsqlite's") {
   CHECK(std::string(Version()) == PROMSQLITE_TEST_VERSION);
 }
 
+TEST_CASE("a new file takes Options::page_size; an existing file keeps its own") {
+  test::TempDir dir;
+  auto page_size = [](const std::string& path) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr);
+    sqlite3_step(stmt);
+    int size = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return size;
+  };
+  const std::string small = dir.File("small.db"), large = dir.File("large.db");
+  { Registry registry(small); }
+  CHECK(page_size(small) == 1024);  // the default
+  Options options;
+  options.page_size = 8192;
+  {
+    Registry registry(large, options);
+    BuildCounter().Name("c").Register(registry).WithLabelValues({}).Increment();
+  }
+  CHECK(page_size(large) == 8192);
+  options.page_size = 512;
+  {
+    Registry registry(large, options);
+    auto counter = BuildCounter().Name("c").Register(registry).WithLabelValues({});
+    counter.Increment();
+    CHECK(counter.Value() == 2);
+  }
+  CHECK(page_size(large) == 8192);
+  CHECK(Reader(large).Render(Format::kText).find("c_total 2\n") != std::string::npos);
+
+  for (int bad : {0, 511, 1000, 131072, -1024}) {
+    const std::string path = dir.File("bad.db");
+    options.page_size = bad;
+    try {
+      Registry registry(path, options);
+      FAIL("no error for page_size " << bad);
+    } catch (const InvalidArgument& e) {
+      CHECK(std::string(e.what()) ==
+            path + ": page_size " + std::to_string(bad) + " must be a power of two from 512 to 65536");
+    }
+    struct stat st;
+    CHECK(stat(path.c_str(), &st) != 0);  // nothing created
+  }
+}
+
 TEST_CASE("checkpoints keep the WAL bounded under sustained writes") {
   test::TempDir dir;
   const std::string path = dir.File("m.db");

@@ -106,7 +106,8 @@ def set_db(path, **options):
     exit), flush_interval_ms (1000), synchronous ("normal" or "full"),
     busy_timeout_ms (10000), create_if_missing (True), checkpoint_wal_pages,
     housekeeping_interval_ms, checkpoint_busy_timeout_ms, file_mode (e.g.
-    0o660: the mode of a file this process creates; see docs/permissions.md).
+    0o660: the mode of a file this process creates; see docs/permissions.md),
+    page_size (1024: the page size of a file this process creates).
 
     Metrics declared earlier (at import time, say) declare themselves in this
     file on their next use. Children already taken with labels() keep

@@ -219,7 +219,8 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else if (s == "batched") options.write_mode = WriteMode::kBatched;
       else throw InvalidArgument("option write_mode: \"" + s + "\" is neither \"immediate\" nor \"batched\"");
     } else if (key == "busy_timeout_ms" || key == "checkpoint_wal_pages" || key == "flush_interval_ms" ||
-               key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms" || key == "file_mode") {
+               key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms" || key == "file_mode" ||
+               key == "page_size") {
       if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
         throw InvalidArgument("option " + key + ": expected an integer, got " +
                               std::string(py::str(py::repr(value))));
@@ -235,12 +236,13 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else if (key == "checkpoint_wal_pages") options.checkpoint_wal_pages = i;
       else if (key == "flush_interval_ms") options.flush_interval_ms = i;
       else if (key == "housekeeping_interval_ms") options.housekeeping_interval_ms = i;
+      else if (key == "page_size") options.page_size = i;
       else options.checkpoint_busy_timeout_ms = i;
     } else {
       throw InvalidArgument("unknown option \"" + key +
                             "\" (known: create_if_missing, synchronous, write_mode, flush_interval_ms, "
                             "busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, "
-                            "checkpoint_busy_timeout_ms, file_mode)");
+                            "checkpoint_busy_timeout_ms, file_mode, page_size)");
     }
   }
   return options;

@@ -63,10 +63,18 @@ struct Options {
   LockWait lock_wait = LockWait::kFairQueue;
 
   // When a commit leaves the write-ahead log at least this many pages long
-  // (4 KiB each), the committing writer checkpoints it while holding the
-  // write lock (see docs/checkpoints.md). 0 disables our checkpoints.
-  // Default: 1000 (about 4 MiB).
+  // (of the file's page size, see page_size), the committing writer has it
+  // checkpointed while holding the write lock (see docs/checkpoints.md).
+  // 0 disables our checkpoints. Default: 1000 (about 1 MiB).
   int checkpoint_wal_pages = 1000;
+
+  // Page size in bytes of a file this process creates: a power of two from
+  // 512 to 65536. Every update writes each page it changes (one or two) to
+  // the write-ahead log, and every byte of it reaches the disk before a
+  // checkpoint, so small pages make updates cheaper and checkpoints shorter;
+  // large pages suit long label sets. An existing file keeps its page size.
+  // Default: 1024 (docs/checkpoints.md, "Page size").
+  int page_size = 1024;
 
   // Default: WriteMode::kImmediate.
   WriteMode write_mode = WriteMode::kImmediate;

@@ -221,13 +221,15 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
   // No automatic PASSIVE checkpoints: only ours (store/checkpointer.h).
   db.exec("PRAGMA wal_autocheckpoint = 0");
   // A WAL restarted after a checkpoint is cut back to this length: twice
-  // what a checkpoint lets it reach (frames are a page plus a 24-byte
-  // header), so that in steady state it is overwritten in place rather than
-  // cut and regrown by every restart, which would truncate the file inside a
-  // writer's transaction. The last writer to close cuts a kept WAL to
-  // nothing, so an idle file has an empty -wal (see RejectTruncated).
+  // what a checkpoint lets it reach (frames are a page of the file's size
+  // plus a 24-byte header), so that in steady state it is overwritten in
+  // place rather than cut and regrown by every restart, which would truncate
+  // the file inside a writer's transaction. The last writer to close cuts a
+  // kept WAL to nothing, so an idle file has an empty -wal (see
+  // RejectTruncated).
   const int64_t pages = options.checkpoint_wal_pages > 0 ? options.checkpoint_wal_pages : 0;
-  db.exec("PRAGMA journal_size_limit = " + std::to_string(2 * pages * (4096 + 24) + 32));
+  const int64_t page_size = db.execAndGet("PRAGMA page_size").getInt64();
+  db.exec("PRAGMA journal_size_limit = " + std::to_string(2 * pages * (page_size + 24) + 32));
   // Keep the -wal and -shm files when the last writer closes, so that a
   // reader without write access to the directory (a server running as
   // another user) can still open the file read-only.

@@ -94,6 +94,10 @@ void BindSeries(SQLite::Statement& s, const SeriesRef& series, int64_t writer_id
 }  // namespace
 
 Store::Store(std::string path, const Options& options) : path_(std::move(path)), options_(options) {
+  const int page = options_.page_size;
+  if (page < 512 || page > 65536 || (page & (page - 1)) != 0)
+    throw InvalidArgument(path_ + ": page_size " + std::to_string(page) +
+                          " must be a power of two from 512 to 65536");
   next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
   std::lock_guard<std::mutex> lock(mu_);
   Conn();  // fail here, not on the first update, for a bad file
@@ -131,6 +135,9 @@ Store::Connection& Store::Conn() {
         SQLite::Transaction read(*db);
         CheckSchemaReadable(*db, path_);
       }
+      // Only a file without pages yet takes it (before WAL mode writes the
+      // first one); SQLite ignores it for an existing file.
+      db->exec("PRAGMA page_size = " + std::to_string(options_.page_size));
       std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
