@@ -103,6 +103,32 @@ TEST_CASE("eight forked writers hammering one series all finish and add up exact
   CHECK_FALSE(gate->Busy());
 }
 
+TEST_CASE("one writer claims each WAL cycle's checkpoint; a claim nobody carries out stops no checkpoint") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::Options options;
+  options.checkpoint_wal_pages = 20;
+  { promsqlite::Registry registry(db, options); Jobs(registry); }
+  auto first = WriteGate::Open(db), second = WriteGate::Open(db);
+  REQUIRE(first != nullptr);
+  REQUIRE(second != nullptr);
+  const uint32_t done = first->Checkpoints();
+  CHECK(first->ClaimCheckpoint(done + 100));
+  CHECK_FALSE(second->ClaimCheckpoint(done + 100));  // claimed already
+  CHECK_FALSE(first->ClaimCheckpoint(done + 100));
+  // Claim the cycle the writers below will find due, as a writer that is
+  // then killed before it checkpoints would: they checkpoint regardless
+  // once the WAL is twice as long as due, so it stays bounded.
+  CHECK(second->ClaimCheckpoint(done));
+  REQUIRE(Hammer(db, 4, 500, options) == 0);
+  CHECK(first->Checkpoints() != done);
+  struct stat st;
+  REQUIRE(stat((db + "-wal").c_str(), &st) == 0);
+  CHECK(st.st_size < 200 * 4096);  // unbounded, it would pass 4 MiB
+  promsqlite::Registry registry(db, options);
+  CHECK(Jobs(registry).Value() == 2000);
+}
+
 TEST_CASE("a writer queues in the sidecar next to the database, created with the database's mode") {
   TempDir dir;
   const std::string db = dir.File("m.db");

@@ -65,8 +65,9 @@ struct Options {
   // When a commit leaves the write-ahead log at least this many pages long
   // (of the file's page size, see page_size), the committing writer has it
   // checkpointed while holding the write lock (see docs/checkpoints.md).
-  // 0 disables our checkpoints. Default: 1000 (about 1 MiB).
-  int checkpoint_wal_pages = 1000;
+  // 0 disables our checkpoints. Default: 4000 (about 4 MiB with the default
+  // page size).
+  int checkpoint_wal_pages = 4000;
 
   // Page size in bytes of a file this process creates: a power of two from
   // 512 to 65536. Every update writes each page it changes (one or two) to

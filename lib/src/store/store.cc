@@ -207,8 +207,14 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
   if (!c.checkpoint_due) return;
   c.checkpoint_due = false;
   // Several writers' commits can find the same WAL due; one checkpoint
-  // after our commit is enough.
+  // after our commit is enough, and one writer's: the first to claim it.
+  // Concurrent pre-syncs of the same WAL by every writer whose commit found
+  // it due made each one, and the checkpoint's syncs under the lock, slower.
+  // Past twice the due length, the claimer is late (killed, or readers keep
+  // it from finishing): checkpoint regardless.
   if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
+  const int due = std::max(options_.checkpoint_wal_pages, checkpointer_ ? checkpointer_->DuePages() : 0);
+  if (gate_ && c.wal_pages < 2 * due && !gate_->ClaimCheckpoint(c.checkpoints_seen)) return;
   try {
     if (!checkpointer_)
       checkpointer_ = std::make_unique<Checkpointer>(

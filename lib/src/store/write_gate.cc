@@ -51,11 +51,16 @@ struct GateShared {
   // (WaitForRelease): they retry the moment the queue lets go.
   alignas(64) std::atomic<uint32_t> releases;
   alignas(64) std::atomic<uint32_t> release_waiters;
+  // 1 + the value of `checkpoints` whose successor a writer has claimed
+  // (ClaimCheckpoint): the other writers leave that checkpoint, its sync of
+  // the WAL included, to the claimer.
+  alignas(64) std::atomic<uint32_t> checkpoint_claim;
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain 32-bit words");
 static_assert(offsetof(GateShared, now_serving) == 64 && offsetof(GateShared, seq) == 128 &&
                   offsetof(GateShared, checkpoints) == 4224 && offsetof(GateShared, sleepers) == 4288 &&
-                  offsetof(GateShared, releases) == 4352 && offsetof(GateShared, release_waiters) == 4416,
+                  offsetof(GateShared, releases) == 4352 && offsetof(GateShared, release_waiters) == 4416 &&
+                  offsetof(GateShared, checkpoint_claim) == 4480,
               "the layout is documented in docs/schema.md");
 
 std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path + "-lock"; }
@@ -266,6 +271,12 @@ uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::
 
 void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
 
+bool WriteGate::ClaimCheckpoint(uint32_t checkpoints) {
+  const uint32_t claim = checkpoints + 1;
+  uint32_t current = shared_->checkpoint_claim.load(std::memory_order_acquire);
+  return current != claim && shared_->checkpoint_claim.compare_exchange_strong(current, claim);
+}
+
 bool WriteGate::Busy() const {
   return shared_->next_ticket.load(std::memory_order_acquire) != shared_->now_serving.load(std::memory_order_acquire);
 }
@@ -282,7 +293,14 @@ uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::
 
 void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
 
+bool WriteGate::ClaimCheckpoint(uint32_t checkpoints) {
+  const uint32_t claim = checkpoints + 1;
+  uint32_t current = shared_->checkpoint_claim.load(std::memory_order_acquire);
+  return current != claim && shared_->checkpoint_claim.compare_exchange_strong(current, claim);
+}
+
 bool WriteGate::Busy() const { return false; }
+bool WriteGate::ClaimCheckpoint(uint32_t) { return true; }
 void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) { std::this_thread::sleep_for(timeout); }
 uint32_t WriteGate::Checkpoints() const { return 0; }
 void WriteGate::CheckpointDone() {}

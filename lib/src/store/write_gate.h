@@ -81,6 +81,14 @@ class WriteGate {
   uint32_t Checkpoints() const;
   void CheckpointDone();
 
+  // Claims the checkpoint due after `checkpoints` (Checkpoints() when the
+  // WAL became due): true for the first writer that asks, false for the
+  // others, who leave it (and its sync of the WAL, which would compete for
+  // the disk) to that one. A claim is only advice: a writer whose WAL has
+  // grown well past due checkpoints anyway (Store::RunDueCheckpoint), so a
+  // claimer that died or gave up delays checkpoints, never stops them.
+  bool ClaimCheckpoint(uint32_t checkpoints);
+
   // Tests: the ticket counters (next to draw, now serving).
   std::pair<uint32_t, uint32_t> Counters() const;
 
