@@ -159,6 +159,7 @@ void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t 
       // Readers kept it from finishing (it copied what it could): wait until
       // the WAL has grown by twice as much again, up to 16 times.
       backoff_ = std::min(backoff_ * 2, 16);
+      if (gate_ && have_gate_count) gate_->ReleaseCheckpointClaim(gate_count);
       due_pages_.store(std::max(wal_pages, log_frames) + threshold * backoff_, std::memory_order_relaxed);
     }
   });

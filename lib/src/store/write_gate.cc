@@ -277,6 +277,11 @@ bool WriteGate::ClaimCheckpoint(uint32_t checkpoints) {
   return current != claim && shared_->checkpoint_claim.compare_exchange_strong(current, claim);
 }
 
+void WriteGate::ReleaseCheckpointClaim(uint32_t checkpoints) {
+  uint32_t claim = checkpoints + 1;
+  shared_->checkpoint_claim.compare_exchange_strong(claim, checkpoints);
+}
+
 bool WriteGate::Busy() const {
   return shared_->next_ticket.load(std::memory_order_acquire) != shared_->now_serving.load(std::memory_order_acquire);
 }
@@ -301,6 +306,7 @@ bool WriteGate::ClaimCheckpoint(uint32_t checkpoints) {
 
 bool WriteGate::Busy() const { return false; }
 bool WriteGate::ClaimCheckpoint(uint32_t) { return true; }
+void WriteGate::ReleaseCheckpointClaim(uint32_t) {}
 void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) { std::this_thread::sleep_for(timeout); }
 uint32_t WriteGate::Checkpoints() const { return 0; }
 void WriteGate::CheckpointDone() {}

@@ -88,6 +88,9 @@ class WriteGate {
   // grown well past due checkpoints anyway (Store::RunDueCheckpoint), so a
   // claimer that died or gave up delays checkpoints, never stops them.
   bool ClaimCheckpoint(uint32_t checkpoints);
+  // Gives a claim back: the claimer's checkpoint did not finish (readers
+  // kept it), so others may try theirs, each with its own backoff.
+  void ReleaseCheckpointClaim(uint32_t checkpoints);
 
   // Tests: the ticket counters (next to draw, now serving).
   std::pair<uint32_t, uint32_t> Counters() const;
