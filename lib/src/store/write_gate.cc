@@ -294,16 +294,6 @@ WriteGate::~WriteGate() {}
 WriteGate::Entry WriteGate::Acquire(Clock::time_point) { return Entry::kBypass; }
 void WriteGate::Release() {}
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const { return {0, 0}; }
-uint32_t WriteGate::Checkpoints() const { return shared_->checkpoints.load(std::memory_order_acquire); }
-
-void WriteGate::CheckpointDone() { shared_->checkpoints.fetch_add(1, std::memory_order_acq_rel); }
-
-bool WriteGate::ClaimCheckpoint(uint32_t checkpoints) {
-  const uint32_t claim = checkpoints + 1;
-  uint32_t current = shared_->checkpoint_claim.load(std::memory_order_acquire);
-  return current != claim && shared_->checkpoint_claim.compare_exchange_strong(current, claim);
-}
-
 bool WriteGate::Busy() const { return false; }
 bool WriteGate::ClaimCheckpoint(uint32_t) { return true; }
 void WriteGate::ReleaseCheckpointClaim(uint32_t) {}
