@@ -167,9 +167,12 @@ Store::Connection& Store::Conn() {
 
 // Due when this connection's commit left the WAL at the threshold, or past
 // it by the checkpointer's backoff (store/checkpointer.cc has the policy).
+int Store::DueWalPages() const {
+  return std::max(options_.checkpoint_wal_pages, checkpointer_ ? checkpointer_->DuePages() : 0);
+}
+
 bool Store::CheckpointDue(const Connection& c) const {
-  const int threshold = options_.checkpoint_wal_pages;
-  return threshold > 0 && c.wal_pages >= std::max(threshold, checkpointer_ ? checkpointer_->DuePages() : 0);
+  return options_.checkpoint_wal_pages > 0 && c.wal_pages >= DueWalPages();
 }
 
 int PromptBusyHandler(void* context, int attempts) {
@@ -213,8 +216,7 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
   // Past twice the due length, the claimer is late (killed, or readers keep
   // it from finishing): checkpoint regardless.
   if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
-  const int due = std::max(options_.checkpoint_wal_pages, checkpointer_ ? checkpointer_->DuePages() : 0);
-  if (gate_ && c.wal_pages < 2 * due && !gate_->ClaimCheckpoint(c.checkpoints_seen)) return;
+  if (gate_ && c.wal_pages < 2 * DueWalPages() && !gate_->ClaimCheckpoint(c.checkpoints_seen)) return;
   try {
     if (!checkpointer_)
       checkpointer_ = std::make_unique<Checkpointer>(
@@ -223,7 +225,7 @@ void Store::RunDueCheckpoint(Connection& c) noexcept {
     // Back-pressure: a writer that outpaces the checkpoints (a slow disk, a
     // tight loop) waits for the one it asked for once the WAL is eight times
     // as long as due, so the WAL stays bounded.
-    if (c.wal_pages >= 8 * std::max(options_.checkpoint_wal_pages, checkpointer_->DuePages())) checkpointer_->Drain();
+    if (c.wal_pages >= 8 * DueWalPages()) checkpointer_->Drain();
   } catch (const std::exception& e) {
     ReportBackgroundError(path_ + ": cannot start checkpoint: " + e.what());
   }

@@ -155,6 +155,9 @@ class Store {
   auto RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std::declval<Connection&>()));
   // DatabaseError for an operation that waited busy_timeout_ms for the lock.
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
+  // The WAL length (pages) at which a checkpoint is due: the threshold, or
+  // more while the checkpointer backs off.
+  int DueWalPages() const;
   bool CheckpointDue(const Connection& c) const;
   void RunDueCheckpoint(Connection& c) noexcept;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
