@@ -29,6 +29,19 @@ std::string ErrorReading(const std::string& path) {
   return "no error";
 }
 
+// The value of `sql` (a PRAGMA) on the file at `path`, read-only.
+std::string Pragma(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  sqlite3_step(stmt);
+  std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
 }  // namespace
 
 TEST_CASE("a file written by a newer schema is refused by writers and readers") {
@@ -70,37 +83,16 @@ TEST_CASE("the file is in WAL mode and marked as promsqlite's") {
   Options options;
   options.synchronous = Synchronous::kFull;
   { Registry registry(path, options); }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  auto pragma = [&](const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
-    sqlite3_step(stmt);
-    std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-    return value;
-  };
-  CHECK(pragma("PRAGMA journal_mode") == "wal");
-  CHECK(pragma("PRAGMA application_id") == std::to_string(0x50726d53));
-  CHECK(pragma("PRAGMA user_version") == std::to_string(SchemaVersion()));
-  sqlite3_close(db);
+  CHECK(Pragma(path, "PRAGMA journal_mode") == "wal");
+  CHECK(Pragma(path, "PRAGMA application_id") == std::to_string(0x50726d53));
+  CHECK(Pragma(path, "PRAGMA user_version") == std::to_string(SchemaVersion()));
   CHECK(std::string(SqliteVersion()) == sqlite3_libversion());
   CHECK(std::string(Version()) == PROMSQLITE_TEST_VERSION);
 }
 
 TEST_CASE("a new file takes Options::page_size; an existing file keeps its own") {
   test::TempDir dir;
-  auto page_size = [](const std::string& path) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr);
-    sqlite3_step(stmt);
-    int size = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return size;
-  };
+  auto page_size = [](const std::string& path) { return std::stoi(Pragma(path, "PRAGMA page_size")); };
   const std::string small = dir.File("small.db"), large = dir.File("large.db");
   { Registry registry(small); }
   CHECK(page_size(small) == 1024);  // the default
