@@ -3,14 +3,13 @@
 // what was written.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <sstream>
 
 #include "promsqlite/promsqlite.h"
 #include "test_helper.h"
+#include "test_util.h"
 
 using server_test::ServerProcess;
 using server_test::TempDir;
@@ -62,28 +61,7 @@ TEST_CASE("a real Prometheus scraping the server sees exactly what writer proces
   ServerProcess server({"--db", db});
   REQUIRE(server.Start());
 
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWriters; ++w) {
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int rc = 0;
-      try {
-        Writer(db, w);
-      } catch (const std::exception& e) {
-        fprintf(stderr, "writer %d: %s\n", w, e.what());
-        rc = 1;
-      }
-      _exit(rc);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    REQUIRE(WEXITSTATUS(status) == 0);
-  }
+  REQUIRE(promsqlite::test::RunInChildren(kWriters, [&](int w) { Writer(db, w); }) == 0);
 
   const std::vector<std::string> queries = {
       "sum(e2e_requests_total{path=\"/plain\"})",

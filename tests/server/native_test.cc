@@ -3,8 +3,6 @@
 // (../shared/tools/prom-scrape --enable-feature native-histograms).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -66,33 +64,14 @@ std::string ValueOf(const std::string& line) {
 }
 
 void RunWriters(const std::string& db, bool batched) {
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWriters; ++w) {
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int rc = 0;
-      try {
-        promsqlite::Options options;
-        if (batched && w % 2 == 1) options.write_mode = promsqlite::WriteMode::kBatched;
-        promsqlite::Registry registry(db, options);
-        auto h = promsqlite::BuildHistogram().Name("native_op_seconds").Help("Operation time.")
-                     .NativeHistogram(1.1).Register(registry).WithLabelValues({});
-        for (double v : WriterValues(w)) h.Observe(v);
-      } catch (const std::exception& e) {
-        fprintf(stderr, "writer %d: %s\n", w, e.what());
-        rc = 1;
-      }
-      _exit(rc);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    REQUIRE(WEXITSTATUS(status) == 0);
-  }
+  REQUIRE(promsqlite::test::RunInChildren(kWriters, [&](int w) {
+            promsqlite::Options options;
+            if (batched && w % 2 == 1) options.write_mode = promsqlite::WriteMode::kBatched;
+            promsqlite::Registry registry(db, options);
+            auto h = promsqlite::BuildHistogram().Name("native_op_seconds").Help("Operation time.")
+                         .NativeHistogram(1.1).Register(registry).WithLabelValues({});
+            for (double v : WriterValues(w)) h.Observe(v);
+          }) == 0);
 }
 
 }  // namespace
