@@ -206,7 +206,22 @@ if _mp_util is not None:
 
 # --- helpers: time(), count_exceptions(), track_inprogress() ---------------
 
-class _Timer:
+class _ContextDecorator:
+    """A context manager that also decorates: each call of the decorated
+    function runs inside `self._fresh()`."""
+
+    def _fresh(self):
+        return self
+
+    def __call__(self, f):
+        @functools.wraps(f)
+        def wrapped(*args, **kwargs):
+            with self._fresh():
+                return f(*args, **kwargs)
+        return wrapped
+
+
+class _Timer(_ContextDecorator):
     """Context manager and decorator: calls `callback(seconds)` at the end."""
 
     def __init__(self, callback):
@@ -220,15 +235,13 @@ class _Timer:
     def __exit__(self, typ, value, traceback):
         self._callback(max(time.perf_counter() - self._start, 0.0))
 
-    def __call__(self, f):
-        @functools.wraps(f)
-        def wrapped(*args, **kwargs):
-            with _Timer(self._callback):
-                return f(*args, **kwargs)
-        return wrapped
+    def _fresh(self):
+        # Its own start time per call: decorated functions may nest or
+        # run in several threads at once.
+        return _Timer(self._callback)
 
 
-class _ExceptionCounter:
+class _ExceptionCounter(_ContextDecorator):
     """Context manager and decorator: increments when `exception` escapes."""
 
     def __init__(self, inc, exception):
@@ -243,15 +256,8 @@ class _ExceptionCounter:
             self._inc()
         return False
 
-    def __call__(self, f):
-        @functools.wraps(f)
-        def wrapped(*args, **kwargs):
-            with self:
-                return f(*args, **kwargs)
-        return wrapped
 
-
-class _InprogressTracker:
+class _InprogressTracker(_ContextDecorator):
     """Context manager and decorator: +1 on entry, -1 on exit."""
 
     def __init__(self, gauge):
@@ -263,13 +269,6 @@ class _InprogressTracker:
 
     def __exit__(self, typ, value, traceback):
         self._gauge.dec()
-
-    def __call__(self, f):
-        @functools.wraps(f)
-        def wrapped(*args, **kwargs):
-            with self:
-                return f(*args, **kwargs)
-        return wrapped
 
 
 def _count_exceptions(self, exception=Exception):
