@@ -31,10 +31,8 @@ int RunIncrementNs(const Flags& flags) {
     batched.push_back(batched_ns(seconds));
     prometheus_cpp.push_back(reference.IncrementNs(seconds));
   }
-  NoteRepeats("batched_inc_ns", batched);
-  NoteRepeats("prometheus_cpp_inc_ns", prometheus_cpp);
-  Report("batched_inc_ns", Median(batched));
-  Report("prometheus_cpp_inc_ns", Median(prometheus_cpp));
+  ReportMedian("batched_inc_ns", batched);
+  ReportMedian("prometheus_cpp_inc_ns", prometheus_cpp);
   Report("batched_vs_prometheus_cpp_ratio", MedianRatio(batched, prometheus_cpp));
   return 0;
 }

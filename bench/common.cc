@@ -77,6 +77,8 @@ void Note(const std::string& text) {
   std::fflush(stdout);
 }
 
+namespace {
+
 void NoteRepeats(const std::string& key, const std::vector<double>& values) {
   std::string line = key + " repeats:";
   char buf[32];
@@ -85,6 +87,13 @@ void NoteRepeats(const std::string& key, const std::vector<double>& values) {
     line += buf;
   }
   Note(line);
+}
+
+}  // namespace
+
+void ReportMedian(const std::string& key, const std::vector<double>& values) {
+  NoteRepeats(key, values);
+  Report(key, Median(values));
 }
 
 double CallsPerSecond(double seconds, int chunk, const std::function<void()>& op) {

@@ -44,7 +44,9 @@ double Percentile(std::vector<double>& values, double fraction);
 void Report(const std::string& key, double value);
 // Context for people ("# ..."), e.g. every repeat behind a median.
 void Note(const std::string& text);
-void NoteRepeats(const std::string& key, const std::vector<double>& values);
+// Every repeat as a note ("# key repeats: ..."), then their median as the
+// figure `key`.
+void ReportMedian(const std::string& key, const std::vector<double>& values);
 
 // Calls `op` in chunks of `chunk` until `seconds` have passed (the clock is
 // read once per chunk, so it costs nothing per call); returns calls/s.

@@ -65,10 +65,8 @@ int RunFlush(const Flags& flags) {
     if (c.Value() != repeats + 1) throw std::runtime_error("flush lost updates");
   }
   Note("flush: " + std::to_string(series) + " dirty counter series per Flush()");
-  NoteRepeats("flush_rows_per_s", flushes);
-  NoteRepeats("raw_batch_upsert_rows_per_s", raws);
-  Report("flush_rows_per_s", Median(flushes));
-  Report("raw_batch_upsert_rows_per_s", Median(raws));
+  ReportMedian("flush_rows_per_s", flushes);
+  ReportMedian("raw_batch_upsert_rows_per_s", raws);
   Report("flush_vs_raw_ratio", MedianRatio(flushes, raws));
   return 0;
 }

@@ -74,14 +74,10 @@ int RunImmediate(const Flags& flags) {
     raw_observes.push_back(CallsPerSecond(seconds, 64, raw_observe));
     observes.push_back(CallsPerSecond(seconds, 64, observe));
   }
-  NoteRepeats("raw_sqlite_upsert_txn_per_s", raw_incs);
-  NoteRepeats("immediate_inc_per_s", incs);
-  NoteRepeats("raw_sqlite_observe_txn_per_s", raw_observes);
-  NoteRepeats("immediate_observe_per_s", observes);
-  Report("raw_sqlite_upsert_txn_per_s", Median(raw_incs));
-  Report("immediate_inc_per_s", Median(incs));
-  Report("raw_sqlite_observe_txn_per_s", Median(raw_observes));
-  Report("immediate_observe_per_s", Median(observes));
+  ReportMedian("raw_sqlite_upsert_txn_per_s", raw_incs);
+  ReportMedian("immediate_inc_per_s", incs);
+  ReportMedian("raw_sqlite_observe_txn_per_s", raw_observes);
+  ReportMedian("immediate_observe_per_s", observes);
   Report("immediate_vs_raw_ratio", MedianRatio(incs, raw_incs));
   Report("immediate_observe_vs_raw_ratio", MedianRatio(observes, raw_observes));
   return 0;

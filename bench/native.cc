@@ -59,16 +59,12 @@ int RunNative(const Flags& flags) {
     classic_ns.push_back(batched_ns(hb.classic, batched_seconds));
     native_ns.push_back(batched_ns(hb.native, batched_seconds));
   }
-  NoteRepeats("immediate_classic_observe_per_s", classic_per_s);
-  NoteRepeats("immediate_native_observe_per_s", native_per_s);
-  NoteRepeats("batched_observe_ns", classic_ns);
-  NoteRepeats("batched_native_observe_ns", native_ns);
-  Report("immediate_classic_observe_per_s", Median(classic_per_s));
-  Report("immediate_native_observe_per_s", Median(native_per_s));
+  ReportMedian("immediate_classic_observe_per_s", classic_per_s);
+  ReportMedian("immediate_native_observe_per_s", native_per_s);
   // Cost ratios: how much longer a native observe takes than a classic one.
   Report("immediate_native_vs_classic_ratio", MedianRatio(classic_per_s, native_per_s));
-  Report("batched_observe_ns", Median(classic_ns));
-  Report("batched_native_observe_ns", Median(native_ns));
+  ReportMedian("batched_observe_ns", classic_ns);
+  ReportMedian("batched_native_observe_ns", native_ns);
   Report("batched_native_vs_classic_ratio", MedianRatio(native_ns, classic_ns));
   return 0;
 }

@@ -171,8 +171,7 @@ int RunPool(const Flags& flags) {
     promsqlite::Options defaults;
     std::vector<double> holds =
         CheckpointHolds(dir, defaults.checkpoint_wal_pages, flags.Int("checkpoint-repeats", 0));
-    NoteRepeats("checkpoint_hold_us", holds);
-    Report("checkpoint_hold_us", Median(holds));
+    ReportMedian("checkpoint_hold_us", holds);
   }
   return 0;
 }

@@ -52,13 +52,10 @@ int RunRender(const Flags& flags) {
   Note("render: " + std::to_string(series) + " counter series; promsqlite wrote " + std::to_string(render_bytes) +
        " bytes (protobuf: " + std::to_string(protobuf_bytes) + "), prometheus-cpp " +
        std::to_string(reference_bytes) + " bytes");
-  NoteRepeats("render_100k_protobuf_ms", protobuf_renders);
-  Report("render_100k_protobuf_ms", Median(protobuf_renders));
+  ReportMedian("render_100k_protobuf_ms", protobuf_renders);
   Report("render_protobuf_vs_text_ratio", MedianRatio(protobuf_renders, renders));
-  NoteRepeats("render_100k_ms", renders);
-  NoteRepeats("prometheus_cpp_serialize_100k_ms", serializes);
-  Report("render_100k_ms", Median(renders));
-  Report("prometheus_cpp_serialize_100k_ms", Median(serializes));
+  ReportMedian("render_100k_ms", renders);
+  ReportMedian("prometheus_cpp_serialize_100k_ms", serializes);
   Report("render_vs_prometheus_cpp_ratio", MedianRatio(renders, serializes));
   return 0;
 }

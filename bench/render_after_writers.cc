@@ -83,10 +83,8 @@ int RunRenderAfterWriters(const Flags& flags) {
       reader_many.Render(promsqlite::Format::kText).find("} " + std::to_string(processes) + "\n") ==
           std::string::npos)
     throw std::runtime_error("render-after-writers: the counters do not hold the expected totals");
-  NoteRepeats("render_after_1_writer_us", after_one);
-  NoteRepeats("render_after_many_writers_us", after_many);
-  Report("render_after_1_writer_us", Median(after_one));
-  Report("render_after_many_writers_us", Median(after_many));
+  ReportMedian("render_after_1_writer_us", after_one);
+  ReportMedian("render_after_many_writers_us", after_many);
   // Named for the full run's 2000 processes whatever --processes was.
   Report("render_after_2000_writers_vs_1_ratio", MedianRatio(after_many, after_one));
   return 0;

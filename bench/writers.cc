@@ -180,29 +180,21 @@ int RunWriters(const Flags& flags) {
   const std::string n = std::to_string(writers);
   Note("writers: all processes increment one shared series; " + std::to_string(increments) +
        " increments in all, each counted in the file: " + (lost == 0 ? "yes" : "NO"));
-  NoteRepeats("writers_1_inc_per_s", one);
-  NoteRepeats("baseline_writers_1_inc_per_s", one_base);
-  NoteRepeats("writers_" + n + "_inc_per_s", many);
-  NoteRepeats("writers_" + n + "_p99_us", p99s);
-  NoteRepeats("writers_" + n + "_p999_us", p999s);
-  NoteRepeats("writers_" + n + "_min_writer_share", shares);
-  Report("writers_1_inc_per_s", Median(one));
-  Report("writers_" + n + "_inc_per_s", Median(many));
+  ReportMedian("writers_1_inc_per_s", one);
+  ReportMedian("writers_" + n + "_inc_per_s", many);
   Report("writers_" + n + "_vs_1_ratio", MedianRatio(many, one));
-  Report("writers_" + n + "_p99_us", Median(p99s));
-  Report("writers_" + n + "_p999_us", Median(p999s));
+  ReportMedian("writers_" + n + "_p99_us", p99s);
+  ReportMedian("writers_" + n + "_p999_us", p999s);
   Report("writers_" + n + "_max_us", max_us);
-  Report("writers_" + n + "_min_writer_share", Median(shares));
+  ReportMedian("writers_" + n + "_min_writer_share", shares);
   Report("flush_wait_max_us", flush_wait_max_us);
-  Report("baseline_writers_1_inc_per_s", Median(one_base));
+  ReportMedian("baseline_writers_1_inc_per_s", one_base);
   Report("writers_1_vs_baseline_ratio", MedianRatio(one, one_base));
   if (baseline) {
-    NoteRepeats("baseline_writers_" + n + "_inc_per_s", many_base);
-    NoteRepeats("baseline_writers_" + n + "_min_writer_share", shares_base);
-    Report("baseline_writers_" + n + "_inc_per_s", Median(many_base));
+    ReportMedian("baseline_writers_" + n + "_inc_per_s", many_base);
     Report("baseline_writers_" + n + "_p99_us", Median(p99s_base));
     Report("baseline_writers_" + n + "_max_us", max_us_base);
-    Report("baseline_writers_" + n + "_min_writer_share", Median(shares_base));
+    ReportMedian("baseline_writers_" + n + "_min_writer_share", shares_base);
   }
   Report("writers_lost_updates", static_cast<double>(lost));
   if (lost != 0) {
