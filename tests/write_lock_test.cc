@@ -176,11 +176,37 @@ TEST_CASE("a process killed while it waits in the queue is skipped") {
   pid_t waiter = StartWaiter(db);
   Kill(waiter);
   Kill(holder);
-  REQUIRE(Hammer(db, 4, 200) == 0);
-  CHECK(Total(db) == 800);
+  // A writer that queues behind both dead tickets is served: they are
+  // skipped. (Writers that never queue need not skip them.)
   auto gate = WriteGate::Open(db);
   REQUIRE(gate != nullptr);
+  REQUIRE(gate->Acquire(WriteGate::Clock::now() + std::chrono::seconds(10)) == WriteGate::Entry::kOwned);
+  gate->Release();
   CHECK_FALSE(gate->Busy());
+  REQUIRE(Hammer(db, 4, 200) == 0);
+  CHECK(Total(db) == 800);
+  CHECK_FALSE(gate->Busy());
+}
+
+TEST_CASE("writers outside the queue skip the tickets of killed processes while they yield") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  pid_t holder = StartHolder(db, false);
+  pid_t waiter = StartWaiter(db);
+  Kill(waiter);
+  Kill(holder);
+  auto gate = WriteGate::Open(db);
+  REQUIRE(gate != nullptr);
+  CHECK(gate->Busy());
+  // Two looks per dead ticket, at least a millisecond apart.
+  int looks = 0;
+  for (; gate->Busy() && looks < 4; ++looks) {
+    gate->SkipDeadServing();
+    usleep(1500);
+  }
+  CHECK_FALSE(gate->Busy());
+  CHECK(looks == 4);
 }
 
 TEST_CASE("writers killed at random while they update leave exactly their acknowledged updates") {

@@ -191,7 +191,10 @@ int PromptBusyHandler(void* context, int attempts) {
   const int base_us = attempts < 1000 && !yield ? 10 : 100;
   auto sleep = std::min<std::chrono::steady_clock::duration>(
       std::chrono::microseconds(base_us + static_cast<int>(rng % (2 * base_us))), c->busy_deadline - now);
-  if (yield) c->yield_to->WaitForRelease(sleep);  // back at once when the queue's turn ends
+  if (yield) {
+    c->yield_to->SkipDeadServing();
+    c->yield_to->WaitForRelease(sleep);  // back at once when the queue's turn ends
+  }
   else std::this_thread::sleep_for(sleep);
   return 1;
 }

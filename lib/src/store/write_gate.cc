@@ -157,14 +157,42 @@ void WriteGate::Wake(uint32_t ticket) {
   if (shared_->sleepers.load(std::memory_order_seq_cst) != 0) FutexWakeAll(word);
 }
 
+// The serving ticket's owner died (or gave up): its slot is unlocked. Seen
+// twice, at least kLivenessCheck apart, with no progress in between, so that
+// a writer that has drawn its ticket but not yet locked its slot is not
+// mistaken for a dead one; then the ticket is skipped.
+void WriteGate::CheckServing(Clock::time_point now) {
+  const uint32_t serving = shared_->now_serving.load(std::memory_order_seq_cst);
+  if (SlotAlive(serving)) {
+    suspected_ = false;
+  } else if (suspected_ && suspect_ == serving) {
+    if (now - suspected_at_ < kLivenessCheck) return;
+    uint32_t expected = serving;
+    if (shared_->now_serving.compare_exchange_strong(expected, serving + 1)) {
+      Wake(serving + 1);
+      Wake(serving + 2);
+    }
+    suspected_ = false;
+  } else {
+    suspected_ = true;
+    suspect_ = serving;
+    suspected_at_ = now;
+  }
+}
+
+void WriteGate::SkipDeadServing() {
+  const Clock::time_point now = Clock::now();
+  if (now < next_liveness_check_ || !Busy()) return;
+  next_liveness_check_ = now + kLivenessCheck;
+  CheckServing(now);
+}
+
 WriteGate::Wait WriteGate::WaitFor(uint32_t ticket, Clock::time_point deadline) {
   std::atomic<uint32_t>* word = &shared_->seq[ticket % kSlots];
   Clock::time_point now = Clock::now();
   Clock::time_point next_check = now + kLivenessCheck;
   Clock::time_point spin_until = now;
   uint32_t head_seen = ticket;  // the ticket that was one ahead of us when we started spinning
-  uint32_t suspect = 0;
-  bool suspected = false;
   for (int polls = 0;; ++polls) {
     uint32_t seen_seq = word->load(std::memory_order_seq_cst);
     uint32_t serving = shared_->now_serving.load(std::memory_order_seq_cst);
@@ -179,25 +207,7 @@ WriteGate::Wait WriteGate::WaitFor(uint32_t ticket, Clock::time_point deadline) 
     if (now >= deadline) return Wait::kTimedOut;
     if (now >= next_check) {
       next_check = now + kLivenessCheck;
-      // The serving ticket's owner died (or gave up): its slot is unlocked.
-      // Seen twice, 1 ms apart, with no progress in between, so that a
-      // waiter that has drawn its ticket but not yet locked its slot is not
-      // mistaken for a dead one.
-      if (!SlotAlive(serving)) {
-        if (suspected && suspect == serving) {
-          uint32_t expected = serving;
-          if (shared_->now_serving.compare_exchange_strong(expected, serving + 1)) {
-            Wake(serving + 1);
-            Wake(serving + 2);
-          }
-          suspected = false;
-        } else {
-          suspected = true;
-          suspect = serving;
-        }
-      } else {
-        suspected = false;
-      }
+      CheckServing(now);
       continue;
     }
     if (ahead == 1 && now < spin_until) {
@@ -295,6 +305,7 @@ WriteGate::Entry WriteGate::Acquire(Clock::time_point) { return Entry::kBypass; 
 void WriteGate::Release() {}
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const { return {0, 0}; }
 bool WriteGate::Busy() const { return false; }
+void WriteGate::SkipDeadServing() {}
 bool WriteGate::ClaimCheckpoint(uint32_t) { return true; }
 void WriteGate::ReleaseCheckpointClaim(uint32_t) {}
 void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) { std::this_thread::sleep_for(timeout); }

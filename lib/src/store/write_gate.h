@@ -76,6 +76,13 @@ class WriteGate {
   // outside the queue waits while others are queued.
   void WaitForRelease(std::chrono::nanoseconds timeout);
 
+  // While Busy(): skips the serving ticket when its owner died or gave up,
+  // as queued waiters do (at most one look per millisecond; a ticket is
+  // skipped after two looks 1 ms apart). Writers outside the queue call it
+  // while they yield, so tickets that a killed process left behind do not
+  // keep everyone yielding until some writer queues.
+  void SkipDeadServing();
+
   // Checkpoints completed by any writer of the file: a writer whose commit
   // made a checkpoint due skips it when one completed since.
   uint32_t Checkpoints() const;
@@ -101,11 +108,18 @@ class WriteGate {
   Wait WaitFor(uint32_t ticket, Clock::time_point deadline);
   bool LockSlot(uint32_t ticket, bool lock);
   bool SlotAlive(uint32_t ticket);
+  void CheckServing(Clock::time_point now);
   void Wake(uint32_t ticket);
 
   int fd_;
   GateShared* shared_;
   uint32_t ticket_ = 0;
+  // CheckServing's suspicion: the serving ticket whose slot was unlocked,
+  // and when that was seen.
+  uint32_t suspect_ = 0;
+  bool suspected_ = false;
+  Clock::time_point suspected_at_{};
+  Clock::time_point next_liveness_check_{};  // SkipDeadServing's pace
 };
 
 // Holds the gate for a scope once entered.
