@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "promsqlite/promsqlite.h"
 #include "store/write_gate.h"
@@ -207,6 +209,57 @@ TEST_CASE("writers outside the queue skip the tickets of killed processes while 
   }
   CHECK_FALSE(gate->Busy());
   CHECK(looks == 4);
+}
+
+TEST_CASE("writers outside the queue step aside for a holder whose turn lasts, and only for a while") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  auto holder = WriteGate::Open(db), other = WriteGate::Open(db);
+  REQUIRE(holder != nullptr);
+  REQUIRE(other != nullptr);
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  CHECK_FALSE(other->HolderStarving(WriteGate::Clock::now() + milliseconds(1)));  // nobody holds it
+  const auto before = WriteGate::Clock::now();
+  REQUIRE(holder->Acquire(before + std::chrono::seconds(10)) == WriteGate::Entry::kOwned);
+  const auto after = WriteGate::Clock::now();
+  // The turn began between `before` and `after`.
+  CHECK_FALSE(other->HolderStarving(before));                      // just served: let it poll
+  if (after - before < milliseconds(1)) {
+    CHECK(other->HolderStarving(after + microseconds(250)));       // 250 us: losing the races
+    CHECK(other->HolderStarving(before + milliseconds(9)));
+  }
+  CHECK_FALSE(other->HolderStarving(after + milliseconds(10)));    // stopped, or a long checkpoint
+  // A writer outside the queue steps aside until its deadline while the
+  // holder starves (had the turn passed 10 ms meanwhile, it would have
+  // stopped earlier).
+  usleep(300);
+  const auto deadline = WriteGate::Clock::now() + milliseconds(2);
+  other->StepAside(deadline);
+  const auto stepped = WriteGate::Clock::now();
+  if (stepped - before < milliseconds(10)) CHECK(stepped >= deadline);
+  // A handoff starts the next turn afresh: the new holder gets its own
+  // 250 us to 10 ms (the old turn is more than 10 ms old by then).
+  std::atomic<int> stage{0};
+  std::thread waiter([&] {
+    auto third = WriteGate::Open(db);
+    if (!third || third->Acquire(WriteGate::Clock::now() + std::chrono::seconds(10)) != WriteGate::Entry::kOwned)
+      return;
+    stage = 1;
+    while (stage != 2) usleep(100);
+    third->Release();
+  });
+  while (holder->Counters().first == holder->Counters().second + 1) usleep(100);  // its ticket is drawn
+  const auto handoff = WriteGate::Clock::now();
+  holder->Release();
+  while (stage == 0) usleep(100);
+  CHECK_FALSE(other->HolderStarving(handoff - microseconds(1)));
+  if (WriteGate::Clock::now() - handoff < milliseconds(1))
+    CHECK(other->HolderStarving(handoff + microseconds(9500)));
+  stage = 2;
+  waiter.join();
+  CHECK_FALSE(other->Busy());
 }
 
 TEST_CASE("writers killed at random while they update leave exactly their acknowledged updates") {

@@ -205,6 +205,9 @@ auto Store::RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std
     c.yield_to = gate;
     c.busy_deadline = gate != nullptr ? std::min(deadline, start + kQueuePatience) : deadline;
     for (int attempt = 1;; ++attempt) {
+      // A queued writer that keeps losing SQLite's lock to writers like us
+      // goes first (WriteGate::StepAside; two atomic loads otherwise).
+      if (gate != nullptr) gate->StepAside(c.busy_deadline);
       try {
         return f(c);
       } catch (const SQLite::Exception& e) {

@@ -194,6 +194,7 @@ int PromptBusyHandler(void* context, int attempts) {
   if (yield) {
     c->yield_to->SkipDeadServing();
     c->yield_to->WaitForRelease(sleep);  // back at once when the queue's turn ends
+    c->yield_to->StepAside(c->busy_deadline);  // the holder is starving: its turn first
   }
   else std::this_thread::sleep_for(sleep);
   return 1;

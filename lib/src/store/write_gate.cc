@@ -31,6 +31,15 @@ constexpr uint32_t kMaxWaiters = 1 << 20;
 constexpr auto kSpin = std::chrono::microseconds(50);
 // How often sleeping waiters look for a dead ticket owner.
 constexpr auto kLivenessCheck = std::chrono::milliseconds(1);
+// Writers outside the queue step aside for a holder whose turn is at least
+// kHolderPatience old (a holder polling SQLite's lock every 10-30 us gets it
+// within a few polls unless others keep retaking it first), and no longer
+// once the turn is kHolderGiveUp old (a stopped holder, or a checkpoint that
+// holds SQLite's lock while it waits for readers: stepping aside no longer
+// helps anyone).
+constexpr auto kHolderPatience = std::chrono::microseconds(250);
+constexpr auto kHolderGiveUp = std::chrono::milliseconds(10);
+
 // The lock bytes live past the shared state so they never overlap it.
 constexpr off_t kSlotLockBase = 1 << 20;
 
@@ -55,12 +64,17 @@ struct GateShared {
   // (ClaimCheckpoint): the other writers leave that checkpoint, its sync of
   // the WAL included, to the claimer.
   alignas(64) std::atomic<uint32_t> checkpoint_claim;
+  // When the serving ticket's turn began (CLOCK_MONOTONIC nanoseconds):
+  // writers outside the queue step aside while that turn is old enough to
+  // mean its holder is losing every race for SQLite's lock (StepAside).
+  alignas(64) std::atomic<int64_t> served_since;
 };
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "futex words must be plain 32-bit words");
+static_assert(std::atomic<int64_t>::is_always_lock_free, "shared 64-bit words must be lock-free");
 static_assert(offsetof(GateShared, now_serving) == 64 && offsetof(GateShared, seq) == 128 &&
                   offsetof(GateShared, checkpoints) == 4224 && offsetof(GateShared, sleepers) == 4288 &&
                   offsetof(GateShared, releases) == 4352 && offsetof(GateShared, release_waiters) == 4416 &&
-                  offsetof(GateShared, checkpoint_claim) == 4480,
+                  offsetof(GateShared, checkpoint_claim) == 4480 && offsetof(GateShared, served_since) == 4544,
               "the layout is documented in docs/schema.md");
 
 std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path + "-lock"; }
@@ -68,6 +82,10 @@ std::string WriteGate::SidecarPath(const std::string& db_path) { return db_path 
 #ifdef __linux__
 
 namespace {
+
+int64_t Nanos(WriteGate::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, std::chrono::nanoseconds timeout) {
   if (timeout.count() <= 0) return;
@@ -235,6 +253,9 @@ WriteGate::Entry WriteGate::Acquire(Clock::time_point deadline) {
     if (w == Wait::kOwned) {
       if (!locked) LockSlot(ticket, true);
       ticket_ = ticket;
+      // Release() stamped the handoff already; this covers a turn that
+      // began at once (an empty queue) and only ever makes it look younger.
+      shared_->served_since.store(Nanos(Clock::now()), std::memory_order_release);
       return Entry::kOwned;
     }
     if (locked) LockSlot(ticket, false);
@@ -254,6 +275,7 @@ WriteGate::Entry WriteGate::Acquire(Clock::time_point deadline) {
 
 void WriteGate::Release() {
   const uint32_t next = ticket_ + 1;
+  shared_->served_since.store(Nanos(Clock::now()), std::memory_order_release);
   shared_->now_serving.store(next, std::memory_order_seq_cst);
   if (shared_->next_ticket.load(std::memory_order_seq_cst) != next) {
     Wake(next);      // its owner may be asleep
@@ -271,6 +293,19 @@ void WriteGate::WaitForRelease(std::chrono::nanoseconds timeout) {
   shared_->release_waiters.fetch_add(1, std::memory_order_seq_cst);
   if (Busy()) FutexWait(&shared_->releases, seen, timeout);
   shared_->release_waiters.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+bool WriteGate::HolderStarving(Clock::time_point now) const {
+  if (!Busy()) return false;
+  const auto age = std::chrono::nanoseconds(Nanos(now) - shared_->served_since.load(std::memory_order_acquire));
+  return age >= kHolderPatience && age < kHolderGiveUp;
+}
+
+void WriteGate::StepAside(Clock::time_point deadline) {
+  for (Clock::time_point now = Clock::now(); now < deadline && HolderStarving(now); now = Clock::now()) {
+    SkipDeadServing();
+    WaitForRelease(std::min<Clock::duration>(deadline - now, kLivenessCheck));
+  }
 }
 
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const {
@@ -305,6 +340,8 @@ WriteGate::Entry WriteGate::Acquire(Clock::time_point) { return Entry::kBypass; 
 void WriteGate::Release() {}
 std::pair<uint32_t, uint32_t> WriteGate::Counters() const { return {0, 0}; }
 bool WriteGate::Busy() const { return false; }
+bool WriteGate::HolderStarving(Clock::time_point) const { return false; }
+void WriteGate::StepAside(Clock::time_point) {}
 void WriteGate::SkipDeadServing() {}
 bool WriteGate::ClaimCheckpoint(uint32_t) { return true; }
 void WriteGate::ReleaseCheckpointClaim(uint32_t) {}

@@ -13,7 +13,11 @@
 // changes hands in microseconds nobody waits for a sleeping process to be
 // scheduled. While anyone is queued, writers outside the queue poll less
 // often and wake on each release (Busy, WaitForRelease), leaving the gaps
-// between transactions to the queued ones, in order.
+// between transactions to the queued ones, in order; and when the holder's
+// turn has lasted 250 us without it getting SQLite's lock, they step aside
+// before trying it at all (StepAside), so that a writer in a tight loop,
+// which retakes the lock microseconds after its commit without ever
+// polling, cannot keep the holder from it.
 //
 // How (docs/write-lock.md): a ticket lock in a shared mapping of the sidecar.
 // A writer draws a ticket, waits until "now serving" reaches it, runs its
@@ -82,6 +86,17 @@ class WriteGate {
   // while they yield, so tickets that a killed process left behind do not
   // keep everyone yielding until some writer queues.
   void SkipDeadServing();
+
+  // True while the gate's holder has been served for a while (250 us to
+  // 10 ms) without finishing: it is polling SQLite's lock and losing the
+  // races to writers outside the queue that retake the lock the moment it
+  // frees (a tight loop does so forever).
+  bool HolderStarving(Clock::time_point now) const;
+  // How a writer outside the queue steps aside for such a holder before it
+  // tries SQLite's lock: waits for the gate's release (skipping dead
+  // tickets) while HolderStarving, until `deadline`. Costs two atomic loads
+  // when nobody is queued.
+  void StepAside(Clock::time_point deadline);
 
   // Checkpoints completed by any writer of the file: a writer whose commit
   // made a checkpoint due skips it when one completed since.
