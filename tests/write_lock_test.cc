@@ -226,21 +226,22 @@ TEST_CASE("writers outside the queue step aside for a holder whose turn lasts, a
   const auto after = WriteGate::Clock::now();
   // The turn began between `before` and `after`.
   CHECK_FALSE(other->HolderStarving(before));                      // just served: let it poll
-  if (after - before < milliseconds(1)) {
-    CHECK(other->HolderStarving(after + microseconds(250)));       // 250 us: losing the races
+  if (after - before < microseconds(100)) {
+    CHECK_FALSE(other->HolderStarving(before + microseconds(900)));  // still polling
+    CHECK(other->HolderStarving(after + milliseconds(1)));           // 1 ms: losing the races
     CHECK(other->HolderStarving(before + milliseconds(9)));
   }
   CHECK_FALSE(other->HolderStarving(after + milliseconds(10)));    // stopped, or a long checkpoint
   // A writer outside the queue steps aside until its deadline while the
   // holder starves (had the turn passed 10 ms meanwhile, it would have
   // stopped earlier).
-  usleep(300);
+  usleep(1100);
   const auto deadline = WriteGate::Clock::now() + milliseconds(2);
   other->StepAside(deadline);
   const auto stepped = WriteGate::Clock::now();
   if (stepped - before < milliseconds(10)) CHECK(stepped >= deadline);
   // A handoff starts the next turn afresh: the new holder gets its own
-  // 250 us to 10 ms (the old turn is more than 10 ms old by then).
+  // 1 to 10 ms (the old turn is more than 10 ms old by then).
   std::atomic<int> stage{0};
   std::thread waiter([&] {
     auto third = WriteGate::Open(db);

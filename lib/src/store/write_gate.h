@@ -14,7 +14,7 @@
 // scheduled. While anyone is queued, writers outside the queue poll less
 // often and wake on each release (Busy, WaitForRelease), leaving the gaps
 // between transactions to the queued ones, in order; and when the holder's
-// turn has lasted 250 us without it getting SQLite's lock, they step aside
+// turn has lasted 1 ms without it getting SQLite's lock, they step aside
 // before trying it at all (StepAside), so that a writer in a tight loop,
 // which retakes the lock microseconds after its commit without ever
 // polling, cannot keep the holder from it.
@@ -87,7 +87,7 @@ class WriteGate {
   // keep everyone yielding until some writer queues.
   void SkipDeadServing();
 
-  // True while the gate's holder has been served for a while (250 us to
+  // True while the gate's holder has been served for a while (1 ms to
   // 10 ms) without finishing: it is polling SQLite's lock and losing the
   // races to writers outside the queue that retake the lock the moment it
   // frees (a tight loop does so forever).
