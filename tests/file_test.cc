@@ -2,9 +2,18 @@
 // WAL stays bounded under sustained writes.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 
 #include "promsqlite/promsqlite.h"
+#include "store/database.h"
 #include "test_util.h"
 
 using namespace promsqlite;
@@ -142,4 +151,76 @@ TEST_CASE("checkpoints keep the WAL bounded under sustained writes") {
   // threshold ahead of them waits (3000 commits would be 3000 pages).
   CHECK(st.st_size < 200 * 4096);
   CHECK(family.WithLabelValues({"7"}).Value() == 30);
+}
+
+namespace {
+
+// A forked process holding a write lock on byte `byte` of the -shm file as
+// SQLite does (byte 121: a checkpoint in progress; 120: a write
+// transaction), until killed.
+pid_t HoldShmByte(const std::string& path, long byte) {
+  return test::StartPausedChild([&] {
+    int fd = open((path + "-shm").c_str(), O_RDWR);
+    struct flock lock = {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = byte;
+    lock.l_len = 1;
+    if (fd < 0 || fcntl(fd, F_SETLK, &lock) != 0) throw std::runtime_error("cannot lock the -shm byte");
+  });
+}
+
+// Kills and reaps the process when the scope ends, however it ends.
+struct Killed {
+  pid_t pid;
+  ~Killed() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a read waits for another process's checkpoint to end before it takes its snapshot, within a bound") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  // Open throughout, as writers are while one of them checkpoints.
+  Registry registry(path);
+  BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment();
+  CHECK_FALSE(detail::CheckpointInProgress(path));
+  {
+    Killed writer{HoldShmByte(path, 120)};  // SQLite's write lock: not a checkpoint
+    CHECK_FALSE(detail::CheckpointInProgress(path));
+  }
+  {
+    Killed checkpointer{HoldShmByte(path, 121)};
+    CHECK(detail::CheckpointInProgress(path));
+    ReaderOptions options;
+    options.checkpoint_wait_ms = 50;
+    Reader reader(path, options);
+    const auto start = std::chrono::steady_clock::now();
+    const std::string text = reader.Render(Format::kText);
+    // A checkpoint that does not end delays the read by the bound, no more.
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
+    CHECK(text.find("jobs_total 1\n") != std::string::npos);
+    options.checkpoint_wait_ms = 0;  // never waits
+    CHECK(Reader(path, options).Render(Format::kText).find("jobs_total 1\n") != std::string::npos);
+  }
+  CHECK_FALSE(detail::CheckpointInProgress(path));
+  CHECK(Reader(path).Render(Format::kText).find("jobs_total 1\n") != std::string::npos);
+  // The read goes on as soon as the checkpoint ends, not at the bound.
+  ReaderOptions patient;
+  patient.checkpoint_wait_ms = 60000;
+  pid_t holder = HoldShmByte(path, 121);
+  std::thread ends([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Killed{holder};
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string text = Reader(path, patient).Render(Format::kText);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ends.join();
+  CHECK(waited >= std::chrono::milliseconds(100));
+  CHECK(waited < std::chrono::seconds(30));
+  CHECK(text.find("jobs_total 1\n") != std::string::npos);
 }

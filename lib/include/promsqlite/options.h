@@ -122,6 +122,15 @@ struct ReaderOptions {
   // How long a read waits for a lock held by a writer that is recovering or
   // checkpointing. Default: 5000.
   int busy_timeout_ms = 5000;
+
+  // How long a read waits, before it takes its snapshot, while a writer
+  // process checkpoints the file. A checkpoint holds SQLite's write lock
+  // until every snapshot reading the WAL has ended: a scrape that starts
+  // meanwhile makes the writers wait a whole scrape longer, and the WAL grow
+  // when the checkpoint gives up (docs/checkpoints.md). Checkpoints of
+  // promsqlite writers end within Options::checkpoint_busy_timeout_ms
+  // (default 20) plus their disk writes. 0 or less: never wait. Default: 100.
+  int checkpoint_wait_ms = 100;
 };
 
 }  // namespace promsqlite

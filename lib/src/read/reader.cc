@@ -80,6 +80,10 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
     c->pid = getpid();
     connection = std::move(c);
   }
+  // Not in the middle of a writer's checkpoint: our snapshot would hold it
+  // (and the writers behind it) up until we are done.
+  if (options.checkpoint_wait_ms > 0)
+    detail::WaitWhileCheckpointing(path, std::chrono::milliseconds(options.checkpoint_wait_ms));
   try {
     f(*connection->db);
   } catch (...) {

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -235,6 +236,38 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
   // another user) can still open the file read-only.
   int persist = 1;
   sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
+bool CheckpointInProgress(const std::string& path) {
+  struct stat st;
+  if (stat((path + "-shm").c_str(), &st) != 0) return false;
+  FILE* locks = std::fopen("/proc/locks", "re");
+  if (!locks) return false;
+  // "1: POSIX  ADVISORY  WRITE 1234 fd:01:567 121 121" (a blocked waiter's
+  // line has "->" and holds nothing; SQLite never blocks on these locks).
+  char file[64];
+  std::snprintf(file, sizeof file, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long>(st.st_ino));
+  constexpr long kCheckpointLockByte = 120 + 1;  // WALINDEX_LOCK_OFFSET + WAL_CKPT_LOCK
+  bool held = false;
+  char line[256];
+  while (!held && std::fgets(line, sizeof line, locks)) {
+    const char* at = std::strstr(line, file);
+    if (!at || std::strstr(line, "->") || !std::strstr(line, " WRITE ")) continue;
+    long start = 0;
+    char end[24];
+    if (std::sscanf(at + std::strlen(file), "%ld %23s", &start, end) != 2) continue;
+    const long last = std::strcmp(end, "EOF") == 0 ? kCheckpointLockByte : std::atol(end);
+    held = start <= kCheckpointLockByte && kCheckpointLockByte <= last;
+  }
+  std::fclose(locks);
+  return held;
+}
+
+void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until && CheckpointInProgress(path))
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
 }  // namespace promsqlite::detail

@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Exception.h>
 
 #include <chrono>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -69,6 +70,23 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
 // naming `blocked` (the file, its -wal or -shm, or the folder), its mode and
 // owners, and what to do about it (docs/permissions.md).
 std::string ReadOnlyMessage(const std::string& path, const std::string& blocked);
+
+// True while some process checkpoints the WAL of the database at `path`:
+// it holds SQLite's checkpoint lock (byte 121 of the -shm file, which every
+// checkpoint takes before SQLite's write lock and keeps to its end). Found
+// in /proc/locks, so this takes no lock and opens no descriptor of the
+// -shm file (closing one would drop this process's own SQLite locks on it).
+// False where /proc/locks does not exist (not Linux). Costs one read of
+// /proc/locks.
+bool CheckpointInProgress(const std::string& path);
+
+// Waits while CheckpointInProgress(path), polling every 100 us, at most
+// `bound`. A reader calls it before it takes a snapshot: a RESTART
+// checkpoint holds SQLite's write lock until every snapshot that reads the
+// WAL has ended, so a snapshot taken meanwhile makes the writers wait a
+// whole scrape longer, and the WAL grow when the checkpoint gives up
+// (docs/checkpoints.md).
+void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound);
 
 }  // namespace promsqlite::detail
 
