@@ -3,9 +3,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -170,15 +168,6 @@ pid_t HoldShmByte(const std::string& path, long byte) {
   });
 }
 
-// Kills and reaps the process when the scope ends, however it ends.
-struct Killed {
-  pid_t pid;
-  ~Killed() {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("a read waits for another process's checkpoint to end before it takes its snapshot, within a bound") {
@@ -189,11 +178,11 @@ TEST_CASE("a read waits for another process's checkpoint to end before it takes 
   BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment();
   CHECK_FALSE(detail::CheckpointInProgress(path));
   {
-    Killed writer{HoldShmByte(path, 120)};  // SQLite's write lock: not a checkpoint
+    test::KilledAtScopeEnd writer{HoldShmByte(path, 120)};  // SQLite's write lock: not a checkpoint
     CHECK_FALSE(detail::CheckpointInProgress(path));
   }
   {
-    Killed checkpointer{HoldShmByte(path, 121)};
+    test::KilledAtScopeEnd checkpointer{HoldShmByte(path, 121)};
     CHECK(detail::CheckpointInProgress(path));
     ReaderOptions options;
     options.checkpoint_wait_ms = 50;
@@ -214,7 +203,7 @@ TEST_CASE("a read waits for another process's checkpoint to end before it takes 
   pid_t holder = HoldShmByte(path, 121);
   std::thread ends([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    Killed{holder};
+    test::KillAndReap(holder);
   });
   const auto start = std::chrono::steady_clock::now();
   const std::string text = Reader(path, patient).Render(Format::kText);

@@ -1,8 +1,6 @@
 // Series lifecycle: per-process gauges whose dead writers vanish, TTL
 // expiry, remove/clear/wipe, and housekeeping that keeps the file bounded.
 #include <doctest/doctest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,11 +26,6 @@ struct FakeClock {
 
 pid_t StartWorker(const std::string& db, GaugeMode mode, double value) {
   return test::StartGaugeWorker(db, "worker_memory_bytes", mode, value);
-}
-
-void KillAndReap(pid_t pid) {
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
 }
 
 std::string Text(const std::string& db, ReaderOptions options = ReaderOptions()) {
@@ -75,8 +68,8 @@ TEST_CASE("live gauge modes show only running processes' values; plain modes kee
     const std::string db = dir.File("m.db");
     std::vector<pid_t> pids;
     for (double v : {10, 20, 30, 40}) pids.push_back(StartWorker(db, c.mode, v));
-    KillAndReap(pids[0]);
-    KillAndReap(pids[2]);
+    test::KillAndReap(pids[0]);
+    test::KillAndReap(pids[2]);
     CHECK(Body(Text(db)) == c.live_sample);
     Registry registry(db);
     HousekeepingReport report = registry.Housekeep();
@@ -84,8 +77,8 @@ TEST_CASE("live gauge modes show only running processes' values; plain modes kee
     CHECK(report.dead_writers == (IsLive(c.mode) ? 2 : 0));
     CHECK(Body(Text(db)) == c.live_sample);
     CHECK(test::CheckExposition(Text(db), false).exit_code == 0);
-    KillAndReap(pids[1]);
-    KillAndReap(pids[3]);
+    test::KillAndReap(pids[1]);
+    test::KillAndReap(pids[3]);
   }
 }
 
@@ -97,11 +90,11 @@ TEST_CASE("mode all and liveall expose one series per process with a pid label")
   std::string both = Body(Text(db));
   CHECK(both.find("worker_memory_bytes{pid=\"" + std::to_string(a) + "\"} 1\n") != std::string::npos);
   CHECK(both.find("worker_memory_bytes{pid=\"" + std::to_string(b) + "\"} 2\n") != std::string::npos);
-  KillAndReap(a);
+  test::KillAndReap(a);
   CHECK(Body(Text(db)) == "worker_memory_bytes{pid=\"" + std::to_string(b) + "\"} 2\n");
   CHECK(test::CheckExposition(Text(db), false).exit_code == 0);
   CHECK(test::CheckExposition(Reader(db).Render(Format::kOpenMetrics), true).exit_code == 0);
-  KillAndReap(b);
+  test::KillAndReap(b);
   CHECK(Body(Text(db)).empty());
 }
 

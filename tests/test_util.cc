@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,6 +287,11 @@ NativeExpectation ExpectNative(std::vector<double> values, int schema) {
   e.lower = detail::NativeUpperBound(index - 1, schema);
   e.upper = detail::NativeUpperBound(index, schema);
   return e;
+}
+
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
 }
 
 pid_t StartPausedChild(const std::function<void()>& setup) {

@@ -70,6 +70,16 @@ std::string IntegrityCheck(const std::string& path);
 // and reaps the process.
 pid_t StartPausedChild(const std::function<void()>& setup);
 
+// SIGKILLs the process and reaps it.
+void KillAndReap(pid_t pid);
+
+// Kills and reaps `pid` when the scope ends, however it ends (a failed
+// REQUIRE or an exception must not leave a paused child behind).
+struct KilledAtScopeEnd {
+  pid_t pid;
+  ~KilledAtScopeEnd() { KillAndReap(pid); }
+};
+
 // Forks a process that sets gauge `name` (declared in `mode`) to `value`
 // in `db` and then waits to be killed; returns its pid once the value is in
 // the file. The caller kills and reaps it.

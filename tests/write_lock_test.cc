@@ -16,6 +16,7 @@
 #include "store/write_gate.h"
 #include "test_util.h"
 
+using promsqlite::test::KillAndReap;
 using promsqlite::test::RunInChildren;
 using promsqlite::test::TempDir;
 using promsqlite::detail::WriteGate;
@@ -76,11 +77,6 @@ pid_t StartWaiter(const std::string& db) {
   while (gate->Counters().first == before) usleep(100);  // its ticket is drawn
   usleep(20 * 1000);                                      // and its slot locked
   return pid;
-}
-
-void Kill(pid_t pid) {
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
 }
 
 double Total(const std::string& db) {
@@ -162,7 +158,7 @@ TEST_CASE("a process killed while it holds the gate and SQLite's lock delays the
   close(ready[0]);
   close(ready[1]);
   usleep(50 * 1000);
-  Kill(holder);
+  KillAndReap(holder);
   int status = 0;
   REQUIRE(waitpid(writers, &status, 0) == writers);
   CHECK(WIFEXITED(status));
@@ -176,8 +172,8 @@ TEST_CASE("a process killed while it waits in the queue is skipped") {
   { promsqlite::Registry registry(db); Jobs(registry); Seconds(registry); }
   pid_t holder = StartHolder(db, false);
   pid_t waiter = StartWaiter(db);
-  Kill(waiter);
-  Kill(holder);
+  KillAndReap(waiter);
+  KillAndReap(holder);
   // A writer that queues behind both dead tickets is served: they are
   // skipped. (Writers that never queue need not skip them.)
   auto gate = WriteGate::Open(db);
@@ -196,8 +192,8 @@ TEST_CASE("writers outside the queue skip the tickets of killed processes while 
   { promsqlite::Registry registry(db); Jobs(registry); }
   pid_t holder = StartHolder(db, false);
   pid_t waiter = StartWaiter(db);
-  Kill(waiter);
-  Kill(holder);
+  KillAndReap(waiter);
+  KillAndReap(holder);
   auto gate = WriteGate::Open(db);
   REQUIRE(gate != nullptr);
   CHECK(gate->Busy());
@@ -376,7 +372,7 @@ TEST_CASE("an update that cannot get the lock within busy_timeout_ms fails namin
       CHECK(message.find("300 ms") != std::string::npos);
       CHECK(message.find("busy_timeout_ms") != std::string::npos);
     }
-    if (gate_too) Kill(holder);
+    if (gate_too) KillAndReap(holder);
     else sqlite3_close(raw);
     CHECK(Total(db) == before);  // nothing half-written
     jobs.Increment();  // free again: works
