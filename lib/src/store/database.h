@@ -7,7 +7,6 @@
 #include <SQLiteCpp/Exception.h>
 
 #include <chrono>
-#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>

@@ -304,6 +304,7 @@ bool WriteGate::HolderStarving(Clock::time_point now) const {
 }
 
 void WriteGate::StepAside(Clock::time_point deadline) {
+  if (!Busy()) return;  // every update comes here: no clock read when nobody is queued
   for (Clock::time_point now = Clock::now(); now < deadline && HolderStarving(now); now = Clock::now()) {
     SkipDeadServing();
     WaitForRelease(std::min<Clock::duration>(deadline - now, kLivenessCheck));
