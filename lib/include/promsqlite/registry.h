@@ -10,7 +10,9 @@
 // pending updates and one flusher thread, stopped when the last copy goes.
 // Process safety: any number of processes may open the same file. A process
 // that fork()s may keep using the registry in both parent and child: the
-// child notices the new pid and opens its own connection.
+// child notices it is one (a pthread_atfork handler, no system call per
+// update) and opens its own connection. A child made with a raw clone()
+// system call runs no fork handlers and must exec, not write.
 #ifndef PROMSQLITE_REGISTRY_H_
 #define PROMSQLITE_REGISTRY_H_
 

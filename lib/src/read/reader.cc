@@ -11,13 +11,14 @@
 #include "render/renderers.h"
 #include "store/clock.h"
 #include "store/database.h"
+#include "store/process_identity.h"
 
 namespace promsqlite {
 
 namespace detail {
 struct ReadConnection {
   std::unique_ptr<SQLite::Database> db;
-  pid_t pid = 0;
+  uint64_t fork_generation = 0;  // ForkGeneration() when opened
 };
 }  // namespace detail
 
@@ -62,7 +63,7 @@ Reader::Reader(std::string path, ReaderOptions options)
     : path_(std::move(path)), options_(options), lock_(std::make_unique<Lock>()) {}
 
 Reader::~Reader() {
-  if (connection_ && connection_->pid != getpid()) connection_.release()->db.release();
+  if (connection_ && connection_->fork_generation != detail::ForkGeneration()) connection_.release()->db.release();
 }
 
 // Opens lazily; false while the file does not exist. A failed read drops the
@@ -70,14 +71,14 @@ Reader::~Reader() {
 template <typename F>
 static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
                                std::unique_ptr<detail::ReadConnection>& connection, F&& f) {
-  if (connection && connection->pid != getpid()) connection.release()->db.release();
+  if (connection && connection->fork_generation != detail::ForkGeneration()) connection.release()->db.release();
   if (!connection) {
     bool exists = false;
     FileSize(path, &exists);
     if (!exists) return false;
     auto c = std::make_unique<detail::ReadConnection>();
     c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
-    c->pid = getpid();
+    c->fork_generation = detail::ForkGeneration();
     connection = std::move(c);
   }
   // Not in the middle of a writer's checkpoint: our snapshot would hold it

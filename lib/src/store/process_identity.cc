@@ -1,6 +1,9 @@
 #include "store/process_identity.h"
 
+#include <pthread.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +49,19 @@ std::string BootId() {
   return boot_id;
 }
 
+std::atomic<uint64_t> fork_generation{0};
+
+void OnForkChild() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace
+
+uint64_t ForkGeneration() {
+  // If the handler cannot be installed (out of memory), every call reads
+  // the pid instead: slower, never wrong.
+  static const bool installed = pthread_atfork(nullptr, nullptr, &OnForkChild) == 0;
+  if (!installed) return static_cast<uint64_t>(getpid()) << 32;
+  return fork_generation.load(std::memory_order_relaxed);
+}
 
 ProcessIdentity SelfIdentity() {
   ProcessIdentity self;

@@ -21,6 +21,16 @@ ProcessIdentity SelfIdentity();
 // True when a process with exactly this identity runs now.
 bool IsAlive(const ProcessIdentity& process);
 
+// A number that differs in every child of fork() from its parent's (a
+// pthread_atfork child handler bumps it): how a connection or lock state
+// opened before a fork is recognised in the child. Costs one atomic load,
+// against a system call for getpid() (~1 us on some VMs) on every update.
+// The handler is installed by the first call, so a value read before a
+// fork always differs from the one read after it in the child. A child made
+// with a raw clone() system call (which runs no fork handlers) is not
+// recognised: use fork(), or exec.
+uint64_t ForkGeneration();
+
 }  // namespace promsqlite::detail
 
 #endif  // PROMSQLITE_SRC_STORE_PROCESS_IDENTITY_H_

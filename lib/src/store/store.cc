@@ -106,7 +106,7 @@ Store::Store(std::string path, const Options& options) : path_(std::move(path)),
 Store::~Store() {
   // A child that inherited the parent's connection must not close it
   // (closing would touch the parent's locks); leak it instead.
-  if (pid_ != getpid()) {
+  if (fork_generation_ != ForkGeneration()) {
     if (conn_) conn_.release();
     AbandonInherited();
   }
@@ -114,8 +114,8 @@ Store::~Store() {
 }
 
 Store::Connection& Store::Conn() {
-  pid_t pid = getpid();
-  if (conn_ && pid_ == pid) return *conn_;
+  const uint64_t generation = ForkGeneration();
+  if (conn_ && fork_generation_ == generation) return *conn_;
   if (conn_) conn_.release();  // inherited across fork(): never use or close it
   AbandonInherited();
   conn_ = GuardSqlite(path_, "cannot open for writing", [&] {
@@ -161,7 +161,7 @@ Store::Connection& Store::Conn() {
   });
   // After the file exists, so that the sidecar takes its permission bits.
   if (options_.lock_wait == LockWait::kFairQueue) gate_ = WriteGate::Open(path_);
-  pid_ = pid;
+  fork_generation_ = generation;
   return *conn_;
 }
 

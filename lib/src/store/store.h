@@ -182,7 +182,7 @@ class Store {
   const std::string path_;
   const Options options_;
   std::mutex mu_;
-  pid_t pid_ = 0;
+  uint64_t fork_generation_ = ~uint64_t{0};  // ForkGeneration() when conn_ was opened
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<WriteGate> gate_;  // null: no sidecar, SQLite's lock alone
   std::unique_ptr<Checkpointer> checkpointer_;  // started at the first due checkpoint
