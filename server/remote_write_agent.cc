@@ -35,19 +35,23 @@ void RemoteWriteAgent::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    Send();
+    Send(false);
     lock.lock();
     wake_.wait_for(lock, std::chrono::duration<double>(options_.remote_write_interval_s), [&] { return stopping_; });
   }
+  lock.unlock();
+  // What writers added since the previous send would otherwise reach the
+  // receiver only when (if) this host's server runs again.
+  Send(true);
 }
 
-void RemoteWriteAgent::Send() {
+void RemoteWriteAgent::Send(bool last) {
 #ifdef PROMSQLITE_HAVE_PUSH
   promsqlite::RemoteWriteOptions write;
   write.url = options_.remote_write_url;
   write.extra_labels = options_.remote_write_labels;
   write.timeout_seconds = options_.remote_write_timeout_s;
-  write.retries = options_.remote_write_retries;
+  write.retries = last ? 0 : options_.remote_write_retries;
   write.basic_auth_user = options_.remote_write_user;
   write.basic_auth_password = options_.remote_write_password;
   write.bearer_token = options_.remote_write_bearer_token;
@@ -60,14 +64,15 @@ void RemoteWriteAgent::Send() {
     gettimeofday(&tv, nullptr);
     metrics_->RecordRemoteWrite(sent.samples, sent.histograms, true,
                                 static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6);
-    Log(LogLevel::kDebug, "remote-write sent",
+    Log(last ? LogLevel::kInfo : LogLevel::kDebug, last ? "remote-write sent the file's last state" : "remote-write sent",
         {{"samples", std::to_string(sent.samples)}, {"histograms", std::to_string(sent.histograms)}});
     if (!last_error_.empty()) Log(LogLevel::kInfo, "remote-write works again", {{"url", write.url}});
     last_error_.clear();
   } catch (const std::exception& e) {
     metrics_->RecordRemoteWrite(0, 0, false, 0);
     std::string error = e.what();
-    if (error != last_error_) Log(LogLevel::kWarn, "remote-write failed; will send again", {{"err", error}});
+    if (last) Log(LogLevel::kWarn, "remote-write of the file's last state failed", {{"err", error}});
+    else if (error != last_error_) Log(LogLevel::kWarn, "remote-write failed; will send again", {{"err", error}});
     last_error_ = error;
   }
 #endif

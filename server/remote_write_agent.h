@@ -5,9 +5,12 @@
 // with exponential backoff after transient failures (--remote-write.retries);
 // a send that still fails is logged and counted, and the next interval
 // sends the file's state again (nothing is queued: the file is the state).
+// When the server stops, one last send carries what changed since the
+// previous one (one attempt, no retries: shutdown waits at most one
+// --remote-write.timeout for it).
 //
 // Thread safety: owns its thread; the destructor stops it, waiting for a
-// send in progress (at most its timeouts and backoff).
+// send in progress (at most its timeouts and backoff) and the last send.
 #ifndef PROMSQLITE_SERVER_REMOTE_WRITE_AGENT_H_
 #define PROMSQLITE_SERVER_REMOTE_WRITE_AGENT_H_
 
@@ -31,7 +34,8 @@ class RemoteWriteAgent {
 
  private:
   void Run();
-  void Send();
+  // `last`: the send at shutdown, made once, without retries.
+  void Send(bool last);
 
   const ServerOptions options_;
   SelfMetrics* metrics_;

@@ -111,6 +111,27 @@ TEST_CASE("the agent sends the file periodically while serving /metrics: native 
   CHECK(SampleValue(metrics.body, "promsqlite_remote_write_last_success_timestamp_seconds") > 1.7e9);
 }
 
+TEST_CASE("when the server stops, the agent sends what changed since its last send") {
+  TempDir dir;
+  Prometheus prometheus(dir.path());
+  const std::string db = dir.File("m.db");
+  Registry registry(db);
+  Counter jobs = BuildCounter().Name("agent_final_jobs").Help("Jobs.").Register(registry).WithLabelValues({});
+  jobs.Increment(2);
+  const int port = test::FreePort();
+  // An hour's interval: only the send at start and the one at shutdown.
+  ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
+                       prometheus.url() + "/api/v1/write", "--remote-write.interval", "1h", "--remote-write.label",
+                       "instance=leaving-host"},
+                      dir.File("server.log"));
+  REQUIRE(WaitForValue(prometheus, R"(agent_final_jobs_total{instance="leaving-host"})", "2") == "2");
+  jobs.Increment(40);
+  CHECK(server.Stop(SIGTERM, 30) == 0);
+  // Without the last send the receiver would keep 2 until the next start.
+  CHECK(WaitForValue(prometheus, R"(agent_final_jobs_total{instance="leaving-host"})", "42") == "42");
+  CHECK(Contains(test::ReadFile(dir.File("server.log")), "remote-write sent the file's last state"));
+}
+
 TEST_CASE("an unreachable receiver is retried a bounded number of times, counted as failures, and /metrics keeps working") {
   TempDir dir;
   const std::string db = dir.File("m.db");
@@ -136,4 +157,9 @@ TEST_CASE("an unreachable receiver is retried a bounded number of times, counted
   // One warning per distinct error, not one per attempt.
   std::string log = test::ReadFile(dir.File("server.log"));
   CHECK(Contains(log, "remote-write failed"));
+  // The last send at shutdown is tried once, and the server still stops
+  // cleanly when it fails.
+  CHECK(server.Stop(SIGTERM, 30) == 0);
+  log = test::ReadFile(dir.File("server.log"));
+  CHECK(Contains(log, "remote-write of the file's last state failed"));
 }

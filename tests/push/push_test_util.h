@@ -25,6 +25,10 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   bool Running();
+  // Sends `signal` and waits for the process to exit: its exit status
+  // (128 + signal number when a signal ended it), or -1 when it has not
+  // ended within `seconds` (it is then killed when destroyed).
+  int Stop(int signal, double seconds);
 
  private:
   pid_t pid_ = -1;
