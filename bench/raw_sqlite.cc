@@ -41,8 +41,9 @@ RawStore::RawStore(const std::string& path) : path_(path) {
   commit_ = Prepare("COMMIT");
   add_ = Prepare(Upsert(has_writer_id, "value = value + excluded.value, updated = excluded.updated"));
   observe_ = Prepare(Upsert(
-      has_writer_id, "value = value + excluded.value, count = count + excluded.count, updated = excluded.updated",
-      " RETURNING id"));
+      has_writer_id, "value = value + excluded.value, count = count + excluded.count, updated = excluded.updated"));
+  written_ = Prepare(std::string("SELECT id FROM series WHERE family_id = ?1 AND labels = ?2") +
+                     (has_writer_id ? " AND writer_id = 0" : ""));
   bucket_ = Prepare(
       "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count");
@@ -50,7 +51,7 @@ RawStore::RawStore(const std::string& path) : path_(path) {
 }
 
 RawStore::~RawStore() {
-  for (sqlite3_stmt* s : {begin_, commit_, add_, observe_, bucket_, family_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {begin_, commit_, add_, observe_, written_, bucket_, family_}) sqlite3_finalize(s);
   sqlite3_close(db_);
 }
 
@@ -104,9 +105,11 @@ int64_t RawStore::Observe(int64_t id, int64_t family_id, const std::string& labe
   sqlite3_bind_double(observe_, 4, value);
   sqlite3_bind_int64(observe_, 5, 1);
   sqlite3_bind_double(observe_, 6, WallNow());
-  int rc = sqlite3_step(observe_);
-  int64_t row = rc == SQLITE_ROW ? sqlite3_column_int64(observe_, 0) : 0;
   Step(observe_);
+  sqlite3_bind_int64(written_, 1, family_id);
+  sqlite3_bind_blob(written_, 2, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
+  int64_t row = sqlite3_step(written_) == SQLITE_ROW ? sqlite3_column_int64(written_, 0) : 0;
+  Step(written_);
   return row;
 }
 

@@ -30,7 +30,8 @@ class RawStore {
   // `id` 0 lets SQLite choose. Returns the last inserted row's id (the
   // new row's, when this call inserted one).
   int64_t Add(int64_t id, int64_t family_id, const std::string& labels, double delta);
-  // store.cc's `observe` (sum and count, RETURNING id) and `bucket` upserts.
+  // store.cc's `observe` upsert (sum and count), the query for the row it
+  // wrote (`select_written`), and the `bucket` upsert.
   int64_t Observe(int64_t id, int64_t family_id, const std::string& labels, double value);
   void Bucket(int64_t series_id, int bucket);
 
@@ -42,7 +43,7 @@ class RawStore {
   std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt *begin_ = nullptr, *commit_ = nullptr, *add_ = nullptr, *observe_ = nullptr,
-               *bucket_ = nullptr, *family_ = nullptr;
+               *written_ = nullptr, *bucket_ = nullptr, *family_ = nullptr;
 };
 
 // Creates a promsqlite file at `path` through the library, declaring a

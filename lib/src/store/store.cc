@@ -415,15 +415,25 @@ void Store::Set(const SeriesRef& series, double value) {
 int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                                  const int64_t* bucket_deltas, size_t buckets, double now, int* schema) {
   SQLite::Statement& observe = series.native.enabled ? c.observe_native : c.observe;
-  BindSeries(observe, series, WriterFor(c, series), sum, count, now);
+  const int64_t writer_id = WriterFor(c, series);
+  BindSeries(observe, series, writer_id, sum, count, now);
+  Exec(observe);
+  // The row actually written: the cached id's, or the key's when that row
+  // was deleted (and maybe made again by another process) meanwhile.
   int64_t id;
   {
-    ResetOnExit reset{observe};
-    observe.executeStep();  // RETURNING id: the row actually written
-    id = observe.getColumn(0).getInt64();
+    SQLite::Statement& written = c.select_written;
+    written.bind(1, static_cast<int64_t>(series.family_id));
+    written.bindNoCopy(2, series.labels.data(), static_cast<int>(series.labels.size()));
+    written.bind(3, writer_id);
+    ResetOnExit reset{written};
+    if (!written.executeStep())
+      throw DatabaseError(path_ + ": the series just written is missing (family " +
+                          std::to_string(series.family_id) + ")");
+    id = written.getColumn(0).getInt64();
     if (series.native.enabled) {
       // NULL: never lowered, still the family's schema.
-      SQLite::Column stored = observe.getColumn(1);
+      SQLite::Column stored = written.getColumn(1);
       *schema = stored.isNull() ? series.native.schema : stored.getInt();
     }
   }
