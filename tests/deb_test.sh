@@ -3,14 +3,15 @@
 # dependency in debian/control is installed (scripts/install-deps lists
 # them) and the maintainer scripts parse. With PROMSQLITE_LONG_TESTS=1 (a few
 # minutes; needs root): builds the packages from a copy of the tree, installs
-# them (dpkg -i, then apt-get -f for dependencies), has two members of the
-# group promsqlite write /var/lib/promsqlite/metrics.db (one creates it with
-# PROMSQLITE_MODE=0660 under umask 077), checks that a user outside the group
-# is refused with the hint, starts the installed server as the user
-# promsqlite with the flags from /etc/default/promsqlite-server (containers
-# run no systemd), scrapes it with check-exposition and a real Prometheus,
-# builds examples/quickstart.cc against libpromsqlite-dev, and purges the
-# packages.
+# them (dpkg -i, then apt-get -f for dependencies), checks the manual pages,
+# has two members of the group promsqlite write /var/lib/promsqlite/metrics.db
+# (one creates it with PROMSQLITE_MODE=0660 under umask 077) and a third
+# through python3-promsqlite, checks that a
+# user outside the group is refused with the hint, starts the installed
+# server as the user promsqlite with the flags from
+# /etc/default/promsqlite-server (containers run no systemd), scrapes it with
+# check-exposition and a real Prometheus, builds examples/quickstart.cc
+# against libpromsqlite-dev, and purges the packages.
 set -euo pipefail
 src=$1 tools=$2
 cd "$src"
@@ -25,7 +26,7 @@ if [ "${PROMSQLITE_LONG_TESTS:-}" != 1 ]; then
 fi
 
 [ "$(id -u)" -eq 0 ] || fail "installing the packages needs root"
-packages=(libpromsqlite0 libpromsqlite-dev promsqlite promsqlite-server)
+packages=(libpromsqlite0 libpromsqlite-dev promsqlite promsqlite-server python3-promsqlite)
 for p in "${packages[@]}"; do
   if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     fail "$p is installed on this machine already; the test does not touch it"
@@ -38,7 +39,8 @@ chmod 755 "$work"
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -f /var/lib/promsqlite/metrics.db /var/lib/promsqlite/metrics.db-wal /var/lib/promsqlite/metrics.db-shm
+  rm -f /var/lib/promsqlite/metrics.db /var/lib/promsqlite/metrics.db-wal /var/lib/promsqlite/metrics.db-shm \
+    /var/lib/promsqlite/metrics.db-lock
   dpkg --purge "${packages[@]}" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -64,6 +66,9 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || { cat "$work/install.log"; fail "$p is not installed"; }
 done
 echo "installed: ${packages[*]}"
+for page in promsqlite promsqlite-server; do
+  [ -f "/usr/share/man/man1/$page.1.gz" ] || fail "no manual page /usr/share/man/man1/$page.1.gz"
+done
 
 # What promsqlite-server's postinst set up.
 getent passwd promsqlite >/dev/null || fail "no user promsqlite"
@@ -101,6 +106,17 @@ set -e
 grep -q "read-only for this process.*docs/permissions.md" <<<"$refused" || fail "unexpected refusal: $refused"
 echo "members of the group wrote $db; an outsider was refused"
 
+# python3-promsqlite: code written for prometheus_client, run by a third
+# member with the system's interpreter, adds to the same counter.
+as 61024 "$gid" env -u PYTHONPATH /usr/bin/python3 - "$db" <<'PY' || fail "python3-promsqlite could not write"
+import sys
+import promsqlite
+assert promsqlite.__file__.startswith("/usr/lib/python3/dist-packages/promsqlite/"), promsqlite.__file__
+promsqlite.setup(sqlite=sys.argv[1])
+promsqlite.Counter("deb_jobs", "Jobs done.", ["by"]).labels("python").inc(4)
+PY
+echo "python3-promsqlite, as installed, wrote to $db"
+
 # The installed server, as its user, with the flags from /etc/default (on a
 # free port, changed there as an admin would).
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -117,13 +133,14 @@ done
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || { cat "$work/server.log"; fail "scrape failed"; }
 grep -qx 'deb_jobs_total{by="first"} 3' "$work/metrics.txt" || { cat "$work/metrics.txt"; fail "first writer's count"; }
 grep -qx 'deb_jobs_total{by="second"} 2' "$work/metrics.txt" || fail "second writer's count"
+grep -qx 'deb_jobs_total{by="python"} 4' "$work/metrics.txt" || fail "the Python writer's count"
 "$tools/check-exposition" --format text "$work/metrics.txt" || fail "check-exposition rejected the scrape"
 "$tools/prom-scrape" --target "127.0.0.1:$port" 'sum(deb_jobs_total)' >"$work/prom.txt" 2>&1 ||
   { cat "$work/prom.txt"; fail "Prometheus could not scrape the server"; }
 /usr/bin/python3 - "$work/prom.txt" <<'PY' || { cat "$work/prom.txt"; fail "Prometheus saw another sum"; }
 import json, sys
 first = json.loads(open(sys.argv[1]).readline())
-assert float(first["result"][0]["value"]) == 5, first
+assert float(first["result"][0]["value"]) == 9, first
 PY
 kill -TERM "$server_pid"
 set +e
@@ -141,7 +158,7 @@ grep -qx 'http_requests_total{code="200",method="GET"} 4000' <<<"$out" || { echo
 echo "examples/quickstart.cc builds and runs against libpromsqlite-dev"
 
 # Purge: the conffile and the (now empty) data folder go.
-rm -f "$db" "$db-wal" "$db-shm"
+rm -f "$db" "$db-wal" "$db-shm" "$db-lock"  # the file and its companions (-lock: the write gate)
 dpkg --purge "${packages[@]}" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "purge failed"; }
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
