@@ -64,7 +64,8 @@ void RemoteWriteAgent::Send(bool last) {
     gettimeofday(&tv, nullptr);
     metrics_->RecordRemoteWrite(sent.samples, sent.histograms, true,
                                 static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6);
-    Log(last ? LogLevel::kInfo : LogLevel::kDebug, last ? "remote-write sent the file's last state" : "remote-write sent",
+    Log(last ? LogLevel::kInfo : LogLevel::kDebug,
+        last ? "remote-write sent the file's last state" : "remote-write sent",
         {{"samples", std::to_string(sent.samples)}, {"histograms", std::to_string(sent.histograms)}});
     if (!last_error_.empty()) Log(LogLevel::kInfo, "remote-write works again", {{"url", write.url}});
     last_error_.clear();

@@ -113,8 +113,8 @@ struct Store::Connection {
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
-  SQLite::Statement observe_native, select_written, native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
-      delete_native_buckets, set_native_schema;
+  SQLite::Statement observe_native, select_written, native_bucket_add, native_bucket, count_native_buckets,
+      select_native_buckets, delete_native_buckets, set_native_schema;
   SQLite::Statement insert_series, select_series, select_buckets;
   SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
   SQLite::Statement delete_series_buckets, delete_series;
