@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -442,5 +443,10 @@ TEST_CASE("--log.level=debug logs each request; info logs none") {
   REQUIRE(debug.Start());
   auto res = Client(debug.port()).Get("/metrics");
   REQUIRE(res);
-  CHECK(Contains(debug.Log(), "level=debug msg=request method=GET path=/metrics status=200"));
+  // The server logs a request after it has sent the answer: wait for the
+  // line (a bound, not a timing check).
+  const std::string line = "level=debug msg=request method=GET path=/metrics status=200";
+  for (int i = 0; i < 100 && !Contains(debug.Log(), line); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(Contains(debug.Log(), line));
 }
