@@ -31,7 +31,7 @@ class RawStore {
   // new row's, when this call inserted one).
   int64_t Add(int64_t id, int64_t family_id, const std::string& labels, double delta);
   // store.cc's `observe` upsert (sum and count), the query for the row it
-  // wrote (`select_written`), and the `bucket` upsert.
+  // wrote (by its key, as `select_series`), and the `bucket` upsert.
   int64_t Observe(int64_t id, int64_t family_id, const std::string& labels, double value);
   void Bucket(int64_t series_id, int bucket);
 

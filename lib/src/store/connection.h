@@ -62,16 +62,6 @@ struct Store::Connection {
                "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
         observe_native(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
                                    "updated = excluded.updated")),
-        // The row an observe upsert wrote, found by its key afterwards in
-        // the same transaction, not with RETURNING: SQLite runs a statement
-        // with RETURNING with a statement journal, whose 64 KiB buffer it
-        // allocates and frees every time; where that freeing shrinks the
-        // heap (glibc trims it), each observe paid two brk() calls and the
-        // page faults of the regrown heap: 19 400 against 36 700
-        // transactions/s in a micro-benchmark on a 2-vCPU VM, 33 000-35 000
-        // against 36 000-37 000 with trimming turned off.
-        select_written(*db,
-                       "SELECT id, native_schema FROM series WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
         // Native buckets: an UPDATE, and an INSERT only when it changed
         // nothing (a new bucket, which may exceed the maximum).
         native_bucket_add(*db,
@@ -87,8 +77,17 @@ struct Store::Connection {
         insert_series(*db,
                       "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
                       "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
+        // A series by its key. Also how an observe finds the row its upsert
+        // wrote, in the same transaction, rather than with RETURNING: SQLite
+        // runs a statement with RETURNING with a statement journal, whose
+        // 64 KiB buffer it allocates and frees every time; where that
+        // freeing shrinks the heap (glibc trims it), each observe paid two
+        // brk() calls and the page faults of the regrown heap: 19 400
+        // against 36 700 transactions/s in a micro-benchmark on a 2-vCPU
+        // VM, 33 000-35 000 against 36 000-37 000 with trimming turned off.
         select_series(*db,
-                      "SELECT id, value, count FROM series WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
+                      "SELECT id, value, count, native_schema FROM series "
+                      "WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
         select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
         select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
         insert_family(*db,
@@ -113,7 +112,7 @@ struct Store::Connection {
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   SQLite::Statement add, set, observe, bucket;
-  SQLite::Statement observe_native, select_written, native_bucket_add, native_bucket, count_native_buckets,
+  SQLite::Statement observe_native, native_bucket_add, native_bucket, count_native_buckets,
       select_native_buckets, delete_native_buckets, set_native_schema;
   SQLite::Statement insert_series, select_series, select_buckets;
   SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;

@@ -78,6 +78,13 @@ int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
+// Binds select_series to a series' key.
+void BindSeriesKey(SQLite::Statement& select, int64_t family_id, std::string_view labels, int64_t writer_id) {
+  select.bind(1, family_id);
+  select.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
+  select.bind(3, writer_id);
+}
+
 void BindSeries(SQLite::Statement& s, const SeriesRef& series, int64_t writer_id, double value, int64_t count,
                 double now) {
   int64_t id = series.per_process ? 0 : series.cached_id->load(std::memory_order_relaxed);
@@ -365,9 +372,7 @@ int64_t Store::Declare(const FamilySpec& spec) {
 int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process) {
   return Run("cannot create series", [&](Connection& c) -> int64_t {
     auto select_id = [&](int64_t writer_id) -> int64_t {
-      c.select_series.bind(1, static_cast<int64_t>(family_id));
-      c.select_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
-      c.select_series.bind(3, writer_id);
+      BindSeriesKey(c.select_series, family_id, labels, writer_id);
       ResetOnExit reset{c.select_series};
       return c.select_series.executeStep() ? c.select_series.getColumn(0).getInt64() : 0;
     };
@@ -422,18 +427,15 @@ int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double 
   // was deleted (and maybe made again by another process) meanwhile.
   int64_t id;
   {
-    SQLite::Statement& written = c.select_written;
-    written.bind(1, static_cast<int64_t>(series.family_id));
-    written.bindNoCopy(2, series.labels.data(), static_cast<int>(series.labels.size()));
-    written.bind(3, writer_id);
-    ResetOnExit reset{written};
-    if (!written.executeStep())
+    BindSeriesKey(c.select_series, series.family_id, series.labels, writer_id);
+    ResetOnExit reset{c.select_series};
+    if (!c.select_series.executeStep())
       throw DatabaseError(path_ + ": the series just written is missing (family " +
                           std::to_string(series.family_id) + ")");
-    id = written.getColumn(0).getInt64();
+    id = c.select_series.getColumn(0).getInt64();
     if (series.native.enabled) {
       // NULL: never lowered, still the family's schema.
-      SQLite::Column stored = written.getColumn(1);
+      SQLite::Column stored = c.select_series.getColumn(3);
       *schema = stored.isNull() ? series.native.schema : stored.getInt();
     }
   }
@@ -581,11 +583,10 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
     Transaction txn(c, c.begin_read);
     int64_t id = 0;
     {
-      c.select_series.bind(1, static_cast<int64_t>(series.family_id));
-      c.select_series.bindNoCopy(2, series.labels.data(), static_cast<int>(series.labels.size()));
       // A process that never wrote a per-process series has writer id 0,
       // which finds nothing: its value is 0.
-      c.select_series.bind(3, series.per_process ? (c.writer_id ? c.writer_id : -1) : 0);
+      BindSeriesKey(c.select_series, series.family_id, series.labels,
+                    series.per_process ? (c.writer_id ? c.writer_id : -1) : 0);
       ResetOnExit reset{c.select_series};
       if (c.select_series.executeStep()) {
         out.exists = true;
