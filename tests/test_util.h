@@ -73,6 +73,14 @@ pid_t StartPausedChild(const std::function<void()>& setup);
 // SIGKILLs the process and reaps it.
 void KillAndReap(pid_t pid);
 
+// A waitpid() status as a shell reports it: the exit code, or 128 + the
+// number of the signal that ended the process.
+int ExitCode(int wait_status);
+
+// Waits up to `seconds` for child `pid` to end and reaps it: its ExitCode,
+// or -1 when it is still running (not reaped).
+int WaitForExit(pid_t pid, double seconds);
+
 // Kills and reaps `pid` when the scope ends, however it ends (a failed
 // REQUIRE or an exception must not leave a paused child behind).
 struct KilledAtScopeEnd {

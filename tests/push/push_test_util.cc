@@ -60,17 +60,12 @@ bool ChildProcess::Running() { return waitpid(pid_, nullptr, WNOHANG) == 0; }
 int ChildProcess::Stop(int signal, double seconds) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      kill(-pid_, SIGKILL);  // whatever it left in its process group
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const int code = WaitForExit(pid_, seconds);
+  if (code >= 0) {
+    kill(-pid_, SIGKILL);  // whatever it left in its process group
+    pid_ = -1;
   }
-  return -1;
+  return code;
 }
 
 HttpAnswer HttpGet(int port, const std::string& path) {

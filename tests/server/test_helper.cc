@@ -96,24 +96,21 @@ bool ServerProcess::Running() {
   int status = 0;
   pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == 0) return true;
-  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit_status_ = promsqlite::test::ExitCode(status);
   return false;
 }
 
 int ServerProcess::Stop(int sig) {
   if (!Running()) return exit_status_;
   kill(pid_, sig);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return Running() ? -1 : exit_status_;
+  return Wait();
 }
 
 int ServerProcess::Wait() {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return Running() ? -1 : exit_status_;
+  if (!Running()) return exit_status_;
+  const int code = promsqlite::test::WaitForExit(pid_, 20);
+  if (code >= 0) exit_status_ = code;
+  return code;
 }
 
 std::string ServerProcess::Log() const { return ReadAll(dir_.File("stderr")); }

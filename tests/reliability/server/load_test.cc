@@ -341,7 +341,7 @@ struct LoadRun {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
       }
-      writer_status.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      writer_status.push_back(promsqlite::test::ExitCode(status));
     }
     munmap(shared, sizeof(std::atomic<int>));
     for (int w = 0; w < kWriters; ++w) {
