@@ -420,7 +420,7 @@ TEST_CASE("a version 2 file is read as it is and migrated to version 3 with its 
     BuildHistogram().Name("native").NativeHistogram(1.1).Register(registry).WithLabelValues({}).Observe(3);
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == SchemaVersion());
   CHECK(Reader(path).Render(Format::kText) ==
         expected + "# HELP native \n# TYPE native histogram\nnative_bucket{le=\"+Inf\"} 1\nnative_sum 3\nnative_count 1\n");
   CHECK(NativeRows(path) == 1);

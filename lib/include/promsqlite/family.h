@@ -35,9 +35,6 @@ namespace detail {
 struct FamilyState;
 }  // namespace detail
 
-// Label values by label name, as prometheus-cpp takes them.
-using Labels = std::map<std::string, std::string>;
-
 // client_golang's DefNativeHistogramZeroThreshold: 2^-128.
 constexpr double kDefaultNativeZeroThreshold = 0x1p-128;
 

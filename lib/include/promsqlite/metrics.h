@@ -12,6 +12,7 @@
 #ifndef PROMSQLITE_METRICS_H_
 #define PROMSQLITE_METRICS_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,12 +24,31 @@ namespace detail {
 struct SeriesState;
 }  // namespace detail
 
+// Label values by label name, as prometheus-cpp takes them. Also an
+// exemplar's labels.
+using Labels = std::map<std::string, std::string>;
+
+// Exemplars (OpenMetrics): an update of a counter or a histogram may carry
+// labels that point at one request behind it, typically a trace id, e.g.
+// {{"trace_id", "4bf92f3577b34da6"}}. The exemplar's value is the amount
+// added or the value observed, its timestamp the time of the update
+// (Options::clock). The file keeps one exemplar per counter series and one
+// per histogram bucket: the one with the latest timestamp, whichever
+// process wrote it. Exposed in OpenMetrics and protobuf (the text format
+// 0.0.4 has none). Label names must match [a-zA-Z_][a-zA-Z0-9_]*, values be
+// UTF-8, and names and values together hold at most 128 characters (code
+// points), else InvalidArgument; an empty set is an exemplar without labels.
+// Cost: in immediate mode one more row written in the update's transaction
+// (a counter's also looks its row up by key); in batched mode the latest
+// per bucket is held until the flush.
 // A counter: a shared total that only goes up.
 class Counter {
  public:
   // Adds `amount` to the shared total. Throws InvalidArgument when `amount`
   // is negative, NaN or infinite; DatabaseError when the file cannot be written.
   void Increment(double amount = 1.0) const;
+  // The same, keeping `exemplar` (see Exemplars above) with it.
+  void Increment(double amount, const Labels& exemplar) const;
   // The current shared total, read from the file.
   double Value() const;
 
@@ -77,6 +97,9 @@ class Histogram {
  public:
   // Records one observation. NaN is rejected; infinities are counted.
   void Observe(double value) const;
+  // The same, keeping `exemplar` (see Exemplars above) for the classic
+  // bucket the value falls in (+Inf for a native-only histogram).
+  void Observe(double value, const Labels& exemplar) const;
   DistributionValue Value() const;
 
  private:

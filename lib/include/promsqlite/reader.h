@@ -41,6 +41,17 @@ struct FamilySummary {
   int64_t series = 0;
 };
 
+// The exemplar a counter series or a histogram bucket holds (see Exemplars
+// in promsqlite/metrics.h).
+struct ExemplarSnapshot {
+  // Counters: 0. Histograms: the index in spec.buckets of the bucket,
+  // spec.buckets.size() for +Inf.
+  size_t bucket = 0;
+  Labels labels;
+  double value = 0;      // the amount added or the value observed
+  double timestamp = 0;  // of the update, in Unix seconds
+};
+
 // One series of a FamilySnapshot, with the values the exposition shows.
 struct SeriesSnapshot {
   // In the order of the family's spec.label_names.
@@ -57,6 +68,8 @@ struct SeriesSnapshot {
   std::vector<int64_t> bucket_counts;
   // When the series was created, in Unix seconds; 0 when unknown.
   double created = 0;
+  // Counters and histograms: the exemplars kept, sorted by bucket.
+  std::vector<ExemplarSnapshot> exemplars;
 };
 
 // A family and its series, as one Reader::Snapshot() read them.

@@ -209,6 +209,25 @@ void ValidateLabelValue(const std::string& family, std::string_view label, std::
     Fail(family, "value of label \"" + std::string(label) + "\" is not valid UTF-8");
 }
 
+void ValidateExemplar(const std::string& family, const char* what, const Labels& exemplar) {
+  size_t characters = 0;
+  auto count = [&](std::string_view text) {
+    for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes
+  };
+  for (const auto& [name, value] : exemplar) {
+    if (!IsValidLabelName(name))
+      Fail(family, std::string(what) + ": exemplar label name " + Quoted(name) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (!IsValidUtf8(value))
+      Fail(family, std::string(what) + ": value of exemplar label \"" + name + "\" is not valid UTF-8");
+    count(name);
+    count(value);
+  }
+  if (characters > kMaxExemplarCharacters)
+    Fail(family, std::string(what) + ": exemplar labels have " + std::to_string(characters) +
+                     " characters (names and values together), more than the limit of " +
+                     std::to_string(kMaxExemplarCharacters));
+}
+
 void ValidateValue(const std::string& family, const char* what, double value, bool allow_infinite,
                    bool non_negative) {
   if (std::isnan(value)) Fail(family, std::string(what) + " does not accept NaN");

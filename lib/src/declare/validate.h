@@ -44,6 +44,14 @@ void RequireLabelNames(const std::string& family, const std::vector<std::string>
 // "a, b", or "none".
 std::string JoinNames(const std::vector<std::string>& names);
 
+// The most characters (code points) an exemplar's label names and values
+// may have together: OpenMetrics' limit, which the official clients enforce.
+constexpr size_t kMaxExemplarCharacters = 128;
+
+// An exemplar's labels for `what` (e.g. "Counter.Increment"): valid label
+// names, UTF-8 values, at most kMaxExemplarCharacters in all.
+void ValidateExemplar(const std::string& family, const char* what, const Labels& exemplar);
+
 // `what` is e.g. "Counter.Increment"; rejects NaN (and infinities unless
 // allowed) and negative values when `non_negative`.
 void ValidateValue(const std::string& family, const char* what, double value,

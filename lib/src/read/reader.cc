@@ -49,6 +49,13 @@ class SnapshotCollector : public detail::SnapshotVisitor {
     series.bucket_counts = record.bucket_counts;
     int64_t cumulative = 0;
     for (int64_t& count : series.bucket_counts) count = cumulative += count;
+    for (const detail::ExemplarRecord& e : record.exemplars) {
+      ExemplarSnapshot& exemplar = series.exemplars.emplace_back();
+      exemplar.bucket = static_cast<size_t>(e.bucket);
+      for (size_t i = 0; i < e.names.size(); ++i) exemplar.labels.emplace(e.names[i], e.values[i]);
+      exemplar.value = e.value;
+      exemplar.timestamp = e.timestamp;
+    }
     out_->back().series.push_back(std::move(series));
   }
   void End() override {}

@@ -75,6 +75,35 @@ class GaugeFold {
   double value_ = 0, updated_ = 0, created_ = 0;
 };
 
+// Every exemplar of the file by series id, each list sorted by bucket.
+// Read at once: most files hold none or few, and one query per series
+// would cost every scrape more than the exemplars are worth.
+std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::Database& db, const std::string& path,
+                                                                       int version) {
+  std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
+  if (version < 4) return exemplars;
+  SQLite::Statement query(db, "SELECT series_id, bucket, labels, value, timestamp FROM exemplars "
+                              "ORDER BY series_id, bucket");
+  std::vector<std::string> elements;
+  while (query.executeStep()) {
+    ExemplarRecord e;
+    e.bucket = query.getColumn(1).getInt64();
+    if (e.bucket < 0) continue;  // no bucket of ours (another program's row): shown nowhere
+    SQLite::Column labels = query.getColumn(2);
+    std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
+    if (!DecodeTuple(blob, &elements) || elements.size() % 2 != 0)
+      throw DatabaseError(path + ": an exemplar has malformed labels");
+    for (size_t i = 0; i < elements.size(); i += 2) {
+      e.names.push_back(std::move(elements[i]));
+      e.values.push_back(std::move(elements[i + 1]));
+    }
+    e.value = query.getColumn(3).getDouble();
+    e.timestamp = query.getColumn(4).getDouble();
+    exemplars[query.getColumn(0).getInt64()].push_back(std::move(e));
+  }
+  return exemplars;
+}
+
 }  // namespace
 
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
@@ -84,6 +113,7 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
     const int version = CheckSchemaReadable(db, path);
     if (version == 0) return;
     const auto writers = LoadWriters(db, version);
+    const auto exemplars = LoadExemplars(db, path, version);
     SQLite::Statement families(db, "SELECT " + FamilyColumns(version) + " FROM families ORDER BY name");
     SQLite::Statement series(db, "SELECT " + SeriesColumns(version) +
                                      " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
@@ -115,6 +145,7 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
         if (!DecodeTuple(group_labels, &record.label_values) || record.label_values.size() != label_count)
           throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
         fold.Emit(&record);
+        record.exemplars.clear();
         visitor.Series(family, record);
       };
       series.bind(1, static_cast<int64_t>(family.id));
@@ -146,6 +177,11 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
         record.count = series.getColumn(3).getInt64();
         record.created = series.getColumn(4).getDouble();
         record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
+        record.exemplars.clear();
+        if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
+          auto found = exemplars.find(series.getColumn(0).getInt64());
+          if (found != exemplars.end()) record.exemplars = found->second;
+        }
         if (histogram) {
           buckets.bind(1, series.getColumn(0).getInt64());
           while (buckets.executeStep()) {

@@ -32,6 +32,15 @@ struct NativeBuckets {
   std::vector<std::pair<int32_t, int64_t>> positive, negative;  // (index, count)
 };
 
+// An exemplar of a counter series (bucket 0) or of a histogram bucket (its
+// index; the number of bounds for +Inf).
+struct ExemplarRecord {
+  int64_t bucket = 0;
+  std::vector<std::string> names, values;  // its labels, sorted by name
+  double value = 0;
+  double timestamp = 0;  // Unix seconds
+};
+
 struct SeriesRecord {
   std::vector<std::string> label_values;  // in the order of spec.label_names
   double value = 0;                       // counter/gauge value, distribution sum, enum index
@@ -39,6 +48,7 @@ struct SeriesRecord {
   double created = 0;                     // Unix seconds; 0: unknown (no _created)
   std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
   NativeBuckets native;                   // histograms with a native histogram
+  std::vector<ExemplarRecord> exemplars;  // counters, histograms: sorted by bucket
 };
 
 class SnapshotVisitor {

@@ -43,6 +43,12 @@ void AppendCanonicalFloat(std::string& out, double value) {
   if (out.find_first_of(".e", start) == std::string::npos) out += ".0";
 }
 
+void AppendTimestamp(std::string& out, double value) {
+  char fixed[400];  // the longest finite double in fixed notation has 309 digits before the dot
+  auto res = std::to_chars(fixed, fixed + sizeof fixed, value, std::chars_format::fixed);
+  out.append(fixed, static_cast<size_t>(res.ptr - fixed));
+}
+
 bool ParseFloat(std::string_view text, double* value) {
   if (text == "+Inf" || text == "Inf") { *value = HUGE_VAL; return true; }
   if (text == "-Inf") { *value = -HUGE_VAL; return true; }

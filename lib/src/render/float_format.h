@@ -18,6 +18,12 @@ std::string FormatGoFloat(double value);
 // them, with ".0" added to integers written without exponent ("1.0").
 void AppendCanonicalFloat(std::string& out, double value);
 
+// A timestamp in Unix seconds as OpenMetrics parsers read it: the shortest
+// round-trip digits without exponent ("1700000000.25", "1700000000"). The
+// official Python client's parser splits a timestamp at its dot, so it
+// would read "1.70000000025e+09" as 1.7 s. `value` must be finite.
+void AppendTimestamp(std::string& out, double value);
+
 // Parses what AppendGoFloat wrote (and any decimal float), locale-free.
 // Returns false when `text` is not entirely a number.
 bool ParseFloat(std::string_view text, double* value);

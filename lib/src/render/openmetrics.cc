@@ -1,6 +1,9 @@
 // OpenMetrics 1.0.0 text: counters as family NAME with NAME_total and
 // NAME_created, _created for histograms and summaries, info and stateset
-// types, canonical le values, # UNIT, and a final # EOF.
+// types, canonical le values, # UNIT, exemplars after the counter's _total
+// and the histogram's _bucket samples, and a final # EOF.
+#include <cmath>
+
 #include "promsqlite/metric_type.h"
 #include "render/escape.h"
 #include "render/float_format.h"
@@ -24,6 +27,7 @@ class OpenMetricsRenderer : public SnapshotVisitor {
     switch (spec.type) {
       case MetricType::kCounter:
         AppendSample(out, name, "_total", family, series, series.value);
+        AppendExemplar(out, series, 0);
         if (series.created != 0) AppendSample(out, name, "_created", family, series, series.created);
         break;
       case MetricType::kGauge:
@@ -47,8 +51,10 @@ class OpenMetricsRenderer : public SnapshotVisitor {
           label_.clear();
           AppendCanonicalFloat(label_, spec.buckets[i]);
           AppendSample(out, name, "_bucket", family, series, static_cast<double>(cumulative), "le", label_);
+          AppendExemplar(out, series, static_cast<int64_t>(i));
         }
         AppendSample(out, name, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
+        AppendExemplar(out, series, static_cast<int64_t>(spec.buckets.size()));
         // With negative buckets _sum is not counter-like; OpenMetrics then
         // forbids _sum, and _count may not appear without it. A native
         // histogram has negative buckets once it holds a negative
@@ -75,6 +81,26 @@ class OpenMetricsRenderer : public SnapshotVisitor {
   }
 
  private:
+  // Turns the sample line just written into one with `series`' exemplar
+  // of `bucket`, when it has one: ` # {labels} value timestamp`.
+  static void AppendExemplar(std::string& out, const SeriesRecord& series, int64_t bucket) {
+    for (const ExemplarRecord& e : series.exemplars) {
+      if (e.bucket != bucket) continue;
+      out.pop_back();  // the sample's newline
+      out += " # ";
+      if (e.names.empty()) out += "{}";
+      AppendLabelSet(out, e.names, e.values);
+      out += ' ';
+      AppendGoFloat(out, e.value);
+      if (std::isfinite(e.timestamp)) {  // a clock (Options::clock) that said NaN: no time
+        out += ' ';
+        AppendTimestamp(out, e.timestamp);
+      }
+      out += '\n';
+      return;
+    }
+  }
+
   void WriteHeader(const FamilySpec& spec) {
     std::string& out = out_.text();
     out += "# TYPE ";

@@ -6,9 +6,11 @@
 // with an empty value left out (Prometheus' data model has none). Classic
 // histogram buckets are sent without +Inf (sample_count is that bucket), as
 // client_golang does; native histograms as schema, zero bucket, spans and
-// deltas. A family is flushed as its own message whenever its encoding
+// deltas. Exemplars as client_golang sends them: in the counter, in their
+// bucket, an exemplar of +Inf in a +Inf bucket added for it. A family is flushed as its own message whenever its encoding
 // reaches ChunkedOutput::kChunkBytes, so memory stays flat.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "promsqlite/metric_type.h"
@@ -31,7 +33,8 @@ enum : uint32_t {
   kHistogramCount = 1, kHistogramSum = 2, kHistogramBucket = 3, kHistogramSchema = 5,
   kHistogramZeroThreshold = 6, kHistogramZeroCount = 7, kHistogramNegativeSpan = 9,
   kHistogramNegativeDelta = 10, kHistogramPositiveSpan = 12, kHistogramPositiveDelta = 13,
-  kBucketCumulativeCount = 1, kBucketUpperBound = 2,
+  kBucketCumulativeCount = 1, kBucketUpperBound = 2, kBucketExemplar = 3, kCounterExemplar = 2,
+  kExemplarLabel = 1, kExemplarValue = 2, kExemplarTimestamp = 3, kTimestampSeconds = 1, kTimestampNanos = 2,
   kSpanOffset = 1, kSpanLength = 2,
 };
 // MetricType in metrics.proto.
@@ -69,7 +72,9 @@ class ProtobufRenderer : public SnapshotVisitor {
     for (size_t i = 0; i < series.label_values.size(); ++i) values_[i] = &series.label_values[i];
     switch (spec.type) {
       case MetricType::kCounter:
-        AppendMetric(kMetricCounter, Scalar(series.value));
+        Scalar(series.value);
+        if (const ExemplarRecord* e = ExemplarOf(series, 0)) AppendExemplar(body_, kCounterExemplar, *e);
+        AppendMetric(kMetricCounter, body_);
         break;
       case MetricType::kGauge:
         AppendMetric(kMetricGauge, Scalar(series.value));
@@ -102,6 +107,41 @@ class ProtobufRenderer : public SnapshotVisitor {
   }
 
  private:
+  static const ExemplarRecord* ExemplarOf(const SeriesRecord& series, int64_t bucket) {
+    for (const ExemplarRecord& e : series.exemplars)
+      if (e.bucket == bucket) return &e;
+    return nullptr;
+  }
+
+  // An Exemplar message as field `field` of `out`; labels as given (sorted
+  // by name), the timestamp split into seconds and nanoseconds.
+  void AppendExemplar(std::string& out, uint32_t field, const ExemplarRecord& e) {
+    exemplar_.clear();
+    for (size_t i = 0; i < e.names.size(); ++i) {
+      pair_.clear();
+      AppendBytes(pair_, kLabelName, e.names[i]);
+      AppendBytes(pair_, kLabelValue, e.values[i]);
+      AppendBytes(exemplar_, kExemplarLabel, pair_);
+    }
+    AppendDouble(exemplar_, kExemplarValue, e.value);
+    if (std::isfinite(e.timestamp) && std::fabs(e.timestamp) < 9e18) AppendTimestamp(e.timestamp);
+    AppendBytes(out, field, exemplar_);
+  }
+
+  // google.protobuf.Timestamp: whole seconds (floor) and nanoseconds.
+  void AppendTimestamp(double timestamp) {
+    double seconds = std::floor(timestamp);
+    int64_t nanos = std::llround((timestamp - seconds) * 1e9);
+    if (nanos >= 1000000000) {
+      seconds += 1;
+      nanos -= 1000000000;
+    }
+    pair_.clear();
+    AppendUint(pair_, kTimestampSeconds, static_cast<uint64_t>(static_cast<int64_t>(seconds)));
+    if (nanos != 0) AppendUint(pair_, kTimestampNanos, static_cast<uint64_t>(nanos));
+    AppendBytes(exemplar_, kExemplarTimestamp, pair_);
+  }
+
   const std::string& Scalar(double value) {
     body_.clear();
     AppendDouble(body_, kValue, value);
@@ -118,6 +158,15 @@ class ProtobufRenderer : public SnapshotVisitor {
       bucket_.clear();
       AppendUint(bucket_, kBucketCumulativeCount, static_cast<uint64_t>(cumulative));
       AppendDouble(bucket_, kBucketUpperBound, spec.buckets[i]);
+      if (const ExemplarRecord* e = ExemplarOf(series, static_cast<int64_t>(i)))
+        AppendExemplar(bucket_, kBucketExemplar, *e);
+      AppendBytes(body_, kHistogramBucket, bucket_);
+    }
+    if (const ExemplarRecord* e = ExemplarOf(series, static_cast<int64_t>(spec.buckets.size()))) {
+      bucket_.clear();
+      AppendUint(bucket_, kBucketCumulativeCount, static_cast<uint64_t>(series.count));
+      AppendDouble(bucket_, kBucketUpperBound, HUGE_VAL);
+      AppendExemplar(bucket_, kBucketExemplar, *e);
       AppendBytes(body_, kHistogramBucket, bucket_);
     }
     if (spec.native_bucket_factor > 0) {
@@ -200,7 +249,7 @@ class ProtobufRenderer : public SnapshotVisitor {
   ChunkedOutput out_;
   std::string header_;   // name, help, type of the current family
   std::string metrics_;  // its Metric fields not yet written
-  std::string body_, bucket_, deltas_;
+  std::string body_, bucket_, deltas_, exemplar_, pair_;
   std::vector<std::string> names_;   // label names, in the records' order
   std::vector<const std::string*> values_;  // the current series' label values
   std::vector<size_t> order_;        // indices into names_, sorted by name

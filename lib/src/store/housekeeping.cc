@@ -108,6 +108,8 @@ HousekeepingReport Store::HousekeepLocked(Connection& c) {
   report.orphaned_series = DeleteInBatches(c, orphans, &batches);
   if (batches < kMaxBatches) {
     Transaction txn(c, c.begin_write);
+    // Left by a program that deleted series without their buckets (the
+    // triggers delete native buckets and exemplars with their series).
     c.db->exec("DELETE FROM bucket_counts WHERE series_id NOT IN (SELECT id FROM series)");
     txn.Commit();
     ++batches;

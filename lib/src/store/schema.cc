@@ -97,8 +97,26 @@ CREATE TRIGGER series_deletes_native_buckets AFTER DELETE ON series BEGIN
 END;
 )sql";
 
+// Version 4: exemplars (docs/schema.md). One per counter series (bucket 0)
+// and per classic histogram bucket (its index; the +Inf bucket's is the
+// number of bounds): the one with the latest timestamp of all writers. The
+// trigger deletes a series' exemplars with it.
+constexpr const char* kMigrateV3ToV4 = R"sql(
+CREATE TABLE exemplars (
+  series_id INTEGER NOT NULL,
+  bucket    INTEGER NOT NULL,
+  labels    BLOB NOT NULL,
+  value     REAL NOT NULL,
+  timestamp REAL NOT NULL,
+  PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE TRIGGER series_deletes_exemplars AFTER DELETE ON series BEGIN
+  DELETE FROM exemplars WHERE series_id = old.id;
+END;
+)sql";
+
 // kMigrations[v - 1] turns version v into v + 1.
-constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3};
+constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4};
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion - 1, "one migration per version");
 
 int PragmaInt(SQLite::Database& db, const char* pragma) {

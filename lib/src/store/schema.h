@@ -16,7 +16,7 @@ class Statement;
 namespace promsqlite::detail {
 
 // PRAGMA user_version of the files this build writes.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 // PRAGMA application_id marking a promsqlite file: "PrmS".
 constexpr int32_t kApplicationId = 0x50726d53;
 

@@ -395,11 +395,13 @@ int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double i
   });
 }
 
-void Store::Add(const SeriesRef& series, double delta) {
+void Store::Add(const SeriesRef& series, double delta, const ExemplarWrite* exemplar) {
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    BindSeries(c.add, series, WriterFor(c, series), delta, 0, Now());
+    const int64_t writer_id = WriterFor(c, series);
+    BindSeries(c.add, series, writer_id, delta, 0, Now());
     Exec(c.add);
+    if (exemplar) KeepExemplars(c, WrittenId(c, series, writer_id, nullptr), exemplar, 1);
     txn.Commit();
     AfterCommit(c);
   });
@@ -423,23 +425,7 @@ int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double 
   const int64_t writer_id = WriterFor(c, series);
   BindSeries(observe, series, writer_id, sum, count, now);
   Exec(observe);
-  // The row actually written: the cached id's, or the key's when that row
-  // was deleted (and maybe made again by another process) meanwhile.
-  int64_t id;
-  {
-    BindSeriesKey(c.select_series, series.family_id, series.labels, writer_id);
-    ResetOnExit reset{c.select_series};
-    if (!c.select_series.executeStep())
-      throw DatabaseError(path_ + ": the series just written is missing (family " +
-                          std::to_string(series.family_id) + ")");
-    id = c.select_series.getColumn(0).getInt64();
-    if (series.native.enabled) {
-      // NULL: never lowered, still the family's schema.
-      SQLite::Column stored = c.select_series.getColumn(3);
-      *schema = stored.isNull() ? series.native.schema : stored.getInt();
-    }
-  }
-  series.cached_id->store(id, std::memory_order_relaxed);
+  const int64_t id = WrittenId(c, series, writer_id, schema);
   for (size_t b = 0; b < buckets; ++b) {
     if (bucket_deltas[b] == 0) continue;
     c.bucket.bind(1, id);
@@ -448,6 +434,34 @@ int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double 
     Exec(c.bucket);
   }
   return id;
+}
+
+int64_t Store::WrittenId(Connection& c, const SeriesRef& series, int64_t writer_id, int* schema) {
+  BindSeriesKey(c.select_series, series.family_id, series.labels, writer_id);
+  ResetOnExit reset{c.select_series};
+  if (!c.select_series.executeStep())
+    throw DatabaseError(path_ + ": the series just written is missing (family " + std::to_string(series.family_id) +
+                        ")");
+  const int64_t id = c.select_series.getColumn(0).getInt64();
+  if (series.native.enabled && schema) {
+    // NULL: never lowered, still the family's schema.
+    SQLite::Column stored = c.select_series.getColumn(3);
+    *schema = stored.isNull() ? series.native.schema : stored.getInt();
+  }
+  series.cached_id->store(id, std::memory_order_relaxed);
+  return id;
+}
+
+void Store::KeepExemplars(Connection& c, int64_t id, const ExemplarWrite* exemplars, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const ExemplarWrite& e = exemplars[i];
+    c.exemplar.bind(1, id);
+    c.exemplar.bind(2, e.bucket);
+    c.exemplar.bindNoCopy(3, e.labels.data(), static_cast<int>(e.labels.size()));
+    c.exemplar.bind(4, e.value);
+    c.exemplar.bind(5, e.timestamp);
+    Exec(c.exemplar);
+  }
 }
 
 int Store::ReduceNative(Connection& c, int64_t id, int from, int at_most, int64_t max_buckets) {
@@ -520,7 +534,7 @@ void Store::AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series,
   if (series.cached_schema) series.cached_schema->store(schema, std::memory_order_relaxed);
 }
 
-void Store::Observe(const SeriesRef& series, double value, int bucket) {
+void Store::Observe(const SeriesRef& series, double value, int bucket, const ExemplarWrite* exemplar) {
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
     int schema = 0;
@@ -544,6 +558,7 @@ void Store::Observe(const SeriesRef& series, double value, int bucket) {
         AddNativeBuckets(c, id, series, schema, one);
       }
     }
+    if (exemplar) KeepExemplars(c, id, exemplar, 1);
     txn.Commit();
     AfterCommit(c);
   });
@@ -558,8 +573,11 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
         case BatchUpdate::kAdd:
         case BatchUpdate::kSet: {
           SQLite::Statement& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
-          BindSeries(s, u.series, WriterFor(c, u.series), u.value, 0, now);
+          const int64_t writer_id = WriterFor(c, u.series);
+          BindSeries(s, u.series, writer_id, u.value, 0, now);
           Exec(s);
+          if (!u.exemplars.empty())
+            KeepExemplars(c, WrittenId(c, u.series, writer_id, nullptr), u.exemplars.data(), u.exemplars.size());
           break;
         }
         case BatchUpdate::kObserve: {
@@ -567,6 +585,7 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
           int64_t id = ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(),
                                          u.bucket_deltas.size(), now, &schema);
           if (u.series.native.enabled && !u.native.empty()) AddNativeBuckets(c, id, u.series, schema, u.native);
+          KeepExemplars(c, id, u.exemplars.data(), u.exemplars.size());
           break;
         }
       }

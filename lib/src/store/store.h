@@ -66,6 +66,15 @@ struct SeriesRef {
   std::atomic<int32_t>* cached_schema = nullptr;
 };
 
+// An exemplar to keep for a counter series or a classic histogram bucket:
+// the file keeps, per series and bucket, the one with the latest timestamp.
+struct ExemplarWrite {
+  int bucket = 0;        // counters: 0; histograms: the bucket's index, the number of bounds for +Inf
+  std::string labels;    // EncodeTuple of (name, value, name, value, ...), names sorted
+  double value = 0;      // the amount added or the value observed
+  double timestamp = 0;  // Unix seconds
+};
+
 // One series' accumulated change, for ApplyBatch.
 struct BatchUpdate {
   enum Kind { kAdd, kSet, kObserve };
@@ -75,6 +84,7 @@ struct BatchUpdate {
   int64_t count = 0;                   // kObserve: number of observations
   std::vector<int64_t> bucket_deltas;  // kObserve on histograms: per bucket
   NativeDeltas native;                 // kObserve on native histograms
+  std::vector<ExemplarWrite> exemplars;  // kAdd on counters, kObserve on histograms: one per bucket
 };
 
 struct StoredSeries {
@@ -102,12 +112,14 @@ class Store {
   // Creates the series with `initial_value` unless it exists; returns its id.
   int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process);
 
-  void Add(const SeriesRef& series, double delta);
+  // With `exemplar` (not null), keeps it for the series in the same
+  // transaction, unless the file holds a later one.
+  void Add(const SeriesRef& series, double delta, const ExemplarWrite* exemplar = nullptr);
   void Set(const SeriesRef& series, double value);
   // Adds `value` to the sum, 1 to the count and, when bucket >= 0, 1 to that
   // bucket, and for a native histogram 1 to its bucket at the series'
   // current schema, in one transaction.
-  void Observe(const SeriesRef& series, double value, int bucket);
+  void Observe(const SeriesRef& series, double value, int bucket, const ExemplarWrite* exemplar = nullptr);
 
   StoredSeries Read(const SeriesRef& series, size_t buckets);
 
@@ -168,6 +180,13 @@ class Store {
   void ReportBackgroundError(const std::string& message) noexcept;
   int64_t WriterId(Connection& c);
   int64_t WriterFor(Connection& c, const SeriesRef& series);
+  // The id of the row the caller's upsert just wrote (the cached id's, or
+  // the key's when that row was deleted, and maybe made again by another
+  // process, meanwhile); refreshes the cached id. For native histograms,
+  // `schema` (not null) receives the series' schema.
+  int64_t WrittenId(Connection& c, const SeriesRef& series, int64_t writer_id, int* schema);
+  // Keeps `exemplars` for series `id` where they are later than the file's.
+  void KeepExemplars(Connection& c, int64_t id, const ExemplarWrite* exemplars, size_t count);
   // Returns the series' id and, for native histograms, its schema.
   int64_t ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                             const int64_t* bucket_deltas, size_t buckets, double now, int* schema);

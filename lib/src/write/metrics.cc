@@ -7,6 +7,7 @@
 
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
+#include "store/tuple_codec.h"
 #include "write/family_state.h"
 
 namespace promsqlite {
@@ -14,9 +15,40 @@ namespace promsqlite {
 using detail::SeriesState;
 using detail::ValidateValue;
 
+namespace {
+
+// Validates an exemplar and makes it ready for the store.
+detail::ExemplarWrite MakeExemplar(SeriesState& series, const char* what, const Labels& labels, int bucket,
+                                   double value) {
+  detail::ValidateExemplar(series.name(), what, labels);
+  detail::ExemplarWrite e;
+  e.bucket = bucket;
+  for (const auto& [name, label_value] : labels) {
+    detail::AppendTupleElement(e.labels, name);
+    detail::AppendTupleElement(e.labels, label_value);
+  }
+  e.value = value;
+  e.timestamp = series.family->writer->store().Now();
+  return e;
+}
+
+// The classic bucket `value` falls in: the first whose upper bound is >=
+// value, or bounds.size() (+Inf).
+size_t BucketOf(const std::vector<double>& bounds, double value) {
+  return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin());
+}
+
+}  // namespace
+
 void Counter::Increment(double amount) const {
   ValidateValue(series_->name(), "Counter.Increment", amount, false, true);
   series_->family->writer->Add(*series_, amount);
+}
+
+void Counter::Increment(double amount, const Labels& exemplar) const {
+  ValidateValue(series_->name(), "Counter.Increment", amount, false, true);
+  detail::ExemplarWrite e = MakeExemplar(*series_, "Counter.Increment", exemplar, 0, amount);
+  series_->family->writer->Add(*series_, amount, &e);
 }
 
 double Counter::Value() const { return series_->family->writer->Read(*series_, 0).value; }
@@ -60,10 +92,16 @@ DistributionValue ReadDistribution(SeriesState& series, size_t buckets) {
 void Histogram::Observe(double value) const {
   ValidateValue(series_->name(), "Histogram.Observe", value, true, false);
   const std::vector<double>& bounds = series_->family->spec.buckets;
-  // The first bucket whose upper bound is >= value; past the last: +Inf only.
-  auto it = std::lower_bound(bounds.begin(), bounds.end(), value);
-  int bucket = it == bounds.end() ? -1 : static_cast<int>(it - bounds.begin());
-  series_->family->writer->Observe(*series_, value, bucket);
+  const size_t bucket = BucketOf(bounds, value);  // past the last bound: +Inf only
+  series_->family->writer->Observe(*series_, value, bucket == bounds.size() ? -1 : static_cast<int>(bucket));
+}
+
+void Histogram::Observe(double value, const Labels& exemplar) const {
+  ValidateValue(series_->name(), "Histogram.Observe", value, true, false);
+  const std::vector<double>& bounds = series_->family->spec.buckets;
+  const size_t bucket = BucketOf(bounds, value);
+  detail::ExemplarWrite e = MakeExemplar(*series_, "Histogram.Observe", exemplar, static_cast<int>(bucket), value);
+  series_->family->writer->Observe(*series_, value, bucket == bounds.size() ? -1 : static_cast<int>(bucket), &e);
 }
 
 DistributionValue Histogram::Value() const {

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/store.h"
+
 namespace promsqlite::detail {
 
 // A lock for a few nanoseconds of work on one series; only threads
@@ -114,6 +116,19 @@ struct PendingUpdates {
   int native_schema = 0;
   int64_t native_zero = 0;
   SparseCounts native_positive, native_negative;
+  // Counters and histograms: the latest exemplar per bucket (counters: 0).
+  std::vector<ExemplarWrite> exemplars;
+
+  // Keeps `e` unless an exemplar of its bucket with a later timestamp is
+  // here already.
+  void KeepExemplar(const ExemplarWrite& e) {
+    for (ExemplarWrite& held : exemplars) {
+      if (held.bucket != e.bucket) continue;
+      if (e.timestamp >= held.timestamp) held = e;
+      return;
+    }
+    exemplars.push_back(e);
+  }
 
   // In the writer's dirty list (set by the updater, cleared by the flusher).
   std::atomic<bool> dirty{false};

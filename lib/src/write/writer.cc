@@ -102,10 +102,14 @@ void Writer::MarkDirty(SeriesState& series) {
   if (!flusher_) StartFlusher();
 }
 
-void Writer::Add(SeriesState& series, double delta) {
-  if (!batched()) return store_->Add(series.ref(), delta);
+void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
+  if (!batched()) return store_->Add(series.ref(), delta, exemplar);
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
+    if (exemplar) {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      series.pending.KeepExemplar(*exemplar);
+    }
   } else {
     std::lock_guard<SpinLock> lock(series.pending.lock);
     series.pending.value += delta;  // onto a pending Set, or into the sum of adds
@@ -123,8 +127,8 @@ void Writer::Set(SeriesState& series, double value) {
   MarkDirty(series);
 }
 
-void Writer::Observe(SeriesState& series, double value, int bucket) {
-  if (!batched()) return store_->Observe(series.ref(), value, bucket);
+void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
+  if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
   const NativeLayout& native = series.family->native;
   {
     PendingUpdates& p = series.pending;
@@ -132,6 +136,7 @@ void Writer::Observe(SeriesState& series, double value, int bucket) {
     p.value += value;
     p.count += 1;
     if (bucket >= 0) p.bucket_deltas[static_cast<size_t>(bucket)] += 1;
+    if (exemplar) p.KeepExemplar(*exemplar);
     if (native.enabled) {
       // Counted at the schema this process knows; a flush merges them down
       // when the file's is lower by then.
@@ -174,6 +179,8 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
   if (IsCounter(s)) {
     u->kind = BatchUpdate::kAdd;
     u->value = p.counter_delta.exchange(0);
+    std::lock_guard<SpinLock> lock(p.lock);
+    u->exemplars.swap(p.exemplars);
   } else {
     std::lock_guard<SpinLock> lock(p.lock);
     MetricType type = s.family->spec.type;
@@ -193,11 +200,13 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
     } else {
       u->kind = p.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
     }
+    u->exemplars.swap(p.exemplars);
     u->value = p.value;
     p.value = 0;
     p.count = 0;
     p.has_set = false;
   }
+  if (!u->exemplars.empty()) return true;
   return !((u->kind == BatchUpdate::kAdd && u->value == 0) || (u->kind == BatchUpdate::kObserve && u->count == 0));
 }
 
@@ -233,11 +242,10 @@ void Writer::RestoreNative(PendingUpdates& p, const NativeDeltas& failed) {
 // Merges a failed update back with whatever arrived in the meantime.
 void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
   PendingUpdates& p = s.pending;
-  if (IsCounter(s)) {
-    AtomicAdd(p.counter_delta, u.value);
-    return;
-  }
+  if (IsCounter(s)) AtomicAdd(p.counter_delta, u.value);
   std::lock_guard<SpinLock> lock(p.lock);
+  for (const ExemplarWrite& e : u.exemplars) p.KeepExemplar(e);  // unless a later one arrived meanwhile
+  if (IsCounter(s)) return;
   if (u.kind == BatchUpdate::kObserve) {
     p.value += u.value;
     p.count += u.count;
@@ -403,6 +411,7 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.native_negative.TakeInto(&dropped);
         s->pending.native_zero = 0;
         s->pending.native_active = false;
+        s->pending.exemplars.clear();
         s->pending.dirty.store(false);
       }
     }

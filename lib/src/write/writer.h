@@ -52,9 +52,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // flushed with the rest.
   void Forget(SeriesState& series);
 
-  void Add(SeriesState& series, double delta);
+  // `exemplar` (may be null): kept with the update (Store::Add, Observe).
+  void Add(SeriesState& series, double delta, const ExemplarWrite* exemplar = nullptr);
   void Set(SeriesState& series, double value);
-  void Observe(SeriesState& series, double value, int bucket);
+  void Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar = nullptr);
   // This process's view: the file plus what is still pending here.
   StoredSeries Read(SeriesState& series, size_t buckets);
 
