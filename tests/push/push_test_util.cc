@@ -97,25 +97,32 @@ Pushgateway::Pushgateway(const std::string& dir)
 }
 
 namespace {
-std::string WriteConfig(const std::string& dir) {
-  // No scrape targets: every sample in the TSDB came from remote-write.
-  WriteFile(dir + "/prometheus.yml", "global:\n  scrape_interval: 1h\n");
+std::string WriteConfig(const std::string& dir, const std::string& scrape_target) {
+  // Without a scrape target, every sample in the TSDB came from remote-write.
+  std::string config = "global:\n  scrape_interval: 1h\n";
+  if (!scrape_target.empty())
+    config += "scrape_configs:\n  - job_name: promsqlite\n    scrape_interval: 1s\n    static_configs:\n"
+              "      - targets: ['" + scrape_target + "']\n";
+  WriteFile(dir + "/prometheus.yml", config);
   return dir + "/prometheus.yml";
 }
 }  // namespace
 
 namespace {
-std::vector<std::string> PrometheusArgv(const std::string& dir, int port, const std::vector<std::string>& flags) {
+std::vector<std::string> PrometheusArgv(const std::string& dir, int port, const std::vector<std::string>& flags,
+                                        const std::string& scrape_target) {
   std::vector<std::string> argv = {"prometheus", "--web.enable-remote-write-receiver",
                                    "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                                   "--storage.tsdb.path=" + dir + "/tsdb", "--config.file=" + WriteConfig(dir)};
+                                   "--storage.tsdb.path=" + dir + "/tsdb",
+                                   "--config.file=" + WriteConfig(dir, scrape_target)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
 }
 }  // namespace
 
-Prometheus::Prometheus(const std::string& dir, const std::vector<std::string>& flags)
-    : port(FreePort()), process(PrometheusArgv(dir, port, flags), dir + "/prometheus.log") {
+Prometheus::Prometheus(const std::string& dir, const std::vector<std::string>& flags,
+                       const std::string& scrape_target)
+    : port(FreePort()), process(PrometheusArgv(dir, port, flags, scrape_target), dir + "/prometheus.log") {
   REQUIRE_MESSAGE(WaitReady(port, 30), "prometheus did not start: " << ReadFile(dir + "/prometheus.log"));
 }
 
@@ -123,6 +130,18 @@ std::string Prometheus::Query(const std::string& promql) const {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
   auto result = client.Post("/api/v1/query", httplib::Params{{"query", promql}});
+  REQUIRE(result);
+  return result->body;
+}
+
+std::string Prometheus::QueryExemplars(const std::string& promql) const {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto result = client.Post("/api/v1/query_exemplars",
+                            httplib::Params{{"query", promql},
+                                            {"start", std::to_string(now - 3600)},
+                                            {"end", std::to_string(now + 60)}});
   REQUIRE(result);
   return result->body;
 }

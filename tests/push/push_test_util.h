@@ -54,14 +54,18 @@ struct Pushgateway {
 };
 
 // prometheus with the remote-write receiver, TSDB in `dir`, and `flags`
-// (e.g. {"--enable-feature=native-histograms"}).
+// (e.g. {"--enable-feature=native-histograms"}); scraping
+// `scrape_target` ("127.0.0.1:PORT") every second when one is given.
 struct Prometheus {
-  explicit Prometheus(const std::string& dir, const std::vector<std::string>& flags = {});
+  explicit Prometheus(const std::string& dir, const std::vector<std::string>& flags = {},
+                      const std::string& scrape_target = "");
   int port;
   ChildProcess process;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
   // /api/v1/query?query=..: the JSON answer.
   std::string Query(const std::string& promql) const;
+  // /api/v1/query_exemplars for the last hour: the JSON answer.
+  std::string QueryExemplars(const std::string& promql) const;
 };
 
 // A promsqlite file at `path` with every metric type, label values and
