@@ -8,7 +8,7 @@ namespace promsqlite::cli {
 namespace {
 
 // Options that take a value; --help takes one only when one follows.
-const std::set<std::string> kValueOptions = {"--db", "--mode", "--label", "--buckets", "--states", "--format", "--ttl",
+const std::set<std::string> kValueOptions = {"--db", "--mode", "--label", "--exemplar", "--buckets", "--states", "--format", "--ttl",
                                              // push, remote-write
                                              "--gateway", "--job", "--grouping", "--method", "--url", "--timeout",
                                              "--retries", "--basic-auth", "--basic-auth-user", "--basic-auth-password-file",
@@ -76,13 +76,14 @@ Args ParseArgs(int argc, char** argv) {
         if (i + 1 >= argc) throw UsageError(name + " needs a value");
         value = argv[++i];
       }
-      if (name == "--label") {
+      if (name == "--label" || name == "--exemplar") {
         size_t eq = value.find('=');
         if (eq == std::string::npos || eq == 0)
-          throw UsageError("--label needs KEY=VALUE, got \"" + value + "\"");
+          throw UsageError(name + " needs KEY=VALUE, got \"" + value + "\"");
         std::string key = value.substr(0, eq);
-        if (!args.labels.emplace(key, value.substr(eq + 1)).second)
-          throw UsageError("--label " + key + " is given twice");
+        Labels& into = name == "--label" ? args.labels : args.exemplar;
+        if (!into.emplace(key, value.substr(eq + 1)).second) throw UsageError(name + " " + key + " is given twice");
+        if (name == "--exemplar") args.has_exemplar = true;
         continue;
       }
       if (name == "--grouping" && args.options.count(name)) {

@@ -24,6 +24,8 @@ struct Args {
   std::string command;
   std::vector<std::string> positionals;
   Labels labels;                               // --label KEY=VALUE, each key once
+  Labels exemplar;                             // --exemplar KEY=VALUE, each key once
+  bool has_exemplar = false;                   // --exemplar was given
   std::map<std::string, std::string> options;  // --db, --help TEXT, --buckets, --states, --format, --ttl
   bool yes = false;                            // --yes (wipe)
   std::vector<std::string> command_line;       // after "--" (time)

@@ -21,15 +21,17 @@ struct CommandInfo {
 
 const std::map<std::string, CommandInfo>& Commands() {
   static const std::map<std::string, CommandInfo> commands = {
-      {"inc", {"inc NAME [AMOUNT] [--label KEY=VALUE]... [--help TEXT]",
+      {"inc", {"inc NAME [AMOUNT] [--label KEY=VALUE]... [--exemplar KEY=VALUE]... [--help TEXT]",
                "Adds AMOUNT (default 1, finite, >= 0) to counter NAME. NAME may end in _total or not;\n"
-               "it is exposed as NAME_total either way."}},
+               "it is exposed as NAME_total either way. --exemplar keeps an exemplar with the update\n"
+               "(e.g. --exemplar job_id=$CI_JOB_ID; shown in OpenMetrics and protobuf)."}},
       {"set", {"set NAME VALUE [--label KEY=VALUE]... [--help TEXT]", "Sets gauge NAME to VALUE (last writer wins)."}},
       {"add", {"add NAME DELTA [--label KEY=VALUE]... [--help TEXT]",
                "Adds DELTA (may be negative) to gauge NAME, atomically across processes."}},
       {"observe", {"observe NAME VALUE [--buckets B1,B2,...] [--native-factor F [--native-zero-threshold Z]\n"
-                   "        [--native-max-buckets N]] [--label KEY=VALUE]... [--help TEXT]",
-                   "Observes VALUE in histogram NAME. Without --buckets or --native-factor: the file's\n"
+                   "        [--native-max-buckets N]] [--label KEY=VALUE]... [--exemplar KEY=VALUE]...\n"
+                   "        [--help TEXT]",
+                   "Observes VALUE in histogram NAME (--exemplar: as for inc, kept for VALUE's bucket). Without --buckets or --native-factor: the file's\n"
                    "declaration when NAME exists, else Prometheus' default buckets (.005 .01 .025 .05 .1\n"
                    ".25 .5 1 2.5 5 10). --native-factor F (> 1, e.g. 1.1) makes it a native histogram\n"
                    "(native only, or both with --buckets); --native-zero-threshold (default 2^-128) and\n"
@@ -154,8 +156,11 @@ int Inc(const Args& args) {
   FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kCounter, name));
   CheckLabels(spec, args.labels);
   CheckValue(spec.name, Update::kCounterIncrement, amount);
+  if (args.has_exemplar) CheckExemplar(spec.name, args.exemplar);
   Registry registry = Open(args);
-  registry.Register<Counter>(spec).Add(args.labels).Increment(amount);
+  Counter counter = registry.Register<Counter>(spec).Add(args.labels);
+  if (args.has_exemplar) counter.Increment(amount, args.exemplar);
+  else counter.Increment(amount);
   return kExitOk;
 }
 
@@ -214,8 +219,11 @@ int Observe(const Args& args) {
   FamilySpec spec = HistogramSpec(args, name, nullptr);
   CheckLabels(spec, args.labels);
   CheckValue(spec.name, Update::kObserve, value);
+  if (args.has_exemplar) CheckExemplar(spec.name, args.exemplar);
   Registry registry = Open(args);
-  registry.Register<Histogram>(HistogramSpec(args, name, &registry)).Add(args.labels).Observe(value);
+  Histogram histogram = registry.Register<Histogram>(HistogramSpec(args, name, &registry)).Add(args.labels);
+  if (args.has_exemplar) histogram.Observe(value, args.exemplar);
+  else histogram.Observe(value);
   return kExitOk;
 }
 
@@ -389,6 +397,8 @@ std::string DatabasePath(const Args& args) {
 
 int RunCommand(const Args& args) {
   const std::string& c = args.command;
+  if (args.has_exemplar && c != "inc" && c != "observe" && !c.empty() && Commands().count(c))
+    throw UsageError("--exemplar is for inc and observe, not " + c);
   if (c == "inc") return Inc(args);
   if (c == "set") return Gauge(args, false);
   if (c == "add") return Gauge(args, true);

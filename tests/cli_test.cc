@@ -222,6 +222,10 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"inc", "jobs", "--label", "=v"}, 2, "promsqlite: --label needs KEY=VALUE, got \"=v\" (see 'promsqlite --help')\n"},
       {{"inc", "jobs", "--label", "q=a", "--label", "q=b"}, 2, "promsqlite: --label q is given twice (see 'promsqlite --help')\n"},
       {{"inc", "jobs", "--label"}, 2, "promsqlite: --label needs a value (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "q=a", "--exemplar", "id"}, 2, "promsqlite: --exemplar needs KEY=VALUE, got \"id\" (see 'promsqlite --help')\n"},
+      {{"set", "g", "2", "--exemplar", "id=1"}, 2, "promsqlite: --exemplar is for inc and observe, not set (see 'promsqlite --help')\n"},
+      {{"inc", "jobs", "--label", "q=a", "--exemplar", "0id=1"}, 3, "promsqlite: metric 'jobs': exemplar label name \"0id\" must match [a-zA-Z_][a-zA-Z0-9_]*\n"},
+      {{"observe", "new_h", "1", "--exemplar", "id=" + std::string(127, 'x')}, 3, "promsqlite: metric 'new_h': exemplar labels have 129 characters (names and values together), more than the limit of 128\n"},
       {{"inc", "jobs", "--buckets", "1", "--label", "q=a"}, 2, "promsqlite: inc does not take --buckets (see 'promsqlite --help')\n"},
       {{"set", "g"}, 2, "promsqlite: set needs a VALUE (see 'promsqlite --help')\n"},
       {{"observe", "h", "1", "--buckets", "1,x"}, 2, "promsqlite: --buckets must be a number, got \"x\" (see 'promsqlite --help')\n"},
@@ -271,6 +275,18 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
   // Invalid input does not even create a missing file.
   CHECK(Run(dir.File("new.db"), {"inc", "x", "-1"}).exit_code == 3);
   CHECK(Snapshot(dir.File("new.db")) == "<no file>");
+}
+
+TEST_CASE("inc and observe --exemplar keep an exemplar, shown in OpenMetrics") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "2", "--label", "stage=build", "--exemplar", "job_id=1234"}).exit_code == 0);
+  REQUIRE(Run(db, {"observe", "build_seconds", "93.5", "--buckets", "60,120", "--exemplar", "job_id=1234",
+                   "--exemplar", "runner=r1"}).exit_code == 0);
+  const std::string om = Dump(db, "openmetrics");
+  CHECK(om.find("jobs_total{stage=\"build\"} 2 # {job_id=\"1234\"} 2 17") != std::string::npos);
+  CHECK(om.find("build_seconds_bucket{le=\"120.0\"} 1 # {job_id=\"1234\",runner=\"r1\"} 93.5 17") != std::string::npos);
+  CHECK(Dump(db).find("job_id") == std::string::npos);  // the text format has none
 }
 
 TEST_CASE("database problems exit 1 with the file's name") {

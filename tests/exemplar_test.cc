@@ -150,6 +150,8 @@ TEST_CASE("a bad exemplar is refused with InvalidArgument and nothing is written
   CHECK_THROWS_WITH_AS(c.Increment(1, {{"0bad", "x"}}),
                        doctest::Contains("exemplar label name \"0bad\" must match"), InvalidArgument);
   CHECK_THROWS_WITH_AS(h.Observe(1, {{"ok", "\xff"}}), doctest::Contains("is not valid UTF-8"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(h.Observe(1, {{"__name__", "x"}}), doctest::Contains("starts with \"__\", which is reserved"),
+                       InvalidArgument);
   // 128 characters (code points, not bytes) pass, 129 do not.
   std::string value;
   for (int i = 0; i < 63; ++i) value += "\xc3\xa9";  // é: 2 bytes, 1 character

@@ -46,6 +46,7 @@ try:
     import prometheus_client as _pc
     from prometheus_client import metrics as _pc_metrics
     from prometheus_client.metrics_core import Metric as _PcMetric
+    from prometheus_client.samples import Exemplar as _PcExemplar
     from prometheus_client.utils import floatToGoString as _go_float
 except ImportError:  # optional: the metrics still write, FileCollector and registries need it
     _pc = None
@@ -315,20 +316,23 @@ def _to_metric(spec, series, label_order=None):
         label_names = [label_names[i] for i in index]
     else:
         index = None
-    for values, value, count, cumulative, created in series:
+    for values, value, count, cumulative, created, exemplar_list in series:
         if index is not None:
             values = [values[i] for i in index]
         labels = dict(zip(label_names, values))
+        # {bucket: Exemplar}: a counter's is bucket 0, a histogram's +Inf len(buckets).
+        exemplars = {b: _PcExemplar(e_labels, e_value, e_time)
+                     for b, e_labels, e_value, e_time in exemplar_list} if exemplar_list else {}
         if typ == "counter":
-            add(name + "_total", labels, value)
+            add(name + "_total", labels, value, None, exemplars.get(0))
             if created and created_enabled:
                 add(name + "_created", labels, created)
         elif typ == "gauge":
             add(name, labels, value)
         elif typ == "histogram":
-            for bound, c in zip(buckets, cumulative):
-                add(name + "_bucket", dict(labels, le=_go_float(bound)), c)
-            add(name + "_bucket", dict(labels, le="+Inf"), count)
+            for i, (bound, c) in enumerate(zip(buckets, cumulative)):
+                add(name + "_bucket", dict(labels, le=_go_float(bound)), c, None, exemplars.get(i))
+            add(name + "_bucket", dict(labels, le="+Inf"), count, None, exemplars.get(len(buckets)))
             add(name + "_count", labels, count)
             add(name + "_sum", labels, value)
             if created and created_enabled:
@@ -586,7 +590,12 @@ class Counter(_MetricBase):
     _fast_methods = ("inc",)
 
     def inc(self, amount=1, exemplar=None):
-        """Adds `amount` (>= 0). Exemplars are not stored: passing one is a ValueError."""
+        """Adds `amount` (>= 0). `exemplar`: a dict of label names to str values
+        (e.g. {"trace_id": "..."}) kept in the file with `amount` and the time,
+        exposed in OpenMetrics; the latest one per series, whichever process
+        wrote it. None or {}: no exemplar. Invalid label names, more than 128
+        characters of names and values together, or anything but a dict of
+        str to str raise ValueError, and nothing is written."""
         self._default_child().inc(amount, exemplar)
 
     count_exceptions = _count_exceptions
@@ -655,6 +664,8 @@ class Histogram(_MetricBase):
         return self._buckets
 
     def observe(self, amount, exemplar=None):
+        """Observes `amount`. `exemplar`: as Counter.inc()'s, kept for the bucket
+        `amount` falls in (the latest one per bucket, whichever process wrote it)."""
         self._default_child().observe(amount, exemplar)
 
     time = _observe_time

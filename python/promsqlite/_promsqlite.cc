@@ -255,7 +255,10 @@ class PyReader {
   explicit PyReader(const std::string& path) : reader_(path) {}
 
   // [(spec tuple, [(label_values, value, count, cumulative bucket counts
-  // without +Inf, created)])] of the families in `names` (None: all).
+  // without +Inf, created, exemplars)])] of the families in `names` (None:
+  // all). exemplars: [(bucket, {label: value}, value, timestamp)] sorted by
+  // bucket: 0 for a counter's; a histogram's index in the spec's buckets,
+  // len(buckets) for +Inf.
   py::list Snapshot(const std::optional<std::vector<std::string>>& names) {
     std::vector<FamilySnapshot> families;
     {
@@ -267,7 +270,11 @@ class PyReader {
       py::list series;
       for (const SeriesSnapshot& s : f.series) {
         std::vector<double> buckets(s.bucket_counts.begin(), s.bucket_counts.end());
-        series.append(py::make_tuple(s.label_values, s.value, static_cast<double>(s.count), buckets, s.created));
+        py::list exemplars;
+        for (const ExemplarSnapshot& e : s.exemplars)
+          exemplars.append(py::make_tuple(e.bucket, e.labels, e.value, e.timestamp));
+        series.append(
+            py::make_tuple(s.label_values, s.value, static_cast<double>(s.count), buckets, s.created, exemplars));
       }
       out.append(py::make_tuple(SpecTuple(f.spec), series));
     }

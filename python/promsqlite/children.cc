@@ -118,33 +118,93 @@ bool ToDouble(PyObject* o, double* out) {
   return true;
 }
 
-bool RejectExemplar(PyObject* exemplar) {
-  if (exemplar && exemplar != Py_None) {
-    PyErr_SetString(PyExc_ValueError, "exemplars are not stored by promsqlite; drop the exemplar argument");
+// A str's UTF-8 bytes into *out. Lone surrogates pass through encoded, so
+// that the library's UTF-8 check rejects them with its ValueError.
+bool ToUtf8(PyObject* text, std::string* out) {
+  Py_ssize_t size;
+  if (const char* data = PyUnicode_AsUTF8AndSize(text, &size)) {  // cached by the str
+    out->assign(data, static_cast<size_t>(size));
+    return true;
+  }
+  PyErr_Clear();
+  PyObject* bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+  if (!bytes) return false;
+  out->assign(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
+  Py_DECREF(bytes);
+  return true;
+}
+
+// The exemplar argument as prometheus_client takes it: None or {} is none
+// (its `if exemplar:`), a dict of str to str becomes *labels and *given.
+// Anything else is a ValueError. The labels themselves (names, length) are
+// checked by the library, before it writes anything.
+bool ToExemplar(const char* method, PyObject* exemplar, Labels* labels, bool* given) {
+  *given = false;
+  if (!exemplar || exemplar == Py_None) return true;
+  if (!PyDict_Check(exemplar)) {
+    PyErr_Format(PyExc_ValueError, "%s(): exemplar must be a dict of label names to str values, not %.200s",
+                 method, Py_TYPE(exemplar)->tp_name);
     return false;
   }
+  if (PyDict_GET_SIZE(exemplar) == 0) return true;
+  try {
+    Py_ssize_t pos = 0;
+    PyObject* key;
+    PyObject* value;
+    while (PyDict_Next(exemplar, &pos, &key, &value)) {
+      if (!PyUnicode_Check(key) || !PyUnicode_Check(value)) {
+        // (References held: repr() may run Python code that changes the dict.)
+        Py_INCREF(key);
+        Py_INCREF(value);
+        if (!PyUnicode_Check(key)) {
+          PyErr_Format(PyExc_ValueError,
+                       "%s(): exemplar must be a dict of label names to str values, but it has the key %R (%.200s)",
+                       method, key, Py_TYPE(key)->tp_name);
+        } else {
+          PyErr_Format(PyExc_ValueError,
+                       "%s(): exemplar must be a dict of label names to str values, but label %R has the value "
+                       "%R (%.200s)",
+                       method, key, value, Py_TYPE(value)->tp_name);
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+        return false;
+      }
+      std::string name, text;
+      if (!ToUtf8(key, &name) || !ToUtf8(value, &text)) return false;
+      (*labels)[std::move(name)] = std::move(text);
+    }
+  } catch (...) {
+    SetPythonError(std::current_exception());
+    return false;
+  }
+  *given = true;
   return true;
 }
 
 // method(amount=default) or method(amount) when !has_default, plus an
-// optional exemplar=None; then update(handle, amount).
+// optional exemplar=None when takes_exemplar; then update(handle, amount,
+// exemplar labels or null).
 template <typename T, typename Update>
 PyObject* AmountMethod(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, const char* method,
                        bool has_default, bool takes_exemplar, Update update) {
   static const char* const names[] = {"amount", "exemplar"};
   double amount = 1;
+  Labels labels;  // empty: no allocation on the fast path
+  bool has_exemplar = false;
   if (nargs != 0 || kwnames) {
     PyObject* slots[2];
     if (!ParseArgs(method, args, nargs, kwnames, names, takes_exemplar ? 2 : 1, has_default ? 0 : 1, slots))
       return nullptr;
     if (slots[0] && !ToDouble(slots[0], &amount)) return nullptr;
-    if (takes_exemplar && !RejectExemplar(slots[1])) return nullptr;
+    if (takes_exemplar && !ToExemplar(method, slots[1], &labels, &has_exemplar)) return nullptr;
   } else if (!has_default) {
     PyErr_Format(PyExc_TypeError, "%s() missing required argument 'amount'", method);
     return nullptr;
   }
   ChildObject<T>* self = Self<T>(o);
-  if (!Call(self->batched, [&] { update(*self->handle, amount); })) return nullptr;
+  const Labels* exemplar = has_exemplar ? &labels : nullptr;
+  if (!Call(self->batched, [&] { update(*self->handle, amount, exemplar); })) return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -177,24 +237,29 @@ PyObject* DoubleList(const std::vector<double>& values) {
 // --- Counter
 PyObject* CounterInc(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return AmountMethod<Counter>(o, args, nargs, kwnames, "inc", true, true,
-                               [](const Counter& c, double amount) { c.Increment(amount); });
+                               [](const Counter& c, double amount, const Labels* exemplar) {
+                                 if (exemplar) c.Increment(amount, *exemplar);
+                                 else c.Increment(amount);
+                               });
 }
 PyObject* CounterGet(PyObject* o, PyObject*) {
   return Get<Counter, double>(o, [](const Counter& c) { return c.Value(); }, PyFloat_FromDouble);
 }
 PyMethodDef counter_methods[] = {
-    {"inc", PROMSQLITE_FASTCALL(CounterInc), kFastcall, "inc(amount=1, exemplar=None): adds amount (>= 0)."},
+    {"inc", PROMSQLITE_FASTCALL(CounterInc), kFastcall,
+     "inc(amount=1, exemplar=None): adds amount (>= 0). exemplar: a dict of label names to str values kept "
+     "with the update (None or {}: none)."},
     {"get", CounterGet, METH_NOARGS, "The current total (the file's, plus this process's pending updates)."},
     {nullptr, nullptr, 0, nullptr}};
 
 // --- Gauge
 PyObject* GaugeInc(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return AmountMethod<Gauge>(o, args, nargs, kwnames, "inc", true, false,
-                             [](const Gauge& g, double amount) { g.Increment(amount); });
+                             [](const Gauge& g, double amount, const Labels*) { g.Increment(amount); });
 }
 PyObject* GaugeDec(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return AmountMethod<Gauge>(o, args, nargs, kwnames, "dec", true, false,
-                             [](const Gauge& g, double amount) { g.Decrement(amount); });
+                             [](const Gauge& g, double amount, const Labels*) { g.Decrement(amount); });
 }
 PyObject* GaugeSet(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"value"};
@@ -225,7 +290,10 @@ PyMethodDef gauge_methods[] = {
 // --- Histogram
 PyObject* HistogramObserve(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return AmountMethod<Histogram>(o, args, nargs, kwnames, "observe", false, true,
-                                 [](const Histogram& h, double amount) { h.Observe(amount); });
+                                 [](const Histogram& h, double amount, const Labels* exemplar) {
+                                   if (exemplar) h.Observe(amount, *exemplar);
+                                   else h.Observe(amount);
+                                 });
 }
 PyObject* HistogramGet(PyObject* o, PyObject*) {
   return Get<Histogram, DistributionValue>(
@@ -236,14 +304,16 @@ PyObject* HistogramGet(PyObject* o, PyObject*) {
       });
 }
 PyMethodDef histogram_methods[] = {
-    {"observe", PROMSQLITE_FASTCALL(HistogramObserve), kFastcall, "observe(amount, exemplar=None)."},
+    {"observe", PROMSQLITE_FASTCALL(HistogramObserve), kFastcall,
+     "observe(amount, exemplar=None). exemplar: a dict of label names to str values kept for the bucket "
+     "of the observation (None or {}: none)."},
     {"get", HistogramGet, METH_NOARGS, "(cumulative bucket counts with +Inf last, sum, count)."},
     {nullptr, nullptr, 0, nullptr}};
 
 // --- Summary
 PyObject* SummaryObserve(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return AmountMethod<Summary>(o, args, nargs, kwnames, "observe", false, false,
-                               [](const Summary& s, double amount) { s.Observe(amount); });
+                               [](const Summary& s, double amount, const Labels*) { s.Observe(amount); });
 }
 PyObject* SummaryGet(PyObject* o, PyObject*) {
   return Get<Summary, DistributionValue>(

@@ -56,6 +56,21 @@ def samples(body, openmetrics=False):
     return out
 
 
+def exemplars(body):
+    """{(name, ((label, value), ...)): (exemplar labels, value, timestamp as a
+    float)} of the samples with an exemplar, as the official client's
+    OpenMetrics parser reads `body`."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            if s.exemplar is not None:
+                e = s.exemplar
+                out[(s.name, tuple(sorted(s.labels.items())))] = (
+                    e.labels, e.value, None if e.timestamp is None else float(e.timestamp))
+    return out
+
+
 def families(body, openmetrics=False):
     """{name: type} of the families in `body`, as the official parser reads them."""
     if openmetrics:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
 
 import promsqlite
-from conftest import check_exposition, families, run_python, samples, without_created
+from conftest import check_exposition, exemplars, families, run_python, samples, without_created
 
 
 def exposed(registry, openmetrics=False):
@@ -451,6 +451,118 @@ def test_exemplar_none_is_accepted_as_prometheus_client_s_default(db, registry):
     c.inc(exemplar=None)
     promsqlite.Histogram("ex_seconds", "Ex.", registry=registry).observe(1, exemplar=None)
     assert exposed(registry)[("ex_total", ())] == 2.0
+
+
+def record_exemplars(module, registry):
+    """The same updates with exemplars, with `module`'s classes."""
+    c = module.Counter("ex_requests", "Requests.", ["method"], registry=registry)
+    c.labels("GET").inc(exemplar={"trace_id": "a1"})
+    c.labels(method="POST").inc(2.5, {"trace_id": "b2", "span_id": "s"})
+    c.labels("PUT").inc(3)  # none
+    module.Counter("ex_plain", "Plain.", registry=registry).inc(4, {"trace_id": "c3"})
+    h = module.Histogram("ex_latency_seconds", "Latency.", ["route"], buckets=[0.1, 1], registry=registry)
+    h.labels("/").observe(0.05, {"trace_id": "d4"})
+    h.labels("/").observe(0.5)  # none: the 1.0 bucket has no exemplar
+    h.labels("/").observe(7, exemplar={"trace_id": "e5"})  # +Inf
+    module.Histogram("ex_size", "Size.", buckets=[10], registry=registry).observe(10, {"trace_id": "f6"})
+
+
+# What record_exemplars() leaves: {sample: (exemplar labels, exemplar value)}.
+RECORDED_EXEMPLARS = {
+    ("ex_requests_total", (("method", "GET"),)): ({"trace_id": "a1"}, 1.0),
+    ("ex_requests_total", (("method", "POST"),)): ({"span_id": "s", "trace_id": "b2"}, 2.5),
+    ("ex_plain_total", ()): ({"trace_id": "c3"}, 4.0),
+    ("ex_latency_seconds_bucket", (("le", "0.1"), ("route", "/"))): ({"trace_id": "d4"}, 0.05),
+    ("ex_latency_seconds_bucket", (("le", "+Inf"), ("route", "/"))): ({"trace_id": "e5"}, 7.0),
+    ("ex_size_bucket", (("le", "10.0"),)): ({"trace_id": "f6"}, 10.0),  # a bound holds what equals it
+}
+
+
+def check_exemplars(body, before, after):
+    """The exemplars of `body` are RECORDED_EXEMPLARS, stamped between `before` and `after`."""
+    got = exemplars(body)
+    assert {k: (labels, value) for k, (labels, value, _) in got.items()} == RECORDED_EXEMPLARS
+    for key, (_, _, timestamp) in got.items():
+        assert before - 1 <= timestamp <= after + 1, (key, timestamp, before, after)
+
+
+def test_exemplars_show_in_the_openmetrics_rendering_of_the_file(db):
+    before = time.time()
+    record_exemplars(promsqlite, None)
+    after = time.time()
+    body = promsqlite.generate_latest(db, openmetrics=True)
+    check_exposition(body, openmetrics=True)
+    check_exemplars(body, before, after)
+    text = promsqlite.generate_latest(db)  # the text format 0.0.4 has no exemplars
+    check_exposition(text)
+    assert b"trace_id" not in text
+
+
+def test_exemplars_reach_prometheus_client_s_openmetrics_exposition_as_its_own_do(db, registry):
+    theirs = CollectorRegistry()
+    before = time.time()
+    record_exemplars(promsqlite, registry)
+    record_exemplars(prometheus_client, theirs)
+    after = time.time()
+    body = om_generate_latest(registry)
+    check_exposition(body, openmetrics=True)
+    check_exemplars(body, before, after)
+    assert promsqlite.generate_latest(registry, openmetrics=True) == body
+
+    def mask(b):  # the _created values and the exemplars' timestamps
+        return re.sub(rb"(# \{[^}]*\} \S+) \S+$", rb"\1 T", mask_created(b), flags=re.M)
+    assert mask(body) == mask(om_generate_latest(theirs))
+    assert b"trace_id" not in prometheus_client.generate_latest(registry)
+    # FileCollector: the same exemplars, for the whole file.
+    whole = CollectorRegistry()
+    promsqlite.FileCollector(registry=whole)
+    check_exemplars(om_generate_latest(whole), before, after)
+
+
+def test_the_latest_exemplar_wins_whichever_process_wrote_it(tmp_path, registry):
+    path = str(tmp_path / "exemplars.db")
+    promsqlite.set_db(path, write_mode="batched", flush_interval_ms=3600 * 1000)
+    c = promsqlite.Counter("ex_shared", "Shared.", registry=registry)
+    h = promsqlite.Histogram("ex_shared_seconds", "Shared.", buckets=[1], registry=registry)
+    c.inc(1, {"trace_id": "first"})
+    c.inc(2, {"trace_id": "mine"})  # both pending: the later one is kept
+    h.observe(0.5, {"trace_id": "mine"})
+    key, bucket = ("ex_shared_total", ()), ("ex_shared_seconds_bucket", (("le", "1.0"),))
+    got = exemplars(om_generate_latest(registry))  # collect flushes first
+    assert (got[key][:2], got[bucket][:2]) == (({"trace_id": "mine"}, 2.0), ({"trace_id": "mine"}, 0.5))
+    run_python("""
+        import promsqlite
+        promsqlite.set_db(%r)
+        promsqlite.Counter("ex_shared", "Shared.").inc(5, {"trace_id": "other"})
+        promsqlite.Histogram("ex_shared_seconds", "Shared.", buckets=[1]).observe(0.25, {"trace_id": "other"})
+    """ % path)
+    body = om_generate_latest(registry)
+    got = exemplars(body)
+    assert (got[key][:2], got[bucket][:2]) == (({"trace_id": "other"}, 5.0), ({"trace_id": "other"}, 0.25))
+    assert samples(body, openmetrics=True)[key] == 8.0
+
+
+def test_an_empty_exemplar_is_no_exemplar_as_in_prometheus_client(db, registry):
+    c = promsqlite.Counter("ex_empty", "Empty.", ["k"], registry=registry)
+    c.labels("a").inc(1, {})
+    c.labels("a").inc(exemplar={})
+    c.labels("a").inc(1, None)
+    h = promsqlite.Histogram("ex_empty_seconds", "Empty.", buckets=[1], registry=registry)
+    h.observe(0.5, {})
+    h.observe(2, exemplar={})
+    body = om_generate_latest(registry)
+    assert exemplars(body) == {}
+    assert b" # {" not in promsqlite.generate_latest(db, openmetrics=True)
+    values = without_created(samples(body, openmetrics=True))
+    assert values[("ex_empty_total", (("k", "a"),))] == 3.0
+    assert values[("ex_empty_seconds_count", ())] == 2.0
+    # Nor does an empty one replace the exemplar kept (prometheus_client's `if exemplar:`).
+    c.labels("b").inc(2, {"trace_id": "kept"})
+    c.labels("b").inc(1, {})
+    c.labels("b").inc(1)
+    got = exemplars(om_generate_latest(registry))
+    assert list(got) == [("ex_empty_total", (("k", "b"),))]
+    assert got[("ex_empty_total", (("k", "b"),))][:2] == ({"trace_id": "kept"}, 2.0)
 
 
 def test_repr_and_version():

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import promsqlite
-from conftest import run_python, samples
+from conftest import exemplars, run_python, samples
 
 
 def family_names(path):
@@ -128,12 +128,71 @@ def test_non_numbers_raise_type_error_as_python_does(db):
         c.inc(1, None, 3)
 
 
-def test_exemplars_are_refused_rather_than_silently_dropped(db):
-    with pytest.raises(ValueError, match="exemplars are not stored by promsqlite; drop the exemplar argument"):
-        promsqlite.Counter("c", "x", registry=None).inc(1, {"trace_id": "abc"})
-    with pytest.raises(ValueError, match="exemplars are not stored"):
-        promsqlite.Histogram("h", "x", registry=None).observe(1, exemplar={"trace_id": "abc"})
-    assert samples(promsqlite.generate_latest(db))[("c_total", ())] == 0.0
+# Exemplars that are not a dict of str to str: the binding's message, after
+# "inc(): " or "observe(): ". Invalid labels: the library's, after
+# "metric 'NAME': Counter.Increment: " or "...Histogram.Observe: ".
+BAD_EXEMPLARS = [
+    ([("trace_id", "abc")], "binding", "exemplar must be a dict of label names to str values, not list"),
+    ("trace_id=abc", "binding", "exemplar must be a dict of label names to str values, not str"),
+    ({"trace_id": 123}, "binding",
+     "exemplar must be a dict of label names to str values, but label 'trace_id' has the value 123 (int)"),
+    ({1: "abc"}, "binding", "exemplar must be a dict of label names to str values, but it has the key 1 (int)"),
+    ({"0bad": "abc"}, "library", 'exemplar label name "0bad" must match [a-zA-Z_][a-zA-Z0-9_]*'),
+    ({"trace-id": "abc"}, "library", 'exemplar label name "trace-id" must match [a-zA-Z_][a-zA-Z0-9_]*'),
+    ({"__x": "abc"}, "library", 'exemplar label name "__x" starts with "__", which is reserved'),
+    ({"trace_id": "x" * 121}, "library",
+     "exemplar labels have 129 characters (names and values together), more than the limit of 128"),
+    ({"a": "x" * 64, "b": "y" * 63}, "library",
+     "exemplar labels have 129 characters (names and values together), more than the limit of 128"),
+    ({"trace_id": "\udc80"}, "library", 'value of exemplar label "trace_id" is not valid UTF-8'),
+]
+
+
+@pytest.mark.parametrize("write_mode", ["immediate", "batched"])
+@pytest.mark.parametrize("exemplar, source, message", BAD_EXEMPLARS, ids=lambda v: repr(v)[:20])
+def test_invalid_exemplars_raise_value_error_and_write_nothing(tmp_path, write_mode, exemplar, source, message):
+    path = str(tmp_path / "exemplars.db")
+    promsqlite.set_db(path, write_mode=write_mode)
+    c = promsqlite.Counter("c", "x", registry=None)
+    lc = promsqlite.Counter("lc", "x", ["k"], registry=None)
+    h = promsqlite.Histogram("h", "x", buckets=[1], registry=None)
+    good = {"trace_id": "good"}
+    c.inc(2, good)
+    lc.labels("a").inc(2, good)
+    h.observe(0.5, good)
+    h.observe(5, good)
+    promsqlite.flush()
+    before = promsqlite.generate_latest(path, openmetrics=True)
+    calls = [("c", "Counter.Increment", "inc", lambda: c.inc(1, exemplar)),
+             ("c", "Counter.Increment", "inc", lambda: c.inc(exemplar=exemplar)),
+             ("lc", "Counter.Increment", "inc", lambda: lc.labels("a").inc(1, exemplar)),
+             ("lc", "Counter.Increment", "inc", lambda: lc.labels(k="a").inc(exemplar=exemplar)),
+             ("h", "Histogram.Observe", "observe", lambda: h.observe(0.5, exemplar)),
+             ("h", "Histogram.Observe", "observe", lambda: h.observe(5, exemplar=exemplar))]
+    for name, what, method, call in calls:
+        with pytest.raises(ValueError) as raised:
+            call()
+        prefix = "%s(): " % method if source == "binding" else "metric '%s': %s: " % (name, what)
+        assert str(raised.value) == prefix + message
+    promsqlite.flush()
+    after = promsqlite.generate_latest(path, openmetrics=True)
+    assert after == before  # values and exemplars unchanged
+    assert samples(after, openmetrics=True)[("c_total", ())] == 2.0
+    assert samples(after, openmetrics=True)[("h_count", ())] == 2.0
+    assert {k: v[:2] for k, v in exemplars(after).items()} == {
+        ("c_total", ()): (good, 2.0), ("lc_total", (("k", "a"),)): (good, 2.0),
+        ("h_bucket", (("le", "1.0"),)): (good, 0.5), ("h_bucket", (("le", "+Inf"),)): (good, 5.0)}
+
+
+def test_the_exemplar_limit_counts_characters_as_prometheus_client_does(db):
+    c = promsqlite.Counter("c", "x", registry=None)
+    at_limit = {"trace_id": "\u00e9" * 120}  # 128 characters, 248 bytes of UTF-8
+    c.inc(1, at_limit)
+    with pytest.raises(ValueError, match="exemplar labels have 129 characters"):
+        c.inc(1, {"trace_id": "\u00e9" * 121})
+    om = promsqlite.generate_latest(db, openmetrics=True)
+    assert exemplars(om)[("c_total", ())][:2] == (at_limit, 1.0)
+    assert samples(om, openmetrics=True)[("c_total", ())] == 1.0
 
 
 def test_label_mistakes_raise_value_error_naming_the_labels(db):

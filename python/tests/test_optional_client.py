@@ -4,7 +4,7 @@ file with the C++ renderer; what needs it says so. With it, the same
 metrics register into its registries (the other test files)."""
 import json
 
-from conftest import check_exposition, run_python, samples
+from conftest import check_exposition, exemplars, run_python, samples
 
 BLOCKED = """
 import sys
@@ -18,7 +18,7 @@ def test_without_prometheus_client_the_metrics_write_and_generate_latest_renders
 import json, promsqlite
 promsqlite.set_db(%r)
 c = promsqlite.Counter("bare_requests", "Requests.", ["path"])   # registry defaults to None: not registered
-c.labels("/").inc(3)
+c.labels("/").inc(3, {"trace_id": "bare"})
 promsqlite.Histogram("bare_seconds", "Latency.", buckets=[1]).observe(0.5)
 promsqlite.Gauge("bare_level", "Level.").set(2)
 promsqlite.Info("bare_build", "Build.").info({"version": "1"})
@@ -47,6 +47,8 @@ print(json.dumps({
     assert values[("bare_build_info", (("version", "1"),))] == 1.0
     assert values[("bare_phase", (("bare_phase", "b"),))] == 1.0
     assert values[("bare_block_seconds_count", ())] == 1.0
+    assert {k: v[:2] for k, v in exemplars(om).items()} == {
+        ("bare_requests_total", (("path", "/"),)): ({"trace_id": "bare"}, 3.0)}
 
 
 def test_without_prometheus_client_what_needs_it_raises_import_error_saying_so(tmp_path):

@@ -35,7 +35,8 @@ using Labels = std::map<std::string, std::string>;
 // (Options::clock). The file keeps one exemplar per counter series and one
 // per histogram bucket: the one with the latest timestamp, whichever
 // process wrote it. Exposed in OpenMetrics and protobuf (the text format
-// 0.0.4 has none). Label names must match [a-zA-Z_][a-zA-Z0-9_]*, values be
+// 0.0.4 has none). Label names must match [a-zA-Z_][a-zA-Z0-9_]* (not
+// starting with "__", which is reserved), values be
 // UTF-8, and names and values together hold at most 128 characters (code
 // points), else InvalidArgument; an empty set is an exemplar without labels.
 // Cost: in immediate mode one more row written in the update's transaction

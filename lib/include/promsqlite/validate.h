@@ -29,6 +29,10 @@ enum class Update {
 // family `name`.
 void CheckValue(const std::string& name, Update update, double value);
 
+// Throws InvalidArgument unless `exemplar` is acceptable as an exemplar's
+// labels for family `name` (see Exemplars in promsqlite/metrics.h).
+void CheckExemplar(const std::string& name, const Labels& exemplar);
+
 }  // namespace promsqlite
 
 #endif  // PROMSQLITE_VALIDATE_H_

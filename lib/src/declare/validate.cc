@@ -210,20 +210,22 @@ void ValidateLabelValue(const std::string& family, std::string_view label, std::
 }
 
 void ValidateExemplar(const std::string& family, const char* what, const Labels& exemplar) {
+  const std::string prefix = *what ? std::string(what) + ": " : "";
   size_t characters = 0;
   auto count = [&](std::string_view text) {
     for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes
   };
   for (const auto& [name, value] : exemplar) {
     if (!IsValidLabelName(name))
-      Fail(family, std::string(what) + ": exemplar label name " + Quoted(name) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
-    if (!IsValidUtf8(value))
-      Fail(family, std::string(what) + ": value of exemplar label \"" + name + "\" is not valid UTF-8");
+      Fail(family, prefix + "exemplar label name " + Quoted(name) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (name.rfind("__", 0) == 0)
+      Fail(family, prefix + "exemplar label name " + Quoted(name) + " starts with \"__\", which is reserved");
+    if (!IsValidUtf8(value)) Fail(family, prefix + "value of exemplar label \"" + name + "\" is not valid UTF-8");
     count(name);
     count(value);
   }
   if (characters > kMaxExemplarCharacters)
-    Fail(family, std::string(what) + ": exemplar labels have " + std::to_string(characters) +
+    Fail(family, prefix + "exemplar labels have " + std::to_string(characters) +
                      " characters (names and values together), more than the limit of " +
                      std::to_string(kMaxExemplarCharacters));
 }
@@ -246,6 +248,10 @@ FamilySpec CheckFamilySpec(FamilySpec spec) { return detail::NormalizeSpec(std::
 void CheckLabels(const FamilySpec& spec, const Labels& labels) {
   detail::ValidateLabelNames(spec.name, spec.label_names, labels);
   for (const auto& label : labels) detail::ValidateLabelValue(spec.name, label.first, label.second);
+}
+
+void CheckExemplar(const std::string& name, const Labels& exemplar) {
+  detail::ValidateExemplar(name, "", exemplar);
 }
 
 void CheckValue(const std::string& name, Update update, double value) {

@@ -48,7 +48,8 @@ std::string JoinNames(const std::vector<std::string>& names);
 // may have together: OpenMetrics' limit, which the official clients enforce.
 constexpr size_t kMaxExemplarCharacters = 128;
 
-// An exemplar's labels for `what` (e.g. "Counter.Increment"): valid label
+// An exemplar's labels for `what` (e.g. "Counter.Increment", or "" to
+// leave it out of the message): valid label names not starting with "__"
 // names, UTF-8 values, at most kMaxExemplarCharacters in all.
 void ValidateExemplar(const std::string& family, const char* what, const Labels& exemplar);
 
