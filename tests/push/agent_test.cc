@@ -18,17 +18,12 @@
 using namespace promsqlite;
 using promsqlite::test::ChildProcess;
 using promsqlite::test::Prometheus;
+using promsqlite::test::Server;
 using promsqlite::test::TempDir;
 
 namespace {
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string Server() {
-  const char* path = std::getenv("PROMSQLITE_SERVER");
-  REQUIRE_MESSAGE(path != nullptr, "PROMSQLITE_SERVER is set by meson");
-  return path;
-}
 
 // The single value of an instant query, "" while there is none.
 std::string Value(const Prometheus& prometheus, const std::string& promql) {

@@ -178,4 +178,10 @@ std::string Cli() {
   return path;
 }
 
+std::string Server() {
+  const char* path = std::getenv("PROMSQLITE_SERVER");
+  REQUIRE_MESSAGE(path != nullptr, "PROMSQLITE_SERVER is set by meson");
+  return path;
+}
+
 }  // namespace promsqlite::test

@@ -82,6 +82,8 @@ promsqlite::FamilySpec Spec(promsqlite::MetricType type, const std::string& name
 
 // The CLI under test (PROMSQLITE_CLI, set by meson).
 std::string Cli();
+// promsqlite-server under test (PROMSQLITE_SERVER, set by meson).
+std::string Server();
 
 }  // namespace promsqlite::test
 
