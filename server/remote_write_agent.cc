@@ -66,7 +66,9 @@ void RemoteWriteAgent::Send(bool last) {
                                 static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6);
     Log(last ? LogLevel::kInfo : LogLevel::kDebug,
         last ? "remote-write sent the file's last state" : "remote-write sent",
-        {{"samples", std::to_string(sent.samples)}, {"histograms", std::to_string(sent.histograms)}});
+        {{"samples", std::to_string(sent.samples)},
+         {"histograms", std::to_string(sent.histograms)},
+         {"exemplars", std::to_string(sent.exemplars)}});
     if (!last_error_.empty()) Log(LogLevel::kInfo, "remote-write works again", {{"url", write.url}});
     last_error_.clear();
   } catch (const std::exception& e) {

@@ -180,6 +180,33 @@ TEST_CASE("remote-write stores every sample exactly, queryable with histogram_qu
   CHECK(OnlyValue(prometheus, R"(count({instance="runner-1"}))") == "12");
 }
 
+TEST_CASE("exemplars travel with their series: Prometheus with exemplar storage keeps them, +Inf once") {
+  TempDir dir;
+  Prometheus prometheus(dir.path(), {"--enable-feature=exemplar-storage"});
+  {
+    Registry registry(dir.File("m.db"));
+    BuildCounter().Name("deploys").Register(registry).WithLabelValues({}).Increment(1, {{"job_id", "77"}});
+    auto h = BuildHistogram().Name("step_seconds").Buckets({1}).Register(registry).WithLabelValues({});
+    h.Observe(0.5, {{"job_id", "78"}});
+    h.Observe(30, {{"job_id", "79"}});
+  }
+  Reader reader(dir.File("m.db"));
+  RemoteWriteOptions options;
+  options.url = prometheus.url() + "/api/v1/write";
+  RemoteWriteResult sent = RemoteWrite(reader, options);
+  CHECK(sent.exemplars == 3);
+  CHECK(sent.samples == 5);  // deploys_total, two buckets, _sum, _count
+  CHECK(OnlyValue(prometheus, R"(step_seconds_bucket{le="+Inf"})") == "2");
+  CHECK(OnlyValue(prometheus, R"(count(step_seconds_bucket))") == "2");
+  std::string json = prometheus.QueryExemplars("deploys_total");
+  INFO(json);
+  CHECK(Contains(json, R"("job_id":"77")"));
+  json = prometheus.QueryExemplars("step_seconds_bucket");
+  CHECK(Contains(json, R"("job_id":"78")"));
+  CHECK(Contains(json, R"("job_id":"79")"));
+  CHECK(Contains(json, R"("value":"30")"));
+}
+
 TEST_CASE("extra labels keep the counters of two hosts apart") {
   TempDir dir;
   Prometheus prometheus(dir.path());

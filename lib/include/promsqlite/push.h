@@ -136,6 +136,7 @@ struct RemoteWriteOptions : HttpOptions {
 struct RemoteWriteResult {
   int64_t samples = 0;     // float samples
   int64_t histograms = 0;  // native histogram samples
+  int64_t exemplars = 0;   // of counters and classic buckets
 };
 
 // Renders `reader`'s file (one snapshot), turns every sample into a series
@@ -144,7 +145,9 @@ struct RemoteWriteResult {
 // histogram sample of series NAME, beside its classic series when it has
 // classic buckets too) with the type and help as metadata (per family, named
 // as the text format names it; info and enum families get the metadata
-// types INFO and STATESET), and sends one
+// types INFO and STATESET), the exemplars of counters and classic buckets
+// with their series (Prometheus stores them with
+// --enable-feature=exemplar-storage), and sends one
 // snappy-compressed protobuf WriteRequest. The receiver must accept native
 // histograms (Prometheus: --enable-feature=native-histograms) when the file
 // has any. Throws as PushToGateway does.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -112,7 +113,10 @@ class RequestBuilder {
     for (const client::Metric& metric : family.metric()) {
       const std::string& name = family.name();
       switch (family.type()) {
-        case client::COUNTER: Sample(metric, name, metric.counter().value()); break;
+        case client::COUNTER:
+          Sample(metric, name, metric.counter().value(), "",
+                 metric.counter().has_exemplar() ? &metric.counter().exemplar() : nullptr);
+          break;
         case client::GAUGE: Sample(metric, name, metric.gauge().value()); break;
         case client::SUMMARY:
           Sample(metric, name + "_sum", metric.summary().sample_sum());
@@ -157,19 +161,41 @@ class RequestBuilder {
       ++result_.histograms;
       if (h.bucket_size() == 0) return;  // native only
     }
-    for (const client::Bucket& bucket : h.bucket())
+    const client::Exemplar* inf_exemplar = nullptr;
+    for (const client::Bucket& bucket : h.bucket()) {
+      const client::Exemplar* exemplar = bucket.has_exemplar() ? &bucket.exemplar() : nullptr;
+      if (std::isinf(bucket.upper_bound())) {  // only there to carry the +Inf bucket's exemplar
+        inf_exemplar = exemplar;
+        continue;
+      }
       Sample(metric, name + "_bucket", static_cast<double>(bucket.cumulative_count()),
-             detail::FormatGoFloat(bucket.upper_bound()));
-    Sample(metric, name + "_bucket", static_cast<double>(h.sample_count()), "+Inf");
+             detail::FormatGoFloat(bucket.upper_bound()), exemplar);
+    }
+    Sample(metric, name + "_bucket", static_cast<double>(h.sample_count()), "+Inf", inf_exemplar);
     Sample(metric, name + "_sum", h.sample_sum());
     Sample(metric, name + "_count", static_cast<double>(h.sample_count()));
   }
 
-  void Sample(const client::Metric& metric, const std::string& name, double value, const std::string& le = "") {
-    prompb::Sample* s = Series(metric, name, le)->add_samples();
+  void Sample(const client::Metric& metric, const std::string& name, double value, const std::string& le = "",
+              const client::Exemplar* exemplar = nullptr) {
+    prompb::TimeSeries* series = Series(metric, name, le);
+    prompb::Sample* s = series->add_samples();
     s->set_value(value);
     s->set_timestamp(timestamp_);
     ++result_.samples;
+    if (!exemplar) return;
+    prompb::Exemplar* e = series->add_exemplars();
+    for (const client::LabelPair& pair : exemplar->label()) {
+      prompb::Label* l = e->add_labels();
+      l->set_name(pair.name());
+      l->set_value(pair.value());
+    }
+    e->set_value(exemplar->value());
+    // Its own time, not the send's: a receiver keeps one exemplar per time.
+    e->set_timestamp(exemplar->has_timestamp()
+                         ? exemplar->timestamp().seconds() * 1000 + exemplar->timestamp().nanos() / 1000000
+                         : timestamp_);
+    ++result_.exemplars;
   }
 
   prompb::TimeSeries* Series(const client::Metric& metric, const std::string& name, const std::string& le = "") {
