@@ -52,7 +52,7 @@ int RunImmediate(const Flags& flags) {
     raw.Add(counter_id, counter_family, raw_labels, 1);
     raw.Commit();
   };
-  // store.cc's Observe: the series upsert (RETURNING id), then one bucket.
+  // store.cc's Observe: the series upsert, its id read by key, then one bucket.
   auto raw_observe = [&] {
     raw.Begin();
     int64_t id = raw.Observe(histogram_id, histogram_family, raw_labels, kObserved);
@@ -61,18 +61,24 @@ int RunImmediate(const Flags& flags) {
   };
   auto inc = [&] { counter.Increment(); };
   auto observe = [&] { histogram.Observe(kObserved); };
+  // The same with an exemplar: a trace id, as an instrumented service adds.
+  const promsqlite::Labels exemplar = {{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}};
+  auto inc_exemplar = [&] { counter.Increment(1, exemplar); };
+  auto observe_exemplar = [&] { histogram.Observe(kObserved, exemplar); };
 
   // Warm caches and the WAL once, untimed.
   CallsPerSecond(seconds / 4, 64, raw_inc);
   CallsPerSecond(seconds / 4, 64, inc);
 
   // Interleaved, so that noise from the shared machine hits both sides.
-  std::vector<double> raw_incs, incs, raw_observes, observes;
+  std::vector<double> raw_incs, incs, raw_observes, observes, incs_exemplar, observes_exemplar;
   for (int r = 0; r < repeats; ++r) {
     raw_incs.push_back(CallsPerSecond(seconds, 64, raw_inc));
     incs.push_back(CallsPerSecond(seconds, 64, inc));
     raw_observes.push_back(CallsPerSecond(seconds, 64, raw_observe));
     observes.push_back(CallsPerSecond(seconds, 64, observe));
+    incs_exemplar.push_back(CallsPerSecond(seconds / 2, 64, inc_exemplar));
+    observes_exemplar.push_back(CallsPerSecond(seconds / 2, 64, observe_exemplar));
   }
   ReportMedian("raw_sqlite_upsert_txn_per_s", raw_incs);
   ReportMedian("immediate_inc_per_s", incs);
@@ -80,6 +86,11 @@ int RunImmediate(const Flags& flags) {
   ReportMedian("immediate_observe_per_s", observes);
   Report("immediate_vs_raw_ratio", MedianRatio(incs, raw_incs));
   Report("immediate_observe_vs_raw_ratio", MedianRatio(observes, raw_observes));
+  ReportMedian("immediate_inc_exemplar_per_s", incs_exemplar);
+  ReportMedian("immediate_observe_exemplar_per_s", observes_exemplar);
+  // Time per update with an exemplar / without (> 1: the exemplar's cost).
+  Report("immediate_inc_exemplar_cost_ratio", MedianRatio(incs, incs_exemplar));
+  Report("immediate_observe_exemplar_cost_ratio", MedianRatio(observes, observes_exemplar));
   return 0;
 }
 
