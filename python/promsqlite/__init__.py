@@ -639,6 +639,15 @@ class Gauge(_MetricBase):
     def set_to_current_time(self):
         self._default_child().set_to_current_time()
 
+    def set_function(self, f):
+        """Not supported, and said so (prometheus_client's MultiProcessCollector
+        quietly leaves it out): a value computed by `f` exists only in
+        this process, while the file is read by others (the server). Raises
+        ValueError; call set() where the value changes."""
+        raise ValueError("metric '%s': Gauge.set_function is not supported: the value must be in the "
+                         "shared file, which other processes read, and a function runs only in this one; "
+                         "call set() where the value changes" % self._name)
+
     time = _gauge_time
     track_inprogress = _track_inprogress
 

@@ -114,6 +114,15 @@ def test_invalid_values_raise_value_error_and_change_nothing(db):
     assert got[("e", (("e", "a"),))] == 1.0
 
 
+def test_set_function_is_refused_with_value_error_naming_the_alternative(db):
+    g = promsqlite.Gauge("queue_length", "x", registry=None)
+    g.set(3)
+    with pytest.raises(ValueError, match=r"metric 'queue_length': Gauge.set_function is not supported: .* "
+                                         r"call set\(\) where the value changes"):
+        g.set_function(lambda: 7)
+    assert samples(promsqlite.generate_latest(db))[("queue_length", ())] == 3.0
+
+
 def test_non_numbers_raise_type_error_as_python_does(db):
     c = promsqlite.Counter("c", "x", registry=None)
     with pytest.raises(TypeError):
