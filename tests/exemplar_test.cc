@@ -177,3 +177,25 @@ TEST_CASE("removing a series removes its exemplars") {
   family.WithLabelValues({"a"}).Increment(1);
   CHECK(Contains(OpenMetrics(registry), "c_total{k=\"a\"} 1\n"));
 }
+
+TEST_CASE("exemplar rows another program wrote badly: a clear error for broken labels, unknown buckets ignored") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  {
+    Registry registry(path, ClockAt());
+    BuildCounter().Name("c").Register(registry).WithLabelValues({}).Increment(1);
+    BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({}).Observe(0.5);
+  }
+  // Buckets no series has (negative, past +Inf) show nowhere.
+  test::ExecSql(path, "INSERT INTO exemplars SELECT id, -1, X'610001620001', 1, 2 FROM series WHERE labels = X''");
+  test::ExecSql(path, "INSERT INTO exemplars SELECT id, 7, X'610001620001', 1, 2 FROM series WHERE labels = X''");
+  Reader reader(path);
+  const std::string om = reader.Render(Format::kOpenMetrics);
+  CHECK_FALSE(Contains(om, " # {"));
+  CHECK(test::CheckExposition(om, true).exit_code == 0);
+  CHECK(reader.Snapshot().at(0).series.at(0).exemplars.empty());
+  // Labels that are not a tuple of names and values: the scrape fails, naming the file.
+  test::ExecSql(path, "INSERT INTO exemplars SELECT id, 0, X'61', 1, 2 FROM series LIMIT 1");
+  CHECK_THROWS_WITH_AS(reader.Render(Format::kOpenMetrics), (path + ": an exemplar has malformed labels").c_str(),
+                       DatabaseError);
+}

@@ -88,7 +88,7 @@ std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::D
   while (query.executeStep()) {
     ExemplarRecord e;
     e.bucket = query.getColumn(1).getInt64();
-    if (e.bucket < 0) continue;  // no bucket of ours (another program's row): shown nowhere
+    if (e.bucket < 0) continue;  // no bucket of ours (another program's row)
     SQLite::Column labels = query.getColumn(2);
     std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
     if (!DecodeTuple(blob, &elements) || elements.size() % 2 != 0)
@@ -180,7 +180,11 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
         record.exemplars.clear();
         if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
           auto found = exemplars.find(series.getColumn(0).getInt64());
-          if (found != exemplars.end()) record.exemplars = found->second;
+          // Only buckets the series has (another program may have written others).
+          const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
+          if (found != exemplars.end())
+            for (const ExemplarRecord& e : found->second)
+              if (e.bucket <= last_bucket) record.exemplars.push_back(e);
         }
         if (histogram) {
           buckets.bind(1, series.getColumn(0).getInt64());
