@@ -42,7 +42,7 @@ std::string Snapshot(const std::string& db) {
   return Run(db, {"list"}).output + Dump(db, "openmetrics");
 }
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 }  // namespace
 

@@ -24,7 +24,7 @@ Options ClockAt(WriteMode mode = WriteMode::kImmediate) {
 
 std::string OpenMetrics(Registry& registry) { return registry.Render(Format::kOpenMetrics); }
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 }  // namespace
 

@@ -26,7 +26,7 @@ using promsqlite::test::TempDir;
 
 namespace {
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 std::set<std::string> Lines(const std::string& text) {
   std::set<std::string> lines;

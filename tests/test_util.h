@@ -13,6 +13,9 @@
 
 namespace promsqlite::test {
 
+// Whether `part` occurs in `text`.
+inline bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 // A fresh directory, removed with everything in it when destroyed.
 class TempDir {
  public:

@@ -23,7 +23,7 @@ using promsqlite::test::TempDir;
 
 namespace {
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 // The single value of an instant query, "" while there is none.
 std::string Value(const Prometheus& prometheus, const std::string& promql) {

@@ -20,7 +20,7 @@ using promsqlite::test::TempDir;
 
 namespace {
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 // Polls query_exemplars until its answer contains `part` (Prometheus
 // scrapes every second); returns the last answer.

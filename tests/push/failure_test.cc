@@ -22,7 +22,7 @@ using promsqlite::test::TempDir;
 
 namespace {
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 // An endpoint whose behaviour each test sets; counts the requests it got.
 class FakeEndpoint {

@@ -33,7 +33,7 @@ std::string Scrape(const Pushgateway& gateway) {
   return out;
 }
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 }  // namespace
 

@@ -25,7 +25,7 @@ using promsqlite::test::TempDir;
 
 namespace {
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using promsqlite::test::Contains;
 
 // The value of an instant query that must return exactly one series.
 std::string OnlyValue(const Prometheus& prometheus, const std::string& promql) {
