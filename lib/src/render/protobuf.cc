@@ -7,8 +7,9 @@
 // histogram buckets are sent without +Inf (sample_count is that bucket), as
 // client_golang does; native histograms as schema, zero bucket, spans and
 // deltas. Exemplars as client_golang sends them: in the counter, in their
-// bucket, an exemplar of +Inf in a +Inf bucket added for it. A family is flushed as its own message whenever its encoding
-// reaches ChunkedOutput::kChunkBytes, so memory stays flat.
+// bucket, an exemplar of +Inf in a +Inf bucket added for it. A family is
+// flushed as its own message whenever its encoding reaches
+// ChunkedOutput::kChunkBytes, so memory stays flat.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
