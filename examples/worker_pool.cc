@@ -45,8 +45,14 @@ int RunWorker(const std::string& db, int worker, int requests) {
     seed = seed * 1103515245u + 12345u;
     queued.Increment();
     get_ok.Increment();
-    if (seed % 10 == 0) post_err.Increment();
-    get_latency.Observe(static_cast<double>(seed % 3000) / 1000.0);
+    // A failed request and the slowest ones carry the id of their trace
+    // (an exemplar: shown in OpenMetrics and protobuf, the latest of all
+    // workers per series and bucket).
+    const std::string trace_id = std::to_string(worker) + "-" + std::to_string(i);
+    if (seed % 10 == 0) post_err.Increment(1, {{"trace_id", trace_id}});
+    const double seconds = static_cast<double>(seed % 3000) / 1000.0;
+    if (seconds > 2.5) get_latency.Observe(seconds, {{"trace_id", trace_id}});
+    else get_latency.Observe(seconds);
     queued.Decrement();
   }
   return 0;
