@@ -35,13 +35,17 @@ std::string Quoted(std::string_view s) {
   return out + "\"";
 }
 
+// The rule a label name (declared or an exemplar's) breaks, or null.
+const char* LabelNameRule(std::string_view name) {
+  if (!IsValidLabelName(name)) return "must match [a-zA-Z_][a-zA-Z0-9_]*";
+  if (name.size() >= 2 && name[0] == '_' && name[1] == '_') return "starts with \"__\", which is reserved";
+  return nullptr;
+}
+
 void ValidateLabelNames(const FamilySpec& spec) {
   std::set<std::string_view> seen;
   for (const std::string& label : spec.label_names) {
-    if (!IsValidLabelName(label))
-      Fail(spec.name, "label name " + Quoted(label) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
-    if (label.size() >= 2 && label[0] == '_' && label[1] == '_')
-      Fail(spec.name, "label name " + Quoted(label) + " starts with \"__\", which is reserved");
+    if (const char* rule = LabelNameRule(label)) Fail(spec.name, "label name " + Quoted(label) + " " + rule);
     if (!seen.insert(label).second)
       Fail(spec.name, "label name " + Quoted(label) + " is declared twice");
     if (spec.type == MetricType::kHistogram && label == "le")
@@ -216,10 +220,8 @@ void ValidateExemplar(const std::string& family, const char* what, const Labels&
     for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes
   };
   for (const auto& [name, value] : exemplar) {
-    if (!IsValidLabelName(name))
-      Fail(family, prefix + "exemplar label name " + Quoted(name) + " must match [a-zA-Z_][a-zA-Z0-9_]*");
-    if (name.rfind("__", 0) == 0)
-      Fail(family, prefix + "exemplar label name " + Quoted(name) + " starts with \"__\", which is reserved");
+    if (const char* rule = LabelNameRule(name))
+      Fail(family, prefix + "exemplar label name " + Quoted(name) + " " + rule);
     if (!IsValidUtf8(value)) Fail(family, prefix + "value of exemplar label \"" + name + "\" is not valid UTF-8");
     count(name);
     count(value);
