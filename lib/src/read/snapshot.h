@@ -49,6 +49,13 @@ struct SeriesRecord {
   std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
   NativeBuckets native;                   // histograms with a native histogram
   std::vector<ExemplarRecord> exemplars;  // counters, histograms: sorted by bucket
+
+  // The exemplar of `bucket`, or null.
+  const ExemplarRecord* ExemplarOf(int64_t bucket) const {
+    for (const ExemplarRecord& e : exemplars)
+      if (e.bucket == bucket) return &e;
+    return nullptr;
+  }
 };
 
 class SnapshotVisitor {

@@ -84,21 +84,19 @@ class OpenMetricsRenderer : public SnapshotVisitor {
   // Turns the sample line just written into one with `series`' exemplar
   // of `bucket`, when it has one: ` # {labels} value timestamp`.
   static void AppendExemplar(std::string& out, const SeriesRecord& series, int64_t bucket) {
-    for (const ExemplarRecord& e : series.exemplars) {
-      if (e.bucket != bucket) continue;
-      out.pop_back();  // the sample's newline
-      out += " # ";
-      if (e.names.empty()) out += "{}";
-      AppendLabelSet(out, e.names, e.values);
+    const ExemplarRecord* e = series.ExemplarOf(bucket);
+    if (!e) return;
+    out.pop_back();  // the sample's newline
+    out += " # ";
+    if (e->names.empty()) out += "{}";
+    AppendLabelSet(out, e->names, e->values);
+    out += ' ';
+    AppendGoFloat(out, e->value);
+    if (std::isfinite(e->timestamp)) {  // a clock (Options::clock) that said NaN: no time
       out += ' ';
-      AppendGoFloat(out, e.value);
-      if (std::isfinite(e.timestamp)) {  // a clock (Options::clock) that said NaN: no time
-        out += ' ';
-        AppendTimestamp(out, e.timestamp);
-      }
-      out += '\n';
-      return;
+      AppendTimestamp(out, e->timestamp);
     }
+    out += '\n';
   }
 
   void WriteHeader(const FamilySpec& spec) {

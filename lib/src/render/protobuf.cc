@@ -74,7 +74,7 @@ class ProtobufRenderer : public SnapshotVisitor {
     switch (spec.type) {
       case MetricType::kCounter:
         Scalar(series.value);
-        if (const ExemplarRecord* e = ExemplarOf(series, 0)) AppendExemplar(body_, kCounterExemplar, *e);
+        if (const ExemplarRecord* e = series.ExemplarOf(0)) AppendExemplar(body_, kCounterExemplar, *e);
         AppendMetric(kMetricCounter, body_);
         break;
       case MetricType::kGauge:
@@ -108,12 +108,6 @@ class ProtobufRenderer : public SnapshotVisitor {
   }
 
  private:
-  static const ExemplarRecord* ExemplarOf(const SeriesRecord& series, int64_t bucket) {
-    for (const ExemplarRecord& e : series.exemplars)
-      if (e.bucket == bucket) return &e;
-    return nullptr;
-  }
-
   // An Exemplar message as field `field` of `out`; labels as given (sorted
   // by name), the timestamp split into seconds and nanoseconds.
   void AppendExemplar(std::string& out, uint32_t field, const ExemplarRecord& e) {
@@ -159,11 +153,11 @@ class ProtobufRenderer : public SnapshotVisitor {
       bucket_.clear();
       AppendUint(bucket_, kBucketCumulativeCount, static_cast<uint64_t>(cumulative));
       AppendDouble(bucket_, kBucketUpperBound, spec.buckets[i]);
-      if (const ExemplarRecord* e = ExemplarOf(series, static_cast<int64_t>(i)))
+      if (const ExemplarRecord* e = series.ExemplarOf(static_cast<int64_t>(i)))
         AppendExemplar(bucket_, kBucketExemplar, *e);
       AppendBytes(body_, kHistogramBucket, bucket_);
     }
-    if (const ExemplarRecord* e = ExemplarOf(series, static_cast<int64_t>(spec.buckets.size()))) {
+    if (const ExemplarRecord* e = series.ExemplarOf(static_cast<int64_t>(spec.buckets.size()))) {
       bucket_.clear();
       AppendUint(bucket_, kBucketCumulativeCount, static_cast<uint64_t>(series.count));
       AppendDouble(bucket_, kBucketUpperBound, HUGE_VAL);
