@@ -30,10 +30,8 @@ namespace {
 // TypeError from the argument conversion.
 std::string Utf8(const py::handle& value) {
   py::str text = py::str(value);
-  PyObject* bytes = PyUnicode_AsEncodedString(text.ptr(), "utf-8", "surrogatepass");
-  if (!bytes) throw py::error_already_set();
-  std::string out(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
-  Py_DECREF(bytes);
+  std::string out;
+  if (!python::ToUtf8(text.ptr(), &out)) throw py::error_already_set();
   return out;
 }
 

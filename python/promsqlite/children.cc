@@ -26,6 +26,22 @@ PyObject* SetPythonError(std::exception_ptr error) {
   return nullptr;
 }
 
+// A str's UTF-8 bytes into *out. Lone surrogates pass through encoded, so
+// that the library's UTF-8 check rejects them with its ValueError.
+bool ToUtf8(PyObject* text, std::string* out) {
+  Py_ssize_t size;
+  if (const char* data = PyUnicode_AsUTF8AndSize(text, &size)) {  // cached by the str
+    out->assign(data, static_cast<size_t>(size));
+    return true;
+  }
+  PyErr_Clear();
+  PyObject* bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+  if (!bytes) return false;
+  out->assign(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
+  Py_DECREF(bytes);
+  return true;
+}
+
 namespace {
 
 template <typename T>
@@ -115,22 +131,6 @@ bool ToDouble(PyObject* o, double* out) {
   double v = PyFloat_AsDouble(o);
   if (v == -1.0 && PyErr_Occurred()) return false;
   *out = v;
-  return true;
-}
-
-// A str's UTF-8 bytes into *out. Lone surrogates pass through encoded, so
-// that the library's UTF-8 check rejects them with its ValueError.
-bool ToUtf8(PyObject* text, std::string* out) {
-  Py_ssize_t size;
-  if (const char* data = PyUnicode_AsUTF8AndSize(text, &size)) {  // cached by the str
-    out->assign(data, static_cast<size_t>(size));
-    return true;
-  }
-  PyErr_Clear();
-  PyObject* bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
-  if (!bytes) return false;
-  out->assign(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
-  Py_DECREF(bytes);
   return true;
 }
 
@@ -332,12 +332,10 @@ PyObject* EnumState(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObje
   if (!ParseArgs("state", args, nargs, kwnames, names, 1, 1, &slot)) return nullptr;
   PyObject* text = PyObject_Str(slot);
   if (!text) return nullptr;
-  // Lone surrogates pass through, for the library's UTF-8 check to reject.
-  PyObject* bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+  std::string state;
+  const bool encoded = ToUtf8(text, &state);
   Py_DECREF(text);
-  if (!bytes) return nullptr;
-  std::string state(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
-  Py_DECREF(bytes);
+  if (!encoded) return nullptr;
   ChildObject<Enum>* self = Self<Enum>(o);
   if (!Call(self->batched, [&] { self->handle->Set(state); })) return nullptr;
   Py_RETURN_NONE;

@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <exception>
+#include <string>
 
 #include "promsqlite/promsqlite.h"
 
@@ -26,6 +27,11 @@ extern ErrorTypes errors;
 // DeclarationConflict, DatabaseError: ours, others: RuntimeError) and
 // returns null.
 PyObject* SetPythonError(std::exception_ptr error);
+
+// A str's UTF-8 bytes into *out; false (with a Python error) on failure.
+// Lone surrogates pass through encoded, so that the library's UTF-8 check
+// rejects them with its ValueError.
+bool ToUtf8(PyObject* text, std::string* out);
 
 // Adds the child types to `module`; false (with a Python error) on failure.
 bool AddChildTypes(PyObject* module);
