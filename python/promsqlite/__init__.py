@@ -33,6 +33,8 @@ exit and when a multiprocessing worker ends normally.
 
 import atexit
 import functools
+import inspect
+import logging
 import os
 import sys
 import threading
@@ -54,7 +56,7 @@ except ImportError:  # optional: the metrics still write, FileCollector and regi
 __all__ = [
     "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
     "FileCollector", "Gauge", "Histogram", "Info", "REGISTRY", "Summary", "flush", "generate_latest", "get_db",
-    "set_db", "setup",
+    "housekeep", "remove_family", "set_db", "setup",
 ]
 
 __version__ = _core.version()
@@ -83,6 +85,7 @@ class _State:
         self.registries = {}    # absolute path -> _core.Registry
         self.readers = {}       # absolute path -> _core.Reader
         self.generation = 0     # bumped by set_db(): metrics declare themselves again
+        self.ttl = 0.0          # set_db(ttl=...): families' default ttl in seconds (0: never)
 
 
 _state = _State()
@@ -97,8 +100,56 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def set_db(path, **options):
+def _file_of(target, what):
+    """The absolute path of the file `target` names: a path, or a
+    sqlite3.Connection (the file behind its main database). ValueError for
+    what other processes cannot open (":memory:", "", an in-memory or
+    temporary connection) and for anything else."""
+    import sqlite3
+    if isinstance(target, sqlite3.Connection):
+        try:
+            rows = target.execute("PRAGMA database_list").fetchall()
+        except sqlite3.Error as e:
+            raise ValueError("%s: cannot read the file of this sqlite3.Connection (%s); pass the file's path"
+                             % (what, e)) from None
+        path = next((row[2] for row in rows if row[1] == "main"), "")
+        if not path:
+            raise ValueError("%s: this sqlite3.Connection is to an in-memory or temporary database, which "
+                             "other processes cannot open, so they could not share its metrics; pass a "
+                             "connection to a file, or the file's path" % what)
+        return os.path.abspath(path)
+    if not isinstance(target, (str, bytes, os.PathLike)):
+        raise ValueError("%s: expected a file's path or a sqlite3.Connection, got %s"
+                         % (what, type(target).__name__))
+    path = os.fsdecode(target)
+    if path in ("", ":memory:"):
+        raise ValueError("%s: %r is an in-memory or temporary SQLite database, which other processes cannot "
+                         "open, so they could not share its metrics; pass a file's path, e.g. "
+                         "/var/lib/myapp/metrics.db" % (what, path))
+    return os.path.abspath(path)
+
+
+def _check_ttl(ttl, what):
+    """`ttl` as seconds (0: never expire). None is 0."""
+    if ttl is None:
+        return 0.0
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not (0 <= ttl < INF):
+        raise ValueError("%s: ttl must be None or a finite number of seconds >= 0, got %r" % (what, ttl))
+    return float(ttl)
+
+
+def set_db(path, *, ttl=None, **options):
     """Chooses the file this process's metrics write to, creating it if needed.
+
+    `path`: the file's path (or a sqlite3.Connection to it: its file is
+    used, through promsqlite's own connection). ":memory:" and other
+    databases that other processes cannot open raise ValueError.
+
+    `ttl`: seconds; the default expiry of every family declared through
+    this module without a ttl of its own: a series not updated for that
+    long is no longer exposed and is deleted by housekeeping (as
+    prometheus-distributed-client's redis_expire). None (the default):
+    never. Every process declaring a family must give it the same ttl.
 
     `options` are named like the C++ library's Options fields:
     write_mode ("immediate", the default: each update is one transaction,
@@ -116,7 +167,8 @@ def set_db(path, **options):
     Raises ValueError for unknown or invalid options, DatabaseError when
     the file cannot be opened or is not a promsqlite file.
     """
-    path = os.path.abspath(os.fspath(path))
+    path = _file_of(path, "set_db()")
+    default_ttl = _check_ttl(ttl, "set_db()")
     with _state.lock:
         registry = _core.Registry(path, **options)
         old = _state.registries.get(path)
@@ -124,17 +176,48 @@ def set_db(path, **options):
             old.flush()
         _state.registries[path] = registry
         _state.path = path
+        _state.ttl = default_ttl
         _state.generation += 1
         for metric in list(_metrics):
             metric._unbind()
 
 
-def setup(sqlite=None, **options):
+def setup(redis=None, sqlite=None, redis_prefix=None, redis_expire=None, *, ttl=None, **options):
     """set_db() under the spelling of prometheus-distributed-client's
-    setup(sqlite=PATH); the same options as set_db()."""
+    setup(sqlite=PATH_OR_CONNECTION) (2.1; same argument order): `sqlite`
+    is a file's path or a sqlite3.Connection to one; `ttl` and `options`
+    as for set_db(). promsqlite stores in SQLite only: `redis`,
+    `redis_prefix` and `redis_expire` raise ValueError saying what to pass
+    instead."""
+    if redis is not None:
+        raise ValueError("promsqlite.setup(redis=...): promsqlite keeps the metrics in one SQLite file, not in "
+                         "Redis; call setup(sqlite='/var/lib/myapp/metrics.db') (a path or a sqlite3.Connection "
+                         "to a file every process can open), with ttl=SECONDS for redis_expire's expiry")
+    if redis_prefix is not None or redis_expire is not None:
+        raise ValueError("promsqlite.setup(): redis_prefix and redis_expire are Redis settings; with SQLite, "
+                         "ttl=SECONDS expires series (redis_expire's role) and names need no prefix")
     if sqlite is None:
-        raise ValueError("promsqlite.setup() needs sqlite=PATH: promsqlite keeps the metrics in one SQLite file")
-    set_db(sqlite, **options)
+        raise ValueError("promsqlite.setup() needs sqlite=PATH (or a sqlite3.Connection to a file): promsqlite "
+                         "keeps the metrics in one SQLite file")
+    set_db(_file_of(sqlite, "setup(sqlite=...)"), ttl=ttl, **options)
+
+
+def remove_family(name):
+    """Removes the family `name` (its name as exposed, or as declared:
+    "x" or "x_total" for counter x) with every series, for every process;
+    True when the file had it. What to do before declaring a family of
+    another type (or other labels) under the same name: the file keeps
+    declarations after a registry's unregister()."""
+    return _registry().remove_family(str(name))
+
+
+def housekeep():
+    """Runs one housekeeping pass on the current file now: deletes series
+    past their family's ttl, live-mode gauge rows of dead processes, and
+    the like. Long-running writers do this by themselves every
+    housekeeping_interval_ms (60 s); short-lived ones (cron jobs) may call
+    it. Returns what it deleted: {"expired_series": n, ...}."""
+    return _registry().housekeep()
 
 
 def get_db():
@@ -142,7 +225,7 @@ def get_db():
     if _state.path is not None:
         return _state.path
     env = os.environ.get("PROMSQLITE_DB")
-    return os.path.abspath(env) if env else None
+    return _file_of(env, "PROMSQLITE_DB") if env else None
 
 
 def _registry():
@@ -207,89 +290,165 @@ if _mp_util is not None:
 
 # --- helpers: time(), count_exceptions(), track_inprogress() ---------------
 
-class _ContextDecorator:
-    """A context manager that also decorates: each call of the decorated
-    function runs inside `self._fresh()`."""
+_log = logging.getLogger("promsqlite")
 
-    def _fresh(self):
-        return self
 
-    def __call__(self, f):
-        @functools.wraps(f)
+def _decorate(func, new_context):
+    """`func` wrapped so that each call runs inside `new_context()`, with
+    func's exact signature (inspect.signature and getfullargspec), name,
+    docstring and __wrapped__, as prometheus_client's decorators keep them.
+    Arguments are bound to the signature first, so a call with wrong
+    arguments raises TypeError before the context is entered (as there).
+    A coroutine function stays one and runs inside the context until it
+    finishes (prometheus_client's wrapper would time only its creation)."""
+    signature = inspect.signature(func)
+
+    def bind(args, kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args, bound.kwargs
+
+    if inspect.iscoroutinefunction(func):
+        async def wrapped(*args, **kwargs):
+            args, kwargs = bind(args, kwargs)
+            with new_context():
+                return await func(*args, **kwargs)
+    else:
         def wrapped(*args, **kwargs):
-            with self._fresh():
-                return f(*args, **kwargs)
-        return wrapped
+            args, kwargs = bind(args, kwargs)
+            with new_context():
+                return func(*args, **kwargs)
+    functools.update_wrapper(wrapped, func)  # __name__, __qualname__, __doc__, __module__, __dict__, __wrapped__
+    wrapped.__signature__ = signature
+    for attribute in ("__defaults__", "__kwdefaults__"):
+        try:
+            setattr(wrapped, attribute, getattr(func, attribute))
+        except (AttributeError, TypeError):  # builtins and callables without them
+            pass
+    return wrapped
 
 
-class _Timer(_ContextDecorator):
-    """Context manager and decorator: calls `callback(seconds)` at the end."""
+def _update_at_exit(update, in_flight):
+    """Runs a metric update at the end of a block. With an exception of the
+    caller's in flight, a failing update is logged (logger "promsqlite")
+    instead of raised: a metric must never replace the caller's exception."""
+    if in_flight is None:
+        update()
+        return
+    try:
+        update()
+    except Exception:  # noqa: BLE001 - the caller's exception goes on
+        _log.exception("promsqlite: a metric update at the end of a block failed while %s was propagating",
+                       type(in_flight).__name__)
 
-    def __init__(self, callback):
-        self._callback = callback
+
+class _Timer:
+    """time(): a context manager and decorator that calls
+    getattr(metric, callback_name)(seconds) at the end. Within a block,
+    labels(...) picks the child to update (a metric with label names needs
+    it), as prometheus_client's Timer."""
+
+    def __init__(self, metric, callback_name):
+        self._metric = metric
+        self._callback_name = callback_name
         self._start = None
+
+    def _new_timer(self):
+        # Its own start time per call: decorated functions may nest or run
+        # in several threads at once.
+        return type(self)(self._metric, self._callback_name)
 
     def __enter__(self):
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, typ, value, traceback):
-        self._callback(max(time.perf_counter() - self._start, 0.0))
+        duration = max(time.perf_counter() - self._start, 0.0)  # time can go backwards
+        _update_at_exit(lambda: getattr(self._metric, self._callback_name)(duration), value)
+        return False
 
-    def _fresh(self):
-        # Its own start time per call: decorated functions may nest or
-        # run in several threads at once.
-        return _Timer(self._callback)
+    def labels(self, *labelvalues, **labelkwargs):
+        """Updates the child with these label values at the end of the block."""
+        self._metric = self._metric.labels(*labelvalues, **labelkwargs)
+
+    def __call__(self, f):
+        return _decorate(f, self._new_timer)
 
 
-class _ExceptionCounter(_ContextDecorator):
-    """Context manager and decorator: increments when `exception` escapes."""
+class _ExceptionCounter:
+    """count_exceptions(): a context manager and decorator that increments
+    the counter when an exception of type `exception` escapes (and lets it
+    go on)."""
 
-    def __init__(self, inc, exception):
-        self._inc = inc
+    def __init__(self, counter, exception):
+        self._counter = counter
         self._exception = exception
 
     def __enter__(self):
-        return self
+        return None
 
     def __exit__(self, typ, value, traceback):
         if isinstance(value, self._exception):
-            self._inc()
+            _update_at_exit(self._counter.inc, value)
         return False
 
+    def __call__(self, f):
+        return _decorate(f, lambda: self)
 
-class _InprogressTracker(_ContextDecorator):
-    """Context manager and decorator: +1 on entry, -1 on exit."""
+
+class _InprogressTracker:
+    """track_inprogress(): a context manager and decorator that adds 1 to
+    the gauge on entry and subtracts it on exit."""
 
     def __init__(self, gauge):
         self._gauge = gauge
 
     def __enter__(self):
         self._gauge.inc()
-        return self
+        return None
 
     def __exit__(self, typ, value, traceback):
-        self._gauge.dec()
+        _update_at_exit(self._gauge.dec, value)
+        return False
+
+    def __call__(self, f):
+        return _decorate(f, lambda: self)
+
+
+def _require_observable(metric):
+    """ValueError when `metric` is a parent with label names (as prometheus_client)."""
+    names = getattr(metric, "_labelnames", None)  # the C++ children have none
+    if names:
+        raise ValueError("%s metric '%s' is missing label values: call .labels(...) first (label names: %s)"
+                         % (metric._type, metric._name, ", ".join(names)))
 
 
 def _count_exceptions(self, exception=Exception):
-    """Counts exceptions of type `exception` raised in a block or function."""
-    return _ExceptionCounter(self.inc, exception)
+    """Counts exceptions of type `exception` (a class or a tuple of
+    classes) raised in a block or a decorated function."""
+    _require_observable(self)
+    return _ExceptionCounter(self, exception)
 
 
 def _gauge_time(self):
     """Sets the gauge to the duration of a block or function, in seconds."""
-    return _Timer(self.set)
+    return _Timer(self, "set")
 
 
 def _track_inprogress(self):
     """Increments the gauge while a block or function runs."""
+    _require_observable(self)
     return _InprogressTracker(self)
 
 
 def _observe_time(self):
     """Observes the duration of a block or function, in seconds."""
-    return _Timer(self.observe)
+    return _Timer(self, "observe")
+
+
+def _child_labels(self, *labelvalues, **labelkwargs):
+    raise ValueError("%r is already a child with its label values: labels() cannot be chained "
+                     "(prometheus_client: no label names were set when constructing it)" % (self,))
 
 
 # The C++ children get the same helpers as the Python metrics.
@@ -298,6 +457,9 @@ _core.GaugeChild.time = _gauge_time
 _core.GaugeChild.track_inprogress = _track_inprogress
 _core.HistogramChild.time = _observe_time
 _core.SummaryChild.time = _observe_time
+for _child_type in (_core.CounterChild, _core.GaugeChild, _core.HistogramChild, _core.SummaryChild,
+                    _core.InfoChild, _core.EnumChild):
+    _child_type.labels = _child_labels
 
 
 # --- from the file to prometheus_client's Metric objects -------------------
@@ -374,17 +536,20 @@ class FileCollector:
         promsqlite.FileCollector(registry=registry)   # the current file
         generate_latest(registry)
 
-    `path`: the file (default: the one chosen by set_db() or $PROMSQLITE_DB
-    at each collection). `registry`: registered into it when given. Like
+    The arguments are MultiProcessCollector(registry, path=None)'s, in its
+    order. `registry`: registered into it when given. `path`: the file
+    (default: the one chosen by set_db() or $PROMSQLITE_DB at each
+    collection); the earlier order, FileCollector(path[, registry]), is
+    told apart by the types and still works. Like
     MultiProcessCollector, use it in a registry of its own: the metric
     objects of this process are in the file too. Needs prometheus_client.
     """
 
-    def __init__(self, path=None, registry=None):
+    def __init__(self, registry=None, path=None):
         _require_client("promsqlite.FileCollector")
-        if path is not None and not _is_path(path) and hasattr(path, "register") and registry is None:
-            path, registry = None, path  # FileCollector(registry), as MultiProcessCollector(registry)
-        self._path = os.path.abspath(os.fspath(path)) if path is not None else None
+        if _is_path(registry) and (path is None or hasattr(path, "register")):
+            registry, path = path, registry  # FileCollector(PATH[, registry]): the order before 0.2
+        self._path = _file_of(path, "FileCollector(path=...)") if path is not None else None
         if registry is not None:
             registry.register(self)
 
@@ -447,7 +612,7 @@ class _MetricBase:
     _fast_methods = ()
 
     def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
-                 registry=REGISTRY, _labelvalues=None):
+                 registry=REGISTRY, _labelvalues=None, *, ttl=None):
         if _labelvalues is not None:
             raise ValueError("_labelvalues is internal to prometheus_client; use labels()")
         if isinstance(labelnames, (str, bytes)):
@@ -464,8 +629,9 @@ class _MetricBase:
         self._labelnames = tuple(str(n) for n in labelnames)
         self._documentation = str(documentation)
         self._unit = str(unit)
+        self._ttl = None if ttl is None else _check_ttl(ttl, "metric '%s'" % full_name)
         spec = _core.check_spec(self._type, full_name, self._documentation, self._unit, self._labelnames,
-                                self._spec_buckets(), self._spec_states(), self._spec_mode())
+                                self._spec_buckets(), self._spec_states(), self._spec_mode(), self._ttl or 0.0)
         self._name = spec[1]
         self._family = None
         self._generation = -1
@@ -487,6 +653,10 @@ class _MetricBase:
     def _spec_mode(self):
         return ""
 
+    def _ttl_seconds(self):
+        """Its own ttl, else set_db()'s default."""
+        return self._ttl if self._ttl is not None else _state.ttl
+
     def __repr__(self):
         return "%s.%s(%s)" % (type(self).__module__, type(self).__name__, self._name)
 
@@ -495,7 +665,7 @@ class _MetricBase:
         registry = _registry()
         generation = _state.generation
         family = registry.declare(self._type, self._name, self._documentation, self._unit, self._labelnames,
-                                  self._spec_buckets(), self._spec_states(), self._spec_mode())
+                                  self._spec_buckets(), self._spec_states(), self._spec_mode(), self._ttl_seconds())
         self._children = {}
         self._default = None if self._labelnames else self._make_child(family, ())
         self._family = family
@@ -612,12 +782,13 @@ class Gauge(_MetricBase):
     _fast_methods = ("inc", "dec", "set", "set_to_current_time")
 
     def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
-                 registry=REGISTRY, _labelvalues=None, multiprocess_mode=None):
+                 registry=REGISTRY, _labelvalues=None, multiprocess_mode=None, *, ttl=None):
         if multiprocess_mode is not None and multiprocess_mode not in _GAUGE_MODES:
             raise ValueError("metric '%s': invalid multiprocess_mode %r (known: %s)"
                              % (name, multiprocess_mode, ", ".join(_GAUGE_MODES)))
         self._mode = multiprocess_mode or ""
-        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues,
+                         ttl=ttl)
 
     def _spec_mode(self):
         return self._mode
@@ -657,9 +828,10 @@ class Histogram(_MetricBase):
     one transaction. `buckets` default to the Python client's DEFAULT_BUCKETS."""
     _type = "histogram"
     _fast_methods = ("observe",)
+    DEFAULT_BUCKETS = DEFAULT_BUCKETS
 
     def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
-                 registry=REGISTRY, _labelvalues=None, buckets=DEFAULT_BUCKETS):
+                 registry=REGISTRY, _labelvalues=None, buckets=DEFAULT_BUCKETS, *, ttl=None):
         try:
             bounds = [float(b) for b in buckets]
         except (TypeError, ValueError):
@@ -667,7 +839,8 @@ class Histogram(_MetricBase):
         if not [b for b in bounds if b != INF]:  # the library would take that as "the default buckets"
             raise ValueError("metric '%s': a histogram needs at least one finite bucket bound besides +Inf" % name)
         self._buckets = bounds  # a trailing +Inf is dropped by the library, implied as in prometheus_client
-        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues,
+                         ttl=ttl)
 
     def _spec_buckets(self):
         return self._buckets
@@ -698,13 +871,14 @@ class Enum(_MetricBase):
     _fast_methods = ("state",)
 
     def __init__(self, name, documentation, labelnames=(), namespace="", subsystem="", unit="",
-                 registry=REGISTRY, _labelvalues=None, states=None):
+                 registry=REGISTRY, _labelvalues=None, states=None, *, ttl=None):
         if not states:
             raise ValueError("metric '%s': an Enum needs states=[...]" % name)
         if isinstance(states, (str, bytes)):
             raise ValueError("metric '%s': states must be a sequence of names, not the string %r" % (name, states))
         self._states = [str(s) for s in states]
-        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
+        super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues,
+                         ttl=ttl)
 
     def _spec_states(self):
         return self._states
@@ -723,11 +897,19 @@ class _InfoChild:
     def info(self, val):
         self._metric._set_info(self._labelvalues, val)
 
+    labels = _child_labels
+
+    def __repr__(self):
+        return "<promsqlite Info child %s%r>" % (self._metric._name, self._labelvalues)
+
 
 class Info(_MetricBase):
     """An info metric: info({key: value}) replaces this child's key/value
-    labels. The keys become label names of the family in the file, so every
-    info() of a family (in every process) must use the same keys."""
+    labels. The keys become label names of the family in the file. Without
+    label names, info() may change the keys (the family is declared anew
+    with them) and a metric never set shows name_info 1 without labels, as
+    in prometheus_client. With label names, every info() of the family (in
+    every process) must use the same keys."""
     _type = "info"
     _info_keys = None  # the info() keys this process declared, sorted
 
@@ -736,13 +918,40 @@ class Info(_MetricBase):
 
     def _bind(self):
         # The family's label names include the info keys, known at info().
-        _registry()  # a file must be chosen
+        registry = _registry()  # a file must be chosen
         self._children = {}
         self._default = None if self._labelnames else _InfoChild(self, ())
         self._info_keys = None
         self._family = None
         self._generation = _state.generation
+        if not self._labelnames and not _reader(registry.path).snapshot([self._name]):
+            # Never set anywhere: name_info 1 without labels, until an info().
+            try:
+                self._declare(registry, ()).labels_by_name({})
+            except DeclarationConflict:
+                pass  # another process declared it meanwhile: its info stands
         return None
+
+    def _declare(self, registry, names):
+        """The family with label names `names`. Unlabelled, a family stored with
+        other info keys is replaced (info() replaces the value there)."""
+        for _ in range(3):
+            try:
+                return registry.declare("info", self._name, self._documentation, "", names, [], [], "",
+                                        self._ttl_seconds())
+            except DeclarationConflict:
+                if self._labelnames or not self._stored_with_other_keys(registry, names):
+                    raise
+                registry.remove_family(self._name)  # another process may race us: try again
+        return registry.declare("info", self._name, self._documentation, "", names, [], [], "",
+                                self._ttl_seconds())
+
+    def _stored_with_other_keys(self, registry, names):
+        for spec, _ in _reader(registry.path).snapshot([self._name]):
+            typ, _, documentation, unit, stored_names = spec[:5]
+            return (typ == "info" and tuple(sorted(stored_names)) != tuple(sorted(names)) and not unit
+                    and documentation in ("", self._documentation))
+        return False
 
     def info(self, val):
         self._default_child().info(val)
@@ -755,7 +964,7 @@ class Info(_MetricBase):
         if overlap:
             raise ValueError("metric '%s': info keys %s are also label names" % (self._name, ", ".join(sorted(overlap))))
         keys = tuple(sorted(val))
-        if self._info_keys is not None and keys != self._info_keys:
+        if self._labelnames and self._info_keys is not None and keys != self._info_keys:
             raise ValueError("metric '%s': info keys (%s) differ from the ones used before (%s); "
                              "every info() of a family must use the same keys"
                              % (self._name, ", ".join(keys) or "none", ", ".join(self._info_keys) or "none"))
@@ -763,7 +972,7 @@ class Info(_MetricBase):
         names = self._labelnames + keys
         # Declared anew each time: the fresh family handle creates the series in
         # the file even when this process had created (and removed) it before.
-        family = registry.declare("info", self._name, self._documentation, "", names, [], [], "")
+        family = self._declare(registry, names)
         self._info_keys = keys
         mine = dict(zip(self._labelnames, labelvalues))
         wanted = dict(mine, **val)

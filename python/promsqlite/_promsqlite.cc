@@ -64,7 +64,7 @@ GaugeMode ParseGaugeMode(const std::string& mode) {
 
 FamilySpec MakeSpec(const std::string& type, const py::handle& name, const py::handle& help, const py::handle& unit,
                     const py::iterable& label_names, const std::vector<double>& buckets,
-                    const py::iterable& states, const std::string& gauge_mode) {
+                    const py::iterable& states, const std::string& gauge_mode, double ttl_seconds) {
   FamilySpec spec;
   spec.type = ParseType(type);
   spec.name = Utf8(name);
@@ -74,6 +74,7 @@ FamilySpec MakeSpec(const std::string& type, const py::handle& name, const py::h
   spec.buckets = buckets;
   spec.states = Utf8List(states);
   spec.gauge_mode = ParseGaugeMode(gauge_mode);
+  spec.ttl_seconds = ttl_seconds;
   return spec;
 }
 
@@ -138,8 +139,8 @@ class PyRegistry {
 
   py::object Declare(const std::string& type, const py::handle& name, const py::handle& help,
                      const py::handle& unit, const py::iterable& label_names, const std::vector<double>& buckets,
-                     const py::iterable& states, const std::string& gauge_mode) {
-    FamilySpec spec = MakeSpec(type, name, help, unit, label_names, buckets, states, gauge_mode);
+                     const py::iterable& states, const std::string& gauge_mode, double ttl_seconds) {
+    FamilySpec spec = MakeSpec(type, name, help, unit, label_names, buckets, states, gauge_mode, ttl_seconds);
     switch (spec.type) {
       case MetricType::kCounter: return py::cast(DeclareAs<Counter>(spec));
       case MetricType::kGauge: return py::cast(DeclareAs<Gauge>(spec));
@@ -161,6 +162,27 @@ class PyRegistry {
   bool ClearFamily(const std::string& name) {
     py::gil_scoped_release nogil;
     return registry_.ClearFamily(name);
+  }
+
+  bool RemoveFamily(const std::string& name) {
+    py::gil_scoped_release nogil;
+    return registry_.RemoveFamily(name);
+  }
+
+  // {"expired_series": n, ...}: what one housekeeping pass deleted.
+  py::dict Housekeep() {
+    HousekeepingReport report;
+    {
+      py::gil_scoped_release nogil;
+      report = registry_.Housekeep();
+    }
+    py::dict out;
+    out["expired_series"] = report.expired_series;
+    out["dead_process_series"] = report.dead_process_series;
+    out["dead_writers"] = report.dead_writers;
+    out["orphaned_series"] = report.orphaned_series;
+    out["complete"] = report.complete;
+    return out;
   }
 
   void Flush() {
@@ -332,8 +354,9 @@ PYBIND11_MODULE(_promsqlite, m) {
       "check_spec",
       [](const std::string& type, const py::handle& name, const py::handle& help, const py::handle& unit,
          const py::iterable& label_names, const std::vector<double>& buckets, const py::iterable& states,
-         const std::string& gauge_mode) {
-        return SpecTuple(CheckFamilySpec(MakeSpec(type, name, help, unit, label_names, buckets, states, gauge_mode)));
+         const std::string& gauge_mode, double ttl_seconds) {
+        return SpecTuple(CheckFamilySpec(
+            MakeSpec(type, name, help, unit, label_names, buckets, states, gauge_mode, ttl_seconds)));
       },
       "The declaration as it would be stored (name normalized); ValueError when invalid.");
 
@@ -345,6 +368,8 @@ PYBIND11_MODULE(_promsqlite, m) {
       .def("declare", &PyRegistry::Declare)
       .def("remove_series", &PyRegistry::RemoveSeries)
       .def("clear_family", &PyRegistry::ClearFamily)
+      .def("remove_family", &PyRegistry::RemoveFamily)
+      .def("housekeep", &PyRegistry::Housekeep)
       .def("flush", &PyRegistry::Flush)
       .def_property_readonly("path", &PyRegistry::path)
       .def_property_readonly("batched", &PyRegistry::batched);
