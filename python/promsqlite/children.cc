@@ -134,6 +134,17 @@ bool ToDouble(PyObject* o, double* out) {
   return true;
 }
 
+// Gauge.set's value as prometheus_client's set(float(value)) takes it: also
+// a string of a number ("3.5"; else a ValueError, as float() raises).
+bool ToDoubleLikeFloat(PyObject* o, double* out) {
+  if (!PyUnicode_Check(o) && !PyBytes_Check(o) && !PyByteArray_Check(o)) return ToDouble(o, out);
+  PyObject* number = PyNumber_Float(o);
+  if (!number) return false;
+  *out = PyFloat_AS_DOUBLE(number);
+  Py_DECREF(number);
+  return true;
+}
+
 // The exemplar argument as prometheus_client takes it: None or {} is none
 // (its `if exemplar:`), a dict of str to str becomes *labels and *given.
 // Anything else is a ValueError. The labels themselves (names, length) are
@@ -266,7 +277,7 @@ PyObject* GaugeSet(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObjec
   PyObject* slot;
   if (!ParseArgs("set", args, nargs, kwnames, names, 1, 1, &slot)) return nullptr;
   double value;
-  if (!ToDouble(slot, &value)) return nullptr;
+  if (!ToDoubleLikeFloat(slot, &value)) return nullptr;
   ChildObject<Gauge>* self = Self<Gauge>(o);
   if (!Call(self->batched, [&] { self->handle->Set(value); })) return nullptr;
   Py_RETURN_NONE;

@@ -522,3 +522,61 @@ def test_an_invalid_ttl_is_a_value_error(db, ttl):
         promsqlite.Counter("bad_ttl", "B.", registry=None, ttl=ttl)
     with pytest.raises(ValueError, match="ttl"):
         promsqlite.set_db(db, ttl=ttl)
+
+
+# --- bad input: the official client's exception types ------------------------
+
+SAME_ERRORS = {
+    "negative inc": lambda m: m.Counter("e1", "d", registry=None).inc(-1),
+    "label count": lambda m: m.Counter("e2", "d", ["x"], registry=None).labels("a", "b"),
+    "undeclared label name": lambda m: m.Counter("e3", "d", ["x"], registry=None).labels(y="a"),
+    "values and names": lambda m: m.Counter("e4", "d", ["x"], registry=None).labels("a", x="a"),
+    "le on a histogram": lambda m: m.Histogram("e5", "d", ["le"], registry=None),
+    "quantile on a summary": lambda m: m.Summary("e6", "d", ["quantile"], registry=None),
+    "undeclared state": lambda m: m.Enum("e7", "d", states=["a", "b"], registry=None).state("c"),
+    "labels without label names": lambda m: m.Counter("e8", "d", registry=None).labels("x"),
+    "invalid name": lambda m: m.Counter("e-9", "d", registry=None),
+    "reserved label name": lambda m: m.Counter("e10", "d", ["__x"], registry=None),
+    "remove without label names": lambda m: m.Counter("e11", "d", registry=None).remove("x"),
+    "remove with the wrong count": lambda m: m.Counter("e12", "d", ["x"], registry=None).remove("x", "y"),
+    "unit on an info": lambda m: m.Info("e13", "d", unit="s", registry=None),
+    "unsorted buckets": lambda m: m.Histogram("e14", "d", buckets=[2, 1], registry=None),
+    "only +Inf": lambda m: m.Histogram("e15", "d", buckets=[float("inf")], registry=None),
+    "enum label named like it": lambda m: m.Enum("e16", "d", ["e16"], states=["a"], registry=None),
+    "info key that is a label": lambda m: m.Info("e17", "d", ["x"], registry=None).labels("1").info({"x": "2"}),
+    "set to a non-number string": lambda m: m.Gauge("e18", "d", registry=None).set("abc"),
+    "update of a parent": lambda m: m.Counter("e19", "d", ["x"], registry=None).inc(),
+    "unknown multiprocess_mode": lambda m: m.Gauge("e20", "d", multiprocess_mode="x", registry=None),
+    "inc of a string": lambda m: m.Counter("e21", "d", registry=None).inc("1"),
+    "observe of None": lambda m: m.Histogram("e22", "d", registry=None).observe(None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAME_ERRORS))
+def test_bad_input_raises_the_official_client_s_exception_type(db, case):
+    raised = []
+    for module in (prometheus_client, promsqlite):
+        with pytest.raises(Exception) as info:
+            SAME_ERRORS[case](module)
+        raised.append(type(info.value))
+    assert raised[1] is raised[0] or issubclass(raised[1], raised[0]), raised
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_gauge_set_takes_what_float_takes(db, module):
+    registry = CollectorRegistry()
+    g = module.Gauge("float_like", "F.", ["k"], registry=registry)
+    g.labels("str").set("2.5")
+    g.labels("bytes").set(b"-1e3")
+    g.labels("int").set(7)
+    assert [registry.get_sample_value("float_like", {"k": k}) for k in ("str", "bytes", "int")] == [2.5, -1000, 7]
+
+
+def test_where_promsqlite_is_stricter_it_says_why_with_a_value_error(db):
+    # prometheus_client takes these silently (README: differences).
+    with pytest.raises(ValueError, match="not the string"):
+        promsqlite.Counter("strict1", "d", "abc", registry=None)  # would be labels a, b, c there
+    with pytest.raises(ValueError, match="NaN"):
+        promsqlite.Counter("strict2", "d", registry=None).inc(float("nan"))
+    with pytest.raises(ValueError, match="dict"):
+        promsqlite.Info("strict3", "d", registry=None).info("x")  # an AttributeError there
