@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "housekeeper.h"
 #include "log.h"
 #include "promsqlite/errors.h"
+#include "promsqlite/reader.h"
 #include "promsqlite/version.h"
 #include "reader_pool.h"
 #include "remote_write_agent.h"
@@ -73,6 +75,16 @@ class SignalWatcher {
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
+  // A path that can never hold the file (a directory, in a folder that does
+  // not exist or is a file) is a startup error: a server that starts and
+  // answers 500 forever looks healthy to systemd. A missing file is fine.
+  try {
+    promsqlite::Reader(options.db_path).CheckPath();
+  } catch (const promsqlite::Error& e) {
+    Log(LogLevel::kError, "cannot serve this --db path", {{"err", e.what()}});
+    return 1;
+  }
+
   WebConfig web;
   if (!options.web_config_file.empty()) {
     try {
@@ -149,7 +161,13 @@ int RunServer(const ServerOptions& options) {
   // 500 with the same message until it is fixed.
   try {
     promsqlite::FileStats stats = readers.Acquire()->Stats();
-    if (!stats.exists)
+    std::string folder = std::filesystem::path(options.db_path).parent_path().string();
+    if (!stats.exists && !folder.empty() && !std::filesystem::exists(folder))
+      Log(LogLevel::kWarn,
+          "the promsqlite file's folder does not exist yet; serving an empty exposition until it is created "
+          "(mkdir -p FOLDER) and a writer creates the file",
+          {{"db", options.db_path}, {"folder", folder}});
+    else if (!stats.exists)
       Log(LogLevel::kInfo, "the promsqlite file does not exist yet; serving an empty exposition until a writer creates it",
           {{"db", options.db_path}});
   } catch (const std::exception& e) {

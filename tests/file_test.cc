@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -73,15 +74,83 @@ TEST_CASE("an SQLite file of another application is refused") {
 TEST_CASE("text, random bytes, a directory or a missing folder give a clear error") {
   test::TempDir dir;
   test::WriteFile(dir.File("text.db"), "hello, I am a text file\n" + std::string(5000, 'x'));
-  CHECK(ErrorOpening(dir.File("text.db")) == dir.File("text.db") + ": cannot open: file is not a database");
-  CHECK(ErrorReading(dir.File("text.db")) == dir.File("text.db") + ": cannot open: file is not a database");
+  const std::string foreign = ": file is not a database (another program's file?): choose another path, or move "
+                              "it away";
+  CHECK(ErrorOpening(dir.File("text.db")) == dir.File("text.db") + foreign);
+  CHECK(ErrorReading(dir.File("text.db")) == dir.File("text.db") + foreign);
   mkdir(dir.File("folder.db").c_str(), 0700);
-  CHECK(ErrorOpening(dir.File("folder.db")) == dir.File("folder.db") + ": is a directory, not a promsqlite database");
-  CHECK(ErrorReading(dir.File("folder.db")) == dir.File("folder.db") + ": is a directory, not a promsqlite database");
-  CHECK(ErrorOpening(dir.File("no/such/dir.db")) == dir.File("no/such/dir.db") + ": cannot open: unable to open database file");
+  const std::string folder = dir.File("folder.db") + ": is a directory, not a promsqlite database: give the path of a "
+                             "file in it, e.g. " + dir.File("folder.db") + "/metrics.db";
+  CHECK(ErrorOpening(dir.File("folder.db")) == folder);
+  CHECK(ErrorReading(dir.File("folder.db")) == folder);
   Options no_create;
   no_create.create_if_missing = false;
   CHECK(ErrorOpening(dir.File("absent.db"), no_create) == dir.File("absent.db") + ": no such file (and create_if_missing is false)");
+}
+
+TEST_CASE("a path that cannot hold the file says why in one line, names the folder and what to do") {
+  test::TempDir dir;
+  const std::string recipe = "; for writers that run as different users, make it a setgid folder of their group "
+                             "(docs/permissions.md)";
+  SUBCASE("a folder that does not exist") {
+    std::string path = dir.File("no/such/m.db");
+    std::string expected = path + ": folder " + dir.File("no/such") + " does not exist: create it (mkdir -p " +
+                           dir.File("no/such") + ")" + recipe;
+    CHECK(ErrorOpening(path) == expected);
+    Options with_mode;  // creating with a mode used to leak an internal temporary name
+    with_mode.file_mode = 0660;
+    CHECK(ErrorOpening(path, with_mode) == expected);
+    CHECK_NOTHROW(Reader(path).CheckPath());  // a reader shows nothing until the folder and file exist
+    CHECK(ErrorReading(path) == "no error");
+  }
+  SUBCASE("a file where a folder should be") {
+    test::WriteFile(dir.File("plain"), "x");
+    std::string path = dir.File("plain/m.db");
+    std::string expected = path + ": " + dir.File("plain") + " is a file, not a folder: choose a path in a folder";
+    CHECK(ErrorOpening(path) == expected);
+    CHECK_THROWS_WITH_AS(Reader(path).CheckPath(), expected.c_str(), DatabaseError);
+  }
+  SUBCASE("a directory, for a reader at startup") {
+    CHECK_THROWS_WITH_AS(Reader(dir.path()).CheckPath(), doctest::Contains("is a directory, not a promsqlite database"),
+                         DatabaseError);
+  }
+  SUBCASE("a device") {
+    CHECK(ErrorOpening("/dev/null") ==
+          "/dev/null: is not a regular file (a device, pipe or socket), not a promsqlite database: choose a file's path");
+  }
+  SUBCASE("a name or a path too long") {
+    std::string name(300, 'n');
+    std::string error = ErrorOpening(dir.File(name + "/m.db"));
+    CHECK(error.find("is 300 bytes long; a file or folder name may have at most 255: choose a shorter one") !=
+          std::string::npos);
+    CHECK(error.size() < 400);  // one readable line, the path shortened
+    std::string deep = dir.path();
+    while (deep.size() < 5000) deep += "/" + std::string(200, 'd');
+    error = ErrorOpening(deep + "/m.db");
+    CHECK(error.find("bytes long; at most 4095 are allowed: choose a shorter one") != std::string::npos);
+    CHECK(error.size() < 300);
+  }
+  SUBCASE("a missing file in an existing folder is fine") {
+    CHECK_NOTHROW(Reader(dir.File("later.db")).CheckPath());
+    CHECK(ErrorOpening(dir.File("later.db")) == "no error");
+  }
+}
+
+TEST_CASE("a folder on a read-only file system is named as such") {
+  test::TempDir dir;
+  const std::string mount_point = dir.File("ro");
+  mkdir(mount_point.c_str(), 0755);
+  // Needs CAP_SYS_ADMIN (root on this project's machines and CI).
+  if (std::system(("mount -t tmpfs -o ro tmpfs " + mount_point + " 2>/dev/null").c_str()) != 0) {
+    MESSAGE("cannot mount a read-only tmpfs here; checking the message of an existing file's folder instead");
+    CHECK(detail::PathProblem(mount_point + "/m.db", true, true) == "");  // writable: nothing to report
+    return;
+  }
+  std::string path = mount_point + "/m.db";
+  std::string error = ErrorOpening(path);
+  std::system(("umount " + mount_point).c_str());
+  CHECK(error == path + ": cannot create it: folder " + mount_point +
+                     " is on a read-only file system: choose a path on a writable one (e.g. under /var/lib)");
 }
 
 TEST_CASE("the file is in WAL mode and marked as promsqlite's") {

@@ -3,6 +3,7 @@ library's message (DeclarationConflict, a ValueError, for declarations that
 disagree with the file), database failures raise DatabaseError (an
 OSError), and a rejected call writes nothing."""
 import os
+import re
 import sqlite3
 import subprocess
 
@@ -311,11 +312,21 @@ def test_files_that_cannot_be_used_raise_database_error_an_os_error(tmp_path):
     with pytest.raises(promsqlite.DatabaseError) as raised:
         promsqlite.set_db(str(not_ours))
     assert isinstance(raised.value, OSError)
-    assert str(raised.value) == "%s: cannot open: file is not a database" % not_ours
-    with pytest.raises(promsqlite.DatabaseError, match="cannot open: file is not a database"):
+    assert str(raised.value) == "%s: file is not a database (another program's file?): choose another path, " \
+                                "or move it away" % not_ours
+    with pytest.raises(promsqlite.DatabaseError, match=r"file is not a database \(another program's file\?\)"):
         promsqlite.generate_latest(str(not_ours))
-    with pytest.raises(promsqlite.DatabaseError, match="/nonexistent/dir/x.db: cannot open"):
-        promsqlite.set_db("/nonexistent/dir/x.db")
+    with pytest.raises(promsqlite.DatabaseError) as raised:
+        promsqlite.set_db("/nonexistent/dir/x.db")  # the README's examples point at folders to create
+    assert str(raised.value) == (
+        "/nonexistent/dir/x.db: folder /nonexistent/dir does not exist: create it (mkdir -p /nonexistent/dir); for "
+        "writers that run as different users, make it a setgid folder of their group (docs/permissions.md)")
+    file_as_folder = str(not_ours) + "/x.db"
+    with pytest.raises(promsqlite.DatabaseError, match="%s is a file, not a folder" % re.escape(str(not_ours))):
+        promsqlite.set_db(file_as_folder)
+    with pytest.raises(promsqlite.DatabaseError, match="is a directory, not a promsqlite database: give the path of a "
+                                                       "file in it"):
+        promsqlite.set_db(str(tmp_path))
     missing = str(tmp_path / "missing.db")
     with pytest.raises(promsqlite.DatabaseError, match="no such file \\(and create_if_missing is false\\)"):
         promsqlite.set_db(missing, create_if_missing=False)

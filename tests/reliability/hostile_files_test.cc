@@ -53,7 +53,7 @@ test::CommandResult Cli(const std::string& path, std::vector<std::string> args) 
 struct Hostile {
   const char* what;
   std::function<void(const std::string& path)> make;
-  std::string error;  // expected after "PATH: " for writer, reader and CLI; empty: see below
+  std::string error;  // expected after "PATH: " for writer, reader and CLI ({path}: the path); empty: see below
 };
 
 }  // namespace
@@ -61,7 +61,7 @@ struct Hostile {
 TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay untouched") {
   const Hostile cases[] = {
       {"a text file", [](const std::string& p) { test::WriteFile(p, "not a database\n" + std::string(4096, 't')); },
-       "cannot open: file is not a database"},
+       "file is not a database (another program's file?): choose another path, or move it away"},
       {"random bytes",
        [](const std::string& p) {
          std::mt19937 rng(7);
@@ -69,7 +69,7 @@ TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay
          for (char& c : bytes) c = static_cast<char>(rng());
          test::WriteFile(p, bytes);
        },
-       "cannot open: file is not a database"},
+       "file is not a database (another program's file?): choose another path, or move it away"},
       {"a truncated database",
        [](const std::string& p) {
          WriteRealFile(p);
@@ -86,7 +86,8 @@ TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay
          test::ExecSql(p, "PRAGMA user_version = 99");
        },
        "written by a newer promsqlite (schema version 99; this build reads up to " + std::to_string(SchemaVersion()) + ")"},
-      {"a directory", [](const std::string& p) { mkdir(p.c_str(), 0700); }, "is a directory, not a promsqlite database"},
+      {"a directory", [](const std::string& p) { mkdir(p.c_str(), 0700); },
+       "is a directory, not a promsqlite database: give the path of a file in it, e.g. {path}/metrics.db"},
   };
   for (const Hostile& c : cases) {
     std::string what = c.what;
@@ -100,6 +101,7 @@ TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay
     test::CommandResult dump = Cli(path, {"dump"});
     if (!c.error.empty()) {
       std::string expected = path + ": " + c.error;
+      if (size_t at = expected.find("{path}"); at != std::string::npos) expected.replace(at, 6, path);
       CHECK(writer == expected);
       CHECK(reader == expected);
       CHECK(inc.output == "promsqlite: " + expected + "\n");
@@ -116,14 +118,17 @@ TEST_CASE("hostile files get a clear error from writer, reader and CLI, and stay
   }
 }
 
-TEST_CASE("a path in a missing directory is an error, not a crash") {
+TEST_CASE("a path in a missing directory is an error that names the folder, not a crash") {
   test::TempDir dir;
   const std::string path = dir.File("no/such/dir/m.db");
-  CHECK(WriterError(path) == path + ": cannot open: unable to open database file");
+  const std::string expected = path + ": folder " + dir.File("no/such/dir") + " does not exist: create it (mkdir -p " +
+                               dir.File("no/such/dir") + "); for writers that run as different users, make it a "
+                               "setgid folder of their group (docs/permissions.md)";
+  CHECK(WriterError(path) == expected);
   CHECK(Reader(path).Render(Format::kText).empty());  // a reader waits for writers to create it
   test::CommandResult inc = Cli(path, {"inc", "x"});
   CHECK(inc.exit_code == 1);
-  CHECK(inc.output == "promsqlite: " + path + ": cannot open: unable to open database file\n");
+  CHECK(inc.output == "promsqlite: " + expected + "\n");
 }
 
 TEST_CASE("an empty file is an empty database: writers initialize it, readers see nothing") {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -431,6 +432,31 @@ TEST_CASE("a listen address in use makes the server exit 1 with a clear line") {
   CHECK(second.Wait() == 1);
   CHECK(Contains(second.Log(), "level=error msg=\"cannot listen\""));
   CHECK(Contains(second.Log(), "Address already in use"));
+}
+
+TEST_CASE("a --db that cannot hold the file makes the server exit 1 with one line; a missing file does not") {
+  TempDir dir;
+  server_test::WriteSampleFile(dir.File("plain.txt"));
+  const std::pair<std::string, std::string> cases[] = {
+      {dir.path(), "is a directory, not a promsqlite database: give the path of a file in it"},
+      {dir.File("plain.txt/m.db"), dir.File("plain.txt") + " is a file, not a folder"},
+      {"/dev/null", "is not a regular file (a device, pipe or socket)"},
+  };
+  for (const auto& [db, reason] : cases) {
+    CAPTURE(db);
+    ServerProcess server({"--db", db});
+    CHECK_FALSE(server.Start());
+    CHECK(server.Wait() == 1);
+    std::string log = server.Log();
+    CHECK(Contains(log, "level=error msg=\"cannot serve this --db path\""));
+    CHECK(Contains(log, reason));
+    CHECK(std::count(log.begin(), log.end(), '\n') == 1);
+  }
+  // A folder that does not exist yet may still appear: served empty, and said so.
+  ServerProcess server({"--db", dir.File("later/m.db")});
+  REQUIRE(server.Start());
+  CHECK(Contains(server.Log(), "level=warn msg=\"the promsqlite file's folder does not exist yet"));
+  CHECK(Contains(server.Log(), "folder=" + dir.File("later")));
 }
 
 TEST_CASE("--log.level=debug logs each request; info logs none") {

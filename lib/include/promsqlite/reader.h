@@ -89,6 +89,14 @@ class Reader {
 
   const std::string& path() const { return path_; }
 
+  // Throws DatabaseError when the path cannot hold a promsqlite file now: a
+  // directory or a device, in a "folder" that is a file, or too long; the
+  // message names the problem and what to do. A file that does not exist
+  // yet is fine, even in a folder that does not exist yet (it reads as
+  // empty). For servers, to refuse such a path at startup. Cost: a few
+  // stat() calls.
+  void CheckPath() const;
+
   // Renders the whole file from one read transaction, then `extra` (e.g. a
   // server's own metrics). Throws DatabaseError when the file exists but is
   // not a readable promsqlite file; the sink may have received part of the

@@ -69,6 +69,10 @@ class SnapshotCollector : public detail::SnapshotVisitor {
 Reader::Reader(std::string path, ReaderOptions options)
     : path_(std::move(path)), options_(options), lock_(std::make_unique<Lock>()) {}
 
+void Reader::CheckPath() const {
+  if (std::string problem = detail::PathProblem(path_, false, false); !problem.empty()) throw DatabaseError(problem);
+}
+
 Reader::~Reader() {
   if (connection_ && connection_->fork_generation != detail::ForkGeneration()) connection_.release()->db.release();
 }

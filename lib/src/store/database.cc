@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sqlite3.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -127,7 +128,8 @@ void CreateExactly(const std::string& path, const std::string& name, unsigned mo
     if (fd < 0) {
       if (errno == EEXIST) return;  // another process was first
       if (errno == EACCES || errno == EROFS) throw DatabaseError(ReadOnlyMessage(path, FolderOf(path)));
-      throw DatabaseError(path + ": cannot create " + file + ": " + std::strerror(errno));
+      // Name the file meant, not the temporary one it is made under.
+      throw DatabaseError(path + ": cannot create " + name + ": " + std::strerror(errno));
     }
     int failed = fchmod(fd, static_cast<mode_t>(mode)) != 0 ? errno : 0;
     close(fd);
@@ -163,7 +165,77 @@ std::string Octal(unsigned mode) {
   return text;
 }
 
+// `path` shortened for a one-line message.
+std::string Shown(const std::string& path) {
+  return path.size() <= 120 ? path : path.substr(0, 60) + "..." + path.substr(path.size() - 40);
+}
+
+const char kFolderRecipe[] =
+    "; for writers that run as different users, make it a setgid folder of their group (docs/permissions.md)";
+
+// The deepest folder of `path` that does not exist, or "" when there is
+// none; *not_folder: the first component that exists but is not a folder.
+std::string FirstMissing(const std::string& path, std::string* not_folder) {
+  std::string prefix;
+  size_t start = path[0] == '/' ? 1 : 0;
+  if (start == 1) prefix = "/";
+  for (size_t slash; (slash = path.find('/', start)) != std::string::npos; start = slash + 1) {
+    std::string folder = path.substr(0, slash);
+    if (folder.empty() || folder == prefix) continue;
+    struct stat st;
+    if (stat(folder.c_str(), &st) != 0) return errno == ENOENT ? folder : "";
+    if (!S_ISDIR(st.st_mode)) {
+      *not_folder = folder;
+      return "";
+    }
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string PathProblem(const std::string& path, bool writable, bool create) {
+  if (path.empty()) return "an empty path is not a file: give the path of the promsqlite file";
+  if (path.size() >= PATH_MAX)
+    return Shown(path) + ": the path is " + std::to_string(path.size()) + " bytes long; at most " +
+           std::to_string(PATH_MAX - 1) + " are allowed: choose a shorter one";
+  for (size_t start = 0, slash; start < path.size(); start = slash + 1) {
+    slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash - start > NAME_MAX)
+      return Shown(path) + ": the name \"" + Shown(path.substr(start, slash - start)) + "\" is " +
+             std::to_string(slash - start) + " bytes long; a file or folder name may have at most " +
+             std::to_string(NAME_MAX) + ": choose a shorter one";
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return path + ": is a directory, not a promsqlite database: give the path of a file in it, e.g. " + path +
+             (path.back() == '/' ? "" : "/") + "metrics.db";
+    if (!S_ISREG(st.st_mode))
+      return path + ": is not a regular file (a device, pipe or socket), not a promsqlite database: choose a "
+                    "file's path";
+    // Its content is SQLite's to judge (OpenDatabase): closing a descriptor
+    // of our own on it would drop this process's SQLite locks on the file.
+    return "";
+  }
+  const int stat_error = errno;
+  std::string not_folder;
+  std::string missing = FirstMissing(path, &not_folder);
+  if (!not_folder.empty())
+    return path + ": " + not_folder + " is a file, not a folder: choose a path in a folder";
+  if (stat_error == EACCES && writable)  // a reader reports it on each read: permissions may be fixed meanwhile
+    return path + ": cannot reach it: a folder on its way lacks search (x) permission for this process";
+  if (!missing.empty() && writable) {  // a reader waits for the folder and the file to appear
+    std::string folder = FolderOf(path);
+    return path + ": folder " + folder + " does not exist: create it (mkdir -p " + folder + ")" + kFolderRecipe;
+  }
+  if (writable && create && faccessat(AT_FDCWD, FolderOf(path).c_str(), W_OK, AT_EACCESS) != 0 &&
+      errno == EROFS)
+    return path + ": cannot create it: folder " + FolderOf(path) +
+           " is on a read-only file system: choose a path on a writable one (e.g. under /var/lib)";
+  return "";
+}
 
 std::string ReadOnlyMessage(const std::string& path, const std::string& blocked) {
   std::string what = blocked == path ? "the file is"
@@ -189,9 +261,8 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
   if (writable && file_mode != 0 && ((file_mode & ~0777u) != 0 || (file_mode & 0600u) != 0600u))
     throw InvalidArgument(path + ": file_mode " + Octal(file_mode) +
                           " must include owner read and write (0600) and nothing above 0777");
+  if (std::string problem = PathProblem(path, writable, create); !problem.empty()) throw DatabaseError(problem);
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw DatabaseError(path + ": is a directory, not a promsqlite database");
   bool exists = stat(path.c_str(), &st) == 0;
   if (!create && !exists) throw DatabaseError(path + ": no such file (and create_if_missing is false)");
   struct stat folder;
@@ -211,7 +282,14 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
     return RetryWhileBusy(busy_timeout_ms, [&] {
       auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
       // Fails here, not on first use, for files that are not databases at all.
-      db->exec("SELECT count(*) FROM sqlite_schema");
+      try {
+        db->exec("SELECT count(*) FROM sqlite_schema");
+      } catch (const SQLite::Exception& e) {
+        if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB)
+          throw DatabaseError(path + ": file is not a database (another program's file?): choose another path, "
+                                     "or move it away");
+        throw;
+      }
       return db;
     });
   });

@@ -65,6 +65,15 @@ void ConfigureWriter(SQLite::Database& db, const Options& options);
 std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool writable, bool create,
                                                int busy_timeout_ms, unsigned file_mode = 0);
 
+// Why `path` can never hold a promsqlite file, in one line that names the
+// problem and what to do, or "" when nothing is wrong as far as the path
+// tells: too long; a directory or device; in a folder that is a file; for
+// a writer, in a folder it cannot reach or that does not exist, or (when
+// it may create the file) on a read-only file system. A missing file in an
+// existing folder is fine, and so is a missing folder for a reader (it reads
+// as empty until both appear). Costs a few stat() calls.
+std::string PathProblem(const std::string& path, bool writable, bool create);
+
 // "PATH: cannot open for writing: ... read-only for this process (...)",
 // naming `blocked` (the file, its -wal or -shm, or the folder), its mode and
 // owners, and what to do about it (docs/permissions.md).
