@@ -71,7 +71,13 @@ std::string LandingPage(const std::string& db_path, const promsqlite::FileStats&
     Row(out, "Status", "readable");
   }
   Row(out, "File size", Bytes(stats.db_bytes));
-  Row(out, "WAL size", Bytes(stats.wal_bytes));
+  // Next to a small file, a WAL of several MiB looks like a leak: it is
+  // reused in place and bounded (docs/checkpoints.md).
+  Row(out, "WAL size",
+      Bytes(stats.wal_bytes) +
+          " <small>(the write-ahead log: updates land here first and are copied into the file every few "
+          "MiB; it is then overwritten from the start, not grown, so it normally stays under about 8 MiB with the "
+          "default settings, whatever the file's size)</small>");
   Row(out, "Families", std::to_string(stats.families));
   Row(out, "Series", std::to_string(stats.series));
   Row(out, "promsqlite version", HtmlEscape(promsqlite::Version()));

@@ -221,6 +221,7 @@ TEST_CASE("the landing page says what this is, links /metrics and describes the 
   CHECK(Contains(page, "<th>Series</th><td>7</td>"));
   CHECK(Contains(page, "<th>File size</th><td>"));
   CHECK(Contains(page, "<th>WAL size</th><td>"));
+  CHECK(Contains(page, "overwritten from the start, not grown"));  // a big WAL beside a small file is explained
   CHECK(Contains(page, std::string("<th>SQLite version</th><td>") + promsqlite::SqliteVersion()));
   CHECK(Contains(page, std::string("<th>promsqlite version</th><td>") + promsqlite::Version()));
 }
