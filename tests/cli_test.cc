@@ -292,11 +292,16 @@ TEST_CASE("inc and observe --exemplar keep an exemplar, shown in OpenMetrics") {
 TEST_CASE("database problems exit 1 with the file's name") {
   TempDir dir;
   promsqlite::test::WriteFile(dir.File("text.db"), std::string(8192, 'x'));
+  // One line that names the file; the wording is the library's.
+  auto names_file = [&](const std::string& output) {
+    return output.rfind("promsqlite: " + dir.File("text.db") + ": ", 0) == 0 && Contains(output, "not a database") &&
+           std::count(output.begin(), output.end(), '\n') == 1;
+  };
   CommandResult r = Run(dir.File("text.db"), {"inc", "a"});
   CHECK(r.exit_code == 1);
-  CHECK(r.output == "promsqlite: " + dir.File("text.db") + ": cannot open: file is not a database\n");
+  CHECK(names_file(r.output));
   CHECK(Run(dir.File("text.db"), {"dump"}).exit_code == 1);
-  CHECK(Run(dir.File("text.db"), {"dump"}).output == "promsqlite: " + dir.File("text.db") + ": cannot open: file is not a database\n");
+  CHECK(names_file(Run(dir.File("text.db"), {"dump"}).output));
   CHECK(Run(dir.File("absent.db"), {"rm", "a"}).exit_code == 1);
   mkdir(dir.File("dir.db").c_str(), 0700);
   CHECK(Run(dir.File("dir.db"), {"set", "a", "1"}).exit_code == 1);
