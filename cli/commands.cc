@@ -390,13 +390,21 @@ int Remove(const Args& args) {
 }  // namespace
 
 std::string DatabasePath(const Args& args) {
-  if (auto db = args.Option("--db")) return *db;
+  if (auto db = args.Option("--db")) {
+    if (db->empty()) throw UsageError("--db needs a file name, got \"\"");
+    return *db;
+  }
   if (const char* env = std::getenv("PROMSQLITE_DB"); env && *env) return env;
-  return "promsqlite.db";
+  // No default in the working folder: from cron or CI, where that folder
+  // varies, metrics would scatter into stray files.
+  throw UsageError("no promsqlite file chosen: give --db FILE or set the environment variable PROMSQLITE_DB");
 }
 
 int RunCommand(const Args& args) {
   const std::string& c = args.command;
+  // Every command reads or writes the file: without one chosen, that is
+  // the error, whatever else is wrong with the arguments.
+  if (Commands().count(c)) DatabasePath(args);
   if (args.has_exemplar && c != "inc" && c != "observe" && !c.empty() && Commands().count(c))
     throw UsageError("--exemplar is for inc and observe, not " + c);
   if (c == "inc") return Inc(args);
@@ -423,7 +431,8 @@ std::string Usage(const std::string& command) {
     return std::string("usage: promsqlite [--db FILE] ") + it->second.synopsis + "\n\n" + it->second.description +
            "\n\nLabel values and help texts are taken literally. --help=TEXT sets a help text that\n"
            "starts with \"--\". --ttl SECONDS (write commands) expires series not updated for that\n"
-           "long. Run 'promsqlite --help' for the exit codes.\n";
+           "long. The file is --db FILE, else $PROMSQLITE_DB (one of them is required). Run\n"
+           "'promsqlite --help' for the exit codes.\n";
   std::string out =
       "usage: promsqlite [--db FILE] COMMAND [ARGS...]\n\n"
       "Writes Prometheus metrics into a promsqlite file shared by all processes of a host,\n"
@@ -431,7 +440,8 @@ std::string Usage(const std::string& command) {
   for (const auto& [name, info] : Commands()) out += "  " + std::string(info.synopsis) + "\n";
   out +=
       "\nOptions:\n"
-      "  --db FILE       the file (before or after COMMAND); default $PROMSQLITE_DB, else ./promsqlite.db\n"
+      "  --db FILE       the file (before or after COMMAND), else $PROMSQLITE_DB; without either, every\n"
+      "                  command exits 2 before it looks at its arguments (there is no default file)\n"
       "  --mode MODE     permission bits (octal, e.g. 0660) of the file when a command creates it, whatever\n"
       "                  the umask; default $PROMSQLITE_MODE, else 0644 minus the umask (docs/permissions.md)\n"
       "  -h, --help      this help, or a command's ('promsqlite inc --help')\n"
@@ -439,7 +449,8 @@ std::string Usage(const std::string& command) {
       "\nExit codes:\n"
       "  0    success\n"
       "  1    database error: the file cannot be opened, read or written\n"
-      "  2    usage error: unknown command or option, missing or malformed argument\n"
+      "  2    usage error: unknown command or option, missing or malformed argument, no file\n"
+      "       chosen (--db FILE or PROMSQLITE_DB)\n"
       "  3    invalid input: rejected name, label or value, a clash with the file's declaration,\n"
       "       or (rm) no such metric or series\n"
       "  4    push, remote-write: the endpoint refused the data or could not be reached after\n"

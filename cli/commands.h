@@ -23,7 +23,8 @@ class NotFound : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The database path: --db, else $PROMSQLITE_DB, else ./promsqlite.db.
+// The database path: --db, else $PROMSQLITE_DB. Throws UsageError when
+// neither is given (or --db is empty): there is no default file.
 std::string DatabasePath(const Args& args);
 
 // Runs args.command; returns the exit code. Throws UsageError, NotFound or

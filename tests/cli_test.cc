@@ -44,6 +44,28 @@ std::string Snapshot(const std::string& db) {
 
 using promsqlite::test::Contains;
 
+// stdout and stderr of one run, apart.
+struct Streams {
+  int exit_code = -1;
+  std::string out, err;
+};
+Streams RunApart(std::vector<std::string> argv) {
+  TempDir dir;
+  argv.insert(argv.begin(), {"/bin/sh", "-c", "err=$1; shift; exec \"$@\" 2>\"$err\"", "sh", dir.File("stderr")});
+  CommandResult r = promsqlite::test::RunCommand(argv);
+  return {r.exit_code, r.output, promsqlite::test::ReadFile(dir.File("stderr"))};
+}
+
+// Every command, with arguments that are fine apart from the file.
+const std::vector<std::vector<std::string>>& EveryCommand() {
+  static const std::vector<std::vector<std::string>> commands = {
+      {"inc", "x"}, {"set", "x", "1"}, {"add", "x", "1"}, {"observe", "x", "1"}, {"time", "x", "--", "true"},
+      {"info", "x"}, {"state", "x", "a", "--states", "a,b"}, {"dump"}, {"list"}, {"rm", "x"}, {"clear", "x"},
+      {"wipe", "--yes"}, {"housekeep"}, {"push", "--gateway", "http://127.0.0.1:9", "--job", "j"},
+      {"remote-write", "--url", "http://127.0.0.1:9/api/v1/write"}};
+  return commands;
+}
+
 }  // namespace
 
 TEST_CASE("inc adds to a counter named with or without _total") {
@@ -131,19 +153,67 @@ TEST_CASE("rm removes one series, or a whole family") {
   CHECK(Run(db, {"list"}).output == "NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
 }
 
-TEST_CASE("the database comes from --db before or after the command, $PROMSQLITE_DB, or ./promsqlite.db") {
+TEST_CASE("the database comes from --db before or after the command, else $PROMSQLITE_DB") {
   TempDir dir;
   CHECK(promsqlite::test::RunCommand({Cli(), "inc", "a", "--db", dir.File("after.db")}).exit_code == 0);
   CHECK(Dump(dir.File("after.db")) == "# HELP a_total \n# TYPE a_total counter\na_total 1\n");
   CHECK(promsqlite::test::RunCommand({"/usr/bin/env", "PROMSQLITE_DB=" + dir.File("env.db"), Cli(), "inc", "b"}).exit_code == 0);
   CHECK(Dump(dir.File("env.db")) == "# HELP b_total \n# TYPE b_total counter\nb_total 1\n");
-  CHECK(promsqlite::test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && '" + Cli() + "' inc c"}).exit_code == 0);
-  CHECK(Dump(dir.File("promsqlite.db")) == "# HELP c_total \n# TYPE c_total counter\nc_total 1\n");
+  // --db wins over the environment.
+  CHECK(promsqlite::test::RunCommand({"/usr/bin/env", "PROMSQLITE_DB=" + dir.File("env.db"), Cli(), "inc", "c", "--db",
+                                      dir.File("after.db")}).exit_code == 0);
+  CHECK(Contains(Dump(dir.File("after.db")), "c_total 1\n"));
+  CHECK_FALSE(Contains(Dump(dir.File("env.db")), "c_total"));
+}
+
+TEST_CASE("without --db or $PROMSQLITE_DB every command exits 2 naming both, and writes no file in the working folder") {
+  TempDir dir;
+  const std::string message =
+      "promsqlite: no promsqlite file chosen: give --db FILE or set the environment variable PROMSQLITE_DB "
+      "(see 'promsqlite --help')\n";
+  // In the folder it runs in, with PROMSQLITE_DB unset, then set but empty.
+  for (const char* env : {"-u", "PROMSQLITE_DB="}) {
+    for (std::vector<std::string> args : EveryCommand()) {
+      CAPTURE(env);
+      CAPTURE(args[0]);
+      std::vector<std::string> argv = {"/bin/sh", "-c", "cd \"$0\" && exec env " + std::string(env) +
+                                                            (env[0] == '-' ? " PROMSQLITE_DB" : "") + " \"$@\"",
+                                       dir.path(), Cli()};
+      argv.insert(argv.end(), args.begin(), args.end());
+      Streams r = RunApart(argv);
+      CHECK(r.exit_code == 2);
+      CHECK(r.err == message);
+      CHECK(r.out == "");
+    }
+  }
+  CHECK(promsqlite::test::RunCommand({"ls", "-A", dir.path()}).output == "");
+  // Before the command's own arguments: the same line whatever else is wrong.
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"inc"}, {"inc", "x", "-1"}, {"inc", "9x"}, {"set", "x"}, {"dump", "--format", "json"}, {"wipe"},
+           {"inc", "x", "--buckets", "1"}, {"time", "x"}}) {
+    CAPTURE(args[0]);
+    args.insert(args.begin(), {"/usr/bin/env", "-u", "PROMSQLITE_DB", Cli()});
+    CHECK(promsqlite::test::RunCommand(args).output == message);
+  }
+  // Only a command line that cannot be read at all is reported first.
+  CHECK(promsqlite::test::RunCommand({"/usr/bin/env", "-u", "PROMSQLITE_DB", Cli(), "inc", "x", "--frobnicate"}).output ==
+        "promsqlite: unknown option --frobnicate (see 'promsqlite --help')\n");
+  // An empty --db is no choice either.
+  CommandResult empty = promsqlite::test::RunCommand({Cli(), "--db", "", "list"});
+  CHECK(empty.exit_code == 2);
+  CHECK(empty.output == "promsqlite: --db needs a file name, got \"\" (see 'promsqlite --help')\n");
+  CHECK(promsqlite::test::RunCommand({Cli(), "--db=", "inc", "x"}).exit_code == 2);
+  // Help and the version need no file.
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{"--help"}, {"inc", "--help"}, {"--version"}}) {
+    args.insert(args.begin(), {"/usr/bin/env", "-u", "PROMSQLITE_DB", Cli()});
+    CHECK(promsqlite::test::RunCommand(args).exit_code == 0);
+  }
 }
 
 TEST_CASE("--help on every command and --version") {
   for (const char* command :
-       {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm", "clear", "wipe", "housekeep"}) {
+       {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm", "clear", "wipe", "housekeep",
+        "push", "remote-write"}) {
     CAPTURE(command);
     CommandResult r = promsqlite::test::RunCommand({Cli(), command, "--help"});
     CHECK(r.exit_code == 0);
@@ -152,6 +222,8 @@ TEST_CASE("--help on every command and --version") {
   CommandResult general = promsqlite::test::RunCommand({Cli(), "--help"});
   CHECK(general.exit_code == 0);
   CHECK(Contains(general.output, "Exit codes:"));
+  CHECK(Contains(general.output, "--db FILE       the file (before or after COMMAND), else $PROMSQLITE_DB"));
+  CHECK_FALSE(Contains(general.output, "promsqlite.db"));
   CHECK(Contains(promsqlite::test::RunCommand({Cli(), "--version"}).output, "promsqlite 0.1.0 (SQLite 3."));
 }
 
