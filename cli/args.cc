@@ -1,7 +1,9 @@
 #include "args.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace promsqlite::cli {
@@ -20,6 +22,48 @@ bool LooksLikeNumber(const std::string& arg) {
   if (arg.size() < 2 || arg[0] != '-') return false;
   char c = arg[1];
   return (c >= '0' && c <= '9') || c == '.' || arg == "-Inf" || arg == "-inf";
+}
+
+// A port in the flag's own value ("--port=9100", "--port 9100"), else the
+// server's default, for the example in the hint.
+std::string PortOf(const std::string& value) {
+  bool digits = !value.empty() && value.size() <= 5;
+  for (char c : value) digits = digits && c >= '0' && c <= '9';
+  return digits ? value : "9186";
+}
+
+// Serving is promsqlite-server's: a listen flag given to the tool gets a
+// pointer to it instead of a bare "unknown option".
+std::string UnknownOption(const std::string& name, const std::string& value) {
+  if (name != "--port" && name != "--listen" && name != "--web.listen-address") return "unknown option " + name;
+  std::string port = PortOf(value.empty() ? value : value.substr(value.rfind(':') + 1));
+  return "unknown option " + name + ": ports are for promsqlite-server, which serves the file " +
+         "(promsqlite-server --db FILE --web.listen-address=:" + port + "); promsqlite only writes and reads it";
+}
+
+// A word as the shell would need it, for a command line shown in a hint.
+std::string ShellWord(const std::string& word) {
+  bool plain = !word.empty();
+  for (char c : word) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_./=:,+%@", c));
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// `time NAME cmd args` without "--": the words from `cmd` on would be read
+// as promsqlite's own arguments and options.
+UsageError TimeNeedsDashes(const std::string& name, char** words, int count) {
+  std::string example = "promsqlite time " + ShellWord(name) + " --";
+  for (int i = 0; i < count; ++i) {
+    std::string word = ShellWord(words[i]);
+    if (example.size() + word.size() > 100 || word.find_first_of("\n\r") != std::string::npos) {
+      example += " ...";
+      break;
+    }
+    example += " " + word;
+  }
+  return UsageError("time: put -- before the command to run: " + example);
 }
 
 }  // namespace
@@ -71,7 +115,10 @@ Args ParseArgs(int argc, char** argv) {
         args.options["--help"] = value;
         continue;
       }
-      if (!kValueOptions.count(name)) throw UsageError("unknown option " + name);
+      if (!kValueOptions.count(name)) {
+        if (!has_value && i + 1 < argc) value = argv[i + 1];
+        throw UsageError(UnknownOption(name, value));
+      }
       if (!has_value) {
         if (i + 1 >= argc) throw UsageError(name + " needs a value");
         value = argv[++i];
@@ -96,6 +143,8 @@ Args ParseArgs(int argc, char** argv) {
       args.options[name] = value;
       continue;
     }
+    if (args.command == "time" && args.positionals.size() == 1)
+      throw TimeNeedsDashes(args.positionals[0], argv + i, argc - i);
     if (args.command.empty()) args.command = arg;
     else args.positionals.push_back(arg);
   }

@@ -35,7 +35,9 @@ struct Args {
   std::optional<std::string> Option(const std::string& name) const;
 };
 
-// Parses argv[1..]. Options may come before or after the command.
+// Parses argv[1..]. Options may come before or after the command. Throws
+// UsageError, with a hint where a mistake is common: `time NAME cmd ...`
+// without "--", --port (the server's business).
 Args ParseArgs(int argc, char** argv);
 
 // Locale-free number as the tool accepts it: decimal or exponent form,

@@ -311,6 +311,13 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"observe", "h", "1", "--native-factor", "1.1"}, 3, nullptr},  // h is classic only
       {{"state", "new_enum", "a"}, 2, "promsqlite: state needs --states A,B,... to declare the new enum new_enum (see 'promsqlite --help')\n"},
       {{"time", "t"}, 2, "promsqlite: time needs a COMMAND after -- (see 'promsqlite --help')\n"},
+      {{"time", "t", "--label", "step=x", "sh", "-c", "exit 0"}, 2, "promsqlite: time: put -- before the command to run: promsqlite time t -- sh -c 'exit 0' (see 'promsqlite --help')\n"},
+      {{"time", "t", "make", "-j4", "--label", "step=x"}, 2, "promsqlite: time: put -- before the command to run: promsqlite time t -- make -j4 --label step=x (see 'promsqlite --help')\n"},
+      {{"time", "t", "echo", "it's"}, 2, "promsqlite: time: put -- before the command to run: promsqlite time t -- echo 'it'\\''s' (see 'promsqlite --help')\n"},
+      {{"time", "t", "true", "--", "true"}, 2, "promsqlite: time: put -- before the command to run: promsqlite time t -- true -- true (see 'promsqlite --help')\n"},
+      {{"--port", "9100", "list"}, 2, "promsqlite: unknown option --port: ports are for promsqlite-server, which serves the file (promsqlite-server --db FILE --web.listen-address=:9100); promsqlite only writes and reads it (see 'promsqlite --help')\n"},
+      {{"dump", "--port=x"}, 2, "promsqlite: unknown option --port: ports are for promsqlite-server, which serves the file (promsqlite-server --db FILE --web.listen-address=:9186); promsqlite only writes and reads it (see 'promsqlite --help')\n"},
+      {{"dump", "--web.listen-address", ":9200"}, 2, "promsqlite: unknown option --web.listen-address: ports are for promsqlite-server, which serves the file (promsqlite-server --db FILE --web.listen-address=:9200); promsqlite only writes and reads it (see 'promsqlite --help')\n"},
       {{"time", "t", "--label", "outcome=x", "--", "true"}, 2, "promsqlite: time adds the label \"outcome\" itself; do not pass it with --label (see 'promsqlite --help')\n"},
       {{"inc", "jobs", "-1", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment needs an amount >= 0, got -1\n"},
       {{"inc", "jobs", "NaN", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment does not accept NaN\n"},
