@@ -1,10 +1,14 @@
 #include "commands.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <cstring>
 #include <map>
 
 #include "promsqlite/promsqlite.h"
@@ -24,7 +28,9 @@ const std::map<std::string, CommandInfo>& Commands() {
       {"inc", {"inc NAME [AMOUNT] [--label KEY=VALUE]... [--exemplar KEY=VALUE]... [--help TEXT]",
                "Adds AMOUNT (default 1, finite, >= 0) to counter NAME. NAME may end in _total or not;\n"
                "it is exposed as NAME_total either way. --exemplar keeps an exemplar with the update\n"
-               "(e.g. --exemplar job_id=$CI_JOB_ID; shown in OpenMetrics and protobuf)."}},
+               "(e.g. --exemplar job_id=$CI_JOB_ID; shown in OpenMetrics and protobuf). An empty VALUE\n"
+               "(job_id= when the variable is unset) is kept as an empty value, as the official\n"
+               "clients keep it."}},
       {"set", {"set NAME VALUE [--label KEY=VALUE]... [--help TEXT]", "Sets gauge NAME to VALUE (last writer wins)."}},
       {"add", {"add NAME DELTA [--label KEY=VALUE]... [--help TEXT]",
                "Adds DELTA (may be negative) to gauge NAME, atomically across processes."}},
@@ -134,28 +140,67 @@ unsigned FileMode(const Args& args) {
   return mode;
 }
 
+// The values the library refuses, refused first in the tool's words: the
+// library's messages name its C++ methods (Counter.Increment, ...).
+void CheckAmount(const std::string& name, Update update, double value, const std::string& text) {
+  const std::string prefix = "metric '" + name + "': ";
+  switch (update) {
+    case Update::kCounterIncrement:
+      if (std::isnan(value) || std::isinf(value))
+        throw InvalidArgument(prefix + "AMOUNT must be a finite number >= 0, got \"" + text + "\"");
+      if (value < 0)
+        throw InvalidArgument(prefix + "AMOUNT must be >= 0, got \"" + text +
+                              "\": counters only go up (for a value that also goes down, use a gauge: "
+                              "promsqlite add NAME DELTA)");
+      break;
+    case Update::kGaugeAdd:
+      if (std::isnan(value)) throw InvalidArgument(prefix + "DELTA must be a number, not NaN");
+      break;
+    case Update::kObserve:
+      if (std::isnan(value)) throw InvalidArgument(prefix + "VALUE must be a number, not NaN");
+      break;
+    case Update::kGaugeSet:
+      break;
+  }
+  CheckValue(name, update, value);
+}
+
+// Prints `out` on stdout in one piece: a command that fails has printed
+// nothing (its output may be redirected into a file that others read).
+int WriteOut(const std::string& out) {
+  if (std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0) return kExitOk;
+  std::fprintf(stderr, "promsqlite: cannot write to stdout: %s\n", std::strerror(errno));
+  return kExitDatabaseError;
+}
+
 Registry Open(const Args& args) {
   Options options;
   options.file_mode = FileMode(args);
   return Registry(DatabasePath(args), options);
 }
 
-// For commands that only change what exists: a missing file is an error.
+// For commands that only change what exists: a missing file is an error
+// (said here: the library's message names its create_if_missing option).
 Registry OpenExisting(const Args& args) {
   Options options;
   options.file_mode = FileMode(args);
   options.create_if_missing = false;
-  return Registry(DatabasePath(args), options);
+  const std::string path = DatabasePath(args);
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 && errno == ENOENT)
+    throw DatabaseError(path + ": no such file (" + args.command + " does not create one)");
+  return Registry(path, options);
 }
 
 int Inc(const Args& args) {
   AllowOptions(args, {"--help", "--ttl"});
   std::string name = Need(args, 0, "a metric NAME");
-  double amount = args.positionals.size() > 1 ? ParseNumber(args.positionals[1], "AMOUNT") : 1;
+  const std::string text = args.positionals.size() > 1 ? args.positionals[1] : "1";
+  double amount = ParseNumber(text, "AMOUNT");
   NoMorePositionals(args, 2);
   FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kCounter, name));
   CheckLabels(spec, args.labels);
-  CheckValue(spec.name, Update::kCounterIncrement, amount);
+  CheckAmount(spec.name, Update::kCounterIncrement, amount, text);
   if (args.has_exemplar) CheckExemplar(spec.name, args.exemplar);
   Registry registry = Open(args);
   Counter counter = registry.Register<Counter>(spec).Add(args.labels);
@@ -167,11 +212,12 @@ int Inc(const Args& args) {
 int Gauge(const Args& args, bool add) {
   AllowOptions(args, {"--help", "--ttl"});
   std::string name = Need(args, 0, "a metric NAME");
-  double value = ParseNumber(Need(args, 1, add ? "a DELTA" : "a VALUE"), add ? "DELTA" : "VALUE");
+  const std::string text = Need(args, 1, add ? "a DELTA" : "a VALUE");
+  double value = ParseNumber(text, add ? "DELTA" : "VALUE");
   NoMorePositionals(args, 2);
   FamilySpec spec = CheckFamilySpec(DeclareFrom(args, MetricType::kGauge, name));
   CheckLabels(spec, args.labels);
-  CheckValue(spec.name, add ? Update::kGaugeAdd : Update::kGaugeSet, value);
+  CheckAmount(spec.name, add ? Update::kGaugeAdd : Update::kGaugeSet, value, text);
   Registry registry = Open(args);
   promsqlite::Gauge gauge = registry.Register<promsqlite::Gauge>(spec).Add(args.labels);
   if (add) gauge.Increment(value);
@@ -214,11 +260,12 @@ int Observe(const Args& args) {
   AllowOptions(args, {"--help", "--ttl", "--buckets", "--native-factor", "--native-zero-threshold",
                       "--native-max-buckets"});
   std::string name = Need(args, 0, "a metric NAME");
-  double value = ParseNumber(Need(args, 1, "a VALUE"), "VALUE");
+  const std::string text = Need(args, 1, "a VALUE");
+  double value = ParseNumber(text, "VALUE");
   NoMorePositionals(args, 2);
   FamilySpec spec = HistogramSpec(args, name, nullptr);
   CheckLabels(spec, args.labels);
-  CheckValue(spec.name, Update::kObserve, value);
+  CheckAmount(spec.name, Update::kObserve, value, text);
   if (args.has_exemplar) CheckExemplar(spec.name, args.exemplar);
   Registry registry = Open(args);
   Histogram histogram = registry.Register<Histogram>(HistogramSpec(args, name, &registry)).Add(args.labels);
@@ -261,7 +308,7 @@ int Time(const Args& args) {
     seconds.Add(args.labels).Observe(run.seconds);
     outcomes.Add(run_labels).Increment();
   } catch (const Error& e) {
-    std::fprintf(stderr, "promsqlite: could not record the run: %s\n", e.what());
+    std::fprintf(stderr, "promsqlite: could not record the run: %s\n", InToolWords(e.what()).c_str());
   }
   return run.exit_status;
 }
@@ -309,13 +356,9 @@ int Dump(const Args& args) {
   if (format != "text" && format != "openmetrics" && format != "protobuf")
     throw UsageError("--format must be text, openmetrics or protobuf, got \"" + format + "\"");
   Reader reader(DatabasePath(args));
-  // Render into memory first: a database error must not leave half an
-  // exposition on stdout (it may be redirected into a .prom file).
-  std::string out = reader.Render(format == "openmetrics" ? Format::kOpenMetrics
-                                  : format == "protobuf"  ? Format::kProtobuf
-                                                          : Format::kText);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  return std::fflush(stdout) == 0 ? kExitOk : kExitDatabaseError;
+  return WriteOut(reader.Render(format == "openmetrics" ? Format::kOpenMetrics
+                                : format == "protobuf"  ? Format::kProtobuf
+                                                        : Format::kText));
 }
 
 std::string OneLine(const std::string& text) {
@@ -332,15 +375,14 @@ int List(const Args& args) {
   AllowOptions(args, {});
   NoMorePositionals(args, 0);
   Reader reader(DatabasePath(args));
-  std::printf("NAME\tTYPE\tSERIES\tLABELS\tHELP\n");
+  std::string out = "NAME\tTYPE\tSERIES\tLABELS\tHELP\n";
   for (const FamilySummary& family : reader.Families()) {
     std::string labels;
     for (const std::string& l : family.spec.label_names) labels += (labels.empty() ? "" : ",") + l;
-    std::printf("%s\t%s\t%lld\t%s\t%s\n", family.spec.name.c_str(), MetricTypeName(family.spec.type),
-                static_cast<long long>(family.series), labels.empty() ? "-" : labels.c_str(),
-                OneLine(family.spec.help).c_str());
+    out += family.spec.name + "\t" + MetricTypeName(family.spec.type) + "\t" + std::to_string(family.series) + "\t" +
+           (labels.empty() ? "-" : labels) + "\t" + OneLine(family.spec.help) + "\n";
   }
-  return kExitOk;
+  return WriteOut(out);
 }
 
 int Clear(const Args& args) {
@@ -364,11 +406,10 @@ int Housekeep(const Args& args) {
   AllowOptions(args, {});
   NoMorePositionals(args, 0);
   HousekeepingReport r = OpenExisting(args).Housekeep();
-  std::printf("expired_series %lld\ndead_process_series %lld\ndead_writers %lld\norphaned_series %lld\ncomplete %s\n",
-              static_cast<long long>(r.expired_series), static_cast<long long>(r.dead_process_series),
-              static_cast<long long>(r.dead_writers), static_cast<long long>(r.orphaned_series),
-              r.complete ? "yes" : "no");
-  return kExitOk;
+  return WriteOut("expired_series " + std::to_string(r.expired_series) + "\ndead_process_series " +
+                  std::to_string(r.dead_process_series) + "\ndead_writers " + std::to_string(r.dead_writers) +
+                  "\norphaned_series " + std::to_string(r.orphaned_series) + "\ncomplete " +
+                  (r.complete ? "yes" : "no") + "\n");
 }
 
 int Remove(const Args& args) {
@@ -398,6 +439,23 @@ std::string DatabasePath(const Args& args) {
   // No default in the working folder: from cron or CI, where that folder
   // varies, metrics would scatter into stray files.
   throw UsageError("no promsqlite file chosen: give --db FILE or set the environment variable PROMSQLITE_DB");
+}
+
+std::string InToolWords(std::string message) {
+  const std::string aside = " (and create_if_missing is false)";  // OpenExisting says it first
+  if (size_t at = message.find(aside); at != std::string::npos) message.erase(at, aside.size());
+  for (size_t at; (at = message.find("Options::")) != std::string::npos;) {
+    size_t end = at + 9;
+    while (end < message.size() && (std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '_'))
+      ++end;
+    if (at >= 2 && message.compare(at - 2, 2, " (") == 0 && end < message.size() && message[end] == ')')
+      message.erase(at - 2, end + 1 - (at - 2));  // " (Options::x)"
+    else if (message.compare(end, 2, ", ") == 0)
+      message.erase(at, end + 2 - at);  // "Options::x, " in a list of ways
+    else
+      message.erase(at, 9);  // at least not the C++ scope
+  }
+  return message;
 }
 
 int RunCommand(const Args& args) {

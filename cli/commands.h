@@ -31,6 +31,11 @@ std::string DatabasePath(const Args& args);
 // promsqlite::Error.
 int RunCommand(const Args& args);
 
+// A library message without what only C++ callers have: some name options
+// of the C++ API ("... (Options::busy_timeout_ms)", "(Options::file_mode,
+// promsqlite --mode 0660 or ...)", "(and create_if_missing is false)").
+std::string InToolWords(std::string message);
+
 // Usage of one command, or of the tool when `command` is empty or unknown.
 std::string Usage(const std::string& command);
 

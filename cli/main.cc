@@ -27,13 +27,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "promsqlite: %s\n", e.what());
     return kExitInvalid;
   } catch (const promsqlite::InvalidArgument& e) {
-    std::fprintf(stderr, "promsqlite: %s\n", e.what());
+    std::fprintf(stderr, "promsqlite: %s\n", InToolWords(e.what()).c_str());
     return kExitInvalid;
   } catch (const promsqlite::DeclarationConflict& e) {
-    std::fprintf(stderr, "promsqlite: %s\n", e.what());
+    std::fprintf(stderr, "promsqlite: %s\n", InToolWords(e.what()).c_str());
     return kExitInvalid;
   } catch (const promsqlite::Error& e) {
-    std::fprintf(stderr, "promsqlite: %s\n", e.what());
+    std::fprintf(stderr, "promsqlite: %s\n", InToolWords(e.what()).c_str());
     return kExitDatabaseError;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "promsqlite: %s\n", e.what());

@@ -319,9 +319,11 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"dump", "--port=x"}, 2, "promsqlite: unknown option --port: ports are for promsqlite-server, which serves the file (promsqlite-server --db FILE --web.listen-address=:9186); promsqlite only writes and reads it (see 'promsqlite --help')\n"},
       {{"dump", "--web.listen-address", ":9200"}, 2, "promsqlite: unknown option --web.listen-address: ports are for promsqlite-server, which serves the file (promsqlite-server --db FILE --web.listen-address=:9200); promsqlite only writes and reads it (see 'promsqlite --help')\n"},
       {{"time", "t", "--label", "outcome=x", "--", "true"}, 2, "promsqlite: time adds the label \"outcome\" itself; do not pass it with --label (see 'promsqlite --help')\n"},
-      {{"inc", "jobs", "-1", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment needs an amount >= 0, got -1\n"},
-      {{"inc", "jobs", "NaN", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment does not accept NaN\n"},
-      {{"inc", "jobs", "Inf", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': Counter.Increment does not accept +Inf\n"},
+      {{"inc", "jobs", "-1", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': AMOUNT must be >= 0, got \"-1\": counters only go up (for a value that also goes down, use a gauge: promsqlite add NAME DELTA)\n"},
+      {{"inc", "jobs", "-0.5e-3", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': AMOUNT must be >= 0, got \"-0.5e-3\": counters only go up (for a value that also goes down, use a gauge: promsqlite add NAME DELTA)\n"},
+      {{"inc", "jobs", "NaN", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': AMOUNT must be a finite number >= 0, got \"NaN\"\n"},
+      {{"inc", "jobs", "Inf", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': AMOUNT must be a finite number >= 0, got \"Inf\"\n"},
+      {{"inc", "jobs", "-inf", "--label", "q=a"}, 3, "promsqlite: metric 'jobs': AMOUNT must be a finite number >= 0, got \"-inf\"\n"},
       {{"inc", "9jobs"}, 3, "promsqlite: metric '9jobs': metric name \"9jobs\" must match [a-zA-Z_:][a-zA-Z0-9_:]*\n"},
       {{"inc", "new", "--label", "bad-name=1"}, 3, "promsqlite: metric 'new': label name \"bad-name\" must match [a-zA-Z_][a-zA-Z0-9_]*\n"},
       {{"inc", "new", "--label", "__x=1"}, 3, "promsqlite: metric 'new': label name \"__x\" starts with \"__\", which is reserved\n"},
@@ -329,10 +331,10 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"inc", "g"}, 3, nullptr},                                  // type clash: a gauge
       {{"inc", "jobs", "--label", "other=a"}, 3, nullptr},         // label clash
       {{"observe", "h", "1", "--buckets", "1,3"}, 3, nullptr},     // bucket clash
-      {{"observe", "h", "NaN"}, 3, "promsqlite: metric 'h': Observe does not accept NaN\n"},
+      {{"observe", "h", "NaN"}, 3, "promsqlite: metric 'h': VALUE must be a number, not NaN\n"},
       {{"observe", "h", "1", "--buckets", "2,1"}, 3, "promsqlite: metric 'h': bucket bounds must be strictly increasing, but 2 is followed by 1\n"},
       {{"observe", "h2", "1", "--label", "le=1"}, 3, "promsqlite: metric 'h2': a histogram cannot have a label named \"le\" (it names the buckets)\n"},
-      {{"add", "g", "NaN"}, 3, "promsqlite: metric 'g': Gauge.Increment does not accept NaN\n"},
+      {{"add", "g", "NaN"}, 3, "promsqlite: metric 'g': DELTA must be a number, not NaN\n"},
       {{"state", "st", "c"}, 3, nullptr},                          // not a declared state
       {{"state", "st2", "c", "--states", "a,b"}, 3, "promsqlite: metric 'st2': state \"c\" is not among --states a,b\n"},
       {{"state", "st3", "a", "--states", "a,a"}, 3, "promsqlite: metric 'st3': state \"a\" is declared twice\n"},
@@ -349,6 +351,10 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
     CHECK(r.exit_code == c.code);
     if (c.message) CHECK(r.output == c.message);
     else CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    // In the tool's words, not the C++ API's (Counter.Increment, Options::...).
+    CHECK_FALSE(Contains(r.output, "::"));
+    CHECK_FALSE(Contains(r.output, "Increment"));
+    CHECK_FALSE(Contains(r.output, "Observe"));
     CHECK(Snapshot(db) == before);
   }
   // Invalid input does not even create a missing file.
@@ -368,6 +374,20 @@ TEST_CASE("inc and observe --exemplar keep an exemplar, shown in OpenMetrics") {
   CHECK(Dump(db).find("job_id") == std::string::npos);  // the text format has none
 }
 
+TEST_CASE("--exemplar KEY= keeps an empty value, as the official clients do") {
+  // prometheus_client and client_golang accept empty exemplar label values;
+  // an unset $CI_JOB_ID must not fail the job's metrics.
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "--exemplar", "job_id="}).exit_code == 0);
+  REQUIRE(Run(db, {"observe", "build_seconds", "3", "--buckets", "60", "--exemplar", "job_id="}).exit_code == 0);
+  const std::string om = Dump(db, "openmetrics");
+  CHECK(Contains(om, "jobs_total 1 # {job_id=\"\"} 1 17"));
+  CHECK(Contains(om, "build_seconds_bucket{le=\"60.0\"} 1 # {job_id=\"\"} 3 17"));
+  CHECK(promsqlite::test::CheckExposition(om, true).exit_code == 0);
+  CHECK(Contains(Run(db, {"inc", "--help"}).output, "An empty VALUE"));
+}
+
 TEST_CASE("database problems exit 1 with the file's name") {
   TempDir dir;
   promsqlite::test::WriteFile(dir.File("text.db"), std::string(8192, 'x'));
@@ -381,9 +401,62 @@ TEST_CASE("database problems exit 1 with the file's name") {
   CHECK(names_file(r.output));
   CHECK(Run(dir.File("text.db"), {"dump"}).exit_code == 1);
   CHECK(names_file(Run(dir.File("text.db"), {"dump"}).output));
-  CHECK(Run(dir.File("absent.db"), {"rm", "a"}).exit_code == 1);
+  CommandResult absent = Run(dir.File("absent.db"), {"rm", "a"});
+  CHECK(absent.exit_code == 1);
+  CHECK(absent.output == "promsqlite: " + dir.File("absent.db") + ": no such file (rm does not create one)\n");
+  for (const char* command : {"clear", "wipe", "housekeep"}) {
+    CAPTURE(command);
+    std::vector<std::string> args = {command};
+    if (args[0] == "clear") args.push_back("a");
+    if (args[0] == "wipe") args.push_back("--yes");
+    CHECK(Run(dir.File("absent.db"), args).output ==
+          "promsqlite: " + dir.File("absent.db") + ": no such file (" + command + " does not create one)\n");
+  }
+  CHECK(Snapshot(dir.File("absent.db")) == "<no file>");
   mkdir(dir.File("dir.db").c_str(), 0700);
   CHECK(Run(dir.File("dir.db"), {"set", "a", "1"}).exit_code == 1);
+}
+
+TEST_CASE("a command that fails prints nothing on stdout, only its line on stderr") {
+  TempDir dir;
+  promsqlite::test::WriteFile(dir.File("notdb.txt"), "not a database\n" + std::string(8192, 'x'));
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"list"}, {"dump"}, {"dump", "--format", "openmetrics"}, {"dump", "--format", "protobuf"}, {"housekeep"},
+           {"inc", "x"}, {"push", "--gateway", "http://127.0.0.1:9", "--job", "j"}}) {
+    CAPTURE(args[0]);
+    args.insert(args.begin(), {Cli(), "--db", dir.File("notdb.txt")});
+    Streams r = RunApart(args);
+    CHECK(r.exit_code == 1);
+    CHECK(r.out == "");
+    CHECK(r.err.rfind("promsqlite: " + dir.File("notdb.txt") + ": ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  // Output that cannot be written is an error too, with its line.
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "x"}).exit_code == 0);
+  for (const char* command : {"list", "dump", "housekeep"}) {
+    CAPTURE(command);
+    CommandResult full = promsqlite::test::RunCommand(
+        {"/bin/sh", "-c", "exec \"$0\" --db \"$1\" \"$2\" 2>&1 >/dev/full", Cli(), db, command});
+    CHECK(full.exit_code == 1);
+    CHECK(full.output == "promsqlite: cannot write to stdout: No space left on device\n");
+  }
+}
+
+TEST_CASE("library messages reach the shell without the C++ API's option names") {
+  // A file another user cannot write: the library's advice names
+  // Options::file_mode for C++ callers beside --mode and PROMSQLITE_MODE.
+  if (geteuid() != 0) return;  // needs another user
+  TempDir dir;
+  chmod(dir.path().c_str(), 0755);
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "x"}).exit_code == 0);
+  CommandResult r = promsqlite::test::RunCommand(
+      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Cli(), "--db", db, "inc", "x"});
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "cannot open for writing"));
+  CHECK(Contains(r.output, "(promsqlite --mode 0660 or PROMSQLITE_MODE=0660)"));
+  CHECK_FALSE(Contains(r.output, "::"));
 }
 
 TEST_CASE("20 concurrent processes x 50 increments give exactly 1000") {
