@@ -61,11 +61,28 @@ bool IsRemoteWriteFlag(const std::string& name) {
          name == "--remote-write.ca-file";
 }
 
+// An unknown flag; one that other servers use for the port points at ours.
+std::string UnknownFlag(const std::string& name, const std::string& value) {
+  if (name != "--port") return "unknown flag " + name + " (see --help)";
+  long port = 0;
+  std::string example = ParseInt(value, 0, 65535, &port) ? value : std::to_string(kDefaultPort);
+  return "unknown flag --port: the server listens where --web.listen-address (or --listen) says, e.g. "
+         "--web.listen-address=:" + example + " (see --help)";
+}
+
 }  // namespace
 
 bool ParseListenAddress(const std::string& address, std::string* host, int* port,
                         std::string* error) {
   size_t colon = address.rfind(':');
+  long bare = 0;
+  if (colon == std::string::npos && ParseInt(address, 0, 65535, &bare)) {
+    // A port alone is not taken as one: which interfaces to listen on is
+    // for the user to say, and exporters spell "all of them" ":PORT".
+    *error = "listen address \"" + address + "\" is a port without a host: write \":" + address +
+             "\" (all IPv4 interfaces) or \"127.0.0.1:" + address + "\" (this host only)";
+    return false;
+  }
   if (colon == std::string::npos) {
     *error = "listen address \"" + address + "\" is not HOST:PORT";
     return false;
@@ -109,7 +126,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
                    name == "--web.config.file" || name == "--web.max-requests" ||
                    name == "--log.level" || name == "--housekeeping.interval" || IsRemoteWriteFlag(name);
       if (!known) {
-        *error = "unknown flag " + name + " (see --help)";
+        *error = UnknownFlag(name, i + 1 < argc ? argv[i + 1] : "");
         return ParseResult::kUsageError;
       }
       if (i + 1 >= argc) {
@@ -209,7 +226,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
     } else {
-      *error = "unknown flag " + name + " (see --help)";
+      *error = UnknownFlag(name, value);
       return ParseResult::kUsageError;
     }
   }

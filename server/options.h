@@ -84,7 +84,8 @@ enum class ParseResult {
 // Accepts "--flag value" and "--flag=value".
 ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::string* error);
 
-// Splits HOST:PORT as described for ServerOptions::listen_host.
+// Splits HOST:PORT as described for ServerOptions::listen_host. A bare
+// PORT is refused; *error then suggests ":PORT" and "127.0.0.1:PORT".
 bool ParseListenAddress(const std::string& address, std::string* host, int* port,
                         std::string* error);
 

@@ -114,6 +114,53 @@ TEST_CASE("listen addresses parse as HOST:PORT, [V6]:PORT and :PORT") {
   CHECK(error.find("port") != std::string::npos);
 }
 
+TEST_CASE("a bare port as listen address is refused with the HOST:PORT spellings to use") {
+  // Not taken as ":PORT": which interfaces to open is for the user to say.
+  std::string host = "unchanged", error;
+  int port = -1;
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("9186", &host, &port, &error));
+  CHECK(error == "listen address \"9186\" is a port without a host: write \":9186\" (all IPv4 interfaces) or "
+                 "\"127.0.0.1:9186\" (this host only)");
+  CHECK(host == "unchanged");
+  CHECK(port == -1);
+  CHECK_FALSE(promsqlite_server::ParseListenAddress("99999", &host, &port, &error));
+  CHECK(error == "listen address \"99999\" is not HOST:PORT");
+}
+
+TEST_CASE("--port and a bare port in --listen point at --web.listen-address") {
+  auto parse = [](std::vector<std::string> args, std::string* error) {
+    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+    for (auto& a : args) argv.push_back(&a[0]);
+    promsqlite_server::ServerOptions options;
+    return promsqlite_server::ParseFlags(static_cast<int>(argv.size()), argv.data(), &options, error);
+  };
+  using promsqlite_server::ParseResult;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--db", "x", "--port", "9100"},
+       "unknown flag --port: the server listens where --web.listen-address (or --listen) says, e.g. "
+       "--web.listen-address=:9100 (see --help)"},
+      {{"--port=9200", "--db", "x"},
+       "unknown flag --port: the server listens where --web.listen-address (or --listen) says, e.g. "
+       "--web.listen-address=:9200 (see --help)"},
+      {{"--db", "x", "--port"},
+       "unknown flag --port: the server listens where --web.listen-address (or --listen) says, e.g. "
+       "--web.listen-address=:9186 (see --help)"},
+      {{"--db", "x", "--listen", "9186"},
+       "listen address \"9186\" is a port without a host: write \":9186\" (all IPv4 interfaces) or "
+       "\"127.0.0.1:9186\" (this host only)"},
+      {{"--db", "x", "--web.listen-address=9187"},
+       "listen address \"9187\" is a port without a host: write \":9187\" (all IPv4 interfaces) or "
+       "\"127.0.0.1:9187\" (this host only)"},
+      {{"--db", "x", "--portal", "1"}, "unknown flag --portal (see --help)"},
+  };
+  for (const auto& [args, message] : cases) {
+    CAPTURE(message);
+    std::string error;
+    CHECK(parse(args, &error) == ParseResult::kUsageError);
+    CHECK(error == message);
+  }
+}
+
 TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
   using promsqlite_server::ParseFlags;
   using promsqlite_server::ParseResult;
