@@ -94,6 +94,10 @@ Args ParseArgs(int argc, char** argv) {
       args.yes = true;
       continue;
     }
+    if (arg == "--send-native-histograms") {  // a switch (remote-write)
+      args.options[arg] = "true";
+      continue;
+    }
     if (arg.size() > 1 && arg[0] == '-' && !LooksLikeNumber(arg)) {
       std::string name = arg, value;
       bool has_value = false;

@@ -74,12 +74,16 @@ const std::map<std::string, CommandInfo>& Commands() {
                 "are not part of the password), --bearer-token-file FILE, --ca-file PEM (https).\n"
                 "--basic-auth USER:PASSWORD also works but is unsafe: other users see it in ps,\n"
                 "and it stays in the shell's history."}},
-      {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [HTTP options]",
+      {"remote-write", {"remote-write --url URL [--label KEY=VALUE]... [--send-native-histograms] [HTTP options]",
                         "Sends every sample of the file, stamped now, to a remote-write 1.0 receiver\n"
-                        "(e.g. http://prometheus:9090/api/v1/write); native histograms as native histogram\n"
-                        "samples (Prometheus needs --enable-feature=native-histograms for them). --label adds\n"
-                        "a label to every series: give each host a distinct one (e.g. instance=HOST), or the\n"
-                        "counters of several hosts collide in one series. HTTP options as for push."}},
+                        "(e.g. http://prometheus:9090/api/v1/write). Native histograms go as classic buckets\n"
+                        "(or, native-only, as their +Inf bucket, _sum and _count), as Prometheus' own sender\n"
+                        "does by default; --send-native-histograms sends them as native histogram samples\n"
+                        "(the receiver must accept them: Prometheus --enable-feature=native-histograms).\n"
+                        "--label adds a label to every series: give each host a distinct one (e.g.\n"
+                        "instance=HOST), or the counters of several hosts collide in one series. HTTP\n"
+                        "options as for push; a refusal (4xx but 429) is not retried, and the message\n"
+                        "gives the receiver's reason."}},
       {"rm", {"rm NAME [--label KEY=VALUE]...",
               "Removes the series of NAME with exactly these labels; without --label, removes the\n"
               "whole family (its declaration and all its series)."}},

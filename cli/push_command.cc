@@ -140,10 +140,11 @@ int PushCommand(const Args& args) {
 
 int RemoteWriteCommand(const Args& args) {
   AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
   RemoteWriteOptions options;
   options.url = Require(args, "--url");
   for (const auto& label : args.labels) options.extra_labels.push_back(label);
+  options.send_native_histograms = args.Option("--send-native-histograms").has_value();
   ReadHttpOptions(args, options);
   Reader reader(DatabasePath(args));
   return Deliver([&] { RemoteWrite(reader, options); });
@@ -161,7 +162,7 @@ int PushCommand(const Args& args) {
 
 int RemoteWriteCommand(const Args& args) {
   AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
   std::fprintf(stderr, "promsqlite: remote-write: this promsqlite was built without push support (protobuf, "
                        "snappy or cpp-httplib missing)\n");
   return kExitPush;

@@ -58,7 +58,7 @@ bool IsRemoteWriteFlag(const std::string& name) {
          name == "--remote-write.timeout" || name == "--remote-write.retries" ||
          name == "--remote-write.basic-auth" || name == "--remote-write.basic-auth-user" ||
          name == "--remote-write.basic-auth-password-file" || name == "--remote-write.bearer-token-file" ||
-         name == "--remote-write.ca-file";
+         name == "--remote-write.ca-file" || name == "--remote-write.send-native-histograms";
 }
 
 // An unknown flag; one that other servers use for the port points at ours.
@@ -121,6 +121,8 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     if (eq != std::string::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
+    } else if (name == "--remote-write.send-native-histograms") {
+      value = "true";  // a switch, as Prometheus' boolean flags
     } else {
       bool known = name == "--db" || name == "--listen" || name == "--web.listen-address" ||
                    name == "--web.config.file" || name == "--web.max-requests" ||
@@ -161,6 +163,12 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
       options->housekeeping_interval_s = static_cast<int>(n);
+    } else if (name == "--remote-write.send-native-histograms") {
+      if (value != "true" && value != "false") {
+        *error = "--remote-write.send-native-histograms takes no value, or =true / =false, not \"" + value + "\"";
+        return ParseResult::kUsageError;
+      }
+      options->remote_write_native_histograms = value == "true";
     } else if (name == "--remote-write.url") {
       options->remote_write_url = value;
     } else if (name == "--remote-write.interval") {
@@ -293,13 +301,21 @@ std::string Usage() {
          "                               give each host its own, e.g. instance=HOST\n"
          "  --remote-write.timeout D     per attempt (default 10s)\n"
          "  --remote-write.retries N     further attempts of a send after no answer, 429\n"
-         "                               or 5xx, with exponential backoff (default 2)\n"
+         "                               or 5xx, with exponential backoff (default 2); another\n"
+         "                               4xx drops that send at once (the next interval sends\n"
+         "                               the file again)\n"
          "  --remote-write.basic-auth-user USER --remote-write.basic-auth-password-file FILE\n"
          "                               basic auth, the password read from FILE\n"
          "  --remote-write.basic-auth USER:PASSWORD\n"
          "                               the same inline: unsafe, it shows in ps\n"
          "  --remote-write.bearer-token-file FILE\n"
          "  --remote-write.ca-file PEM   CA for an https receiver (default: system CAs)\n"
+         "  --remote-write.send-native-histograms\n"
+         "                               send native histograms as such (the receiver must\n"
+         "                               accept them: Prometheus --enable-feature=\n"
+         "                               native-histograms); default off, as Prometheus'\n"
+         "                               send_native_histograms: classic buckets are sent,\n"
+         "                               or a native-only histogram's +Inf bucket, sum, count\n"
          "  --log.level LEVEL            debug, info, warn or error (default info);\n"
          "                               debug logs every request\n"
          "  --help                       show this help\n"

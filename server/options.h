@@ -69,6 +69,9 @@ struct ServerOptions {
   std::string remote_write_bearer_token;
   // --remote-write.ca-file PEM for an https receiver. Default: the system's CAs.
   std::string remote_write_ca_file;
+  // --remote-write.send-native-histograms (RemoteWriteOptions::
+  // send_native_histograms). Default: false.
+  bool remote_write_native_histograms = false;
 
   // --log.level. Default: info (problems and startup only).
   LogLevel log_level = LogLevel::kInfo;

@@ -56,6 +56,7 @@ void RemoteWriteAgent::Send(bool last) {
   write.basic_auth_password = options_.remote_write_password;
   write.bearer_token = options_.remote_write_bearer_token;
   write.ca_file = options_.remote_write_ca_file;
+  write.send_native_histograms = options_.remote_write_native_histograms;
   try {
     // A Reader per send: nothing is held open between sends.
     promsqlite::Reader reader(options_.db_path);
@@ -74,8 +75,17 @@ void RemoteWriteAgent::Send(bool last) {
   } catch (const std::exception& e) {
     metrics_->RecordRemoteWrite(0, 0, false, 0);
     std::string error = e.what();
+    // A 4xx other than 429 says this request is wrong: it was not retried,
+    // and the next interval sends the file's state anew (remote-write spec).
+    int status = 0;
+    if (auto* push = dynamic_cast<const promsqlite::PushError*>(&e)) status = push->status();
+    bool refused = status >= 400 && status < 500 && status != 429;
     if (last) Log(LogLevel::kWarn, "remote-write of the file's last state failed", {{"err", error}});
-    else if (error != last_error_) Log(LogLevel::kWarn, "remote-write failed; will send again", {{"err", error}});
+    else if (error != last_error_)
+      Log(refused ? LogLevel::kError : LogLevel::kWarn,
+          refused ? "remote-write refused: this send is dropped, not retried; the next interval sends the file again"
+                  : "remote-write failed; will send again",
+          {{"err", error}});
     last_error_ = error;
   }
 #endif

@@ -80,7 +80,7 @@ TEST_CASE("the agent sends the file periodically while serving /metrics: native 
   const int port = test::FreePort();
   ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
                        prometheus.url() + "/api/v1/write", "--remote-write.interval", "500ms",
-                       "--remote-write.label", "instance=agent-host"},
+                       "--remote-write.label", "instance=agent-host", "--remote-write.send-native-histograms"},
                       dir.File("server.log"));
   CHECK(WaitForValue(prometheus, R"(histogram_count(agent_job_seconds{instance="agent-host"}))",
                      std::to_string(expected.count)) == std::to_string(expected.count));
@@ -157,4 +157,60 @@ TEST_CASE("an unreachable receiver is retried a bounded number of times, counted
   CHECK(server.Stop(SIGTERM, 30) == 0);
   log = test::ReadFile(dir.File("server.log"));
   CHECK(Contains(log, "remote-write of the file's last state failed"));
+}
+
+// The issue's scenario end to end: Prometheus' defaults (no native
+// histograms), the server's defaults, a counter beside a native histogram.
+TEST_CASE("by default the agent sends native histograms in their classic form: a receiver without them takes all") {
+  TempDir dir;
+  Prometheus prometheus(dir.path());
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    BuildCounter().Name("agent_plain_jobs").Register(registry).WithLabelValues({}).Increment(5);
+    auto h = BuildHistogram().Name("agent_native_seconds").NativeHistogram(1.1).Register(registry).WithLabelValues({});
+    for (double v : {0.25, 2.0}) h.Observe(v);
+  }
+  const int port = test::FreePort();
+  ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port), "--remote-write.url",
+                       prometheus.url() + "/api/v1/write", "--remote-write.interval", "1s"},
+                      dir.File("server.log"));
+  CHECK(WaitForValue(prometheus, "agent_plain_jobs_total", "5") == "5");
+  CHECK(WaitForValue(prometheus, "agent_native_seconds_count", "2") == "2");
+  CHECK(Value(prometheus, "agent_native_seconds_sum") == "2.25");
+  CHECK(Value(prometheus, R"(agent_native_seconds_bucket{le="+Inf"})") == "2");
+  CHECK_FALSE(Contains(test::ReadFile(dir.File("server.log")), "remote-write failed"));
+}
+
+TEST_CASE("a refusing receiver (400) is not retried and logged as refused; a failing one (500) is retried") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Registry(db).Register<Gauge>(test::Spec(MetricType::kGauge, "g")).WithLabelValues({}).Set(1);
+  for (int status : {400, 500}) {
+    CAPTURE(status);
+    test::FakeEndpoint receiver([status](const httplib::Request&, httplib::Response& res) {
+      res.status = status;
+      res.set_content("out of order sample\n(details)", "text/plain");
+    });
+    const int port = test::FreePort();
+    // An hour's interval: one send at start (plus its retries), then none.
+    ChildProcess server({Server(), "--db", db, "--listen", "127.0.0.1:" + std::to_string(port),
+                         "--remote-write.url", receiver.url() + "/api/v1/write", "--remote-write.interval", "1h",
+                         "--remote-write.retries", "2"},
+                        dir.File("server.log"));
+    const int expected_requests = status == 400 ? 1 : 3;
+    for (int i = 0; i < 100 && receiver.requests() < expected_requests; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // no further attempt comes
+    CHECK(receiver.requests() == expected_requests);
+    std::string log = test::ReadFile(dir.File("server.log"));
+    CHECK(Contains(log, "out of order sample (details)"));  // the receiver's reason, on one line
+    CHECK(Contains(log, "give each sending host a label of its own"));  // and what to do
+    if (status == 400) {
+      CHECK(Contains(log, "level=error msg=\"remote-write refused: this send is dropped, not retried"));
+    } else {
+      CHECK(Contains(log, "level=warn msg=\"remote-write failed; will send again\""));
+    }
+    CHECK(server.Stop(SIGTERM, 30) == 0);
+  }
 }

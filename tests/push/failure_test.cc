@@ -18,59 +18,12 @@
 
 using namespace promsqlite;
 using promsqlite::test::CommandResult;
+using promsqlite::test::FakeEndpoint;
 using promsqlite::test::TempDir;
 
 namespace {
 
 using promsqlite::test::Contains;
-
-// An endpoint whose behaviour each test sets; counts the requests it got.
-class FakeEndpoint {
- public:
-  explicit FakeEndpoint(httplib::Server::Handler handler) : server_(std::make_unique<httplib::Server>()) {
-    Start(std::move(handler));
-  }
-  FakeEndpoint(httplib::Server::Handler handler, const std::string& cert, const std::string& key)
-      : server_(std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str())) {
-    REQUIRE(server_->is_valid());
-    Start(std::move(handler));
-  }
-  ~FakeEndpoint() {
-    server_->stop();
-    thread_.join();
-  }
-  std::string url(const std::string& scheme = "http") const {
-    return scheme + "://127.0.0.1:" + std::to_string(port_);
-  }
-  int requests() const { return requests_; }
-  std::string last_authorization() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return authorization_;
-  }
-
- private:
-  void Start(httplib::Server::Handler handler) {
-    auto counted = [this, handler](const httplib::Request& req, httplib::Response& res) {
-      ++requests_;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        authorization_ = req.get_header_value("Authorization");
-      }
-      handler(req, res);
-    };
-    server_->Put(".*", counted);
-    server_->Post(".*", counted);
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    // Bound and listening already: connections queue until the loop runs.
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-  }
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::atomic<int> requests_{0};
-  std::mutex mutex_;
-  std::string authorization_;
-};
 
 std::string MakeFile(const TempDir& dir) {
   std::string path = dir.File("m.db");
@@ -137,7 +90,10 @@ TEST_CASE("a 4xx answer is not retried") {
   RemoteWriteOptions options;
   options.url = endpoint.url() + "/api/v1/write";
   CHECK_THROWS_WITH_AS(RemoteWrite(reader, options),
-                       ("remote-write to " + endpoint.url() + "/api/v1/write failed: HTTP 400: out of order sample")
+                       ("remote-write to " + endpoint.url() + "/api/v1/write failed: HTTP 400: out of order sample "
+                        "(the receiver already has newer or different samples of these series: give each sending "
+                        "host a label of its own (e.g. instance=HOST) so their series differ, and do not send "
+                        "older timestamps)")
                            .c_str(),
                        PushError);
   CHECK(endpoint.requests() == 1);

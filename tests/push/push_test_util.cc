@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -111,10 +112,12 @@ std::string WriteConfig(const std::string& dir, const std::string& scrape_target
 namespace {
 std::vector<std::string> PrometheusArgv(const std::string& dir, int port, const std::vector<std::string>& flags,
                                         const std::string& scrape_target) {
-  std::vector<std::string> argv = {"prometheus", "--web.enable-remote-write-receiver",
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port),
+  std::vector<std::string> argv = {"prometheus", "--web.listen-address=127.0.0.1:" + std::to_string(port),
                                    "--storage.tsdb.path=" + dir + "/tsdb",
                                    "--config.file=" + WriteConfig(dir, scrape_target)};
+  // The receiver is on unless the test turns it off (it may not be given twice).
+  if (std::find(flags.begin(), flags.end(), "--no-web.enable-remote-write-receiver") == flags.end())
+    argv.push_back("--web.enable-remote-write-receiver");
   argv.insert(argv.end(), flags.begin(), flags.end());
   return argv;
 }

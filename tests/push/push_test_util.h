@@ -1,16 +1,72 @@
 // Helpers for the push tests: the real Pushgateway and Prometheus as child
-// processes on free ports, and small HTTP look-ups.
+// processes on free ports, a fake endpoint in this process, and small HTTP
+// look-ups.
 #ifndef PROMSQLITE_TESTS_PUSH_PUSH_TEST_UTIL_H_
 #define PROMSQLITE_TESTS_PUSH_PUSH_TEST_UTIL_H_
 
+#include <doctest/doctest.h>
+#include <httplib.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "promsqlite/family.h"
 
 namespace promsqlite::test {
+
+// An endpoint whose behaviour each test sets; counts the requests it got.
+class FakeEndpoint {
+ public:
+  explicit FakeEndpoint(httplib::Server::Handler handler) : server_(std::make_unique<httplib::Server>()) {
+    Start(std::move(handler));
+  }
+  FakeEndpoint(httplib::Server::Handler handler, const std::string& cert, const std::string& key)
+      : server_(std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str())) {
+    REQUIRE(server_->is_valid());
+    Start(std::move(handler));
+  }
+  ~FakeEndpoint() {
+    server_->stop();
+    thread_.join();
+  }
+  std::string url(const std::string& scheme = "http") const {
+    return scheme + "://127.0.0.1:" + std::to_string(port_);
+  }
+  int requests() const { return requests_; }
+  std::string last_authorization() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return authorization_;
+  }
+
+ private:
+  void Start(httplib::Server::Handler handler) {
+    auto counted = [this, handler](const httplib::Request& req, httplib::Response& res) {
+      ++requests_;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        authorization_ = req.get_header_value("Authorization");
+      }
+      handler(req, res);
+    };
+    server_->Put(".*", counted);
+    server_->Post(".*", counted);
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    // Bound and listening already: connections queue until the loop runs.
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+  }
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+  std::mutex mutex_;
+  std::string authorization_;
+};
+
 
 // A port nothing listens on right now (bound, then released).
 int FreePort();

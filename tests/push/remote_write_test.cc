@@ -265,7 +265,8 @@ TEST_CASE("native histograms fed by several processes arrive as native histogram
   const test::NativeExpectation expected = test::ExpectNative(all, 3);
 
   CommandResult r = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url",
-                                      prometheus.url() + "/api/v1/write", "--label", "instance=runner-1"});
+                                      prometheus.url() + "/api/v1/write", "--label", "instance=runner-1",
+                                      "--send-native-histograms"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(OnlyValue(prometheus, R"(histogram_count(job_seconds{instance="runner-1",job="build"}))") ==
         std::to_string(expected.count));
@@ -278,7 +279,7 @@ TEST_CASE("native histograms fed by several processes arrive as native histogram
   CHECK(Contains(prometheus.Query("job_seconds_count"), "\"result\":[]"));
 }
 
-TEST_CASE("a histogram with classic and native buckets sends both") {
+TEST_CASE("a histogram with classic and native buckets sends both when native histograms are asked for") {
   TempDir dir;
   Prometheus prometheus(dir.path(), {"--enable-feature=native-histograms"});
   {
@@ -289,10 +290,108 @@ TEST_CASE("a histogram with classic and native buckets sends both") {
   Reader reader(dir.File("m.db"));
   RemoteWriteOptions options;
   options.url = prometheus.url() + "/api/v1/write";
+  options.send_native_histograms = true;
   RemoteWriteResult sent = RemoteWrite(reader, options);
   CHECK(sent.histograms == 1);
   CHECK(sent.samples == 5);  // 3 buckets, _sum, _count
   CHECK(OnlyValue(prometheus, "histogram_count(both_seconds)") == "3");
   CHECK(OnlyValue(prometheus, R"(both_seconds_bucket{le="10"})") == "2");
   CHECK(OnlyValue(prometheus, "both_seconds_sum") == "33.5");
+}
+
+// The issue's scenario: Prometheus' default (no native histograms), a file
+// with a counter and native histograms, default options everywhere.
+TEST_CASE("by default native histograms go as classic series, so a receiver without them takes everything") {
+  TempDir dir;
+  Prometheus prometheus(dir.path());  // no --enable-feature=native-histograms
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    BuildCounter().Name("plain_jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment(7);
+    auto native_only = BuildHistogram().Name("native_only_seconds").Help("Native.").NativeHistogram(1.1)
+                           .Register(registry).WithLabelValues({});
+    for (double v : {0.5, 1.5, 4.0}) native_only.Observe(v);
+    auto both = BuildHistogram().Name("both_kinds_seconds").Help("Both.").Buckets({1, 10}).NativeHistogram(1.1)
+                    .Register(registry).WithLabelValues({});
+    for (double v : {0.5, 3.0, 30.0}) both.Observe(v);
+  }
+  SUBCASE("the CLI") {
+    CommandResult r = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url",
+                                        prometheus.url() + "/api/v1/write"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  }
+  SUBCASE("the library") {
+    Reader reader(db);
+    RemoteWriteOptions options;
+    options.url = prometheus.url() + "/api/v1/write";
+    RemoteWriteResult sent = RemoteWrite(reader, options);
+    CHECK(sent.histograms == 0);
+    CHECK(sent.samples == 1 + 3 + 5);  // the counter; +Inf, _sum, _count; 3 buckets, _sum, _count
+  }
+  CHECK(OnlyValue(prometheus, "plain_jobs_total") == "7");
+  // A native-only histogram: what the text format shows of it, so rate() and averages work.
+  CHECK(OnlyValue(prometheus, R"(native_only_seconds_bucket{le="+Inf"})") == "3");
+  CHECK(OnlyValue(prometheus, "native_only_seconds_count") == "3");
+  CHECK(OnlyValue(prometheus, "native_only_seconds_sum") == "6");
+  CHECK(Contains(prometheus.Query(R"(count(native_only_seconds_bucket))"), "\"1\""));  // +Inf alone
+  // Classic buckets beside native ones: the classic form.
+  CHECK(OnlyValue(prometheus, R"(both_kinds_seconds_bucket{le="1"})") == "1");
+  CHECK(OnlyValue(prometheus, R"(both_kinds_seconds_bucket{le="10"})") == "2");
+  CHECK(OnlyValue(prometheus, "both_kinds_seconds_count") == "3");
+}
+
+TEST_CASE("native histograms to a receiver that refuses them: the receiver's reason and what to do") {
+  TempDir dir;
+  Prometheus prometheus(dir.path());
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    BuildHistogram().Name("refused_seconds").NativeHistogram(1.1).Register(registry).WithLabelValues({}).Observe(1);
+  }
+  CommandResult r = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url",
+                                      prometheus.url() + "/api/v1/write", "--send-native-histograms", "--retries",
+                                      "0"});
+  CHECK(r.exit_code == 4);
+  CHECK(Contains(r.output, "native histograms are disabled"));  // Prometheus' own words
+  CHECK(Contains(r.output, "start Prometheus with --enable-feature=native-histograms, or send them as classic "
+                           "buckets (without --send-native-histograms"));
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
+TEST_CASE("out-of-order samples: the receiver's reason and what to do") {
+  TempDir dir;
+  Prometheus prometheus(dir.path());
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    BuildCounter().Name("late_jobs").Register(registry).WithLabelValues({}).Increment(1);
+  }
+  Reader reader(db);
+  RemoteWriteOptions options;
+  options.url = prometheus.url() + "/api/v1/write";
+  options.retries = 0;
+  options.timestamp_ms = (static_cast<long long>(std::time(nullptr)) - 60) * 1000;
+  RemoteWrite(reader, options);
+  options.timestamp_ms -= 30000;  // older than what the series has
+  try {
+    RemoteWrite(reader, options);
+    FAIL("an older sample was accepted");
+  } catch (const PushError& e) {
+    INFO(e.what());
+    CHECK(e.status() == 400);  // not retried: the same data would be refused again
+    CHECK(Contains(e.what(), "out of order"));
+    CHECK(Contains(e.what(), "give each sending host a label of its own"));
+  }
+}
+
+TEST_CASE("a Prometheus without the remote-write receiver: what to do") {
+  TempDir dir;
+  Prometheus prometheus(dir.path(), {"--no-web.enable-remote-write-receiver"});
+  const std::string db = dir.File("m.db");
+  { Registry registry(db); BuildCounter().Name("x").Register(registry).WithLabelValues({}).Increment(1); }
+  CommandResult r = test::RunCommand({test::Cli(), "--db", db, "remote-write", "--url",
+                                      prometheus.url() + "/api/v1/write"});
+  CHECK(r.exit_code == 4);
+  CHECK(Contains(r.output, "HTTP 404"));
+  CHECK(Contains(r.output, "start Prometheus with --web.enable-remote-write-receiver"));
 }

@@ -216,7 +216,17 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
   CHECK(options.remote_write_retries == 0);
   CHECK(options.remote_write_user == "u");
   CHECK(options.remote_write_password == "p:w");
+  CHECK_FALSE(options.remote_write_native_histograms);  // off unless asked, as Prometheus' send_native_histograms
+  for (const char* flag : {"--remote-write.send-native-histograms", "--remote-write.send-native-histograms=true"}) {
+    promsqlite_server::ServerOptions native;
+    REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", flag}, &native, &error) == ParseResult::kRun);
+    CHECK(native.remote_write_native_histograms);
+  }
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.send-native-histograms=yes"},
+       "--remote-write.send-native-histograms takes no value, or =true / =false, not \"yes\""},
+      {{"--db", "x", "--remote-write.send-native-histograms"},
+       "--remote-write.send-native-histograms needs --remote-write.url"},
       {{"--db", "x", "--remote-write.interval", "15s"}, "--remote-write.interval needs --remote-write.url"},
       {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.interval", "0s"},
        "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"0s\""},

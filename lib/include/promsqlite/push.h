@@ -130,6 +130,16 @@ struct RemoteWriteOptions : HttpOptions {
   // Timestamp of every sample, in milliseconds since the Unix epoch.
   // Default: 0, which means the time of the call.
   long long timestamp_ms = 0;
+
+  // Send native histograms as native histogram samples. Receivers refuse a
+  // whole request that holds one unless they accept them (Prometheus:
+  // --enable-feature=native-histograms), so, as Prometheus' own
+  // remote_write setting send_native_histograms, this is off unless asked:
+  // a histogram with classic buckets then sends those (NAME_bucket, _sum,
+  // _count); a native-only histogram sends what the text format shows of
+  // it (its +Inf bucket, _sum and _count: rate and average still work).
+  // Default: false.
+  bool send_native_histograms = false;
 };
 
 // What one RemoteWrite sent.
@@ -141,16 +151,19 @@ struct RemoteWriteResult {
 
 // Renders `reader`'s file (one snapshot), turns every sample into a series
 // (classic histograms and summaries into their _bucket, _sum and _count
-// series; counters as NAME_total; a native histogram into one native
-// histogram sample of series NAME, beside its classic series when it has
-// classic buckets too) with the type and help as metadata (per family, named
-// as the text format names it; info and enum families get the metadata
-// types INFO and STATESET), the exemplars of counters and classic buckets
-// with their series (Prometheus stores them with
-// --enable-feature=exemplar-storage), and sends one
-// snappy-compressed protobuf WriteRequest. The receiver must accept native
-// histograms (Prometheus: --enable-feature=native-histograms) when the file
-// has any. Throws as PushToGateway does.
+// series; counters as NAME_total; with send_native_histograms, a native
+// histogram into one native histogram sample of series NAME, beside its
+// classic series when it has classic buckets too) with the type and help as
+// metadata (per family, named as the text format names it; info and enum
+// families get the metadata types INFO and STATESET), the exemplars of
+// counters and classic buckets with their series (Prometheus stores them
+// with --enable-feature=exemplar-storage), and sends one snappy-compressed
+// protobuf WriteRequest. Retries follow the remote-write spec (HttpOptions:
+// no answer, 5xx and 429 with backoff; any other 4xx drops the request at
+// once). Throws as PushToGateway does; the PushError's message then carries
+// the receiver's reason and, for the causes it knows (native histograms
+// disabled, out-of-order or duplicate samples, a receiver not enabled),
+// what to do.
 RemoteWriteResult RemoteWrite(Reader& reader, const RemoteWriteOptions& options);
 
 }  // namespace promsqlite

@@ -47,6 +47,23 @@ void CheckExtraLabels(const std::vector<std::pair<std::string, std::string>>& la
   }
 }
 
+// What to do about a refusal whose cause is known, from the receiver's own
+// words (Prometheus 2.x's messages); "" when none is known.
+std::string Hint(int status, const std::string& peer) {
+  auto has = [&](const char* text) { return peer.find(text) != std::string::npos; };
+  if (has("native histograms are disabled"))
+    return "the receiver does not accept native histograms: start Prometheus with "
+           "--enable-feature=native-histograms, or send them as classic buckets (without --send-native-histograms / send_native_histograms: "
+           "the default)";
+  if (has("remote write receiver needs to be enabled") || (status == 404 && peer.empty()))
+    return "the receiver does not take remote-write: start Prometheus with --web.enable-remote-write-receiver "
+           "(its URL is http://HOST:9090/api/v1/write)";
+  if (has("out of order") || has("duplicate sample") || has("out of bounds") || has("too old"))
+    return "the receiver already has newer or different samples of these series: give each sending host a "
+           "label of its own (e.g. instance=HOST) so their series differ, and do not send older timestamps";
+  return "";
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -137,7 +154,9 @@ class RequestBuilder {
   // NAME_sum and NAME_count, as Prometheus scrapes them.
   void Histogram(const client::Metric& metric, const std::string& name) {
     const client::Histogram& h = metric.histogram();
-    const bool native = h.has_schema();
+    // Without send_native_histograms a native histogram falls through to
+    // its classic buckets, or to the +Inf bucket, _sum and _count alone.
+    const bool native = h.has_schema() && options_.send_native_histograms;
     if (native) {
       prompb::Histogram* out = Series(metric, name)->add_histograms();
       out->set_count_int(h.sample_count());
@@ -244,7 +263,13 @@ RemoteWriteResult RemoteWrite(Reader& reader, const RemoteWriteOptions& options)
                      {"User-Agent", std::string("promsqlite/") + Version()}};
   const std::string serialized = builder.request().SerializeAsString();
   snappy::Compress(serialized.data(), serialized.size(), &request.body);
-  detail::SendWithRetries(options, request, "remote-write to");
+  try {
+    detail::SendWithRetries(options, request, "remote-write to");
+  } catch (const PushError& e) {
+    std::string hint = Hint(e.status(), e.peer_message());
+    if (hint.empty()) throw;
+    throw PushError(std::string(e.what()) + " (" + hint + ")", e.status(), e.peer_message());
+  }
   return builder.result();
 }
 
