@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <initializer_list>
-#include <sstream>
 
 #include "commands.h"
 
@@ -34,18 +32,14 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
 
 #ifdef PROMSQLITE_HAVE_PUSH
 
-// Secrets are read from files so they do not show in `ps` or the shell's
-// history; trailing newlines (as `echo` writes them) are not part of them,
-// as with Prometheus' password_file and bearer_token_file.
+// A secret from a file (ReadSecretFile: trailing newlines stripped), its
+// problem as a usage error naming the option.
 std::string ReadSecretFile(const std::string& path, const char* option) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(std::string(option) + ": cannot read \"" + path + "\"");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string secret = buffer.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) throw UsageError(std::string(option) + ": \"" + path + "\" is empty");
-  return secret;
+  try {
+    return promsqlite::ReadSecretFile(path);
+  } catch (const InvalidArgument& e) {
+    throw UsageError(std::string(option) + ": " + e.what());
+  }
 }
 
 std::vector<std::string> SplitOnNul(const std::string& text) {

@@ -2,8 +2,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 namespace promsqlite_server {
@@ -37,20 +35,21 @@ bool ParseDuration(const std::string& text, double* seconds) {
   return true;
 }
 
-// A secret read from a file given by `flag` (trailing newlines stripped, as
-// Prometheus reads bearer_token_file and password_file).
+// A secret from the file given by `flag` (promsqlite::ReadSecretFile:
+// trailing newlines stripped, as Prometheus reads password_file).
 std::string ReadSecret(const std::string& flag, const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = flag + ": cannot read \"" + path + "\"";
+#ifdef PROMSQLITE_HAVE_PUSH
+  try {
+    return promsqlite::ReadSecretFile(path);
+  } catch (const promsqlite::InvalidArgument& e) {
+    *error = flag + ": " + e.what();
     return "";
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token = buffer.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  if (token.empty()) *error = flag + ": \"" + path + "\" is empty";
-  return token;
+#else
+  (void)path;
+  *error = flag + ": this promsqlite-server was built without push support";
+  return "";
+#endif
 }
 
 bool IsRemoteWriteFlag(const std::string& name) {
@@ -168,9 +167,9 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         *error = "--remote-write.send-native-histograms takes no value, or =true / =false, not \"" + value + "\"";
         return ParseResult::kUsageError;
       }
-      options->remote_write_native_histograms = value == "true";
+      options->remote_write.send_native_histograms = value == "true";
     } else if (name == "--remote-write.url") {
-      options->remote_write_url = value;
+      options->remote_write.url = value;
     } else if (name == "--remote-write.interval") {
       if (!ParseDuration(value, &options->remote_write_interval_s)) {
         *error = "--remote-write.interval must be a duration such as 15s, 1m or 500ms, up to 24h, not \"" + value + "\"";
@@ -182,9 +181,9 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         *error = "--remote-write.label needs KEY=VALUE, got \"" + value + "\"";
         return ParseResult::kUsageError;
       }
-      options->remote_write_labels.emplace_back(value.substr(0, sep), value.substr(sep + 1));
+      options->remote_write.extra_labels.emplace_back(value.substr(0, sep), value.substr(sep + 1));
     } else if (name == "--remote-write.timeout") {
-      if (!ParseDuration(value, &options->remote_write_timeout_s) || options->remote_write_timeout_s > 3600) {
+      if (!ParseDuration(value, &options->remote_write.timeout_seconds) || options->remote_write.timeout_seconds > 3600) {
         *error = "--remote-write.timeout must be a duration up to 1h, not \"" + value + "\"";
         return ParseResult::kUsageError;
       }
@@ -194,7 +193,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         *error = "--remote-write.retries must be a number from 0 to 100";
         return ParseResult::kUsageError;
       }
-      options->remote_write_retries = static_cast<int>(n);
+      options->remote_write.retries = static_cast<int>(n);
     } else if (name == "--remote-write.basic-auth") {
       size_t colon = value.find(':');
       if (colon == std::string::npos || colon == 0) {
@@ -202,32 +201,32 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
       inline_auth = true;
-      options->remote_write_user = value.substr(0, colon);
-      options->remote_write_password = value.substr(colon + 1);
+      options->remote_write.basic_auth_user = value.substr(0, colon);
+      options->remote_write.basic_auth_password = value.substr(colon + 1);
     } else if (name == "--remote-write.basic-auth-user") {
       if (value.empty() || value.find(':') != std::string::npos) {
         *error = "--remote-write.basic-auth-user needs a user name without ':'";
         return ParseResult::kUsageError;
       }
       file_auth_user = true;
-      options->remote_write_user = value;
+      options->remote_write.basic_auth_user = value;
     } else if (name == "--remote-write.basic-auth-password-file") {
       std::string secret_error;
       file_auth_password = true;
-      options->remote_write_password = ReadSecret(name, value, &secret_error);
+      options->remote_write.basic_auth_password = ReadSecret(name, value, &secret_error);
       if (!secret_error.empty()) {
         *error = secret_error;
         return ParseResult::kUsageError;
       }
     } else if (name == "--remote-write.bearer-token-file") {
       std::string token_error;
-      options->remote_write_bearer_token = ReadSecret(name, value, &token_error);
+      options->remote_write.bearer_token = ReadSecret(name, value, &token_error);
       if (!token_error.empty()) {
         *error = token_error;
         return ParseResult::kUsageError;
       }
     } else if (name == "--remote-write.ca-file") {
-      options->remote_write_ca_file = value;
+      options->remote_write.ca_file = value;
     } else if (name == "--log.level") {
       if (!ParseLogLevel(value, &options->log_level)) {
         *error = "--log.level must be debug, info, warn or error, not \"" + value + "\"";
@@ -251,7 +250,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     *error = "--remote-write.basic-auth-user and --remote-write.basic-auth-password-file go together";
     return ParseResult::kUsageError;
   }
-  if (options->remote_write_url.empty()) {
+  if (options->remote_write.url.empty()) {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
       if (IsRemoteWriteFlag(arg.substr(0, arg.find('=')))) {
@@ -265,7 +264,7 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
              "cpp-httplib missing)";
     return ParseResult::kUsageError;
 #endif
-    if (!options->remote_write_user.empty() && !options->remote_write_bearer_token.empty()) {
+    if (!options->remote_write.basic_auth_user.empty() && !options->remote_write.bearer_token.empty()) {
       *error = "give --remote-write.basic-auth or --remote-write.bearer-token-file, not both";
       return ParseResult::kUsageError;
     }

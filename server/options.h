@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "log.h"
+#include "promsqlite/push.h"
 
 namespace promsqlite_server {
 
@@ -47,31 +48,15 @@ struct ServerOptions {
   int housekeeping_interval_s = 60;
 
   // The remote-write agent, for hosts nobody can scrape: while serving, send
-  // the whole file to this remote-write 1.0 receiver (e.g.
-  // http://prometheus:9090/api/v1/write) every remote_write_interval_s
-  // (--remote-write.url). Default: "" (off).
-  std::string remote_write_url;
+  // the whole file to remote_write.url (e.g.
+  // http://prometheus:9090/api/v1/write) every remote_write_interval_s. The
+  // --remote-write.* flags fill these fields (url, extra_labels,
+  // timeout_seconds, retries, basic auth, bearer_token read from its file,
+  // ca_file, send_native_histograms), with the library's defaults; url ""
+  // (the default): off.
+  promsqlite::RemoteWriteOptions remote_write;
   // --remote-write.interval, e.g. 15s, 1m, 500ms. Default: 15.
   double remote_write_interval_s = 15;
-  // Labels added to every series (--remote-write.label KEY=VALUE, repeated),
-  // e.g. instance=HOST. Default: none.
-  std::vector<std::pair<std::string, std::string>> remote_write_labels;
-  // Per-attempt timeout in seconds (--remote-write.timeout). Default: 10.
-  double remote_write_timeout_s = 10;
-  // Further attempts of one send after a transient failure, with
-  // exponential backoff (--remote-write.retries). Default: 2.
-  int remote_write_retries = 2;
-  // --remote-write.basic-auth USER:PASSWORD. Default: none.
-  std::string remote_write_user;
-  std::string remote_write_password;
-  // The token of --remote-write.bearer-token-file, read when the flags are
-  // parsed. Default: none.
-  std::string remote_write_bearer_token;
-  // --remote-write.ca-file PEM for an https receiver. Default: the system's CAs.
-  std::string remote_write_ca_file;
-  // --remote-write.send-native-histograms (RemoteWriteOptions::
-  // send_native_histograms). Default: false.
-  bool remote_write_native_histograms = false;
 
   // --log.level. Default: info (problems and startup only).
   LogLevel log_level = LogLevel::kInfo;

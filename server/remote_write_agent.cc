@@ -14,7 +14,7 @@ namespace promsqlite_server {
 
 RemoteWriteAgent::RemoteWriteAgent(const ServerOptions& options, SelfMetrics* metrics)
     : options_(options), metrics_(metrics) {
-  if (options_.remote_write_url.empty()) return;
+  if (options_.remote_write.url.empty()) return;
   metrics_->EnableRemoteWrite();
   thread_ = std::thread([this] { Run(); });
 }
@@ -31,7 +31,7 @@ RemoteWriteAgent::~RemoteWriteAgent() {
 
 void RemoteWriteAgent::Run() {
   Log(LogLevel::kInfo, "remote-write agent started",
-      {{"url", options_.remote_write_url}, {"interval", std::to_string(options_.remote_write_interval_s) + "s"}});
+      {{"url", options_.remote_write.url}, {"interval", std::to_string(options_.remote_write_interval_s) + "s"}});
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
@@ -47,16 +47,8 @@ void RemoteWriteAgent::Run() {
 
 void RemoteWriteAgent::Send(bool last) {
 #ifdef PROMSQLITE_HAVE_PUSH
-  promsqlite::RemoteWriteOptions write;
-  write.url = options_.remote_write_url;
-  write.extra_labels = options_.remote_write_labels;
-  write.timeout_seconds = options_.remote_write_timeout_s;
-  write.retries = last ? 0 : options_.remote_write_retries;
-  write.basic_auth_user = options_.remote_write_user;
-  write.basic_auth_password = options_.remote_write_password;
-  write.bearer_token = options_.remote_write_bearer_token;
-  write.ca_file = options_.remote_write_ca_file;
-  write.send_native_histograms = options_.remote_write_native_histograms;
+  promsqlite::RemoteWriteOptions write = options_.remote_write;
+  if (last) write.retries = 0;
   try {
     // A Reader per send: nothing is held open between sends.
     promsqlite::Reader reader(options_.db_path);

@@ -210,17 +210,17 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
                  "500ms", "--remote-write.retries", "0", "--remote-write.basic-auth", "u:p:w"},
                 &options, &error) == ParseResult::kRun);
   CHECK(options.remote_write_interval_s == 60);
-  CHECK(options.remote_write_labels ==
+  CHECK(options.remote_write.extra_labels ==
         std::vector<std::pair<std::string, std::string>>{{"instance", "a"}, {"zone", "b=c"}});
-  CHECK(options.remote_write_timeout_s == 0.5);
-  CHECK(options.remote_write_retries == 0);
-  CHECK(options.remote_write_user == "u");
-  CHECK(options.remote_write_password == "p:w");
-  CHECK_FALSE(options.remote_write_native_histograms);  // off unless asked, as Prometheus' send_native_histograms
+  CHECK(options.remote_write.timeout_seconds == 0.5);
+  CHECK(options.remote_write.retries == 0);
+  CHECK(options.remote_write.basic_auth_user == "u");
+  CHECK(options.remote_write.basic_auth_password == "p:w");
+  CHECK_FALSE(options.remote_write.send_native_histograms);  // off unless asked, as Prometheus' send_native_histograms
   for (const char* flag : {"--remote-write.send-native-histograms", "--remote-write.send-native-histograms=true"}) {
     promsqlite_server::ServerOptions native;
     REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", flag}, &native, &error) == ParseResult::kRun);
-    CHECK(native.remote_write_native_histograms);
+    CHECK(native.remote_write.send_native_histograms);
   }
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"--db", "x", "--remote-write.url", "http://p", "--remote-write.send-native-histograms=yes"},
@@ -261,8 +261,8 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
   REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u",
                  "--remote-write.basic-auth-password-file", path},
                 &from_file, &error) == ParseResult::kRun);
-  CHECK(from_file.remote_write_user == "u");
-  CHECK(from_file.remote_write_password == "s3cret:x");
+  CHECK(from_file.remote_write.basic_auth_user == "u");
+  CHECK(from_file.remote_write.basic_auth_password == "s3cret:x");
   promsqlite_server::ServerOptions both;
   CHECK(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth", "u:p",
                "--remote-write.basic-auth-user", "u", "--remote-write.basic-auth-password-file", path},

@@ -111,6 +111,13 @@ struct PushOptions : HttpOptions {
   bool gzip = false;
 };
 
+// Reads a secret (a password, a bearer token) from the file at `path`, as
+// Prometheus reads password_file and bearer_token_file: the whole file,
+// trailing newlines (as `echo` writes them) stripped. Throws
+// InvalidArgument naming the file when it cannot be read or holds nothing.
+// Secrets come from files so they do not show in `ps` or shell histories.
+std::string ReadSecretFile(const std::string& path);
+
 // Renders `reader`'s file as text 0.0.4 and pushes it to the group
 // job/grouping. Throws PushError when the gateway refuses it (with the
 // gateway's reason, e.g. a type clash with another group) or cannot be

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace promsqlite::detail {
@@ -84,6 +86,25 @@ void CheckHttpOptions(const HttpOptions& options) {
   if (!options.bearer_token.empty() && !options.basic_auth_user.empty())
     throw InvalidArgument("push: set either basic authentication or a bearer token, not both");
 }
+
+}  // namespace promsqlite::detail
+
+namespace promsqlite {
+
+std::string ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InvalidArgument("cannot read \"" + path + "\"");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string secret = buffer.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw InvalidArgument("\"" + path + "\" is empty");
+  return secret;
+}
+
+}  // namespace promsqlite
+
+namespace promsqlite::detail {
 
 std::string SendWithRetries(const HttpOptions& options, const HttpRequest& request, const char* what) {
   CheckHttpOptions(options);
