@@ -443,22 +443,6 @@ TEST_CASE("a command that fails prints nothing on stdout, only its line on stder
   }
 }
 
-TEST_CASE("library messages reach the shell without the C++ API's option names") {
-  // A file another user cannot write: the library's advice names
-  // Options::file_mode for C++ callers beside --mode and PROMSQLITE_MODE.
-  if (geteuid() != 0) return;  // needs another user
-  TempDir dir;
-  chmod(dir.path().c_str(), 0755);
-  const std::string db = dir.File("m.db");
-  REQUIRE(Run(db, {"inc", "x"}).exit_code == 0);
-  CommandResult r = promsqlite::test::RunCommand(
-      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Cli(), "--db", db, "inc", "x"});
-  CHECK(r.exit_code == 1);
-  CHECK(Contains(r.output, "cannot open for writing"));
-  CHECK(Contains(r.output, "(promsqlite --mode 0660 or PROMSQLITE_MODE=0660)"));
-  CHECK_FALSE(Contains(r.output, "::"));
-}
-
 TEST_CASE("20 concurrent processes x 50 increments give exactly 1000") {
   TempDir dir;
   const std::string db = dir.File("m.db");

@@ -276,6 +276,10 @@ TEST_CASE("a user outside the group gets an error that says what to do, and chan
   CHECK(r.exit_code == 1);
   CHECK(r.output.rfind("promsqlite: " + expected_start, 0) == 0);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  // In the tool's terms: the library's advice names Options::file_mode for
+  // C++ callers; the CLI's names its own flag and variable only.
+  CHECK(r.output.find("(promsqlite --mode 0660 or PROMSQLITE_MODE=0660)") != std::string::npos);
+  CHECK(r.output.find("::") == std::string::npos);
   // A file made writable for all while its -wal stays group-writable only:
   // the error names the -wal. (SQLite gives an empty -wal the file's mode
   // whenever it opens it, but only a process that may write it can do so.)
