@@ -129,7 +129,7 @@ void CreatePromsqliteFile(const std::string& path, const std::string& counter_na
 }
 
 std::string RawLabels(const std::string& a, const std::string& b) {
-  // Each value followed by a two-byte terminator, as in lib/src/store/tuple_codec.cc.
+  // Each value followed by a two-byte terminator, as in lib/src/base/tuple_codec.cc.
   return a + std::string("\0\x01", 2) + b + std::string("\0\x01", 2);
 }
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "render/escape.h"
-#include "store/tuple_codec.h"
+#include "base/escape.h"
+#include "base/tuple_codec.h"
 
 using namespace promsqlite::detail;
 

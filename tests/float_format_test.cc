@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "render/float_format.h"
+#include "base/float_format.h"
 
 using promsqlite::detail::AppendCanonicalFloat;
 using promsqlite::detail::FormatGoFloat;

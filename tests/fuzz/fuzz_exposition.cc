@@ -14,14 +14,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/escape.h"
+#include "base/float_format.h"
+#include "base/tuple_codec.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/validate.h"
 #include "read/snapshot.h"
-#include "render/escape.h"
-#include "render/float_format.h"
 #include "render/renderers.h"
-#include "store/tuple_codec.h"
 
 namespace {
 

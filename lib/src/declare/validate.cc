@@ -4,9 +4,9 @@
 #include <cmath>
 #include <set>
 
+#include "base/float_format.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/validate.h"
-#include "render/float_format.h"
 
 namespace promsqlite::detail {
 namespace {

@@ -9,13 +9,13 @@
 #include <map>
 #include <set>
 
+#include "base/float_format.h"
 #include "metrics.pb.h"
 #include "promsqlite/push.h"
 #include "promsqlite/validate.h"
 #include "promsqlite/version.h"
 #include "push/http.h"
 #include "remote_write.pb.h"
-#include "render/float_format.h"
 
 namespace promsqlite {
 namespace {

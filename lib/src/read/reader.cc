@@ -6,12 +6,12 @@
 
 #include <mutex>
 
+#include "base/clock.h"
+#include "base/process_identity.h"
 #include "promsqlite/errors.h"
 #include "read/snapshot.h"
 #include "render/renderers.h"
-#include "store/clock.h"
 #include "store/database.h"
-#include "store/process_identity.h"
 
 namespace promsqlite {
 

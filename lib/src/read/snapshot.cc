@@ -10,13 +10,13 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "base/process_identity.h"
+#include "base/tuple_codec.h"
 #include "declare/native_histogram.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
-#include "store/process_identity.h"
 #include "store/schema.h"
-#include "store/tuple_codec.h"
 
 namespace promsqlite::detail {
 

@@ -4,9 +4,9 @@
 // and the histogram's _bucket samples, and a final # EOF.
 #include <cmath>
 
+#include "base/escape.h"
+#include "base/float_format.h"
 #include "promsqlite/metric_type.h"
-#include "render/escape.h"
-#include "render/float_format.h"
 #include "render/output.h"
 #include "render/renderers.h"
 

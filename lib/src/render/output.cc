@@ -1,7 +1,7 @@
 #include "render/output.h"
 
-#include "render/escape.h"
-#include "render/float_format.h"
+#include "base/escape.h"
+#include "base/float_format.h"
 
 namespace promsqlite::detail {
 

@@ -2,9 +2,9 @@
 // writes the same data: labels sorted by name (le last), no timestamps,
 // no _created, a HELP line for every family ("# HELP name " when the help
 // is empty: client_golang's registry always sets a help string).
+#include "base/escape.h"
+#include "base/float_format.h"
 #include "promsqlite/metric_type.h"
-#include "render/escape.h"
-#include "render/float_format.h"
 #include "render/output.h"
 #include "render/renderers.h"
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "base/process_identity.h"
 #include "store/connection.h"
-#include "store/process_identity.h"
 #include "store/store.h"
 
 namespace promsqlite::detail {

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 
+#include "base/float_format.h"
+#include "base/tuple_codec.h"
 #include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
-#include "render/float_format.h"
-#include "store/tuple_codec.h"
 
 namespace promsqlite::detail {
 namespace {

@@ -15,14 +15,14 @@
 #include <thread>
 #include <set>
 
-#include "promsqlite/errors.h"
-#include "render/float_format.h"
-#include "store/checkpointer.h"
+#include "base/clock.h"
+#include "base/float_format.h"
+#include "base/process_identity.h"
 #include "declare/native_histogram.h"
-#include "store/clock.h"
+#include "promsqlite/errors.h"
+#include "store/checkpointer.h"
 #include "store/connection.h"
 #include "store/database.h"
-#include "store/process_identity.h"
 #include "store/schema.h"
 #include "store/write_gate.h"
 

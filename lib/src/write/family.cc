@@ -2,11 +2,11 @@
 #include <algorithm>
 #include <numeric>
 
+#include "base/tuple_codec.h"
 #include "declare/native_histogram.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/registry.h"
-#include "store/tuple_codec.h"
 #include "write/family_state.h"
 
 namespace promsqlite {

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cmath>
 
+#include "base/tuple_codec.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
-#include "store/tuple_codec.h"
 #include "write/family_state.h"
 
 namespace promsqlite {

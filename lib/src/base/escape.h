@@ -1,6 +1,6 @@
 // The one escaper for exposition text.
-#ifndef PROMSQLITE_SRC_RENDER_ESCAPE_H_
-#define PROMSQLITE_SRC_RENDER_ESCAPE_H_
+#ifndef PROMSQLITE_SRC_BASE_ESCAPE_H_
+#define PROMSQLITE_SRC_BASE_ESCAPE_H_
 
 #include <string>
 #include <string_view>
@@ -16,4 +16,4 @@ void AppendEscapedLabelValue(std::string& out, std::string_view value);
 
 }  // namespace promsqlite::detail
 
-#endif  // PROMSQLITE_SRC_RENDER_ESCAPE_H_
+#endif  // PROMSQLITE_SRC_BASE_ESCAPE_H_

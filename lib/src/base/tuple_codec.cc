@@ -1,4 +1,4 @@
-#include "store/tuple_codec.h"
+#include "base/tuple_codec.h"
 
 namespace promsqlite::detail {
 

@@ -1,4 +1,4 @@
-#include "render/float_format.h"
+#include "base/float_format.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "store/process_identity.h"
+#include "base/process_identity.h"
 
 #include <pthread.h>
 #include <unistd.h>

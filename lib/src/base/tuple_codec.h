@@ -5,8 +5,8 @@
 // terminator 0x00 0x01. The encoding is unambiguous for any bytes, and
 // memcmp order of two encodings is the lexicographic order of the tuples,
 // so ORDER BY on the BLOB sorts series the way client_golang does.
-#ifndef PROMSQLITE_SRC_STORE_TUPLE_CODEC_H_
-#define PROMSQLITE_SRC_STORE_TUPLE_CODEC_H_
+#ifndef PROMSQLITE_SRC_BASE_TUPLE_CODEC_H_
+#define PROMSQLITE_SRC_BASE_TUPLE_CODEC_H_
 
 #include <string>
 #include <string_view>
@@ -23,4 +23,4 @@ bool DecodeTuple(std::string_view blob, std::vector<std::string>* out);
 
 }  // namespace promsqlite::detail
 
-#endif  // PROMSQLITE_SRC_STORE_TUPLE_CODEC_H_
+#endif  // PROMSQLITE_SRC_BASE_TUPLE_CODEC_H_

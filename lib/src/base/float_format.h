@@ -1,7 +1,7 @@
 // The one float formatter: numbers exactly as Go's expfmt prints them,
 // independent of the C++ locale.
-#ifndef PROMSQLITE_SRC_RENDER_FLOAT_FORMAT_H_
-#define PROMSQLITE_SRC_RENDER_FLOAT_FORMAT_H_
+#ifndef PROMSQLITE_SRC_BASE_FLOAT_FORMAT_H_
+#define PROMSQLITE_SRC_BASE_FLOAT_FORMAT_H_
 
 #include <string>
 #include <string_view>
@@ -30,4 +30,4 @@ bool ParseFloat(std::string_view text, double* value);
 
 }  // namespace promsqlite::detail
 
-#endif  // PROMSQLITE_SRC_RENDER_FLOAT_FORMAT_H_
+#endif  // PROMSQLITE_SRC_BASE_FLOAT_FORMAT_H_

@@ -1,6 +1,6 @@
 // Unix time in seconds, from an injected clock (tests) or the system's.
-#ifndef PROMSQLITE_SRC_STORE_CLOCK_H_
-#define PROMSQLITE_SRC_STORE_CLOCK_H_
+#ifndef PROMSQLITE_SRC_BASE_CLOCK_H_
+#define PROMSQLITE_SRC_BASE_CLOCK_H_
 
 #include <chrono>
 #include <functional>
@@ -15,4 +15,4 @@ inline double NowSeconds(const std::function<double()>& clock) {
 
 }  // namespace promsqlite::detail
 
-#endif  // PROMSQLITE_SRC_STORE_CLOCK_H_
+#endif  // PROMSQLITE_SRC_BASE_CLOCK_H_

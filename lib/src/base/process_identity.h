@@ -2,8 +2,8 @@
 // (pids are reused) + boot id (start times restart at boot). Liveness is
 // decided from /proc, so it holds for processes of this host and pid
 // namespace only (the file is single-host by design).
-#ifndef PROMSQLITE_SRC_STORE_PROCESS_IDENTITY_H_
-#define PROMSQLITE_SRC_STORE_PROCESS_IDENTITY_H_
+#ifndef PROMSQLITE_SRC_BASE_PROCESS_IDENTITY_H_
+#define PROMSQLITE_SRC_BASE_PROCESS_IDENTITY_H_
 
 #include <cstdint>
 #include <string>
@@ -33,4 +33,4 @@ uint64_t ForkGeneration();
 
 }  // namespace promsqlite::detail
 
-#endif  // PROMSQLITE_SRC_STORE_PROCESS_IDENTITY_H_
+#endif  // PROMSQLITE_SRC_BASE_PROCESS_IDENTITY_H_
