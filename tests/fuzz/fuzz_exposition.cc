@@ -18,9 +18,9 @@
 #include "base/float_format.h"
 #include "base/tuple_codec.h"
 #include "declare/validate.h"
+#include "model/records.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/validate.h"
-#include "read/snapshot.h"
 #include "render/renderers.h"
 
 namespace {

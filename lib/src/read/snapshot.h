@@ -1,16 +1,16 @@
 // Walks a whole promsqlite file in one read transaction, family by family
 // (sorted by name) and series by series (sorted by label values), handing
-// each row to a visitor. Renderers are visitors; nothing is accumulated.
+// each row to a visitor (model/records.h). Renderers are visitors; nothing
+// is accumulated.
 #ifndef PROMSQLITE_SRC_READ_SNAPSHOT_H_
 #define PROMSQLITE_SRC_READ_SNAPSHOT_H_
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "model/records.h"
 #include "promsqlite/exposition.h"
-#include "promsqlite/family.h"
 #include "promsqlite/reader.h"
 
 namespace SQLite {
@@ -18,55 +18,6 @@ class Database;
 }
 
 namespace promsqlite::detail {
-
-struct FamilyRecord {
-  int64_t id = 0;
-  FamilySpec spec;  // label_names sorted by name, as stored
-};
-
-// A native histogram's buckets (see docs/schema.md): indices at `schema`,
-// each list sorted by index, no zero counts.
-struct NativeBuckets {
-  int32_t schema = 0;
-  int64_t zero_count = 0;
-  std::vector<std::pair<int32_t, int64_t>> positive, negative;  // (index, count)
-};
-
-// An exemplar of a counter series (bucket 0) or of a histogram bucket (its
-// index; the number of bounds for +Inf).
-struct ExemplarRecord {
-  int64_t bucket = 0;
-  std::vector<std::string> names, values;  // its labels, sorted by name
-  double value = 0;
-  double timestamp = 0;  // Unix seconds
-};
-
-struct SeriesRecord {
-  std::vector<std::string> label_values;  // in the order of spec.label_names
-  double value = 0;                       // counter/gauge value, distribution sum, enum index
-  int64_t count = 0;                      // distribution observations
-  double created = 0;                     // Unix seconds; 0: unknown (no _created)
-  std::vector<int64_t> bucket_counts;     // histograms: per bound, not cumulative
-  NativeBuckets native;                   // histograms with a native histogram
-  std::vector<ExemplarRecord> exemplars;  // counters, histograms: sorted by bucket
-
-  // The exemplar of `bucket`, or null.
-  const ExemplarRecord* ExemplarOf(int64_t bucket) const {
-    for (const ExemplarRecord& e : exemplars)
-      if (e.bucket == bucket) return &e;
-    return nullptr;
-  }
-};
-
-class SnapshotVisitor {
- public:
-  virtual ~SnapshotVisitor() = default;
-  virtual void Family(const FamilyRecord& family) = 0;
-  // Called for each series of the family last passed to Family().
-  virtual void Series(const FamilyRecord& family, const SeriesRecord& series) = 0;
-  // After the last family; the caller calls it (after any in-memory families).
-  virtual void End() = 0;
-};
 
 // Reads one consistent snapshot of `db` into `visitor` (without calling
 // End()): series past their family's TTL at `now` are left out, per-process
@@ -77,13 +28,13 @@ class SnapshotVisitor {
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
                   const std::vector<std::string>* only = nullptr);
 
+// Feeds in-memory families to `visitor` the same way.
+void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor);
+
 // Every family with its series count, sorted by name.
 std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path);
 
 // Family and series counts, read from one snapshot.
-// Feeds in-memory families to `visitor` the same way.
-void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor);
-
 void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series);
 
 }  // namespace promsqlite::detail

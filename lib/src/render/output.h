@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/records.h"
 #include "promsqlite/exposition.h"
-#include "read/snapshot.h"
 
 namespace promsqlite::detail {
 

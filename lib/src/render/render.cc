@@ -1,4 +1,5 @@
 #include "promsqlite/exposition.h"
+#include "read/snapshot.h"
 #include "render/renderers.h"
 
 namespace promsqlite {

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "model/records.h"
 #include "promsqlite/exposition.h"
-#include "read/snapshot.h"
 
 namespace SQLite {
 class Database;
