@@ -1,5 +1,4 @@
 #include "promsqlite/exposition.h"
-#include "read/snapshot.h"
 #include "render/renderers.h"
 
 namespace promsqlite {
@@ -15,7 +14,6 @@ const char* ContentType(Format format) {
 }
 
 namespace detail {
-namespace {
 
 std::unique_ptr<SnapshotVisitor> MakeRenderer(Format format, const Sink& sink) {
   switch (format) {
@@ -24,22 +22,6 @@ std::unique_ptr<SnapshotVisitor> MakeRenderer(Format format, const Sink& sink) {
     case Format::kText: break;
   }
   return MakeTextRenderer(sink);
-}
-
-}  // namespace
-
-void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra) {
-  auto renderer = MakeRenderer(format, sink);
-  ReadSnapshot(db, path, now, *renderer);
-  if (extra) VisitMemoryFamilies(*extra, *renderer);
-  renderer->End();
-}
-
-void RenderMemory(Format format, const Sink& sink, const std::vector<MemoryFamily>* extra) {
-  auto renderer = MakeRenderer(format, sink);
-  if (extra) VisitMemoryFamilies(*extra, *renderer);
-  renderer->End();
 }
 
 }  // namespace detail

@@ -3,14 +3,9 @@
 #define PROMSQLITE_SRC_RENDER_RENDERERS_H_
 
 #include <memory>
-#include <string>
 
 #include "model/records.h"
 #include "promsqlite/exposition.h"
-
-namespace SQLite {
-class Database;
-}
 
 namespace promsqlite::detail {
 
@@ -18,14 +13,8 @@ std::unique_ptr<SnapshotVisitor> MakeTextRenderer(const Sink& sink);
 std::unique_ptr<SnapshotVisitor> MakeOpenMetricsRenderer(const Sink& sink);
 std::unique_ptr<SnapshotVisitor> MakeProtobufRenderer(const Sink& sink);
 
-// Renders one snapshot of `db` as of `now` (for TTLs) in `format`, then
-// `extra` (may be null).
-void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra);
-
-// Renders only `extra` (may be null), e.g. for a file that does not exist
-// yet: nothing but "# EOF" in OpenMetrics.
-void RenderMemory(Format format, const Sink& sink, const std::vector<MemoryFamily>* extra);
+// The renderer of `format`.
+std::unique_ptr<SnapshotVisitor> MakeRenderer(Format format, const Sink& sink);
 
 }  // namespace promsqlite::detail
 

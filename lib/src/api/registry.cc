@@ -1,9 +1,9 @@
 #include "promsqlite/registry.h"
 
+#include "api/render_snapshot.h"
 #include "base/tuple_codec.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
-#include "render/renderers.h"
 #include "write/writer.h"
 
 namespace promsqlite {

@@ -6,11 +6,11 @@
 
 #include <mutex>
 
+#include "api/render_snapshot.h"
 #include "base/clock.h"
 #include "base/process_identity.h"
 #include "promsqlite/errors.h"
 #include "read/snapshot.h"
-#include "render/renderers.h"
 #include "store/database.h"
 
 namespace promsqlite {
