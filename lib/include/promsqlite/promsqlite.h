@@ -6,6 +6,7 @@
 #include "promsqlite/errors.h"
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
+#include "promsqlite/housekeeping.h"
 #include "promsqlite/metric_type.h"
 #include "promsqlite/metrics.h"
 #include "promsqlite/options.h"

@@ -23,6 +23,7 @@
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
+#include "promsqlite/housekeeping.h"
 #include "promsqlite/options.h"
 
 namespace promsqlite {
@@ -30,16 +31,6 @@ namespace promsqlite {
 namespace detail {
 class Writer;
 }  // namespace detail
-
-// What one housekeeping pass deleted.
-struct HousekeepingReport {
-  int64_t expired_series = 0;     // not updated within their family's TTL
-  int64_t dead_process_series = 0;  // live-mode gauge rows of processes that are gone
-  int64_t dead_writers = 0;       // writer records left without any row
-  int64_t orphaned_series = 0;    // rows of families that were removed
-  // False when the pass stopped at its bound (kMaxBatches); run it again.
-  bool complete = true;
-};
 
 class Registry {
  public:

@@ -24,8 +24,8 @@
 
 #include "promsqlite/errors.h"
 #include "promsqlite/family.h"
+#include "promsqlite/housekeeping.h"
 #include "promsqlite/options.h"
-#include "promsqlite/registry.h"
 
 namespace SQLite {
 class Database;
