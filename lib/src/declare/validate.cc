@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/float_format.h"
+#include "base/sample_suffix.h"
 #include "promsqlite/errors.h"
 #include "promsqlite/validate.h"
 
@@ -130,10 +131,9 @@ bool IsValidUtf8(std::string_view text) {
 FamilySpec NormalizeSpec(FamilySpec spec) {
   if (!IsValidMetricName(spec.name))
     Fail(spec.name, "metric name " + Quoted(spec.name) + " must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-  if (spec.type == MetricType::kCounter && EndsWith(spec.name, "_total") && spec.name.size() > 6)
-    spec.name.resize(spec.name.size() - 6);
-  if (spec.type == MetricType::kInfo && EndsWith(spec.name, "_info") && spec.name.size() > 5)
-    spec.name.resize(spec.name.size() - 5);
+  const std::string_view exposed_suffix = FamilyNameSuffix(spec.type);  // a counter's _total, an info's _info
+  if (EndsWith(spec.name, exposed_suffix) && spec.name.size() > exposed_suffix.size())
+    spec.name.resize(spec.name.size() - exposed_suffix.size());
   if (!spec.unit.empty()) {
     if (!IsValidLabelName(spec.unit))
       Fail(spec.name, "unit " + Quoted(spec.unit) + " must match [a-zA-Z_][a-zA-Z0-9_]*");

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/float_format.h"
+#include "base/sample_suffix.h"
 #include "metrics.pb.h"
 #include "promsqlite/push.h"
 #include "promsqlite/validate.h"
@@ -27,8 +28,7 @@ std::map<std::string, MetricType> DeclaredTypes(Reader& reader) {
   std::map<std::string, MetricType> types;
   for (const FamilySummary& family : reader.Families()) {
     std::string name = family.spec.name;
-    if (family.spec.type == MetricType::kCounter) name += "_total";
-    if (family.spec.type == MetricType::kInfo) name += "_info";
+    name += detail::FamilyNameSuffix(family.spec.type);
     types[name] = family.spec.type;
   }
   return types;
@@ -136,8 +136,8 @@ class RequestBuilder {
           break;
         case client::GAUGE: Sample(metric, name, metric.gauge().value()); break;
         case client::SUMMARY:
-          Sample(metric, name + "_sum", metric.summary().sample_sum());
-          Sample(metric, name + "_count", static_cast<double>(metric.summary().sample_count()));
+          Sample(metric, name + detail::kSumSuffix, metric.summary().sample_sum());
+          Sample(metric, name + detail::kCountSuffix, static_cast<double>(metric.summary().sample_count()));
           break;
         case client::HISTOGRAM: Histogram(metric, name); break;
         default: break;  // promsqlite writes no other type
@@ -187,12 +187,12 @@ class RequestBuilder {
         inf_exemplar = exemplar;
         continue;
       }
-      Sample(metric, name + "_bucket", static_cast<double>(bucket.cumulative_count()),
+      Sample(metric, name + detail::kBucketSuffix, static_cast<double>(bucket.cumulative_count()),
              detail::FormatGoFloat(bucket.upper_bound()), exemplar);
     }
-    Sample(metric, name + "_bucket", static_cast<double>(h.sample_count()), "+Inf", inf_exemplar);
-    Sample(metric, name + "_sum", h.sample_sum());
-    Sample(metric, name + "_count", static_cast<double>(h.sample_count()));
+    Sample(metric, name + detail::kBucketSuffix, static_cast<double>(h.sample_count()), "+Inf", inf_exemplar);
+    Sample(metric, name + detail::kSumSuffix, h.sample_sum());
+    Sample(metric, name + detail::kCountSuffix, static_cast<double>(h.sample_count()));
   }
 
   void Sample(const client::Metric& metric, const std::string& name, double value, const std::string& le = "",

@@ -6,6 +6,7 @@
 
 #include "base/escape.h"
 #include "base/float_format.h"
+#include "base/sample_suffix.h"
 #include "promsqlite/metric_type.h"
 #include "render/output.h"
 #include "render/renderers.h"
@@ -26,15 +27,15 @@ class OpenMetricsRenderer : public SnapshotVisitor {
     if (!header_written_) WriteHeader(spec);
     switch (spec.type) {
       case MetricType::kCounter:
-        AppendSample(out, name, "_total", family, series, series.value);
+        AppendSample(out, name, kTotalSuffix, family, series, series.value);
         AppendExemplar(out, series, 0);
-        if (series.created != 0) AppendSample(out, name, "_created", family, series, series.created);
+        if (series.created != 0) AppendSample(out, name, kCreatedSuffix, family, series, series.created);
         break;
       case MetricType::kGauge:
         AppendSample(out, name, "", family, series, series.value);
         break;
       case MetricType::kInfo:
-        AppendSample(out, name, "_info", family, series, 1);
+        AppendSample(out, name, kInfoSuffix, family, series, 1);
         break;
       case MetricType::kStateSet:
         for (size_t i = 0; i < spec.states.size(); ++i) {
@@ -50,10 +51,10 @@ class OpenMetricsRenderer : public SnapshotVisitor {
           cumulative += series.bucket_counts[i];
           label_.clear();
           AppendCanonicalFloat(label_, spec.buckets[i]);
-          AppendSample(out, name, "_bucket", family, series, static_cast<double>(cumulative), "le", label_);
+          AppendSample(out, name, kBucketSuffix, family, series, static_cast<double>(cumulative), "le", label_);
           AppendExemplar(out, series, static_cast<int64_t>(i));
         }
-        AppendSample(out, name, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
+        AppendSample(out, name, kBucketSuffix, family, series, static_cast<double>(series.count), "le", "+Inf");
         AppendExemplar(out, series, static_cast<int64_t>(spec.buckets.size()));
         // With negative buckets _sum is not counter-like; OpenMetrics then
         // forbids _sum, and _count may not appear without it. A native
@@ -61,15 +62,15 @@ class OpenMetricsRenderer : public SnapshotVisitor {
         // observation (or a negative sum from its zero bucket).
         const bool negative_native = spec.native_bucket_factor > 0 && (!series.native.negative.empty() || series.value < 0);
         if ((!spec.buckets.empty() && spec.buckets.front() < 0) || negative_native) {
-          AppendSample(out, name, "_created", family, series, series.created);
+          AppendSample(out, name, kCreatedSuffix, family, series, series.created);
           break;
         }
         [[fallthrough]];
       }
       case MetricType::kSummary:
-        AppendSample(out, name, "_count", family, series, static_cast<double>(series.count));
-        AppendSample(out, name, "_sum", family, series, series.value);
-        AppendSample(out, name, "_created", family, series, series.created);
+        AppendSample(out, name, kCountSuffix, family, series, static_cast<double>(series.count));
+        AppendSample(out, name, kSumSuffix, family, series, series.value);
+        AppendSample(out, name, kCreatedSuffix, family, series, series.created);
         break;
     }
     out_.LineDone();

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/sample_suffix.h"
 #include "promsqlite/metric_type.h"
 #include "render/output.h"
 #include "render/proto_wire.h"
@@ -49,8 +50,7 @@ class ProtobufRenderer : public SnapshotVisitor {
     FlushFamily();
     const FamilySpec& spec = family.spec;
     std::string name = spec.name;
-    if (spec.type == MetricType::kCounter) name += "_total";
-    if (spec.type == MetricType::kInfo) name += "_info";
+    name += FamilyNameSuffix(spec.type);
     header_.clear();
     AppendBytes(header_, kFamilyName, name);
     if (!spec.help.empty()) AppendBytes(header_, kFamilyHelp, spec.help);

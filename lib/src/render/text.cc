@@ -4,6 +4,7 @@
 // is empty: client_golang's registry always sets a help string).
 #include "base/escape.h"
 #include "base/float_format.h"
+#include "base/sample_suffix.h"
 #include "promsqlite/metric_type.h"
 #include "render/output.h"
 #include "render/renderers.h"
@@ -19,8 +20,7 @@ class TextRenderer : public SnapshotVisitor {
     header_written_ = false;
     const FamilySpec& spec = family.spec;
     name_ = spec.name;
-    if (spec.type == MetricType::kCounter) name_ += "_total";
-    if (spec.type == MetricType::kInfo) name_ += "_info";
+    name_ += FamilyNameSuffix(spec.type);
   }
 
   void Series(const FamilyRecord& family, const SeriesRecord& series) override {
@@ -49,14 +49,14 @@ class TextRenderer : public SnapshotVisitor {
           cumulative += series.bucket_counts[i];
           le_.clear();
           AppendGoFloat(le_, spec.buckets[i]);
-          AppendSample(out, name_, "_bucket", family, series, static_cast<double>(cumulative), "le", le_);
+          AppendSample(out, name_, kBucketSuffix, family, series, static_cast<double>(cumulative), "le", le_);
         }
-        AppendSample(out, name_, "_bucket", family, series, static_cast<double>(series.count), "le", "+Inf");
+        AppendSample(out, name_, kBucketSuffix, family, series, static_cast<double>(series.count), "le", "+Inf");
         [[fallthrough]];
       }
       case MetricType::kSummary:
-        AppendSample(out, name_, "_sum", family, series, series.value);
-        AppendSample(out, name_, "_count", family, series, static_cast<double>(series.count));
+        AppendSample(out, name_, kSumSuffix, family, series, series.value);
+        AppendSample(out, name_, kCountSuffix, family, series, static_cast<double>(series.count));
         break;
     }
     out_.LineDone();

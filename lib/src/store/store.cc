@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/float_format.h"
 #include "base/process_identity.h"
+#include "base/sample_suffix.h"
 #include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
 #include "store/checkpointer.h"
@@ -29,11 +30,6 @@
 namespace promsqlite::detail {
 namespace {
 
-const std::set<std::string>& SampleSuffixes() {
-  static const std::set<std::string> suffixes = {"_total", "_created", "_bucket", "_sum", "_count", "_info"};
-  return suffixes;
-}
-
 // Every name a family puts into an exposition (family and sample names).
 std::set<std::string> ExposedNames(MetricType type, const std::string& name) {
   std::set<std::string> names = {name};
@@ -41,10 +37,10 @@ std::set<std::string> ExposedNames(MetricType type, const std::string& name) {
     for (const char* s : suffixes) names.insert(name + s);
   };
   switch (type) {
-    case MetricType::kCounter: add({"_total", "_created"}); break;
-    case MetricType::kHistogram: add({"_bucket", "_sum", "_count", "_created"}); break;
-    case MetricType::kSummary: add({"_sum", "_count", "_created"}); break;
-    case MetricType::kInfo: add({"_info"}); break;
+    case MetricType::kCounter: add({kTotalSuffix, kCreatedSuffix}); break;
+    case MetricType::kHistogram: add({kBucketSuffix, kSumSuffix, kCountSuffix, kCreatedSuffix}); break;
+    case MetricType::kSummary: add({kSumSuffix, kCountSuffix, kCreatedSuffix}); break;
+    case MetricType::kInfo: add({kInfoSuffix}); break;
     case MetricType::kGauge:
     case MetricType::kStateSet: break;
   }
@@ -301,8 +297,8 @@ int64_t Store::Declare(const FamilySpec& spec) {
     // A family whose exposed names would collide with ours (gauge "x_total"
     // against counter "x", ...).
     std::set<std::string> candidates;
-    for (const std::string& suffix : SampleSuffixes()) {
-      candidates.insert(spec.name + suffix);
+    for (std::string_view suffix : kSampleSuffixes) {
+      candidates.insert(spec.name + std::string(suffix));
       if (spec.name.size() > suffix.size() &&
           spec.name.compare(spec.name.size() - suffix.size(), suffix.size(), suffix) == 0)
         candidates.insert(spec.name.substr(0, spec.name.size() - suffix.size()));
@@ -638,10 +634,9 @@ std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::strin
     };
     if (auto found = lookup(name)) return found;
     // The exposed names of counters and infos carry a suffix the family lacks.
-    const std::pair<const char*, MetricType> suffixes[] = {{"_total", MetricType::kCounter},
-                                                           {"_info", MetricType::kInfo}};
-    for (const auto& [suffix, type] : suffixes) {
-      size_t n = std::char_traits<char>::length(suffix);
+    for (MetricType type : {MetricType::kCounter, MetricType::kInfo}) {
+      const std::string_view suffix = FamilyNameSuffix(type);
+      const size_t n = suffix.size();
       if (name.size() <= n || name.compare(name.size() - n, n, suffix) != 0) continue;
       auto found = lookup(name.substr(0, name.size() - n));
       if (found && found->second.type == type) return found;
