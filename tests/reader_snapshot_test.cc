@@ -44,3 +44,28 @@ TEST_CASE("a snapshot of named families holds only those, with the values the wh
   CHECK(reader.Snapshot(std::vector<std::string>{}).empty());
   CHECK(Reader(dir.File("missing.db")).Snapshot(std::vector<std::string>{"requests"}).empty());
 }
+
+TEST_CASE("a snapshot carries a native histogram's buckets, zero bucket and schema; other series none") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Registry registry(db);
+  // Factor 2: schema 0, bucket i holds (2^(i-1), 2^i], negative ones mirrored.
+  auto h = BuildHistogram().Name("sizes").NativeHistogram(2).NativeZeroThreshold(0.001).Register(registry)
+               .WithLabelValues({});
+  for (double v : {1.0, 1.5, 2.0, 4.0, 100.0, -3.0, 0.0005, 0.0}) h.Observe(v);
+  BuildHistogram().Name("classic").Buckets({1}).Register(registry).WithLabelValues({}).Observe(0.5);
+
+  std::vector<FamilySnapshot> all = Reader(db).Snapshot();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].spec.name == "classic");
+  CHECK_FALSE(all[0].series.at(0).native.has_value());
+  const SeriesSnapshot& sizes = all[1].series.at(0);
+  REQUIRE(sizes.native.has_value());
+  CHECK(sizes.native->schema == 0);
+  CHECK(sizes.native->zero_threshold == 0.001);
+  CHECK(sizes.native->zero_count == 2);  // 0.0005 and 0
+  using Buckets = std::vector<std::pair<int32_t, int64_t>>;
+  CHECK(sizes.native->positive == Buckets{{0, 1}, {1, 2}, {2, 1}, {7, 1}});  // 1; 1.5, 2; 4; 100 in (64, 128]
+  CHECK(sizes.native->negative == Buckets{{2, 1}});                          // -3 in [-4, -2)
+  CHECK(sizes.count == 8);
+}

@@ -15,7 +15,8 @@
 // found at build time.
 //
 // Thread safety: the functions share nothing; calls on one Reader are
-// serialized by the Reader. Cost: one render of the whole file into memory,
+// serialized by the Reader. Cost: one render (push) or snapshot
+// (remote-write) of the whole file into memory,
 // then one HTTP request per attempt; blocks the caller for at most about
 // attempts x timeout plus the backoff sleeps.
 #ifndef PROMSQLITE_PUSH_H_
@@ -156,11 +157,12 @@ struct RemoteWriteResult {
   int64_t exemplars = 0;   // of counters and classic buckets
 };
 
-// Renders `reader`'s file (one snapshot), turns every sample into a series
-// (classic histograms and summaries into their _bucket, _sum and _count
-// series; counters as NAME_total; with send_native_histograms, a native
-// histogram into one native histogram sample of series NAME, beside its
-// classic series when it has classic buckets too) with the type and help as
+// Reads `reader`'s file (one Snapshot(): one read transaction), turns every
+// sample into a series (classic histograms and summaries into their
+// _bucket, _sum and _count series; counters as NAME_total; with
+// send_native_histograms, a native histogram into one native histogram
+// sample of series NAME, beside its classic series when it has classic
+// buckets too) with the type and help as
 // metadata (per family, named as the text format names it; info and enum
 // families get the metadata types INFO and STATESET), the exemplars of
 // counters and classic buckets with their series (Prometheus stores them

@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "promsqlite/exposition.h"
@@ -52,6 +54,20 @@ struct ExemplarSnapshot {
   double timestamp = 0;  // of the update, in Unix seconds
 };
 
+// The native histogram of a series whose family has one
+// (FamilySpec::native_bucket_factor > 0), as the protobuf exposition shows
+// it. Bucket `index` of the positive side holds observations v with
+// base^(index-1) < v <= base^index, base = 2^(2^-schema); the negative side
+// mirrors it for -v; |v| <= zero_threshold count in zero_count.
+struct NativeHistogramSnapshot {
+  int32_t schema = 0;
+  double zero_threshold = 0;  // the family's native_zero_threshold
+  int64_t zero_count = 0;
+  // Non-empty buckets only, by ascending index: (index, count), counts
+  // not cumulative.
+  std::vector<std::pair<int32_t, int64_t>> positive, negative;
+};
+
 // One series of a FamilySnapshot, with the values the exposition shows.
 struct SeriesSnapshot {
   // In the order of the family's spec.label_names.
@@ -70,6 +86,8 @@ struct SeriesSnapshot {
   double created = 0;
   // Counters and histograms: the exemplars kept, sorted by bucket.
   std::vector<ExemplarSnapshot> exemplars;
+  // Histograms with a native histogram: its buckets. Empty otherwise.
+  std::optional<NativeHistogramSnapshot> native;
 };
 
 // A family and its series, as one Reader::Snapshot() read them.

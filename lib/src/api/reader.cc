@@ -40,7 +40,7 @@ class SnapshotCollector : public detail::SnapshotVisitor {
  public:
   explicit SnapshotCollector(std::vector<FamilySnapshot>* out) : out_(out) {}
   void Family(const detail::FamilyRecord& family) override { out_->push_back(FamilySnapshot{family.spec, {}}); }
-  void Series(const detail::FamilyRecord&, const detail::SeriesRecord& record) override {
+  void Series(const detail::FamilyRecord& family, const detail::SeriesRecord& record) override {
     SeriesSnapshot series;
     series.label_values = record.label_values;
     series.value = record.value;
@@ -55,6 +55,11 @@ class SnapshotCollector : public detail::SnapshotVisitor {
       for (size_t i = 0; i < e.names.size(); ++i) exemplar.labels.emplace(e.names[i], e.values[i]);
       exemplar.value = e.value;
       exemplar.timestamp = e.timestamp;
+    }
+    if (family.spec.native_bucket_factor > 0) {
+      series.native = NativeHistogramSnapshot{record.native.schema, family.spec.native_zero_threshold,
+                                              record.native.zero_count, record.native.positive,
+                                              record.native.negative};
     }
     out_->back().series.push_back(std::move(series));
   }

@@ -1,17 +1,17 @@
 // Remote-write 1.0: one snappy-compressed protobuf WriteRequest per call,
-// built from one snapshot of the file rendered in the protobuf exposition
-// (so native histograms keep their buckets).
+// built from one snapshot of the file (Reader::Snapshot: one read
+// transaction, the declarations and values together), series by series as
+// the text format names them; native histograms from the snapshot's buckets.
 #include <snappy.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <set>
+#include <optional>
 
 #include "base/float_format.h"
+#include "base/native_spans.h"
 #include "base/sample_suffix.h"
-#include "metrics.pb.h"
 #include "promsqlite/push.h"
 #include "promsqlite/validate.h"
 #include "promsqlite/version.h"
@@ -20,19 +20,6 @@
 
 namespace promsqlite {
 namespace {
-
-namespace client = io::prometheus::client;
-
-// Declared types by the family name the text exposition shows.
-std::map<std::string, MetricType> DeclaredTypes(Reader& reader) {
-  std::map<std::string, MetricType> types;
-  for (const FamilySummary& family : reader.Families()) {
-    std::string name = family.spec.name;
-    name += detail::FamilyNameSuffix(family.spec.type);
-    types[name] = family.spec.type;
-  }
-  return types;
-}
 
 void CheckExtraLabels(const std::vector<std::pair<std::string, std::string>>& labels) {
   FamilySpec probe;  // the data model's label-name rule, through a probe spec
@@ -69,78 +56,60 @@ int64_t NowMs() {
       .count();
 }
 
-// The MetricFamily messages of a protobuf exposition. Families larger than
-// a render chunk come as several messages with the same name.
-std::vector<client::MetricFamily> ParseDelimited(const std::string& data) {
-  std::vector<client::MetricFamily> families;
-  size_t pos = 0;
-  while (pos < data.size()) {
-    uint64_t length = 0;
-    for (int shift = 0;; shift += 7) {
-      if (pos >= data.size() || shift > 28) throw InvalidArgument("protobuf exposition: malformed length prefix");
-      unsigned char byte = static_cast<unsigned char>(data[pos++]);
-      length |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) break;
-    }
-    if (length > data.size() - pos ||
-        !families.emplace_back().ParseFromArray(data.data() + pos, static_cast<int>(length)))
-      throw InvalidArgument("protobuf exposition: malformed MetricFamily message");
-    pos += length;
+prompb::MetricMetadata::MetricType MetadataType(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter: return prompb::MetricMetadata::COUNTER;
+    case MetricType::kGauge: return prompb::MetricMetadata::GAUGE;
+    case MetricType::kHistogram: return prompb::MetricMetadata::HISTOGRAM;
+    case MetricType::kSummary: return prompb::MetricMetadata::SUMMARY;
+    case MetricType::kInfo: return prompb::MetricMetadata::INFO;
+    case MetricType::kStateSet: return prompb::MetricMetadata::STATESET;
   }
-  return families;
+  return prompb::MetricMetadata::UNKNOWN;
 }
 
-// The metadata type of a family of the protobuf exposition. It shows info
-// and stateset families as gauges; remote-write 1.0 has their own types, so
-// the file's declarations (by exposed name) decide where known.
-prompb::MetricMetadata::MetricType MetadataType(const client::MetricFamily& family,
-                                                const std::map<std::string, MetricType>& declared) {
-  auto it = declared.find(family.name());
-  if (it != declared.end()) {
-    switch (it->second) {
-      case MetricType::kCounter: return prompb::MetricMetadata::COUNTER;
-      case MetricType::kGauge: return prompb::MetricMetadata::GAUGE;
-      case MetricType::kHistogram: return prompb::MetricMetadata::HISTOGRAM;
-      case MetricType::kSummary: return prompb::MetricMetadata::SUMMARY;
-      case MetricType::kInfo: return prompb::MetricMetadata::INFO;
-      case MetricType::kStateSet: return prompb::MetricMetadata::STATESET;
-    }
+// An exemplar's own time in milliseconds, rounded as the protobuf
+// exposition's Timestamp is (whole seconds, then nanoseconds).
+int64_t ExemplarMs(double timestamp) {
+  double seconds = std::floor(timestamp);
+  int64_t nanos = std::llround((timestamp - seconds) * 1e9);
+  if (nanos >= 1000000000) {
+    seconds += 1;
+    nanos -= 1000000000;
   }
-  switch (family.type()) {
-    case client::COUNTER: return prompb::MetricMetadata::COUNTER;
-    case client::GAUGE: return prompb::MetricMetadata::GAUGE;
-    case client::SUMMARY: return prompb::MetricMetadata::SUMMARY;
-    case client::HISTOGRAM: return prompb::MetricMetadata::HISTOGRAM;
-    default: return prompb::MetricMetadata::UNKNOWN;
-  }
+  return static_cast<int64_t>(seconds) * 1000 + nanos / 1000000;
 }
 
 class RequestBuilder {
  public:
-  RequestBuilder(const RemoteWriteOptions& options, int64_t timestamp, std::map<std::string, MetricType> declared)
-      : options_(options), timestamp_(timestamp), declared_(std::move(declared)) {}
+  RequestBuilder(const RemoteWriteOptions& options, int64_t timestamp) : options_(options), timestamp_(timestamp) {}
 
-  void Add(const client::MetricFamily& family) {
-    if (metadata_names_.insert(family.name()).second) {
-      prompb::MetricMetadata* metadata = write_.add_metadata();
-      metadata->set_type(MetadataType(family, declared_));
-      metadata->set_metric_family_name(family.name());
-      metadata->set_help(family.help());
-    }
-    for (const client::Metric& metric : family.metric()) {
-      const std::string& name = family.name();
-      switch (family.type()) {
-        case client::COUNTER:
-          Sample(metric, name, metric.counter().value(), "",
-                 metric.counter().has_exemplar() ? &metric.counter().exemplar() : nullptr);
+  void Add(const FamilySnapshot& family) {
+    const FamilySpec& spec = family.spec;
+    const std::string name = spec.name + std::string(detail::FamilyNameSuffix(spec.type));
+    prompb::MetricMetadata* metadata = write_.add_metadata();
+    metadata->set_type(MetadataType(spec.type));
+    metadata->set_metric_family_name(name);
+    metadata->set_help(spec.help);
+    for (const SeriesSnapshot& series : family.series) {
+      labels_.clear();
+      for (size_t i = 0; i < spec.label_names.size() && i < series.label_values.size(); ++i)
+        labels_[spec.label_names[i]] = series.label_values[i];
+      switch (spec.type) {
+        case MetricType::kCounter: Sample(name, series.value, Exemplar(series, 0)); break;
+        case MetricType::kGauge: Sample(name, series.value); break;
+        case MetricType::kInfo: Sample(name, 1); break;
+        case MetricType::kStateSet:
+          for (size_t i = 0; i < spec.states.size(); ++i) {
+            labels_[spec.name] = spec.states[i];
+            Sample(name, static_cast<double>(i) == series.value ? 1 : 0);
+          }
           break;
-        case client::GAUGE: Sample(metric, name, metric.gauge().value()); break;
-        case client::SUMMARY:
-          Sample(metric, name + detail::kSumSuffix, metric.summary().sample_sum());
-          Sample(metric, name + detail::kCountSuffix, static_cast<double>(metric.summary().sample_count()));
+        case MetricType::kSummary:
+          Sample(name + detail::kSumSuffix, series.value);
+          Sample(name + detail::kCountSuffix, static_cast<double>(series.count));
           break;
-        case client::HISTOGRAM: Histogram(metric, name); break;
-        default: break;  // promsqlite writes no other type
+        case MetricType::kHistogram: Histogram(spec, name, series); break;
       }
     }
   }
@@ -149,80 +118,80 @@ class RequestBuilder {
   RemoteWriteResult result() const { return result_; }
 
  private:
-  // A native histogram becomes one histogram sample on NAME; classic
-  // buckets (alone, or beside a native histogram) NAME_bucket series with
-  // NAME_sum and NAME_count, as Prometheus scrapes them.
-  void Histogram(const client::Metric& metric, const std::string& name) {
-    const client::Histogram& h = metric.histogram();
-    // Without send_native_histograms a native histogram falls through to
-    // its classic buckets, or to the +Inf bucket, _sum and _count alone.
-    const bool native = h.has_schema() && options_.send_native_histograms;
-    if (native) {
-      prompb::Histogram* out = Series(metric, name)->add_histograms();
-      out->set_count_int(h.sample_count());
-      out->set_sum(h.sample_sum());
-      out->set_schema(h.schema());
-      out->set_zero_threshold(h.zero_threshold());
-      out->set_zero_count_int(h.zero_count());
-      for (const client::BucketSpan& span : h.negative_span()) {
-        prompb::BucketSpan* s = out->add_negative_spans();
-        s->set_offset(span.offset());
-        s->set_length(span.length());
-      }
-      for (int64_t delta : h.negative_delta()) out->add_negative_deltas(delta);
-      for (const client::BucketSpan& span : h.positive_span()) {
-        prompb::BucketSpan* s = out->add_positive_spans();
-        s->set_offset(span.offset());
-        s->set_length(span.length());
-      }
-      for (int64_t delta : h.positive_delta()) out->add_positive_deltas(delta);
-      out->set_timestamp(timestamp_);
-      ++result_.histograms;
-      if (h.bucket_size() == 0) return;  // native only
-    }
-    const client::Exemplar* inf_exemplar = nullptr;
-    for (const client::Bucket& bucket : h.bucket()) {
-      const client::Exemplar* exemplar = bucket.has_exemplar() ? &bucket.exemplar() : nullptr;
-      if (std::isinf(bucket.upper_bound())) {  // only there to carry the +Inf bucket's exemplar
-        inf_exemplar = exemplar;
-        continue;
-      }
-      Sample(metric, name + detail::kBucketSuffix, static_cast<double>(bucket.cumulative_count()),
-             detail::FormatGoFloat(bucket.upper_bound()), exemplar);
-    }
-    Sample(metric, name + detail::kBucketSuffix, static_cast<double>(h.sample_count()), "+Inf", inf_exemplar);
-    Sample(metric, name + detail::kSumSuffix, h.sample_sum());
-    Sample(metric, name + detail::kCountSuffix, static_cast<double>(h.sample_count()));
+  static const ExemplarSnapshot* Exemplar(const SeriesSnapshot& series, size_t bucket) {
+    for (const ExemplarSnapshot& e : series.exemplars)
+      if (e.bucket == bucket) return &e;
+    return nullptr;
   }
 
-  void Sample(const client::Metric& metric, const std::string& name, double value, const std::string& le = "",
-              const client::Exemplar* exemplar = nullptr) {
-    prompb::TimeSeries* series = Series(metric, name, le);
+  // With send_native_histograms, a native histogram becomes one histogram
+  // sample on NAME. Classic buckets (alone, beside a native histogram, or
+  // standing in for it) become NAME_bucket series with NAME_sum and
+  // NAME_count, as Prometheus scrapes them; a native-only histogram sent
+  // classic has only its +Inf bucket there.
+  void Histogram(const FamilySpec& spec, const std::string& name, const SeriesSnapshot& series) {
+    if (series.native && options_.send_native_histograms) {
+      const NativeHistogramSnapshot& native = *series.native;
+      prompb::Histogram* out = Series(name)->add_histograms();
+      out->set_count_int(static_cast<uint64_t>(series.count));
+      out->set_sum(series.value);
+      out->set_schema(native.schema);
+      out->set_zero_threshold(native.zero_threshold);
+      out->set_zero_count_int(static_cast<uint64_t>(native.zero_count));
+      for (auto [buckets, add_span, add_delta] :
+           {std::make_tuple(&native.negative, &prompb::Histogram::add_negative_spans,
+                            &prompb::Histogram::add_negative_deltas),
+            std::make_tuple(&native.positive, &prompb::Histogram::add_positive_spans,
+                            &prompb::Histogram::add_positive_deltas)}) {
+        detail::SpansAndDeltas(*buckets, &spans_, &deltas_);
+        for (const detail::BucketSpan& span : spans_) {
+          prompb::BucketSpan* s = (out->*add_span)();
+          s->set_offset(span.offset);
+          s->set_length(span.length);
+        }
+        for (int64_t delta : deltas_) (out->*add_delta)(delta);
+      }
+      out->set_timestamp(timestamp_);
+      ++result_.histograms;
+      if (spec.buckets.empty()) return;  // native only
+    }
+    for (size_t i = 0; i < spec.buckets.size(); ++i) {
+      labels_["le"] = detail::FormatGoFloat(spec.buckets[i]);
+      Sample(name + detail::kBucketSuffix, static_cast<double>(series.bucket_counts[i]), Exemplar(series, i));
+    }
+    labels_["le"] = "+Inf";
+    Sample(name + detail::kBucketSuffix, static_cast<double>(series.count), Exemplar(series, spec.buckets.size()));
+    labels_.erase("le");
+    Sample(name + detail::kSumSuffix, series.value);
+    Sample(name + detail::kCountSuffix, static_cast<double>(series.count));
+  }
+
+  void Sample(const std::string& name, double value, const ExemplarSnapshot* exemplar = nullptr) {
+    prompb::TimeSeries* series = Series(name);
     prompb::Sample* s = series->add_samples();
     s->set_value(value);
     s->set_timestamp(timestamp_);
     ++result_.samples;
     if (!exemplar) return;
     prompb::Exemplar* e = series->add_exemplars();
-    for (const client::LabelPair& pair : exemplar->label()) {
+    for (const auto& [label, label_value] : exemplar->labels) {
       prompb::Label* l = e->add_labels();
-      l->set_name(pair.name());
-      l->set_value(pair.value());
+      l->set_name(label);
+      l->set_value(label_value);
     }
-    e->set_value(exemplar->value());
+    e->set_value(exemplar->value);
     // Its own time, not the send's: a receiver keeps one exemplar per time.
-    e->set_timestamp(exemplar->has_timestamp()
-                         ? exemplar->timestamp().seconds() * 1000 + exemplar->timestamp().nanos() / 1000000
+    e->set_timestamp(std::isfinite(exemplar->timestamp) && std::fabs(exemplar->timestamp) < 9e15
+                         ? ExemplarMs(exemplar->timestamp)
                          : timestamp_);
     ++result_.exemplars;
   }
 
-  prompb::TimeSeries* Series(const client::Metric& metric, const std::string& name, const std::string& le = "") {
-    // Extra labels override the file's; the map also sorts by name, as
-    // receivers require ("__name__" sorts before any label name).
-    std::map<std::string, std::string> labels;
-    for (const client::LabelPair& pair : metric.label()) labels[pair.name()] = pair.value();
-    if (!le.empty()) labels["le"] = le;
+  // A series of the current labels_ (plus the extra labels, which override
+  // the file's), sorted by name as receivers require ("__name__" sorts before
+  // any label name).
+  prompb::TimeSeries* Series(const std::string& name) {
+    std::map<std::string, std::string> labels = labels_;
     for (const auto& [label, value] : options_.extra_labels) labels[label] = value;
     labels["__name__"] = name;
     prompb::TimeSeries* series = write_.add_timeseries();
@@ -237,10 +206,11 @@ class RequestBuilder {
 
   const RemoteWriteOptions& options_;
   const int64_t timestamp_;
-  const std::map<std::string, MetricType> declared_;
   prompb::WriteRequest write_;
-  std::set<std::string> metadata_names_;
   RemoteWriteResult result_;
+  std::map<std::string, std::string> labels_;  // the current series' own labels
+  std::vector<detail::BucketSpan> spans_;
+  std::vector<int64_t> deltas_;
 };
 
 }  // namespace
@@ -248,10 +218,8 @@ class RequestBuilder {
 RemoteWriteResult RemoteWrite(Reader& reader, const RemoteWriteOptions& options) {
   detail::CheckHttpOptions(options);
   CheckExtraLabels(options.extra_labels);
-  // Read before the render: a family declared in between falls back to
-  // the type the exposition shows (gauge for info and stateset).
-  RequestBuilder builder(options, options.timestamp_ms != 0 ? options.timestamp_ms : NowMs(), DeclaredTypes(reader));
-  for (const client::MetricFamily& family : ParseDelimited(reader.Render(Format::kProtobuf))) builder.Add(family);
+  RequestBuilder builder(options, options.timestamp_ms != 0 ? options.timestamp_ms : NowMs());
+  for (const FamilySnapshot& family : reader.Snapshot()) builder.Add(family);
 
   detail::HttpRequest request;
   request.method = "POST";

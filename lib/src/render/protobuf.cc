@@ -14,6 +14,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/native_spans.h"
 #include "base/sample_suffix.h"
 #include "promsqlite/metric_type.h"
 #include "render/output.h"
@@ -180,29 +181,19 @@ class ProtobufRenderer : public SnapshotVisitor {
     return body_;
   }
 
-  // Spans of consecutive buckets (the first offset from index 0, later ones
-  // from the end of the previous span), then the packed count deltas.
+  // The spans (base/native_spans.h), then the packed count deltas.
   void AppendSpans(const std::vector<std::pair<int32_t, int64_t>>& buckets, uint32_t span_field,
                    uint32_t delta_field) {
     if (buckets.empty()) return;
-    deltas_.clear();
-    size_t i = 0;
-    int64_t next_index = 0;
-    int64_t previous_count = 0;
-    while (i < buckets.size()) {
-      size_t start = i;
-      while (i + 1 < buckets.size() && buckets[i + 1].first == buckets[i].first + 1) ++i;
-      ++i;
+    SpansAndDeltas(buckets, &spans_, &delta_values_);
+    for (const BucketSpan& span : spans_) {
       bucket_.clear();
-      AppendSint(bucket_, kSpanOffset, buckets[start].first - next_index);
-      AppendUint(bucket_, kSpanLength, i - start);
+      AppendSint(bucket_, kSpanOffset, span.offset);
+      AppendUint(bucket_, kSpanLength, span.length);
       AppendBytes(body_, span_field, bucket_);
-      next_index = static_cast<int64_t>(buckets[i - 1].first) + 1;
-      for (size_t j = start; j < i; ++j) {
-        AppendVarint(deltas_, ZigZag(buckets[j].second - previous_count));
-        previous_count = buckets[j].second;
-      }
     }
+    deltas_.clear();
+    for (int64_t delta : delta_values_) AppendVarint(deltas_, ZigZag(delta));
     AppendBytes(body_, delta_field, deltas_);
   }
 
@@ -245,6 +236,8 @@ class ProtobufRenderer : public SnapshotVisitor {
   std::string header_;   // name, help, type of the current family
   std::string metrics_;  // its Metric fields not yet written
   std::string body_, bucket_, deltas_, exemplar_, pair_;
+  std::vector<BucketSpan> spans_;     // reused: this runs once per native series
+  std::vector<int64_t> delta_values_;
   std::vector<std::string> names_;   // label names, in the records' order
   std::vector<const std::string*> values_;  // the current series' label values
   std::vector<size_t> order_;        // indices into names_, sorted by name
