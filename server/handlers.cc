@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gzip_writer.h"
 #include "landing_page.h"
 #include "log.h"
-#include "negotiation.h"
+#include "promsqlite/exposition.h"
 #include "render_stream.h"
 
 namespace promsqlite_server {
@@ -21,6 +23,15 @@ constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxHeaderCount = 100;
 // Bodies httplib may read (and discard): set_payload_max_length in server.cc.
 constexpr size_t kMaxBodyBytes = 64 * 1024;
+
+// The body of a 406: the Content-Types /metrics is served in.
+std::string NotAcceptable() {
+  std::string text = "Not Acceptable: /metrics is served as ";
+  const std::vector<promsqlite::Format>& formats = promsqlite::AllFormats();
+  for (size_t i = 0; i < formats.size(); ++i)
+    text += std::string(i == 0 ? "" : i + 1 == formats.size() ? " or " : ", ") + promsqlite::ContentType(formats[i]);
+  return text + "\n";
+}
 
 bool IsKnownPath(const std::string& path) {
   return path == "/metrics" || path == "/" || path == "/-/healthy" || path == "/-/ready";
@@ -86,15 +97,12 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
   auto record = std::make_shared<ScrapeRecord>(ctx->metrics);
   const std::string accept_encoding = TakeAcceptEncoding(req);
   res.set_header("Vary", "Accept, Accept-Encoding");
-  FormatChoice choice = NegotiateFormat(JoinedHeader(req, "Accept"));
-  if (!choice.acceptable) {
-    SetPlain(res, 406,
-             "Not Acceptable: /metrics is served as text/plain; version=0.0.4, "
-             "application/openmetrics-text; version=1.0.0 or application/vnd.google.protobuf; "
-             "proto=io.prometheus.client.MetricFamily; encoding=delimited\n");
+  const std::optional<promsqlite::Format> format = promsqlite::NegotiateFormat(JoinedHeader(req, "Accept"));
+  if (!format) {
+    SetPlain(res, 406, NotAcceptable());
     return;
   }
-  const bool gzip = AcceptsGzip(accept_encoding);
+  const bool gzip = promsqlite::AcceptsGzip(accept_encoding);
 
   auto fail = [&](const std::string& error) {
     record->Fail();
@@ -107,7 +115,7 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
     // The counts for our own metrics come from just before the snapshot:
     // the Reader API offers them only as a separate call.
     promsqlite::FileStats stats = reader->Stats();
-    stream = std::make_shared<RenderStream>(std::move(reader), choice.format,
+    stream = std::make_shared<RenderStream>(std::move(reader), *format,
                                             ctx->metrics->Families(stats));
   } catch (const std::exception& e) {
     fail(e.what());
@@ -149,9 +157,9 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
     // HTTP/1.0 has no chunked encoding (RFC 9112 6.1): the body ends with
     // the connection (so a render failing part way looks like a short body).
     CloseAfterResponse(req);
-    res.set_content_provider(promsqlite::ContentType(choice.format), provide);
+    res.set_content_provider(promsqlite::ContentType(*format), provide);
   } else {
-    res.set_chunked_content_provider(promsqlite::ContentType(choice.format), provide);
+    res.set_chunked_content_provider(promsqlite::ContentType(*format), provide);
   }
 }
 

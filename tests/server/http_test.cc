@@ -126,6 +126,11 @@ TEST_CASE("the Accept header picks the format; q=0 is honoured") {
     REQUIRE(res);
     CHECK(res->status == row.status);
     CHECK(res->get_header_value("Content-Type") == row.content_type);
+    if (row.status == 406) {  // names what it could have sent
+      CHECK(Contains(res->body, kText));
+      CHECK(Contains(res->body, kOpenMetrics));
+      CHECK(Contains(res->body, "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily"));
+    }
     if (std::string(row.content_type) == kOpenMetrics) {
       CHECK(res->body.size() > 6);
       CHECK(res->body.substr(res->body.size() - 6) == "# EOF\n");

@@ -1,100 +1,11 @@
-// Content negotiation and flag parsing, tested as plain functions.
+// Flag parsing, tested as plain functions. Content negotiation (Accept,
+// Accept-Encoding) is the library's (tests/formats_test.cc);
+// tests/server/http_test.cc checks the server answers with it.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include "negotiation.h"
 #include "options.h"
-
-using promsqlite::Format;
-using promsqlite_server::AcceptsGzip;
-using promsqlite_server::NegotiateFormat;
-
-namespace {
-constexpr const char* kPrometheusAccept =
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-
-// Prometheus 2.42 with --enable-feature=native-histograms.
-constexpr const char* kPrometheusNativeAccept =
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
-    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"
-    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-
-// "om", "text", "pb" or "406".
-std::string Chosen(const char* accept) {
-  auto choice = NegotiateFormat(accept);
-  if (!choice.acceptable) return "406";
-  if (choice.format == Format::kProtobuf) return "pb";
-  return choice.format == Format::kOpenMetrics ? "om" : "text";
-}
-}  // namespace
-
-TEST_CASE("Accept headers choose the format as exporters do") {
-  struct Row {
-    const char* accept;
-    const char* expected;
-  } table[] = {
-      {kPrometheusAccept, "om"},
-      {"", "text"},
-      {"text/plain", "text"},
-      {"text/plain;version=0.0.4", "text"},
-      {"*/*", "text"},
-      {"text/*", "text"},
-      {"application/openmetrics-text", "om"},
-      {"application/openmetrics-text; version=1.0.0; charset=utf-8", "om"},
-      {"Application/OpenMetrics-Text;Version=1.0.0", "om"},
-      {"application/openmetrics-text;version=0.0.1", "om"},
-      {"application/openmetrics-text;version=2.0.0", "text"},  // not ours: falls back
-      {"application/json", "text"},                           // neither named: fallback
-      {"application/openmetrics-text;q=0.4, text/plain;q=0.6", "text"},
-      {"application/openmetrics-text;q=0.6, text/plain;q=0.4", "om"},
-      {"application/openmetrics-text;q=0.5, text/plain;q=0.5", "text"},  // tie: text
-      {"application/openmetrics-text;q=0, text/plain", "text"},
-      {"application/openmetrics-text;q=0, */*", "text"},
-      {"text/plain;q=0, application/openmetrics-text", "om"},
-      {"text/plain;q=0, */*", "om"},  // the specific range refuses text
-      {"text/plain;q=0", "406"},
-      {"text/plain;q=0, application/openmetrics-text;q=0", "406"},
-      {"*/*;q=0", "406"},
-      {"text/plain;q=0.000", "406"},
-      {"text/plain;q=bogus", "text"},  // a malformed q counts as 1
-      {kPrometheusNativeAccept, "pb"},
-      {"application/vnd.google.protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=delimited", "pb"},
-      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", "text"},
-      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily", "text"},  // not delimited
-      {"application/vnd.google.protobuf", "text"},
-      {"application/*", "om"},  // wildcards never choose the binary format
-      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,"
-       "application/openmetrics-text;q=0.5", "om"},  // tie: not protobuf
-      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited, text/plain;q=0",
-       "pb"},
-      {", ,text/plain , ", "text"},
-  };
-  for (const Row& row : table) {
-    CAPTURE(row.accept);
-    CHECK(Chosen(row.accept) == std::string(row.expected));
-  }
-}
-
-TEST_CASE("Accept-Encoding allows gzip only when its q-value is above zero") {
-  CHECK(AcceptsGzip("gzip"));
-  CHECK(AcceptsGzip("GZIP"));
-  CHECK(AcceptsGzip("gzip, deflate, br"));
-  CHECK(AcceptsGzip("x-gzip"));
-  CHECK(AcceptsGzip("*"));
-  CHECK(AcceptsGzip("br;q=1.0, gzip;q=0.8, *;q=0.1"));
-  CHECK(AcceptsGzip("gzip;q=0.5, identity;q=0.5"));
-  CHECK_FALSE(AcceptsGzip(""));
-  CHECK_FALSE(AcceptsGzip("identity"));
-  CHECK_FALSE(AcceptsGzip("br"));
-  CHECK_FALSE(AcceptsGzip("deflate"));
-  CHECK_FALSE(AcceptsGzip("gzip;q=0"));
-  CHECK_FALSE(AcceptsGzip("gzip; q=0.0"));
-  CHECK_FALSE(AcceptsGzip("*;q=0"));
-  CHECK_FALSE(AcceptsGzip("gzip;q=0, *"));  // the named coding wins over "*"
-  CHECK_FALSE(AcceptsGzip("gzip;q=0.5, identity"));  // identity ranked higher
-}
 
 TEST_CASE("listen addresses parse as HOST:PORT, [V6]:PORT and :PORT") {
   std::string host, error;
