@@ -356,13 +356,14 @@ int State(const Args& args) {
 int Dump(const Args& args) {
   AllowOptions(args, {"--format"});
   NoMorePositionals(args, 0);
-  std::string format = args.Option("--format").value_or("text");
-  if (format != "text" && format != "openmetrics" && format != "protobuf")
-    throw UsageError("--format must be text, openmetrics or protobuf, got \"" + format + "\"");
+  Format format = Format::kText;
+  try {
+    if (auto name = args.Option("--format")) format = ParseFormat(*name);
+  } catch (const InvalidArgument& e) {
+    throw UsageError(std::string("--") + e.what());  // "--format must be text, ... got ..."
+  }
   Reader reader(DatabasePath(args));
-  return WriteOut(reader.Render(format == "openmetrics" ? Format::kOpenMetrics
-                                : format == "protobuf"  ? Format::kProtobuf
-                                                        : Format::kText));
+  return WriteOut(reader.Render(format));
 }
 
 std::string OneLine(const std::string& text) {
