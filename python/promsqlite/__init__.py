@@ -55,8 +55,8 @@ except ImportError:  # optional: the metrics still write, FileCollector and regi
 
 __all__ = [
     "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
-    "FileCollector", "Gauge", "Histogram", "Info", "REGISTRY", "Summary", "flush", "generate_latest", "get_db",
-    "housekeep", "remove_family", "set_db", "setup",
+    "FileCollector", "Gauge", "Histogram", "Info", "PROTOBUF_CONTENT_TYPE", "REGISTRY", "Summary", "flush",
+    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup",
 ]
 
 __version__ = _core.version()
@@ -66,8 +66,11 @@ INF = float("inf")
 # library defaults to): migrated code that declares no buckets keeps its layout.
 DEFAULT_BUCKETS = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1.0, 2.5, 5.0, 7.5, 10.0, INF)
 
-CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+# The Content-Types of generate_latest's formats, from the library's table
+# (prometheus_client's constants for the first two, the same strings).
+CONTENT_TYPE_LATEST = _core.content_type("text")
+OPENMETRICS_CONTENT_TYPE = _core.content_type("openmetrics")
+PROTOBUF_CONTENT_TYPE = _core.content_type("protobuf")
 
 # prometheus_client's default registry, or None without prometheus_client.
 REGISTRY = _pc.REGISTRY if _pc is not None else None
@@ -564,25 +567,40 @@ class FileCollector:
         return []  # the families are whatever the file holds at each scrape
 
 
-def generate_latest(target=None, openmetrics=False):
+def generate_latest(target=None, openmetrics=False, format=None):
     """The exposition, as bytes.
 
     target None: the current file (set_db() or $PROMSQLITE_DB); a path: that
-    file; both rendered by the C++ renderer (text 0.0.4, or OpenMetrics 1.0
-    when `openmetrics`), without needing prometheus_client. A prometheus_client
-    CollectorRegistry: prometheus_client's own generate_latest of it.
+    file; both rendered by the C++ renderer, without needing
+    prometheus_client. A prometheus_client CollectorRegistry:
+    prometheus_client's own generate_latest of it (text or OpenMetrics).
+
+    format: "text" (0.0.4, the default; CONTENT_TYPE_LATEST), "openmetrics"
+    (1.0.0; OPENMETRICS_CONTENT_TYPE) or "protobuf" (length-delimited
+    io.prometheus.client.MetricFamily messages, binary, the only format with
+    native histograms; PROTOBUF_CONTENT_TYPE). openmetrics=True is
+    format="openmetrics"; given with another format it is a ValueError, and
+    so is an unknown format name (the message names the known ones).
     """
+    if format is None:
+        format = "openmetrics" if openmetrics else "text"
+    elif openmetrics and format != "openmetrics":
+        raise ValueError("generate_latest: openmetrics=True and format=%r disagree; give one of them" % (format,))
+    _core.content_type(format)  # a ValueError naming the formats for an unknown one
     if target is not None and not _is_path(target):
         _require_client("generate_latest(registry)")
-        if openmetrics:
+        if format == "openmetrics":
             from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
             return om_generate_latest(target)
+        if format == "protobuf":
+            raise ValueError("generate_latest(registry, format='protobuf'): prometheus_client writes text and "
+                             "OpenMetrics only; promsqlite.generate_latest(path, format='protobuf') renders a file")
         return _pc.generate_latest(target)
     path = get_db() if target is None else os.path.abspath(os.fsdecode(target))
     if path is None:
         raise DatabaseError("no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB")
     _flush_path(path)
-    return _reader(path).render(openmetrics=bool(openmetrics))
+    return _reader(path).render(format=format)
 
 
 # --- the metric classes ----------------------------------------------------

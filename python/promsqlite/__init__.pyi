@@ -14,8 +14,8 @@ from ._promsqlite import EnumChild, GaugeChild, HistogramChild, SummaryChild
 
 __all__ = [
     "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
-    "FileCollector", "Gauge", "Histogram", "Info", "REGISTRY", "Summary", "flush", "generate_latest", "get_db",
-    "housekeep", "remove_family", "set_db", "setup",
+    "FileCollector", "Gauge", "Histogram", "Info", "PROTOBUF_CONTENT_TYPE", "REGISTRY", "Summary", "flush",
+    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup",
 ]
 
 __version__: str
@@ -23,6 +23,7 @@ __version__: str
 DEFAULT_BUCKETS: tuple[float, ...]
 CONTENT_TYPE_LATEST: str
 OPENMETRICS_CONTENT_TYPE: str
+PROTOBUF_CONTENT_TYPE: str
 # prometheus_client's default registry; None without prometheus_client.
 REGISTRY: CollectorRegistry | None
 
@@ -31,6 +32,8 @@ _Path = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 _Database = Union[_Path, sqlite3.Connection]
 _Exemplar = Union[dict[str, str], None]
 _ExceptionTypes = Union[type[BaseException], tuple[type[BaseException], ...]]
+# generate_latest's formats, the C++ library's names (promsqlite::FormatName).
+_Format = Literal["text", "openmetrics", "protobuf"]
 _GaugeMode = Literal["all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin", "mostrecent",
                      "livemostrecent"]
 # Decorators return the function with its own signature.
@@ -75,7 +78,8 @@ def flush() -> None: ...
 def remove_family(name: str) -> bool: ...
 def housekeep() -> dict[str, int]:
     """What one housekeeping pass deleted: {"expired_series": n, ...}."""
-def generate_latest(target: _Path | CollectorRegistry | None = None, openmetrics: bool = False) -> bytes: ...
+def generate_latest(target: _Path | CollectorRegistry | None = None, openmetrics: bool = False,
+                    format: _Format | None = None) -> bytes: ...
 
 class _Timer:
     """time(): a context manager and a decorator."""

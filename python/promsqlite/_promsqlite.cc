@@ -301,11 +301,14 @@ class PyReader {
     return out;
   }
 
-  py::bytes Render(bool openmetrics) {
+  // `format`: a name of the library's table ("text", "openmetrics",
+  // "protobuf"); ValueError naming them for another.
+  py::bytes Render(const std::string& format) {
+    const Format chosen = ParseFormat(format);
     std::string out;
     {
       py::gil_scoped_release nogil;
-      out = reader_.Render(openmetrics ? Format::kOpenMetrics : Format::kText);
+      out = reader_.Render(chosen);
     }
     return py::bytes(out);
   }
@@ -349,6 +352,9 @@ PYBIND11_MODULE(_promsqlite, m) {
   });
 
   m.def("version", [] { return std::string(Version()); });
+  m.def(
+      "content_type", [](const std::string& format) { return std::string(ContentType(ParseFormat(format))); },
+      py::arg("format"), "The HTTP Content-Type of the format named; ValueError naming the formats for another.");
 
   m.def(
       "check_spec",
@@ -377,7 +383,7 @@ PYBIND11_MODULE(_promsqlite, m) {
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
       .def("snapshot", &PyReader::Snapshot, py::arg("names") = py::none())
-      .def("render", &PyReader::Render, py::arg("openmetrics") = false);
+      .def("render", &PyReader::Render, py::arg("format") = "text");
 
   BindFamily<Counter>(m, "CounterFamily");
   BindFamily<Gauge>(m, "GaugeFamily");

@@ -50,5 +50,6 @@ class EnumChild:
 class InfoChild:
     def exists(self) -> bool: ...
 
-# Registry, Reader, check_spec and the family handles: internal, untyped.
+# Registry, Reader (render(format="text")), check_spec, content_type(format)
+# and the family handles: internal, untyped.
 def __getattr__(name: str) -> Any: ...

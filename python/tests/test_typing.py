@@ -75,6 +75,7 @@ Counter("t", "T.", ttl="1h")  # E: arg-type
 Info("i", "I.").info({"k": 1})  # E: dict-item
 Counter("e", "E.").inc(1, exemplar={"trace_id": 7})  # E: dict-item
 body: str = promsqlite.generate_latest()  # E: assignment
+promsqlite.generate_latest(format="json")  # E: arg-type
 promsqlite.no_such_name  # E: attr-defined
 ok: Optional[str] = promsqlite.get_db()
 '''

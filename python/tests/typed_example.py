@@ -9,9 +9,9 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 import promsqlite
-from promsqlite import (CONTENT_TYPE_LATEST, DEFAULT_BUCKETS, OPENMETRICS_CONTENT_TYPE, REGISTRY, Counter,
-                        DatabaseError, DeclarationConflict, Enum, FileCollector, Gauge, Histogram, Info, Summary,
-                        flush, generate_latest, get_db, set_db, setup)
+from promsqlite import (CONTENT_TYPE_LATEST, DEFAULT_BUCKETS, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE,
+                        REGISTRY, Counter, DatabaseError, DeclarationConflict, Enum, FileCollector, Gauge, Histogram,
+                        Info, Summary, flush, generate_latest, get_db, set_db, setup)
 
 JOBS = Counter("jobs", "Jobs run.", ["queue"], registry=None)
 ERRORS = Counter("job_errors", "Jobs that failed.", registry=None, ttl=3600)
@@ -77,6 +77,8 @@ def main(path: str) -> None:
     sys.stdout.write("value %d done %d slow_count %d conflict %s error %s jobs %s buckets %d %s %s\n" % (
         value, len(done), counts[2], type(conflict).__name__, type(error).__name__,
         samples.get("jobs_total"), len(DEFAULT_BUCKETS), CONTENT_TYPE_LATEST, OPENMETRICS_CONTENT_TYPE))
+    protobuf: bytes = generate_latest(path, format="protobuf")  # as Prometheus with native histograms scrapes
+    sys.stdout.write("protobuf %d bytes, %s\n" % (len(protobuf), PROTOBUF_CONTENT_TYPE))
     sys.stdout.write(generate_latest(path).decode())
 
 
