@@ -10,7 +10,6 @@
 #include "landing_page.h"
 #include "log.h"
 #include "promsqlite/exposition.h"
-#include "render_stream.h"
 
 namespace promsqlite_server {
 
@@ -93,6 +92,15 @@ class ScrapeRecord {
   bool failed_ = false;
 };
 
+// One scrape: the pooled Reader and its rendering, which is destroyed first
+// (it holds the Reader), on the request's thread, when the response is done.
+struct Scrape {
+  std::optional<ReaderPool::Lease> reader;
+  std::unique_ptr<promsqlite::Reader::Rendering> rendering;
+  std::string first;  // the first chunk, taken before the status is chosen
+  bool has_first = false;
+};
+
 void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {
   auto record = std::make_shared<ScrapeRecord>(ctx->metrics);
   const std::string accept_encoding = TakeAcceptEncoding(req);
@@ -109,46 +117,47 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
     Log(LogLevel::kError, "scrape failed", {{"err", error}});
     SetPlain(res, 500, "error reading the promsqlite file: " + error + "\n");
   };
-  std::shared_ptr<RenderStream> stream;
+  // The rendering is pulled chunk by chunk by the body's provider, on this
+  // request's thread: no thread or queue of its own. Its first chunk is
+  // taken now, so that a file failing before any output answers 500 with
+  // the error rather than a truncated 200.
+  auto scrape = std::make_shared<Scrape>();
   try {
-    ReaderPool::Lease reader = ctx->readers->Acquire();
+    promsqlite::Reader& reader = *scrape->reader.emplace(ctx->readers->Acquire());
     // The counts for our own metrics come from just before the snapshot:
     // the Reader API offers them only as a separate call.
-    promsqlite::FileStats stats = reader->Stats();
-    stream = std::make_shared<RenderStream>(std::move(reader), *format,
-                                            ctx->metrics->Families(stats));
+    promsqlite::FileStats stats = reader.Stats();
+    scrape->rendering = reader.StartRender(*format, ctx->metrics->Families(stats));
+    scrape->has_first = scrape->rendering->Next(&scrape->first);
   } catch (const std::exception& e) {
     fail(e.what());
-    return;
-  }
-  std::string error;
-  if (!stream->WaitForStart(&error)) {
-    fail(error);
     return;
   }
 
   res.status = 200;
   if (gzip) res.set_header("Content-Encoding", "gzip");
-  auto provide = [stream, record, gzip](size_t /*offset*/, httplib::DataSink& sink) {
+  auto provide = [scrape, record, gzip](size_t /*offset*/, httplib::DataSink& sink) {
     // Called once: writes the whole body, so the server's shutdown,
     // which httplib checks between calls, never truncates a scrape.
     auto write = [&sink](std::string_view data) { return sink.write(data.data(), data.size()); };
     std::unique_ptr<GzipWriter> gz;
     if (gzip) gz = std::make_unique<GzipWriter>(write);
-    std::string chunk, error;
-    while (stream->Next(&chunk, &error)) {
-      if (!(gz ? gz->Write(chunk) : write(chunk))) {
-        Log(LogLevel::kDebug, "client went away during a scrape");
-        return false;
+    std::string chunk = std::move(scrape->first);
+    try {
+      for (bool more = scrape->has_first; more; more = scrape->rendering->Next(&chunk)) {
+        if (!(gz ? gz->Write(chunk) : write(chunk))) {
+          Log(LogLevel::kDebug, "client went away during a scrape");
+          return false;
+        }
       }
-    }
-    if (!error.empty()) {
+    } catch (const std::exception& e) {
       // Too late for a 500: ending without the last chunk makes the
       // client see a broken response rather than a short exposition.
       record->Fail();
-      Log(LogLevel::kError, "scrape failed after the response started", {{"err", error}});
+      Log(LogLevel::kError, "scrape failed after the response started", {{"err", e.what()}});
       return false;
     }
+    scrape->rendering.reset();  // ends the read snapshot, frees the Reader
     if (gz && !gz->Finish()) return false;
     sink.done();
     return true;

@@ -69,3 +69,57 @@ TEST_CASE("a snapshot carries a native histogram's buckets, zero bucket and sche
   CHECK(sizes.native->negative == Buckets{{2, 1}});                          // -3 in [-4, -2)
   CHECK(sizes.count == 8);
 }
+
+TEST_CASE("a Rendering pulled chunk by chunk gives exactly what Render writes, in every format") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    auto requests = BuildCounter().Name("requests").LabelNames({"path"}).Register(registry);
+    for (int i = 0; i < 3000; ++i) requests.WithLabelValues({"/page/" + std::to_string(i)}).Increment(i);
+    auto h = BuildHistogram().Name("latency").Buckets({0.1, 1}).NativeHistogram(1.1).Register(registry);
+    h.WithLabelValues({}).Observe(0.5);
+    BuildGauge().Name("inflight").Mode(GaugeMode::kSum).Register(registry).WithLabelValues({}).Set(3);
+  }
+  MemoryFamily own;
+  own.spec.type = MetricType::kGauge;
+  own.spec.name = "server_up";
+  own.samples.push_back({{}, 1, 0});
+  for (Format format : {Format::kText, Format::kOpenMetrics, Format::kProtobuf}) {
+    CAPTURE(static_cast<int>(format));
+    Reader reader(db);
+    std::string whole;
+    reader.Render(format, [&](std::string_view chunk) { whole.append(chunk); }, {own});
+    std::unique_ptr<Reader::Rendering> rendering = reader.StartRender(format, {own});
+    std::string pulled, chunk;
+    int chunks = 0;
+    while (rendering->Next(&chunk)) {
+      CHECK_FALSE(chunk.empty());
+      CHECK(chunk.size() <= 64 * 1024);
+      pulled += chunk;
+      ++chunks;
+    }
+    CHECK(chunks > 2);  // several chunks: pulled in steps, not rendered at once
+    CHECK(pulled == whole);
+    CHECK_FALSE(rendering->Next(&chunk));  // stays at its end
+    rendering.reset();
+    CHECK(reader.Render(format).size() > 0);  // the Reader is free again
+  }
+}
+
+TEST_CASE("a Rendering of a missing file holds only the extra families; a broken file fails at the start") {
+  TempDir dir;
+  MemoryFamily own;
+  own.spec.type = MetricType::kGauge;
+  own.spec.name = "server_up";
+  own.samples.push_back({{}, 1, 0});
+  Reader missing(dir.File("later.db"));
+  auto rendering = missing.StartRender(Format::kText, {own});
+  std::string chunk, all;
+  while (rendering->Next(&chunk)) all += chunk;
+  CHECK(all == "# HELP server_up \n# TYPE server_up gauge\nserver_up 1\n");
+
+  test::WriteFile(dir.File("text.db"), "not a database" + std::string(5000, 'x'));
+  Reader broken(dir.File("text.db"));
+  CHECK_THROWS_AS(broken.StartRender(Format::kText), DatabaseError);
+}

@@ -122,6 +122,33 @@ class Reader {
   void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {});
   std::string Render(Format format);
 
+  // The same exposition taken chunk by chunk, for callers that pull (an
+  // HTTP server's response body) instead of being pushed to by a Sink.
+  // StartRender() opens one read snapshot, so a file that cannot be read
+  // fails there (DatabaseError), before any output; each Next() renders
+  // until a chunk is ready. The Reader's other calls wait until the
+  // Rendering is destroyed, and the read transaction stays open as long as
+  // it lives (a writer's checkpoint cannot complete past it): finish or
+  // drop it promptly. Memory: about one chunk plus a series, whatever the
+  // file's size. A Rendering is used by one thread at a time and must not
+  // outlive its Reader.
+  class Rendering {
+   public:
+    ~Rendering();
+    Rendering(const Rendering&) = delete;
+    Rendering& operator=(const Rendering&) = delete;
+    // The next chunk (not empty, at most a few tens of KiB) into *chunk;
+    // false at the end. Throws DatabaseError when the file fails part way.
+    bool Next(std::string* chunk);
+
+   private:
+    friend class Reader;
+    struct State;
+    explicit Rendering(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+  std::unique_ptr<Rendering> StartRender(Format format, std::vector<MemoryFamily> extra = {});
+
   // Snapshot() (below) of only the families whose stored names (counters
   // without "_total", infos without "_info") are in `names`; the other
   // families' series are not read. Unknown names are left out (an empty

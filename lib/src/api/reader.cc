@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <deque>
 #include <mutex>
 
 #include "api/render_snapshot.h"
@@ -11,6 +12,7 @@
 #include "base/process_identity.h"
 #include "promsqlite/errors.h"
 #include "read/snapshot.h"
+#include "render/renderers.h"
 #include "store/database.h"
 
 namespace promsqlite {
@@ -116,6 +118,66 @@ void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFam
     detail::RenderDatabase(db, path_, detail::NowSeconds(options_.clock), format, sink, &extra);
   });
   if (!rendered) detail::RenderMemory(format, sink, &extra);
+}
+
+struct Reader::Rendering::State {
+  State(Reader* owner, Format format, std::vector<MemoryFamily> families)
+      : reader(owner),
+        lock(owner->lock_->mu),
+        extra(std::move(families)),
+        sink([this](std::string_view chunk) {
+          if (!chunk.empty()) pending.emplace_back(chunk);
+        }),
+        renderer(detail::MakeRenderer(format, sink)) {}
+
+  Reader* reader;
+  std::unique_lock<std::mutex> lock;  // the Reader's: held while this lives
+  std::vector<MemoryFamily> extra;
+  std::deque<std::string> pending;  // chunks the renderer has written
+  Sink sink;                        // the renderer keeps a reference to it
+  std::unique_ptr<detail::SnapshotVisitor> renderer;
+  std::unique_ptr<detail::SnapshotCursor> cursor;  // null for a missing file
+  enum { kFile, kExtra, kDone } stage = kFile;
+};
+
+Reader::Rendering::Rendering(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Reader::Rendering::~Rendering() = default;
+
+bool Reader::Rendering::Next(std::string* chunk) {
+  State& s = *state_;
+  while (s.pending.empty()) {
+    if (s.stage == State::kFile) {
+      try {
+        if (!s.cursor || !s.cursor->Step(*s.renderer)) {
+          s.cursor.reset();  // ends the read transaction
+          s.stage = State::kExtra;
+        }
+      } catch (...) {
+        s.cursor.reset();
+        s.reader->connection_.reset();  // a file replaced on disk is opened afresh next time
+        s.stage = State::kDone;
+        throw;
+      }
+    } else if (s.stage == State::kExtra) {
+      detail::VisitMemoryFamilies(s.extra, *s.renderer);
+      s.renderer->End();
+      s.stage = State::kDone;
+    } else {
+      return false;
+    }
+  }
+  *chunk = std::move(s.pending.front());
+  s.pending.pop_front();
+  return true;
+}
+
+std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, std::vector<MemoryFamily> extra) {
+  auto state = std::make_unique<Rendering::State>(this, format, std::move(extra));
+  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+    state->cursor = std::make_unique<detail::SnapshotCursor>(db, path_, detail::NowSeconds(options_.clock));
+  });
+  return std::unique_ptr<Rendering>(new Rendering(std::move(state)));
 }
 
 std::string Reader::Render(Format format) {

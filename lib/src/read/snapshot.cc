@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -106,122 +107,193 @@ std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::D
 
 }  // namespace
 
-void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
-                  const std::vector<std::string>* only) {
-  GuardSqlite(path, "cannot read", [&] {
-    SQLite::Transaction snapshot(db);  // BEGIN (deferred): one read snapshot
-    const int version = CheckSchemaReadable(db, path);
-    if (version == 0) return;
-    const auto writers = LoadWriters(db, version);
-    const auto exemplars = LoadExemplars(db, path, version);
-    SQLite::Statement families(db, "SELECT " + FamilyColumns(version) + " FROM families ORDER BY name");
-    SQLite::Statement series(db, "SELECT " + SeriesColumns(version) +
-                                     " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
-    SQLite::Statement buckets(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
-    // Files before version 3 have no native histograms: the query is never run.
-    SQLite::Statement native_buckets(db, version >= 3 ? "SELECT sign, bucket, count FROM native_buckets "
-                                                        "WHERE series_id = ?1 ORDER BY sign, bucket"
-                                                      : "SELECT 0, 0, 0 WHERE 0");
-    FamilyRecord family;
-    SeriesRecord record;
-    std::string group_labels;  // the tuple GaugeFold is folding
-    while (families.executeStep()) {
-      std::tie(family.id, family.spec) = ReadFamilyRow(families, path);
-      if (only && std::find(only->begin(), only->end(), family.spec.name) == only->end()) continue;
-      const FamilySpec& spec = family.spec;
-      const size_t label_count = spec.label_names.size();
-      const bool histogram = spec.type == MetricType::kHistogram;
-      const bool native = spec.native_bucket_factor > 0;
-      const int family_schema = native ? NativeSchemaForFactor(spec.native_bucket_factor) : 0;
-      const GaugeMode mode = spec.gauge_mode;
-      const bool per_pid = mode == GaugeMode::kAll || mode == GaugeMode::kLiveAll;
-      const bool folded = mode != GaugeMode::kShared && !per_pid;
-      if (per_pid) family.spec.label_names.push_back("pid");
-      const double expired_before = spec.ttl_seconds > 0 ? now - spec.ttl_seconds : -HUGE_VAL;
-      visitor.Family(family);
-      GaugeFold fold(mode);
-      auto emit_fold = [&] {
-        if (fold.empty()) return;
-        if (!DecodeTuple(group_labels, &record.label_values) || record.label_values.size() != label_count)
-          throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
-        fold.Emit(&record);
-        record.exemplars.clear();
-        visitor.Series(family, record);
-      };
-      series.bind(1, static_cast<int64_t>(family.id));
-      while (series.executeStep()) {
-        if (series.getColumn(5).getDouble() < expired_before) continue;  // TTL
-        SQLite::Column value_column = series.getColumn(2);
-        const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
-        SQLite::Column labels = series.getColumn(1);
-        std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-        const int64_t writer_id = series.getColumn(6).getInt64();
-        const WriterState* writer = nullptr;
-        if (mode != GaugeMode::kShared && writer_id != 0) {
-          auto it = writers.find(writer_id);
-          if (it != writers.end()) writer = &it->second;
-          if (IsLive(mode) && (writer == nullptr || !writer->alive)) continue;
-        }
-        if (folded) {
-          if (blob != group_labels) {
-            emit_fold();
-            group_labels.assign(blob);
-          }
-          fold.Add(value, series.getColumn(5).getDouble(), series.getColumn(4).getDouble());
+struct SnapshotCursor::State {
+  State(SQLite::Database& database, const std::string& file, double at, const std::vector<std::string>* names)
+      : db(database), path(file), now(at), only(names), snapshot(db) {}  // BEGIN (deferred): one read snapshot
+
+  // Hands the visitor the next family or series; false at the end.
+  bool Step(SnapshotVisitor& visitor) {
+    while (!done) {
+      if (in_family) {
+        if (series->executeStep()) {
+          if (Row(visitor)) return true;
           continue;
         }
-        if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
-          throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
-        if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
-        record.value = value;
-        record.count = series.getColumn(3).getInt64();
-        record.created = series.getColumn(4).getDouble();
-        record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
-        record.exemplars.clear();
-        if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
-          auto found = exemplars.find(series.getColumn(0).getInt64());
-          // Only buckets the series has (another program may have written others).
-          const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
-          if (found != exemplars.end())
-            for (const ExemplarRecord& e : found->second)
-              if (e.bucket <= last_bucket) record.exemplars.push_back(e);
-        }
-        if (histogram) {
-          buckets.bind(1, series.getColumn(0).getInt64());
-          while (buckets.executeStep()) {
-            int64_t b = buckets.getColumn(0).getInt64();
-            if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size())
-              record.bucket_counts[b] = buckets.getColumn(1).getInt64();
-          }
-          buckets.reset();
-        }
-        if (native) {
-          NativeBuckets& nb = record.native;
-          SQLite::Column schema = series.getColumn(7);
-          nb.schema = schema.isNull() ? family_schema : schema.getInt();
-          nb.zero_count = 0;
-          nb.positive.clear();
-          nb.negative.clear();
-          native_buckets.bind(1, series.getColumn(0).getInt64());
-          while (native_buckets.executeStep()) {
-            int sign = native_buckets.getColumn(0).getInt();
-            int32_t index = native_buckets.getColumn(1).getInt();
-            int64_t count = native_buckets.getColumn(2).getInt64();
-            if (count == 0) continue;
-            if (sign == 0) nb.zero_count += count;
-            else if (sign > 0) nb.positive.emplace_back(index, count);
-            else nb.negative.emplace_back(index, count);
-          }
-          native_buckets.reset();
-        }
-        visitor.Series(family, record);
+        in_family = false;
+        const bool emitted = folded && EmitFold(visitor);
+        group_labels.clear();
+        series->reset();
+        if (emitted) return true;
+        continue;
       }
-      if (folded) emit_fold();
-      group_labels.clear();
-      series.reset();
+      if (!families->executeStep()) {
+        snapshot.commit();
+        done = true;
+        break;
+      }
+      std::tie(family.id, family.spec) = ReadFamilyRow(*families, path);
+      if (only && std::find(only->begin(), only->end(), family.spec.name) == only->end()) continue;
+      const FamilySpec& spec = family.spec;
+      label_count = spec.label_names.size();
+      histogram = spec.type == MetricType::kHistogram;
+      native = spec.native_bucket_factor > 0;
+      family_schema = native ? NativeSchemaForFactor(spec.native_bucket_factor) : 0;
+      mode = spec.gauge_mode;
+      per_pid = mode == GaugeMode::kAll || mode == GaugeMode::kLiveAll;
+      folded = mode != GaugeMode::kShared && !per_pid;
+      if (per_pid) family.spec.label_names.push_back("pid");
+      expired_before = spec.ttl_seconds > 0 ? now - spec.ttl_seconds : -HUGE_VAL;
+      fold.emplace(mode);
+      series->bind(1, static_cast<int64_t>(family.id));
+      in_family = true;
+      visitor.Family(family);
+      return true;
     }
-    snapshot.commit();
+    return false;
+  }
+
+  // Emits the tuple the fold holds, if any; true when it did.
+  bool EmitFold(SnapshotVisitor& visitor) {
+    if (fold->empty()) return false;
+    if (!DecodeTuple(group_labels, &record.label_values) || record.label_values.size() != label_count)
+      throw DatabaseError(path + ": a series of '" + family.spec.name + "' has malformed labels");
+    fold->Emit(&record);
+    record.exemplars.clear();
+    visitor.Series(family, record);
+    return true;
+  }
+
+  // The current row of `series`; true when it reached the visitor (rows of
+  // expired series, dead writers and folded tuples do not, or later).
+  bool Row(SnapshotVisitor& visitor) {
+    const FamilySpec& spec = family.spec;
+    SQLite::Statement& row = *series;
+    if (row.getColumn(5).getDouble() < expired_before) return false;  // TTL
+    SQLite::Column value_column = row.getColumn(2);
+    const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
+    SQLite::Column labels = row.getColumn(1);
+    std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
+    const int64_t writer_id = row.getColumn(6).getInt64();
+    const WriterState* writer = nullptr;
+    if (mode != GaugeMode::kShared && writer_id != 0) {
+      auto it = writers.find(writer_id);
+      if (it != writers.end()) writer = &it->second;
+      if (IsLive(mode) && (writer == nullptr || !writer->alive)) return false;
+    }
+    if (folded) {
+      bool emitted = false;
+      if (blob != group_labels) {
+        emitted = EmitFold(visitor);
+        group_labels.assign(blob);
+      }
+      fold->Add(value, row.getColumn(5).getDouble(), row.getColumn(4).getDouble());
+      return emitted;
+    }
+    if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
+      throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
+    if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
+    record.value = value;
+    record.count = row.getColumn(3).getInt64();
+    record.created = row.getColumn(4).getDouble();
+    record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
+    record.exemplars.clear();
+    if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
+      auto found = exemplars.find(row.getColumn(0).getInt64());
+      // Only buckets the series has (another program may have written others).
+      const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
+      if (found != exemplars.end())
+        for (const ExemplarRecord& e : found->second)
+          if (e.bucket <= last_bucket) record.exemplars.push_back(e);
+    }
+    if (histogram) {
+      buckets->bind(1, row.getColumn(0).getInt64());
+      while (buckets->executeStep()) {
+        int64_t b = buckets->getColumn(0).getInt64();
+        if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size())
+          record.bucket_counts[b] = buckets->getColumn(1).getInt64();
+      }
+      buckets->reset();
+    }
+    if (native) {
+      NativeBuckets& nb = record.native;
+      SQLite::Column schema = row.getColumn(7);
+      nb.schema = schema.isNull() ? family_schema : schema.getInt();
+      nb.zero_count = 0;
+      nb.positive.clear();
+      nb.negative.clear();
+      native_buckets->bind(1, row.getColumn(0).getInt64());
+      while (native_buckets->executeStep()) {
+        int sign = native_buckets->getColumn(0).getInt();
+        int32_t index = native_buckets->getColumn(1).getInt();
+        int64_t count = native_buckets->getColumn(2).getInt64();
+        if (count == 0) continue;
+        if (sign == 0) nb.zero_count += count;
+        else if (sign > 0) nb.positive.emplace_back(index, count);
+        else nb.negative.emplace_back(index, count);
+      }
+      native_buckets->reset();
+    }
+    visitor.Series(family, record);
+    return true;
+  }
+
+  SQLite::Database& db;
+  const std::string path;
+  const double now;
+  const std::vector<std::string>* only;
+  SQLite::Transaction snapshot;  // before the statements: they are finalized first
+  int version = 0;
+  std::unordered_map<int64_t, WriterState> writers;
+  std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
+  std::optional<SQLite::Statement> families, series, buckets, native_buckets;
+  bool done = false, in_family = false;
+  // The current family.
+  FamilyRecord family;
+  SeriesRecord record;
+  size_t label_count = 0;
+  bool histogram = false, native = false, per_pid = false, folded = false;
+  int family_schema = 0;
+  GaugeMode mode = GaugeMode::kShared;
+  double expired_before = 0;
+  std::optional<GaugeFold> fold;
+  std::string group_labels;  // the tuple the fold is folding
+};
+
+SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
+                               const std::vector<std::string>* only) {
+  GuardSqlite(path, "cannot read", [&] {
+    auto state = std::make_unique<State>(db, path, now, only);
+    state->version = CheckSchemaReadable(db, path);
+    if (state->version == 0) {  // no schema yet: an empty file
+      state->snapshot.commit();
+      state->done = true;
+    } else {
+      state->writers = LoadWriters(db, state->version);
+      state->exemplars = LoadExemplars(db, path, state->version);
+      state->families.emplace(db, "SELECT " + FamilyColumns(state->version) + " FROM families ORDER BY name");
+      state->series.emplace(db, "SELECT " + SeriesColumns(state->version) +
+                                    " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
+      state->buckets.emplace(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
+      // Files before version 3 have no native histograms: the query is never run.
+      state->native_buckets.emplace(db, state->version >= 3 ? "SELECT sign, bucket, count FROM native_buckets "
+                                                              "WHERE series_id = ?1 ORDER BY sign, bucket"
+                                                            : "SELECT 0, 0, 0 WHERE 0");
+    }
+    state_ = std::move(state);
   });
+}
+
+SnapshotCursor::~SnapshotCursor() = default;
+
+bool SnapshotCursor::Step(SnapshotVisitor& visitor) {
+  return GuardSqlite(state_->path, "cannot read", [&] { return state_->Step(visitor); });
+}
+
+void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
+                  const std::vector<std::string>* only) {
+  SnapshotCursor cursor(db, path, now, only);
+  while (cursor.Step(visitor)) {
+  }
 }
 
 void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor) {

@@ -6,6 +6,7 @@
 #define PROMSQLITE_SRC_READ_SNAPSHOT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,28 @@ namespace promsqlite::detail {
 // the families to visit; the others are skipped without reading a series.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
                   const std::vector<std::string>* only = nullptr);
+
+// The same walk a step at a time, for readers that pull (a server's
+// response body, chunk by chunk): the constructor opens the read
+// transaction (and fails there, naming `path`, for a file that cannot be
+// read); each Step() hands the visitor the next family or series and
+// returns false once the file is done, which ends the transaction (so does
+// destroying the cursor). The database must outlive the cursor. Throws as
+// ReadSnapshot does.
+class SnapshotCursor {
+ public:
+  SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
+                 const std::vector<std::string>* only = nullptr);
+  ~SnapshotCursor();
+  SnapshotCursor(const SnapshotCursor&) = delete;
+  SnapshotCursor& operator=(const SnapshotCursor&) = delete;
+
+  bool Step(SnapshotVisitor& visitor);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Feeds in-memory families to `visitor` the same way.
 void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor);
