@@ -18,6 +18,7 @@ int RunRenderAfterWriters(const Flags& flags);  // render_after_writers.cc
 int RunWal(const Flags& flags);             // wal.cc
 int RunPool(const Flags& flags);            // pool.cc
 int RunNative(const Flags& flags);          // native.cc: native vs classic histograms
+int RunExpiry(const Flags& flags);          // expiry.cc: increments while housekeeping deletes
 
 }  // namespace bench
 

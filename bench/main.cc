@@ -24,6 +24,7 @@ constexpr Subcommand kSubcommands[] = {
     {"wal", bench::RunWal},
     {"pool", bench::RunPool},
     {"native", bench::RunNative},
+    {"expiry", bench::RunExpiry},
 };
 
 }  // namespace
