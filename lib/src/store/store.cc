@@ -11,14 +11,14 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <tuple>
+#include <optional>
 #include <thread>
-#include <set>
+#include <tuple>
 
 #include "base/clock.h"
-#include "base/float_format.h"
 #include "base/process_identity.h"
 #include "base/sample_suffix.h"
+#include "declare/conflict.h"
 #include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
 #include "store/checkpointer.h"
@@ -29,45 +29,6 @@
 
 namespace promsqlite::detail {
 namespace {
-
-// Every name a family puts into an exposition (family and sample names).
-std::set<std::string> ExposedNames(MetricType type, const std::string& name) {
-  std::set<std::string> names = {name};
-  auto add = [&](std::initializer_list<const char*> suffixes) {
-    for (const char* s : suffixes) names.insert(name + s);
-  };
-  switch (type) {
-    case MetricType::kCounter: add({kTotalSuffix, kCreatedSuffix}); break;
-    case MetricType::kHistogram: add({kBucketSuffix, kSumSuffix, kCountSuffix, kCreatedSuffix}); break;
-    case MetricType::kSummary: add({kSumSuffix, kCountSuffix, kCreatedSuffix}); break;
-    case MetricType::kInfo: add({kInfoSuffix}); break;
-    case MetricType::kGauge:
-    case MetricType::kStateSet: break;
-  }
-  return names;
-}
-
-std::string Describe(const FamilySpec& spec) {
-  std::string out = std::string(MetricTypeName(spec.type)) + " " + spec.name + "{";
-  std::vector<std::string> names = spec.label_names;
-  std::sort(names.begin(), names.end());
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
-  out += "}";
-  FamilyRow row = EncodeFamily(spec);
-  if (!spec.unit.empty()) out += " unit=" + spec.unit;
-  if (!spec.buckets.empty()) out += " buckets=[" + row.buckets + "]";
-  if (!spec.states.empty()) {
-    out += " states=[";
-    for (size_t i = 0; i < spec.states.size(); ++i) out += (i ? "," : "") + spec.states[i];
-    out += "]";
-  }
-  if (spec.gauge_mode != GaugeMode::kShared) out += std::string(" mode=") + GaugeModeName(spec.gauge_mode);
-  if (spec.ttl_seconds > 0) out += " ttl=" + FormatGoFloat(spec.ttl_seconds) + "s";
-  if (row.native)
-    out += " native=[schema " + std::to_string(row.native_schema) + ", zero threshold " +
-           FormatGoFloat(row.native_zero_threshold) + ", max buckets " + std::to_string(row.native_max_buckets) + "]";
-  return out;
-}
 
 int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
   *static_cast<int*>(context) = pages;
@@ -294,40 +255,16 @@ int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series
 int64_t Store::Declare(const FamilySpec& spec) {
   return Run(("cannot declare '" + spec.name + "'").c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_write);
-    // A family whose exposed names would collide with ours (gauge "x_total"
-    // against counter "x", ...).
-    std::set<std::string> candidates;
-    for (std::string_view suffix : kSampleSuffixes) {
-      candidates.insert(spec.name + std::string(suffix));
-      if (spec.name.size() > suffix.size() &&
-          spec.name.compare(spec.name.size() - suffix.size(), suffix.size(), suffix) == 0)
-        candidates.insert(spec.name.substr(0, spec.name.size() - suffix.size()));
-    }
-    candidates.insert(spec.name);
-    const std::set<std::string> ours = ExposedNames(spec.type, spec.name);
+    // The family itself and every family that could expose one of its
+    // names (declare/conflict.h has the rules).
     int64_t id = 0;
-    for (const std::string& name : candidates) {
+    for (const std::string& name : ConflictCandidates(spec.name)) {
       c.select_family.bind(1, name);
       ResetOnExit reset{c.select_family};
       if (!c.select_family.executeStep()) continue;
       auto [stored_id, stored] = ReadFamilyRow(c.select_family, path_);
-      if (name != spec.name) {
-        for (const std::string& exposed : ExposedNames(stored.type, stored.name)) {
-          if (ours.count(exposed))
-            throw DeclarationConflict("metric '" + spec.name + "': " + Describe(spec) + " would expose '" +
-                                      exposed + "', which the file's " + Describe(stored) +
-                                      " already exposes");
-        }
-        continue;
-      }
-      FamilyRow mine = EncodeFamily(spec), row = EncodeFamily(stored);
-      if (row.type != mine.type || row.label_names != mine.label_names || row.buckets != mine.buckets ||
-          row.states != mine.states || stored.unit != spec.unit || row.gauge_mode != mine.gauge_mode ||
-          row.ttl_seconds != mine.ttl_seconds || row.native != mine.native ||
-          row.native_schema != mine.native_schema || row.native_zero_threshold != mine.native_zero_threshold ||
-          row.native_max_buckets != mine.native_max_buckets)
-        throw DeclarationConflict("metric '" + spec.name + "' is declared as " + Describe(spec) +
-                                  ", but " + path_ + " already declares it as " + Describe(stored));
+      if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
+      if (name != spec.name) continue;
       id = stored_id;
       if (!spec.help.empty() && stored.help != spec.help) {
         c.update_help.bind(1, static_cast<int64_t>(id));
