@@ -134,6 +134,24 @@ TEST_CASE("bucket indices follow the native histogram arithmetic: upper bounds i
   for (int s = -4; s <= 8; ++s) CHECK(detail::NativeSchemaForFactor(detail::NativeFactorForSchema(s)) == s);
 }
 
+TEST_CASE("reducing buckets merges neighbours down to the highest schema within the maximum") {
+  // Schema 2: positive buckets 1..4 (one power of two) and negative bucket 3.
+  const std::vector<std::pair<std::pair<int, int32_t>, int64_t>> buckets = {
+      {{1, 1}, 1}, {{1, 2}, 2}, {{1, 3}, 3}, {{1, 4}, 4}, {{-1, 3}, 5}};
+  detail::NativeBucketCounts merged;
+  CHECK(detail::ReduceNativeBuckets(buckets, 2, 2, 5, &merged) == 2);  // fits as it is
+  CHECK(merged.size() == 5);
+  CHECK(detail::ReduceNativeBuckets(buckets, 2, 2, 3, &merged) == 1);  // pairs (1,2) and (3,4) merge
+  CHECK(merged == detail::NativeBucketCounts{{{1, 1}, 3}, {{1, 2}, 7}, {{-1, 2}, 5}});
+  CHECK(detail::ReduceNativeBuckets(buckets, 2, 2, 2, &merged) == 0);  // one positive bucket left
+  CHECK(merged == detail::NativeBucketCounts{{{1, 1}, 10}, {{-1, 1}, 5}});
+  // At most `at_most`, however few the buckets.
+  CHECK(detail::ReduceNativeBuckets(buckets, 2, 1, 100, &merged) == 1);
+  // Never below -4, even when that still exceeds the maximum.
+  CHECK(detail::ReduceNativeBuckets(buckets, 2, 2, 1, &merged) == detail::kMinNativeSchema);
+  CHECK(merged.size() == 2);
+}
+
 TEST_CASE("the fast bucket lookup agrees with the definition for a million values at every schema") {
   // The definition: the smallest i with |v| <= 2^(i / 2^s), by frexp and a
   // search of the boundaries 2^(j/2^s - 1) within [0.5, 1).

@@ -92,6 +92,16 @@ bool NativeBucketOf(double value, int schema, double zero_threshold, int* sign, 
   return true;
 }
 
+int ReduceNativeBuckets(const std::vector<std::pair<std::pair<int, int32_t>, int64_t>>& buckets, int from,
+                        int at_most, int64_t max_buckets, NativeBucketCounts* merged) {
+  int schema = std::min(from, at_most);
+  for (;; --schema) {
+    merged->clear();
+    for (const auto& [key, count] : buckets) (*merged)[{key.first, ReduceNativeIndex(key.second, from - schema)}] += count;
+    if (static_cast<int64_t>(merged->size()) <= max_buckets || schema <= kMinNativeSchema) return schema;
+  }
+}
+
 double NativeUpperBound(int32_t index, int schema) { return std::exp2(std::ldexp(static_cast<double>(index), -schema)); }
 
 }  // namespace promsqlite::detail

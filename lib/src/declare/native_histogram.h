@@ -7,6 +7,9 @@
 #define PROMSQLITE_SRC_DECLARE_NATIVE_HISTOGRAM_H_
 
 #include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
 
 namespace promsqlite::detail {
 
@@ -30,6 +33,18 @@ bool NativeBucketOf(double value, int schema, double zero_threshold, int* sign, 
 inline int32_t ReduceNativeIndex(int32_t index, int k) {
   return static_cast<int32_t>((static_cast<int64_t>(index) + ((int64_t{1} << k) - 1)) >> k);
 }
+
+// Native bucket counts by (sign, index), sign +1 or -1 (the zero bucket
+// does not change with the schema and is not among them).
+using NativeBucketCounts = std::map<std::pair<int, int32_t>, int64_t>;
+
+// How a series' native buckets, at schema `from`, are stored at a lower
+// resolution: at the highest schema <= min(from, at_most) at which at most
+// `max_buckets` of them are non-empty, or at kMinNativeSchema when none is
+// coarse enough. Returns that schema; `merged` receives the buckets at it
+// (pairs of neighbours summed per halving, ReduceNativeIndex).
+int ReduceNativeBuckets(const std::vector<std::pair<std::pair<int, int32_t>, int64_t>>& buckets, int from,
+                        int at_most, int64_t max_buckets, NativeBucketCounts* merged);
 
 // The upper bound of positive bucket `index` at `schema`: 2^(index / 2^schema).
 double NativeUpperBound(int32_t index, int schema);

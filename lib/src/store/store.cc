@@ -10,20 +10,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <optional>
 #include <thread>
-#include <tuple>
 
 #include "base/clock.h"
 #include "base/process_identity.h"
 #include "base/sample_suffix.h"
 #include "declare/conflict.h"
-#include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
 #include "store/checkpointer.h"
 #include "store/connection.h"
 #include "store/database.h"
+#include "store/native_buckets.h"
 #include "store/schema.h"
 #include "store/write_gate.h"
 
@@ -397,76 +395,6 @@ void Store::KeepExemplars(Connection& c, int64_t id, const ExemplarWrite* exempl
   }
 }
 
-int Store::ReduceNative(Connection& c, int64_t id, int from, int at_most, int64_t max_buckets) {
-  std::vector<std::tuple<int, int32_t, int64_t>> rows;  // (sign, index, count) at `from`
-  {
-    c.select_native_buckets.bind(1, id);
-    ResetOnExit reset{c.select_native_buckets};
-    while (c.select_native_buckets.executeStep())
-      rows.emplace_back(c.select_native_buckets.getColumn(0).getInt(), c.select_native_buckets.getColumn(1).getInt(),
-                        c.select_native_buckets.getColumn(2).getInt64());
-  }
-  std::map<std::pair<int, int32_t>, int64_t> merged;
-  int schema = std::min(from, at_most);
-  for (;; --schema) {
-    merged.clear();
-    for (const auto& [sign, index, count] : rows)
-      merged[{sign, ReduceNativeIndex(index, from - schema)}] += count;
-    if (static_cast<int64_t>(merged.size()) <= max_buckets || schema == kMinNativeSchema) break;
-  }
-  if (schema == from) return from;
-  c.delete_native_buckets.bind(1, id);
-  Exec(c.delete_native_buckets);
-  for (const auto& [key, count] : merged) {
-    c.native_bucket.bind(1, id);
-    c.native_bucket.bind(2, key.first);
-    c.native_bucket.bind(3, key.second);
-    c.native_bucket.bind(4, count);
-    Exec(c.native_bucket);
-  }
-  c.set_native_schema.bind(1, id);
-  c.set_native_schema.bind(2, schema);
-  Exec(c.set_native_schema);
-  return schema;
-}
-
-void Store::AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series, int schema,
-                             const NativeDeltas& deltas) {
-  // Deltas counted at a higher schema than the file's (the series was
-  // lowered since) are merged down; a file at a higher schema than the
-  // deltas (the series was removed and made anew) is lowered to them.
-  if (schema > deltas.schema) schema = ReduceNative(c, id, schema, deltas.schema, INT64_MAX);
-  const int shift = deltas.schema - schema;
-  bool new_bucket = false;
-  auto add = [&](int sign, int32_t index, int64_t count) {
-    const int32_t bucket = sign == 0 ? 0 : ReduceNativeIndex(index, shift);
-    for (SQLite::Statement* statement : {&c.native_bucket_add, &c.native_bucket}) {
-      statement->bind(1, id);
-      statement->bind(2, sign);
-      statement->bind(3, bucket);
-      statement->bind(4, count);
-      Exec(*statement);
-      if (statement == &c.native_bucket_add && c.db->getChanges() > 0) return;  // an existing bucket
-    }
-    if (sign != 0) new_bucket = true;
-  };
-  if (deltas.zero != 0) add(0, 0, deltas.zero);
-  for (const auto& [index, count] : deltas.positive) add(1, index, count);
-  for (const auto& [index, count] : deltas.negative) add(-1, index, count);
-  if (new_bucket) {
-    // Only a new bucket can exceed the maximum: counting rows is rare.
-    int64_t buckets;
-    {
-      c.count_native_buckets.bind(1, id);
-      ResetOnExit reset{c.count_native_buckets};
-      c.count_native_buckets.executeStep();
-      buckets = c.count_native_buckets.getColumn(0).getInt64();
-    }
-    if (buckets > series.native.max_buckets) schema = ReduceNative(c, id, schema, schema, series.native.max_buckets);
-  }
-  if (series.cached_schema) series.cached_schema->store(schema, std::memory_order_relaxed);
-}
-
 void Store::Observe(const SeriesRef& series, double value, int bucket, const ExemplarWrite* exemplar) {
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
@@ -478,19 +406,9 @@ void Store::Observe(const SeriesRef& series, double value, int bucket, const Exe
       c.bucket.bind(3, static_cast<int64_t>(1));
       Exec(c.bucket);
     }
-    if (series.native.enabled) {
-      // The bucket at the schema the file holds now, whatever this process
-      // saw before: another process may have lowered it.
-      NativeDeltas one;
-      one.schema = schema;
-      int sign;
-      int32_t index;
-      if (NativeBucketOf(value, schema, series.native.zero_threshold, &sign, &index)) {
-        if (sign == 0) one.zero = 1;
-        else (sign > 0 ? one.positive : one.negative).emplace_back(index, 1);
-        AddNativeBuckets(c, id, series, schema, one);
-      }
-    }
+    // The bucket at the schema the file holds now, whatever this process
+    // saw before: another process may have lowered it.
+    if (series.native.enabled) ObserveNative(c, id, series, schema, value);
     if (exemplar) KeepExemplars(c, id, exemplar, 1);
     txn.Commit();
     AfterCommit(c);

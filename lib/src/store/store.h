@@ -190,13 +190,6 @@ class Store {
   // Returns the series' id and, for native histograms, its schema.
   int64_t ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                             const int64_t* bucket_deltas, size_t buckets, double now, int* schema);
-  // Adds native bucket counts to series `id`, stored at `schema`, lowering
-  // the resolution when the buckets exceed the family's maximum.
-  void AddNativeBuckets(Connection& c, int64_t id, const SeriesRef& series, int schema, const NativeDeltas& deltas);
-  // Rewrites the native buckets of series `id`, stored at schema `from`, at
-  // the highest schema <= `at_most` at which at most `max_buckets` are
-  // non-empty (or at -4), merging buckets; returns that schema.
-  int ReduceNative(Connection& c, int64_t id, int from, int at_most, int64_t max_buckets);
 
   const std::string path_;
   const Options options_;
