@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "store/database.h"
 #include "store/schema.h"
@@ -127,8 +128,6 @@ struct Store::Connection {
   int wal_pages = 0;     // set by the WAL hook after each commit
   int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
   int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet
-  bool checkpoint_due = false;  // set by AfterCommit, run by Store::RunDueCheckpoint
-  uint32_t checkpoints_seen = 0;  // WriteGate::Checkpoints() when it became due
   // When the operation in progress stops waiting for the write lock (read
   // by the busy handler, PromptBusyHandler).
   std::chrono::steady_clock::time_point busy_deadline;
@@ -139,6 +138,12 @@ struct Store::Connection {
 
 // How long a writer polls SQLite's lock before it queues at the write gate.
 inline constexpr std::chrono::milliseconds kQueuePatience{2};
+
+// How long a housekeeping pass leaves the store's mutex and SQLite's lock
+// to others after each batch (store/housekeeping.cc), and how long at most
+// an update lets a batch that waits for the mutex go first.
+inline constexpr std::chrono::milliseconds kPauseAfterBatch{1};
+inline constexpr std::chrono::milliseconds kPassPatience{2};
 
 // SQLite's busy handler for our connections: short jittered sleeps (tens of
 // microseconds, growing to a few hundred) until Connection::busy_deadline,
@@ -182,28 +187,45 @@ class Transaction {
 // both give up after Options::busy_timeout_ms in all.
 template <typename F>
 auto Store::Run(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
-  return RunOperation(doing, true, std::forward<F>(f));
+  return RunOperation(doing, true, false, std::forward<F>(f));
 }
 
 template <typename F>
 auto Store::RunRead(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
-  return RunOperation(doing, false, std::forward<F>(f));
+  return RunOperation(doing, false, false, std::forward<F>(f));
+}
+
+// A housekeeping pass's write batch, then a pause: the store's mutex passes
+// to the updates that waited for the batch (a thread that unlocks a mutex
+// and locks it again at once keeps it from the threads it woke), and SQLite's
+// lock to other processes' writers.
+template <typename F>
+auto Store::RunPassBatch(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>())) {
+  auto result = RunOperation(doing, true, true, std::forward<F>(f));
+  std::this_thread::sleep_for(kPauseAfterBatch);
+  return result;
 }
 
 template <typename F>
-auto Store::RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std::declval<Connection&>())) {
+auto Store::RunOperation(const char* doing, bool write, bool pass, F&& f)
+    -> decltype(f(std::declval<Connection&>())) {
+  // A pass's batch waiting for the mutex goes before updates that arrive
+  // meanwhile (one relaxed load for them otherwise): together with its pause
+  // after each batch, an update waits for at most one batch.
+  if (pass) pass_waiting_.store(true, std::memory_order_relaxed);
+  else if (pass_waiting_.load(std::memory_order_relaxed)) StepAsideForPass();
   std::lock_guard<std::mutex> lock(mu_);
+  if (pass) pass_waiting_.store(false, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::milliseconds(options_.busy_timeout_ms);
   return GuardSqlite(path_, doing, [&] {
     Connection& c = Conn();
     // Destroyed after `hold`: a checkpoint that this operation's commit made
-    // due runs once the gate is released.
+    // due is handed off once the gate is released.
     struct DueCheckpoint {
       Store& store;
-      Connection& c;
-      ~DueCheckpoint() { store.RunDueCheckpoint(c); }
-    } due{*this, c};
+      ~DueCheckpoint() { store.RunDueCheckpoint(); }
+    } due{*this};
     GateHold hold;
     WriteGate* gate = write ? gate_.get() : nullptr;
     auto queue = [&] {

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <optional>
 #include <thread>
 
@@ -18,9 +17,9 @@
 #include "base/sample_suffix.h"
 #include "declare/conflict.h"
 #include "promsqlite/errors.h"
-#include "store/checkpointer.h"
 #include "store/connection.h"
 #include "store/database.h"
+#include "store/maintenance.h"
 #include "store/native_buckets.h"
 #include "store/schema.h"
 #include "store/write_gate.h"
@@ -60,7 +59,8 @@ Store::Store(std::string path, const Options& options) : path_(std::move(path)),
   if (page < 512 || page > 65536 || (page & (page - 1)) != 0)
     throw InvalidArgument(path_ + ": page_size " + std::to_string(page) +
                           " must be a power of two from 512 to 65536");
-  next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
+  maintenance_ = std::make_unique<Maintenance>(
+      path_, options_, [this](const std::atomic<bool>& stop) { return HousekeepPass(stop); });
   std::lock_guard<std::mutex> lock(mu_);
   Conn();  // fail here, not on the first update, for a bad file
 }
@@ -72,7 +72,7 @@ Store::~Store() {
     if (conn_) conn_.release();
     AbandonInherited();
   }
-  checkpointer_.reset();  // joins its thread first: it uses this store's report hook
+  maintenance_->Stop();  // joins its threads first: the housekeeping thread uses the connection
 }
 
 Store::Connection& Store::Conn() {
@@ -127,16 +127,6 @@ Store::Connection& Store::Conn() {
   return *conn_;
 }
 
-// Due when this connection's commit left the WAL at the threshold, or past
-// it by the checkpointer's backoff (store/checkpointer.cc has the policy).
-int Store::DueWalPages() const {
-  return std::max(options_.checkpoint_wal_pages, checkpointer_ ? checkpointer_->DuePages() : 0);
-}
-
-bool Store::CheckpointDue(const Connection& c) const {
-  return options_.checkpoint_wal_pages > 0 && c.wal_pages >= DueWalPages();
-}
-
 int PromptBusyHandler(void* context, int attempts) {
   auto* c = static_cast<Store::Connection*>(context);
   auto now = std::chrono::steady_clock::now();
@@ -169,65 +159,21 @@ DatabaseError Store::LockTimeout(const char* doing, const std::string& why) cons
 
 double Store::Now() const { return NowSeconds(options_.clock); }
 
-// Hands the checkpoint that AfterCommit found due to this process's
-// checkpointer thread (store/checkpointer.h), once the update's turn at the
-// gate is over. Never throws: the update that made it due is committed.
-void Store::RunDueCheckpoint(Connection& c) noexcept {
-  if (!c.checkpoint_due) return;
-  c.checkpoint_due = false;
-  // Several writers' commits can find the same WAL due; one checkpoint
-  // after our commit is enough, and one writer's: the first to claim it.
-  // Concurrent pre-syncs of the same WAL by every writer whose commit found
-  // it due made each one, and the checkpoint's syncs under the lock, slower.
-  // Past twice the due length, the claimer is late (killed, or readers keep
-  // it from finishing): checkpoint regardless.
-  if (gate_ && gate_->Checkpoints() != c.checkpoints_seen) return;
-  if (gate_ && c.wal_pages < 2 * DueWalPages() && !gate_->ClaimCheckpoint(c.checkpoints_seen)) return;
-  try {
-    if (!checkpointer_)
-      checkpointer_ = std::make_unique<Checkpointer>(
-          path_, options_, [this](const std::string& message) { ReportBackgroundError(message); });
-    checkpointer_->Request(c.wal_pages, gate_ != nullptr, c.checkpoints_seen);
-    // Back-pressure: a writer that outpaces the checkpoints (a slow disk, a
-    // tight loop) waits for the one it asked for once the WAL is eight times
-    // as long as due, so the WAL stays bounded.
-    if (c.wal_pages >= 8 * DueWalPages()) checkpointer_->Drain();
-  } catch (const std::exception& e) {
-    ReportBackgroundError(path_ + ": cannot start checkpoint: " + e.what());
-  }
-}
-
 void Store::AbandonInherited() noexcept {
   gate_.reset();
-  if (checkpointer_) {
-    checkpointer_->AbandonAfterFork();
-    checkpointer_.release();  // its thread is the parent's: never join or stop it
-  }
+  maintenance_->AbandonAfterFork();
+  pass_waiting_.store(false, std::memory_order_relaxed);  // that pass was the parent's
 }
 
-void Store::AfterCommit(Connection& c) {
-  if (CheckpointDue(c)) {
-    c.checkpoint_due = true;  // RunDueCheckpoint, once the gate is released
-    if (gate_) c.checkpoints_seen = gate_->Checkpoints();
-  }
-  if (options_.housekeeping_interval_ms <= 0 || Now() < next_housekeeping_) return;
-  next_housekeeping_ = Now() + options_.housekeeping_interval_ms / 1000.0;
-  try {
-    HousekeepLocked(c);  // the caller's update is committed: never fail it
-  } catch (const std::exception& e) {
-    ReportBackgroundError(path_ + ": housekeeping failed: " + e.what());
-  }
+void Store::StepAsideForPass() const {
+  const auto until = std::chrono::steady_clock::now() + kPassPatience;
+  while (pass_waiting_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
 }
 
-void Store::ReportBackgroundError(const std::string& message) noexcept {
-  try {
-    if (options_.on_background_error) options_.on_background_error(message);
-    else std::fprintf(stderr, "promsqlite: %s\n", message.c_str());
-  } catch (...) {
-    // A reporting hook must not take the writer down.
-  }
-}
+void Store::AfterCommit(Connection& c) noexcept { maintenance_->AfterCommit(c.wal_pages, gate_.get()); }
 
+void Store::RunDueCheckpoint() noexcept { maintenance_->RunDueCheckpoint(gate_.get()); }
 
 // This process's row in `writers`, made on its first per-process write.
 // Requires a write transaction.

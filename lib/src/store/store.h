@@ -1,7 +1,10 @@
 // The writing side of the shared file: one SQLite connection per process,
-// its prepared statements, and every write the library makes.
+// its prepared statements, and every write the library makes. Checkpoints
+// and housekeeping passes are scheduled by store/maintenance.h and run off
+// the updating thread.
 //
-// Thread safety: all methods lock one mutex; safe for concurrent use.
+// Thread safety: all methods lock one mutex; safe for concurrent use. A
+// housekeeping pass locks it once per batch, not for the whole pass.
 // Process safety: each update is one BEGIN IMMEDIATE transaction; a busy
 // timeout makes contending processes wait. After fork() the first call in
 // the child opens a new connection (the parent's is never touched again).
@@ -53,7 +56,7 @@ struct NativeDeltas {
 // Where a write goes: the series (family_id, labels). `cached_id` is this
 // process's last known id of that row; writes refresh it.
 class WriteGate;
-class Checkpointer;
+class Maintenance;
 
 struct SeriesRef {
   int64_t family_id;
@@ -137,7 +140,8 @@ class Store {
   void ClearFamily(int64_t family_id);
   void Wipe();
 
-  // One bounded housekeeping pass (store/housekeeping.cc).
+  // One bounded housekeeping pass (store/housekeeping.cc), on the caller's
+  // thread (after a pass the housekeeping thread may be running).
   HousekeepingReport Housekeep();
 
   // Held by every call; fork() takes it (see Writer) so that no child
@@ -147,7 +151,7 @@ class Store {
   // A forked child calls this (with mutex() held) before anything else: the
   // parent's write gate shares its lock state with the child's copy of its
   // file descriptor, which must not outlive the parent's use of it, and the
-  // parent's checkpointer thread does not exist in the child.
+  // parent's checkpointer and housekeeping threads do not exist in the child.
   void AbandonInherited() noexcept;
 
   // Runs `f` on this process's connection, under the store's lock.
@@ -164,20 +168,29 @@ class Store {
   template <typename F>
   auto RunRead(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
   template <typename F>
-  auto RunOperation(const char* doing, bool write, F&& f) -> decltype(f(std::declval<Connection&>()));
+  auto RunPassBatch(const char* doing, F&& f) -> decltype(f(std::declval<Connection&>()));
+  // `pass`: a housekeeping batch (RunPassBatch).
+  template <typename F>
+  auto RunOperation(const char* doing, bool write, bool pass, F&& f) -> decltype(f(std::declval<Connection&>()));
+  // Waits (at most kPassPatience) while a housekeeping batch waits for mu_.
+  void StepAsideForPass() const;
   // DatabaseError for an operation that waited busy_timeout_ms for the lock.
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
-  // The WAL length (pages) at which a checkpoint is due: the threshold, or
-  // more while the checkpointer backs off.
-  int DueWalPages() const;
-  bool CheckpointDue(const Connection& c) const;
-  void RunDueCheckpoint(Connection& c) noexcept;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
                         std::initializer_list<SQLite::Statement Connection::*> statements);
-  // After every commit: a checkpoint or a housekeeping pass when due.
-  void AfterCommit(Connection& c);
-  HousekeepingReport HousekeepLocked(Connection& c);
-  void ReportBackgroundError(const std::string& message) noexcept;
+  // After every commit: tells the maintenance when a checkpoint or a
+  // housekeeping pass is due (it runs them elsewhere).
+  void AfterCommit(Connection& c) noexcept;
+  // After the operation's turn at the write gate: hands a checkpoint its
+  // commit made due to the checkpointer.
+  void RunDueCheckpoint() noexcept;
+  // One housekeeping pass, one operation per batch, until `stop`
+  // (store/housekeeping.cc): what Housekeep and the housekeeping thread run.
+  HousekeepingReport HousekeepPass(const std::atomic<bool>& stop);
+  // Deletes the series `select_sql` finds (?1 = a, ?2 = b when given), one
+  // operation per kBatchRows of them, counting batches in `batches`.
+  int64_t DeleteInBatches(const std::string& select_sql, std::optional<int64_t> a, std::optional<double> b,
+                          int* batches, const std::atomic<bool>& stop);
   int64_t WriterId(Connection& c);
   int64_t WriterFor(Connection& c, const SeriesRef& series);
   // The id of the row the caller's upsert just wrote (the cached id's, or
@@ -197,8 +210,11 @@ class Store {
   uint64_t fork_generation_ = ~uint64_t{0};  // ForkGeneration() when conn_ was opened
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<WriteGate> gate_;  // null: no sidecar, SQLite's lock alone
-  std::unique_ptr<Checkpointer> checkpointer_;  // started at the first due checkpoint
-  double next_housekeeping_ = 0;  // Now() after which a writer housekeeps
+  // True while a housekeeping batch waits for mu_: updates let it go first.
+  std::atomic<bool> pass_waiting_{false};
+  // Checkpoints and housekeeping: when due, and on which thread. Stopped
+  // first in ~Store, as its housekeeping thread uses the connection.
+  std::unique_ptr<Maintenance> maintenance_;
 };
 
 }  // namespace promsqlite::detail
