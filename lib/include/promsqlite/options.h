@@ -89,9 +89,12 @@ struct Options {
   // stderr per failure.
   std::function<void(const std::string& message)> on_background_error;
 
-  // A writer that has been running this long runs a housekeeping pass
-  // (Registry::Housekeep) after a commit, and again every interval after
-  // that; short-lived processes never do. 0: never. Default: 60000.
+  // A writer that has been running this long has a housekeeping pass (as
+  // Registry::Housekeep) run, and again every interval after that: the first
+  // commit after the interval starts it on a background thread of the
+  // process, batch by batch, so no update waits for more than one batch
+  // (docs/write-lock.md); short-lived processes never do. 0: never.
+  // Default: 60000.
   int housekeeping_interval_ms = 60000;
 
   // The time writes are stamped with (Unix seconds): series' created and
