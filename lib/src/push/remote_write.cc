@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "base/clock.h"
 #include "base/float_format.h"
 #include "base/native_spans.h"
 #include "base/sample_suffix.h"
@@ -71,13 +72,8 @@ prompb::MetricMetadata::MetricType MetadataType(MetricType type) {
 // An exemplar's own time in milliseconds, rounded as the protobuf
 // exposition's Timestamp is (whole seconds, then nanoseconds).
 int64_t ExemplarMs(double timestamp) {
-  double seconds = std::floor(timestamp);
-  int64_t nanos = std::llround((timestamp - seconds) * 1e9);
-  if (nanos >= 1000000000) {
-    seconds += 1;
-    nanos -= 1000000000;
-  }
-  return static_cast<int64_t>(seconds) * 1000 + nanos / 1000000;
+  const detail::SecondsAndNanos time = detail::SplitSeconds(timestamp);
+  return time.seconds * 1000 + time.nanos / 1000000;
 }
 
 class RequestBuilder {

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/clock.h"
 #include "base/native_spans.h"
 #include "base/sample_suffix.h"
 #include "promsqlite/metric_type.h"
@@ -126,15 +127,10 @@ class ProtobufRenderer : public SnapshotVisitor {
 
   // google.protobuf.Timestamp: whole seconds (floor) and nanoseconds.
   void AppendTimestamp(double timestamp) {
-    double seconds = std::floor(timestamp);
-    int64_t nanos = std::llround((timestamp - seconds) * 1e9);
-    if (nanos >= 1000000000) {
-      seconds += 1;
-      nanos -= 1000000000;
-    }
+    const SecondsAndNanos time = SplitSeconds(timestamp);
     pair_.clear();
-    AppendUint(pair_, kTimestampSeconds, static_cast<uint64_t>(static_cast<int64_t>(seconds)));
-    if (nanos != 0) AppendUint(pair_, kTimestampNanos, static_cast<uint64_t>(nanos));
+    AppendUint(pair_, kTimestampSeconds, static_cast<uint64_t>(time.seconds));
+    if (time.nanos != 0) AppendUint(pair_, kTimestampNanos, static_cast<uint64_t>(time.nanos));
     AppendBytes(exemplar_, kExemplarTimestamp, pair_);
   }
 
