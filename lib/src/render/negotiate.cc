@@ -3,11 +3,11 @@
 // formats.cc) and AcceptsGzip (Accept-Encoding), q-values as RFC 9110
 // describes them, q=0 included ("not acceptable").
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/float_format.h"
 #include "render/formats.h"
 
 namespace promsqlite {
@@ -33,12 +33,11 @@ std::string Unquote(std::string_view s) {
 }
 
 // "0", "0.5", "1.000"; a malformed q counts as 1, the way lenient servers
-// read it, rather than rejecting the whole header.
+// read it, rather than rejecting the whole header. Locale-free (strtod
+// would read "0.5" as 0 where the decimal point is a comma).
 double ParseQ(std::string_view text) {
-  std::string s(Trim(text));
-  char* end = nullptr;
-  double q = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !(q >= 0) || q > 1) return 1;
+  double q = 0;
+  if (!detail::ParseFloat(Trim(text), &q) || !(q >= 0) || q > 1) return 1;
   return q;
 }
 
