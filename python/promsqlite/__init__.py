@@ -945,24 +945,25 @@ class Info(_MetricBase):
         if not self._labelnames and not _reader(registry.path).snapshot([self._name]):
             # Never set anywhere: name_info 1 without labels, until an info().
             try:
-                self._declare(registry, ()).labels_by_name({})
+                self._declare(registry, (), replace=False).labels_by_name({})
             except DeclarationConflict:
                 pass  # another process declared it meanwhile: its info stands
         return None
 
-    def _declare(self, registry, names):
-        """The family with label names `names`. Unlabelled, a family stored with
-        other info keys is replaced (info() replaces the value there)."""
-        for _ in range(3):
+    def _declare(self, registry, names, replace=True):
+        """The family with label names `names`. Unlabelled and with `replace`,
+        a family stored with other info keys is replaced (info() replaces the
+        value there); the file's declaration is never replaced by an Info that
+        was not set."""
+        for attempt in range(4):
             try:
                 return registry.declare("info", self._name, self._documentation, "", names, [], [], "",
                                         self._ttl_seconds())
             except DeclarationConflict:
-                if self._labelnames or not self._stored_with_other_keys(registry, names):
+                if (attempt == 3 or not replace or self._labelnames
+                        or not self._stored_with_other_keys(registry, names)):
                     raise
                 registry.remove_family(self._name)  # another process may race us: try again
-        return registry.declare("info", self._name, self._documentation, "", names, [], [], "",
-                                self._ttl_seconds())
 
     def _stored_with_other_keys(self, registry, names):
         for spec, _ in _reader(registry.path).snapshot([self._name]):
