@@ -1,0 +1,553 @@
+#include "store/pending_region.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "base/process_identity.h"
+#include "promsqlite/errors.h"
+
+namespace promsqlite::detail {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'S', 'Q', 'L', 'P', 'N', 'D', '1'};
+constexpr uint32_t kFormat = 1;
+constexpr const char* kSuffix = ".region";
+
+// The first bytes of a region file.
+struct RegionHeader {
+  char magic[8];
+  uint32_t format;
+  uint32_t header_bytes;    // sizeof(RegionHeader): where the slots start
+  uint64_t capacity;        // the file's size
+  int64_t pid;
+  int64_t start_time;
+  char boot_id[40];
+  std::atomic<uint64_t> used;       // bytes of complete slots after the header
+  std::atomic<uint64_t> committed;  // the last generation SQLite committed
+  char reserved[256 - 96];
+};
+static_assert(sizeof(RegionHeader) == 256, "region header layout");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared atomics must be lock-free");
+
+// What the undo cell holds while a slot's sequence number is odd and
+// undo_seq equals it.
+enum UndoKind : uint32_t {
+  kUndoUpdate = 1,  // live's value, count, has_set and bucket undo_bucket before the update
+  kUndoStage = 2,   // staged (and undo_generation) before Stage() began writing it
+  kUndoStaged = 3,  // staged is complete; live is being cleared (it counts as empty)
+};
+
+constexpr int kCellHeadWords = 3;  // value bits, count, has_set
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+inline uint64_t Bits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+inline double Double(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+std::atomic<RegionCrashPoint> crash_point{RegionCrashPoint::kNone};
+inline void MaybeCrash(RegionCrashPoint here) {
+  if (crash_point.load(std::memory_order_relaxed) == here) raise(SIGKILL);
+}
+
+}  // namespace
+
+// A slot's fixed part; its cells and key follow it.
+struct SlotHead {
+  uint32_t bytes;      // the whole slot, a multiple of 8
+  uint32_t kind;       // PendingKind
+  uint32_t buckets;    // per-bucket counts in each cell
+  uint32_t key_bytes;  // family name, NUL, labels
+  std::atomic<uint64_t> seq;  // odd while an update or Stage() is in progress
+  std::atomic<uint64_t> undo_seq;
+  std::atomic<uint64_t> staged_generation;  // 0: nothing staged
+  std::atomic<uint64_t> undo_generation;
+  std::atomic<uint32_t> undo_kind;
+  std::atomic<int32_t> undo_bucket;
+  uint64_t reserved;
+};
+static_assert(sizeof(SlotHead) == 64, "slot layout");
+
+namespace {
+
+enum Cell { kLive = 0, kStaged = 1, kUndo = 2 };
+
+inline size_t CellWords(const SlotHead* h) { return kCellHeadWords + h->buckets; }
+inline std::atomic<uint64_t>* CellOf(SlotHead* h, Cell c) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(h + 1) + c * CellWords(h);
+}
+inline const std::atomic<uint64_t>* CellOf(const SlotHead* h, Cell c) {
+  return reinterpret_cast<const std::atomic<uint64_t>*>(h + 1) + c * CellWords(h);
+}
+inline const char* KeyOf(const SlotHead* h) { return reinterpret_cast<const char*>(CellOf(h, kUndo) + CellWords(h)); }
+size_t SlotBytes(uint32_t buckets, size_t key_bytes) {
+  size_t bytes = sizeof(SlotHead) + 3 * (kCellHeadWords + buckets) * sizeof(uint64_t) + key_bytes;
+  return (bytes + 7) & ~size_t{7};
+}
+
+// The owner's lock on a slot: its sequence number made odd.
+uint64_t LockSlot(SlotHead* h) {
+  uint64_t s = h->seq.load(std::memory_order_relaxed);
+  for (int spins = 0;; ++spins) {
+    if ((s & 1) == 0 && h->seq.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+      std::atomic_thread_fence(std::memory_order_release);  // readers see it odd before any change
+      return s + 1;
+    }
+    if (spins > 64) std::this_thread::yield();
+    else CpuRelax();
+    s = h->seq.load(std::memory_order_relaxed);
+  }
+}
+inline void UnlockSlot(SlotHead* h, uint64_t odd) { h->seq.store(odd + 1, std::memory_order_release); }
+
+void ReadCell(const std::atomic<uint64_t>* cell, uint32_t buckets, PendingCell* out) {
+  out->value = Double(cell[0].load(std::memory_order_relaxed));
+  out->count = static_cast<int64_t>(cell[1].load(std::memory_order_relaxed));
+  out->has_set = cell[2].load(std::memory_order_relaxed) != 0;
+  out->buckets.resize(buckets);
+  for (uint32_t b = 0; b < buckets; ++b)
+    out->buckets[b] = static_cast<int64_t>(cell[kCellHeadWords + b].load(std::memory_order_relaxed));
+}
+void WriteCell(std::atomic<uint64_t>* cell, uint32_t buckets, const PendingCell& in) {
+  cell[0].store(Bits(in.value), std::memory_order_relaxed);
+  cell[1].store(static_cast<uint64_t>(in.count), std::memory_order_relaxed);
+  cell[2].store(in.has_set ? 1 : 0, std::memory_order_relaxed);
+  for (uint32_t b = 0; b < buckets; ++b)
+    cell[kCellHeadWords + b].store(b < in.buckets.size() ? static_cast<uint64_t>(in.buckets[b]) : 0,
+                                   std::memory_order_relaxed);
+}
+void ClearCell(std::atomic<uint64_t>* cell, uint32_t buckets) {
+  for (uint32_t w = 0; w < kCellHeadWords + buckets; ++w) cell[w].store(0, std::memory_order_relaxed);
+}
+
+// A slot's cells as they were before any update in progress (the undo
+// cell), without waiting for the owner: a reader must never depend on
+// another process. Retries while the owner moves on meanwhile.
+void ReadSlot(const SlotHead* h, PendingSlotView* out) {
+  PendingCell undo;
+  for (int attempt = 0;; ++attempt) {
+    uint64_t s1 = h->seq.load(std::memory_order_acquire);
+    uint64_t u1 = h->undo_seq.load(std::memory_order_acquire);
+    uint32_t k1 = h->undo_kind.load(std::memory_order_acquire);
+    ReadCell(CellOf(h, kLive), h->buckets, &out->live);
+    ReadCell(CellOf(h, kStaged), h->buckets, &out->staged);
+    out->staged_generation = h->staged_generation.load(std::memory_order_relaxed);
+    const bool use_undo = (s1 & 1) != 0 && u1 == s1;
+    uint64_t undo_generation = 0;
+    int32_t undo_bucket = -1;
+    if (use_undo) {
+      ReadCell(CellOf(h, kUndo), h->buckets, &undo);
+      undo_generation = h->undo_generation.load(std::memory_order_relaxed);
+      undo_bucket = h->undo_bucket.load(std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    uint32_t k2 = h->undo_kind.load(std::memory_order_relaxed);
+    uint64_t u2 = h->undo_seq.load(std::memory_order_relaxed);
+    uint64_t s2 = h->seq.load(std::memory_order_relaxed);
+    if (s1 != s2 || u1 != u2 || k1 != k2) {
+      if (attempt > 64) std::this_thread::yield();
+      continue;
+    }
+    if (!use_undo) return;  // even, or odd with nothing changed yet
+    switch (k1) {
+      case kUndoUpdate:
+        out->live.value = undo.value;
+        out->live.count = undo.count;
+        out->live.has_set = undo.has_set;
+        if (undo_bucket >= 0 && static_cast<uint32_t>(undo_bucket) < h->buckets)
+          out->live.buckets[static_cast<size_t>(undo_bucket)] = undo.buckets[static_cast<size_t>(undo_bucket)];
+        break;
+      case kUndoStage:
+        out->staged = undo;
+        out->staged_generation = undo_generation;
+        break;
+      case kUndoStaged:
+        out->live = PendingCell{};
+        out->live.buckets.assign(h->buckets, 0);
+        break;
+      default:
+        break;
+    }
+    return;
+  }
+}
+
+// An open-file-description lock on the file's first byte: the owner holds a
+// read lock for its life; the kernel drops it when the process dies.
+bool OwnerLock(int fd) {
+  struct flock fl = {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return path + ": cannot " + what + ": " + std::strerror(errno);
+}
+
+bool ValidHeader(const RegionHeader* h, size_t size) {
+  return size >= sizeof(RegionHeader) && std::memcmp(h->magic, kMagic, sizeof kMagic) == 0 &&
+         h->format == kFormat && h->header_bytes == sizeof(RegionHeader) && h->capacity <= size;
+}
+
+}  // namespace
+
+bool PendingCell::empty() const {
+  if (value != 0 || count != 0 || has_set) return false;
+  for (int64_t b : buckets)
+    if (b != 0) return false;
+  return true;
+}
+
+void PendingCell::Merge(const PendingCell& later) {
+  if (later.has_set) {  // a Set replaces what came before it
+    *this = later;
+    return;
+  }
+  value += later.value;
+  count += later.count;
+  if (buckets.size() < later.buckets.size()) buckets.resize(later.buckets.size(), 0);
+  for (size_t b = 0; b < later.buckets.size(); ++b) buckets[b] += later.buckets[b];
+}
+
+std::string PendingRegion::Folder(const std::string& db_path) { return db_path + "-pending"; }
+
+std::unique_ptr<PendingRegion> PendingRegion::Create(const std::string& db_path, size_t capacity) {
+  struct stat db;
+  if (stat(db_path.c_str(), &db) != 0) throw DatabaseError(Errno("read the mode of", db_path));
+  const mode_t file_mode = db.st_mode & 0666;
+  // Whoever may read the database may list the folder.
+  const mode_t folder_mode = file_mode | ((file_mode & 0444) >> 2);
+  const std::string folder = Folder(db_path);
+  if (mkdir(folder.c_str(), folder_mode) == 0) {
+    if (chmod(folder.c_str(), folder_mode) != 0) { /* narrower than the database: readers may miss regions */ }
+  } else if (errno != EEXIST) {
+    throw DatabaseError(Errno("create the folder of pending updates", folder));
+  }
+  ProcessIdentity self = SelfIdentity();
+  std::random_device random;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "%08x", random());
+  std::string name = "w-" + std::to_string(self.pid) + "-" + std::to_string(self.start_time) + "-" + suffix + kSuffix;
+  std::string path = folder + "/" + name;
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, file_mode);
+  if (fd < 0) throw DatabaseError(Errno("create the region of pending updates", path));
+  auto fail = [&](const char* what) {
+    std::string message = Errno(what, path);
+    unlink(path.c_str());
+    close(fd);
+    throw DatabaseError(message);
+  };
+  if (fchmod(fd, file_mode) != 0) { /* the umask's narrower mode still works for us */ }
+  capacity = std::max(capacity, sizeof(RegionHeader) + 4096);
+  if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) fail("size the region of pending updates");
+  if (!OwnerLock(fd)) fail("lock the region of pending updates");
+  void* map = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) fail("map the region of pending updates");
+  auto* header = static_cast<RegionHeader*>(map);
+  header->format = kFormat;
+  header->header_bytes = sizeof(RegionHeader);
+  header->capacity = capacity;
+  header->pid = self.pid;
+  header->start_time = self.start_time;
+  std::snprintf(header->boot_id, sizeof header->boot_id, "%s", self.boot_id.c_str());
+  header->used.store(0, std::memory_order_relaxed);
+  header->committed.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(header->magic, kMagic, sizeof kMagic);  // last: a reader skips a header without it
+  return std::unique_ptr<PendingRegion>(new PendingRegion(path, name, fd, map, capacity));
+}
+
+PendingRegion::PendingRegion(std::string path, std::string name, int fd, void* map, size_t capacity)
+    : path_(std::move(path)), name_(std::move(name)), fd_(fd), map_(map), capacity_(capacity) {}
+
+PendingRegion::~PendingRegion() {
+  if (map_ != nullptr) munmap(map_, capacity_);
+  if (fd_ >= 0) close(fd_);
+}
+
+SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std::string_view labels,
+                                 uint32_t buckets) {
+  auto* header = static_cast<RegionHeader*>(map_);
+  const size_t key_bytes = family.size() + 1 + labels.size();
+  const size_t bytes = SlotBytes(buckets, key_bytes);
+  const uint64_t used = header->used.load(std::memory_order_relaxed);
+  if (sizeof(RegionHeader) + used + bytes > capacity_ || bytes > UINT32_MAX) return nullptr;
+  auto* slot = reinterpret_cast<SlotHead*>(static_cast<char*>(map_) + sizeof(RegionHeader) + used);
+  slot->bytes = static_cast<uint32_t>(bytes);
+  slot->kind = static_cast<uint32_t>(kind);
+  slot->buckets = buckets;
+  slot->key_bytes = static_cast<uint32_t>(key_bytes);
+  char* key = const_cast<char*>(KeyOf(slot));
+  std::memcpy(key, family.data(), family.size());
+  key[family.size()] = '\0';
+  std::memcpy(key + family.size() + 1, labels.data(), labels.size());
+  // The file's pages are zeros: cells, sequence numbers and generations
+  // start empty. Published by `used`, after everything above.
+  header->used.store(used + bytes, std::memory_order_release);
+  return slot;
+}
+
+void PendingRegion::Add(SlotHead* slot, double delta) {
+  // One field: no undo needed, it changes at once or not at all.
+  uint64_t odd = LockSlot(slot);
+  std::atomic<uint64_t>* live = CellOf(slot, kLive);
+  live[0].store(Bits(Double(live[0].load(std::memory_order_relaxed)) + delta), std::memory_order_relaxed);
+  UnlockSlot(slot, odd);
+}
+
+void PendingRegion::Set(SlotHead* slot, double value) {
+  uint64_t odd = LockSlot(slot);
+  std::atomic<uint64_t>* live = CellOf(slot, kLive);
+  std::atomic<uint64_t>* undo = CellOf(slot, kUndo);
+  undo[0].store(live[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  undo[1].store(live[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  undo[2].store(live[2].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  slot->undo_bucket.store(-1, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoUpdate, std::memory_order_relaxed);
+  slot->undo_seq.store(odd, std::memory_order_release);
+  live[0].store(Bits(value), std::memory_order_relaxed);
+  live[2].store(1, std::memory_order_relaxed);
+  UnlockSlot(slot, odd);
+}
+
+void PendingRegion::Observe(SlotHead* slot, double value, int bucket) {
+  uint64_t odd = LockSlot(slot);
+  std::atomic<uint64_t>* live = CellOf(slot, kLive);
+  std::atomic<uint64_t>* undo = CellOf(slot, kUndo);
+  const uint64_t sum = live[0].load(std::memory_order_relaxed), count = live[1].load(std::memory_order_relaxed);
+  undo[0].store(sum, std::memory_order_relaxed);
+  undo[1].store(count, std::memory_order_relaxed);
+  const bool has_bucket = bucket >= 0 && static_cast<uint32_t>(bucket) < slot->buckets;
+  uint64_t in_bucket = 0;
+  if (has_bucket) {
+    in_bucket = live[kCellHeadWords + bucket].load(std::memory_order_relaxed);
+    undo[kCellHeadWords + bucket].store(in_bucket, std::memory_order_relaxed);
+  }
+  slot->undo_bucket.store(has_bucket ? bucket : -1, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoUpdate, std::memory_order_relaxed);
+  slot->undo_seq.store(odd, std::memory_order_release);
+  live[0].store(Bits(Double(sum) + value), std::memory_order_relaxed);
+  MaybeCrash(RegionCrashPoint::kInsideObserve);
+  live[1].store(count + 1, std::memory_order_relaxed);
+  if (has_bucket) live[kCellHeadWords + bucket].store(in_bucket + 1, std::memory_order_relaxed);
+  UnlockSlot(slot, odd);
+}
+
+uint64_t PendingRegion::committed() const {
+  return static_cast<const RegionHeader*>(map_)->committed.load(std::memory_order_acquire);
+}
+
+PendingCell PendingRegion::Stage(SlotHead* slot, uint64_t generation) {
+  uint64_t odd = LockSlot(slot);
+  PendingCell live, staged;
+  ReadCell(CellOf(slot, kLive), slot->buckets, &live);
+  const uint64_t old_generation = slot->staged_generation.load(std::memory_order_relaxed);
+  if (old_generation != 0) ReadCell(CellOf(slot, kStaged), slot->buckets, &staged);
+  else staged.buckets.assign(slot->buckets, 0);
+  if (live.empty()) {
+    UnlockSlot(slot, odd);
+    return old_generation != 0 ? staged : PendingCell{};
+  }
+  // The old staged cell into the undo cell, then the new one written: a
+  // reader (or a recoverer) that finds the slot odd takes the old one.
+  WriteCell(CellOf(slot, kUndo), slot->buckets, staged);
+  slot->undo_generation.store(old_generation, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoStage, std::memory_order_relaxed);
+  slot->undo_seq.store(odd, std::memory_order_release);
+  staged.Merge(live);
+  WriteCell(CellOf(slot, kStaged), slot->buckets, staged);
+  slot->staged_generation.store(generation, std::memory_order_relaxed);
+  // Staged is complete: from here the live cell counts as empty.
+  slot->undo_kind.store(kUndoStaged, std::memory_order_release);
+  MaybeCrash(RegionCrashPoint::kInsideStage);
+  ClearCell(CellOf(slot, kLive), slot->buckets);
+  UnlockSlot(slot, odd);
+  return staged;
+}
+
+void PendingRegion::Committed(uint64_t generation, const std::vector<SlotHead*>& staged) {
+  auto* header = static_cast<RegionHeader*>(map_);
+  header->committed.store(generation, std::memory_order_seq_cst);
+  // Staged cells of generations up to `committed` count for nobody any
+  // more, so clearing them needs no lock: a reader that saw one half
+  // cleared also sees the header's committed generation (the fence).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (SlotHead* slot : staged) {
+    if (slot->staged_generation.load(std::memory_order_relaxed) > generation) continue;
+    slot->staged_generation.store(0, std::memory_order_relaxed);
+    ClearCell(CellOf(slot, kStaged), slot->buckets);
+  }
+}
+
+PendingCell PendingRegion::Pending(SlotHead* slot) const {
+  PendingSlotView view;
+  ReadSlot(slot, &view);
+  PendingCell total;
+  total.buckets.assign(slot->buckets, 0);
+  if (view.staged_generation > committed()) total.Merge(view.staged);
+  total.Merge(view.live);
+  return total;
+}
+
+void PendingRegion::Remove() { unlink(path_.c_str()); }
+
+void PendingRegion::AbandonInChild() {
+  // munmap and close drop nothing of the parent's: its mapping is its own,
+  // and the lock belongs to the open file description, which the parent
+  // still has open.
+  munmap(map_, capacity_);
+  map_ = nullptr;
+  close(fd_);
+  fd_ = -1;
+}
+
+std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vector<std::string>* problems) {
+  std::vector<RegionFile> files;
+  const std::string folder = PendingRegion::Folder(db_path);
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) {
+    if (errno != ENOENT && problems) problems->push_back(Errno("list", folder));
+    return files;
+  }
+  const size_t suffix_length = std::strlen(kSuffix);
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name.size() <= suffix_length || name.compare(name.size() - suffix_length, suffix_length, kSuffix) != 0)
+      continue;
+    std::string path = folder + "/" + name;
+    int fd = openat(dirfd(dir), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno != ENOENT && problems) problems->push_back(Errno("open", path));
+      continue;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) < sizeof(RegionHeader)) {
+      close(fd);  // being created (not sized yet), or not ours
+      continue;
+    }
+    const size_t size = static_cast<size_t>(st.st_size);
+    void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+      if (problems) problems->push_back(Errno("map", path));
+      close(fd);
+      continue;
+    }
+    files.push_back(RegionFile(path, name, fd, map, size));
+  }
+  closedir(dir);
+  return files;
+}
+
+RegionFile::RegionFile(std::string path, std::string name, int fd, const void* map, size_t size)
+    : path_(std::move(path)), name_(std::move(name)), fd_(fd), map_(map), size_(size) {}
+
+RegionFile::RegionFile(RegionFile&& other) noexcept
+    : path_(std::move(other.path_)), name_(std::move(other.name_)), fd_(other.fd_), map_(other.map_),
+      size_(other.size_) {
+  other.fd_ = -1;
+  other.map_ = nullptr;
+}
+
+RegionFile& RegionFile::operator=(RegionFile&& other) noexcept {
+  if (this != &other) {
+    this->~RegionFile();
+    new (this) RegionFile(std::move(other));
+  }
+  return *this;
+}
+
+RegionFile::~RegionFile() {
+  if (map_ != nullptr) munmap(const_cast<void*>(map_), size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RegionFile::OwnerAlive() const {
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  if (fcntl(fd_, F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: never recover a region that may live
+  return fl.l_type != F_UNLCK;
+}
+
+uint64_t RegionFile::Committed() const {
+  const auto* header = static_cast<const RegionHeader*>(map_);
+  if (!ValidHeader(header, size_)) return 0;
+  return header->committed.load(std::memory_order_acquire);
+}
+
+bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error) const {
+  slots->clear();
+  const auto* header = static_cast<const RegionHeader*>(map_);
+  if (std::memcmp(header->magic, kMagic, sizeof kMagic) != 0) return true;  // still being created: nothing yet
+  if (!ValidHeader(header, size_)) {
+    *error = path_ + ": not a region of pending updates of this version";
+    return false;
+  }
+  const uint64_t used = header->used.load(std::memory_order_acquire);
+  if (used > size_ - sizeof(RegionHeader)) {
+    *error = path_ + ": malformed region (used beyond its size)";
+    return false;
+  }
+  const char* base = static_cast<const char*>(map_) + sizeof(RegionHeader);
+  for (uint64_t offset = 0; offset < used;) {
+    if (used - offset < sizeof(SlotHead)) {
+      *error = path_ + ": malformed region (truncated slot)";
+      return false;
+    }
+    const auto* slot = reinterpret_cast<const SlotHead*>(base + offset);
+    if (slot->bytes < sizeof(SlotHead) || slot->bytes > used - offset || slot->bytes % 8 != 0 ||
+        SlotBytes(slot->buckets, slot->key_bytes) != slot->bytes || slot->kind < 1 || slot->kind > 3) {
+      *error = path_ + ": malformed region (slot at offset " + std::to_string(offset) + ")";
+      return false;
+    }
+    PendingSlotView view;
+    view.kind = static_cast<PendingKind>(slot->kind);
+    const char* key = KeyOf(slot);
+    const void* nul = std::memchr(key, '\0', slot->key_bytes);
+    if (nul == nullptr) {
+      *error = path_ + ": malformed region (slot key at offset " + std::to_string(offset) + ")";
+      return false;
+    }
+    const size_t family_bytes = static_cast<size_t>(static_cast<const char*>(nul) - key);
+    view.family.assign(key, family_bytes);
+    view.labels.assign(key + family_bytes + 1, slot->key_bytes - family_bytes - 1);
+    ReadSlot(slot, &view);
+    slots->push_back(std::move(view));
+    offset += slot->bytes;
+  }
+  return true;
+}
+
+void RegionFile::Unlink() const { unlink(path_.c_str()); }
+
+void SetRegionCrashPointForTest(RegionCrashPoint point) { crash_point.store(point); }
+
+}  // namespace promsqlite::detail

@@ -1,0 +1,171 @@
+// A batched writer's pending updates, in a shared mapping of a file beside
+// the database (FILE-pending/<name>.region, one per writer process), so
+// that they survive a SIGKILL of their process and readers see them before
+// they are flushed. docs/pending-regions.md describes the format and the
+// protocol; this is its only implementation.
+//
+// A region holds slots, one per series its process updated: the series' key
+// (family name, labels), a "live" cell that updates add to, a "staged" cell
+// with the generation of the flush that carries it, and an undo cell.
+//
+// Update (owner, any thread): one compare-and-swap makes the slot's
+// sequence number odd (the slot's lock among the owner's threads), the cell
+// is changed, a store makes it even again. An update of two or more fields
+// (a gauge's Set, an observation) first writes the old values to the undo
+// cell: whoever finds the slot odd with a dead owner, or a reader that finds
+// it odd, takes the values from before the update. No system call, nothing
+// shared with another process is locked.
+//
+// Flush (owner's flusher): Stage() moves a slot's live cell into its staged
+// cell, tagged with generation g = committed + 1; the flush writes the
+// staged cells in one SQLite transaction that also records (region, g) in
+// the pending_flushes table; after the commit, Committed(g) sets the
+// header's committed generation and clears the staged cells. A staged cell
+// counts while its generation is above the one SQLite has for the region,
+// so it is applied exactly once whether the process dies before, during or
+// after the commit.
+//
+// Thread safety: the owner's update functions are safe from any thread;
+// Stage/Committed/NewSlot only from one thread at a time (the Writer's
+// flush mutex). Readers (RegionFile) never write to a region and never wait
+// for its owner. Process safety: the owner holds an open-file-description
+// read lock on the file's first byte for its life; OwnerAlive() tests it.
+// A forked child must not update its parent's region (Writer gives it its
+// own). Cost: an update is one CAS, a few stores and one release store on
+// the slot's cache lines (plus three stores for the undo of a multi-field
+// update); NewSlot is a bump allocation; the file is sparse, pages are
+// allocated as slots are made.
+#ifndef PROMSQLITE_SRC_STORE_PENDING_REGION_H_
+#define PROMSQLITE_SRC_STORE_PENDING_REGION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace promsqlite::detail {
+
+enum class PendingKind : uint32_t {
+  kCounter = 1,       // value: sum of increments
+  kGauge = 2,         // value: sum of adds, or the value to set (has_set)
+  kDistribution = 3,  // value: sum of observations, count, per-bucket counts
+};
+
+// One cell's values (or the sum of several).
+struct PendingCell {
+  double value = 0;
+  int64_t count = 0;
+  bool has_set = false;
+  std::vector<int64_t> buckets;
+  bool empty() const;
+  // `later` happened after this cell's updates.
+  void Merge(const PendingCell& later);
+};
+
+struct SlotHead;
+
+class PendingRegion {
+ public:
+  // The folder of a database's regions.
+  static std::string Folder(const std::string& db_path);
+
+  // A new region for this process, `capacity` bytes (a sparse file),
+  // created with the database file's permission bits. Throws DatabaseError
+  // naming the path and the reason when it cannot be made.
+  static std::unique_ptr<PendingRegion> Create(const std::string& db_path, size_t capacity);
+  ~PendingRegion();
+  PendingRegion(const PendingRegion&) = delete;
+  PendingRegion& operator=(const PendingRegion&) = delete;
+
+  // The region's name (the file's name without folder), its key in the
+  // pending_flushes table.
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+
+  // A new slot; nullptr when the region is full (the caller then writes
+  // that series another way). `buckets`: distributions' bucket count.
+  // Safe to call concurrently with updates of other slots.
+  SlotHead* NewSlot(PendingKind kind, std::string_view family, std::string_view labels, uint32_t buckets);
+
+  static void Add(SlotHead* slot, double delta);
+  static void Set(SlotHead* slot, double value);
+  // `bucket` < 0: a summary's observation (no bucket).
+  static void Observe(SlotHead* slot, double value, int bucket);
+
+  // The generation the next flush commits: committed() + 1.
+  uint64_t committed() const;
+  // Moves the slot's live cell into its staged cell (tagged with generation
+  // `generation`) and returns the staged cell's whole content: what the
+  // flush must write for this slot. Empty when there is nothing.
+  PendingCell Stage(SlotHead* slot, uint64_t generation);
+  // After the flush's commit of `generation`: records it, then clears the
+  // staged cells of `staged` (the slots Stage() returned something for).
+  void Committed(uint64_t generation, const std::vector<SlotHead*>& staged);
+  // This process's own view of a slot: live plus staged not yet committed.
+  PendingCell Pending(SlotHead* slot) const;
+
+  // A clean close: the file is removed (callers flush everything first).
+  void Remove();
+  // In a forked child: drops the mapping and descriptor without touching
+  // the parent's lock or file.
+  void AbandonInChild();
+
+ private:
+  PendingRegion(std::string path, std::string name, int fd, void* map, size_t capacity);
+  std::string path_, name_;
+  int fd_;
+  void* map_;
+  size_t capacity_;
+};
+
+// A region read by someone else than its owner: a reader or a recoverer.
+struct PendingSlotView {
+  PendingKind kind = PendingKind::kCounter;
+  std::string family, labels;
+  PendingCell live, staged;
+  uint64_t staged_generation = 0;
+};
+
+class RegionFile {
+ public:
+  // Every region file of a database, each opened read-only (open
+  // descriptors keep a file that is removed meanwhile readable: list and
+  // open before taking the SQLite snapshot the contents are checked
+  // against). Files that cannot be opened are left out with `problems`.
+  static std::vector<RegionFile> OpenAll(const std::string& db_path, std::vector<std::string>* problems);
+
+  RegionFile(RegionFile&& other) noexcept;
+  RegionFile& operator=(RegionFile&& other) noexcept;
+  ~RegionFile();
+
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+  // True while the owning process lives (its lock is held).
+  bool OwnerAlive() const;
+  // The header's committed generation.
+  uint64_t Committed() const;
+  // Every slot, each read consistently (an update in progress is taken
+  // from before it). False with `error` for a malformed file.
+  bool Read(std::vector<PendingSlotView>* slots, std::string* error) const;
+  // Removes the file (a recoverer, after its commit).
+  void Unlink() const;
+
+ private:
+  RegionFile(std::string path, std::string name, int fd, const void* map, size_t size);
+  std::string path_, name_;
+  int fd_ = -1;
+  const void* map_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Tests: stops the owner in the middle of the next Stage() (after the
+// staged cell is written, before the live cell is cleared) or of the next
+// multi-field update, by raising SIGKILL there. 0: off.
+enum class RegionCrashPoint { kNone, kInsideStage, kInsideObserve };
+void SetRegionCrashPointForTest(RegionCrashPoint point);
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_STORE_PENDING_REGION_H_
