@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "promsqlite/promsqlite.h"
+#include "store/sql.h"  // the library's own statements (lib/src, an internal header)
 
 namespace bench {
 namespace {
@@ -14,40 +15,36 @@ double WallNow() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-// Shaped like lib/src/store/store.cc's Upsert(), so the baseline does the
-// same work per row as the library's statement. Schema version 2 keys
-// series by (family_id, labels, writer_id), writer_id 0 for shared series;
-// version 1 had no writer_id.
-std::string Upsert(bool has_writer_id, const std::string& set, const char* tail = "") {
-  const char* writer_column = has_writer_id ? ", writer_id" : "";
-  const char* writer_value = has_writer_id ? ", 0" : "";
-  return std::string("INSERT INTO series (id, family_id, labels") + writer_column +
-         ", value, count, created, updated) VALUES (?1, ?2, ?3" + writer_value +
-         ", ?4, ?5, ?6, ?6) ON CONFLICT (id) DO UPDATE SET " + set + " ON CONFLICT (family_id, labels" +
-         writer_column + ") DO UPDATE SET " + set + tail;
-}
+namespace sql = promsqlite::detail::sql;
 
 }  // namespace
 
 RawStore::RawStore(const std::string& path) : path_(path) {
   Check(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr), "open");
   sqlite3_busy_timeout(db_, 10000);
-  Check(sqlite3_exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr),
-        "pragmas");
-  sqlite3_stmt* columns = Prepare("SELECT count(*) FROM pragma_table_info('series') WHERE name = 'writer_id'");
-  bool has_writer_id = sqlite3_step(columns) == SQLITE_ROW && sqlite3_column_int(columns, 0) > 0;
-  sqlite3_finalize(columns);
-  begin_ = Prepare("BEGIN IMMEDIATE");
-  commit_ = Prepare("COMMIT");
-  add_ = Prepare(Upsert(has_writer_id, "value = value + excluded.value, updated = excluded.updated"));
-  observe_ = Prepare(Upsert(
-      has_writer_id, "value = value + excluded.value, count = count + excluded.count, updated = excluded.updated"));
-  written_ = Prepare(std::string("SELECT id FROM series WHERE family_id = ?1 AND labels = ?2") +
-                     (has_writer_id ? " AND writer_id = 0" : ""));
-  bucket_ = Prepare(
-      "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
-      "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count");
-  family_ = Prepare("SELECT id FROM families WHERE name = ?1");
+  for (const char* pragma : {sql::kSetJournalModeWal, sql::kSynchronousNormal})
+    Check(sqlite3_exec(db_, pragma, nullptr, nullptr, nullptr), "pragmas");
+  begin_ = Prepare(sql::kBeginWrite);
+  commit_ = Prepare(sql::kCommit);
+  add_ = Prepare(sql::kAddToSeries);
+  observe_ = Prepare(sql::kObserveSeries);
+  written_ = Prepare(sql::kSelectSeriesByKey);
+  bucket_ = Prepare(sql::kAddToBucket);
+  family_ = Prepare(sql::SelectFamilyByName());
+  // The parameters by name, resolved once, as the library's binders do.
+  // Every series here is shared: writer_id 0.
+  for (sqlite3_stmt* s : {add_, observe_, written_})
+    sqlite3_bind_int64(s, Param(s, ":writer_id"), 0);
+  upsert_ = {Param(add_, ":id"),    Param(add_, ":family_id"), Param(add_, ":labels"),
+             Param(add_, ":value"), Param(add_, ":count"),     Param(add_, ":created"),
+             Param(add_, ":updated")};
+  for (const char* name : {":id", ":family_id", ":labels", ":value", ":count", ":created", ":updated"}) {
+    if (Param(observe_, name) != Param(add_, name))
+      throw std::runtime_error(path_ + ": the upserts' parameters differ");
+  }
+  written_family_ = Param(written_, ":family_id");
+  written_labels_ = Param(written_, ":labels");
+  bucket_params_ = {Param(bucket_, ":series_id"), Param(bucket_, ":bucket"), Param(bucket_, ":count")};
 }
 
 RawStore::~RawStore() {
@@ -60,10 +57,16 @@ void RawStore::Check(int rc, const char* what) {
   throw std::runtime_error(path_ + ": raw sqlite " + what + ": " + (db_ ? sqlite3_errmsg(db_) : "?"));
 }
 
-sqlite3_stmt* RawStore::Prepare(const std::string& sql) {
+sqlite3_stmt* RawStore::Prepare(const std::string& text) {
   sqlite3_stmt* s = nullptr;
-  Check(sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr), "prepare");
+  Check(sqlite3_prepare_v3(db_, text.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr), "prepare");
   return s;
+}
+
+int RawStore::Param(sqlite3_stmt* s, const char* name) {
+  const int index = sqlite3_bind_parameter_index(s, name);
+  if (index == 0) throw std::runtime_error(path_ + ": no parameter " + name + " in " + sqlite3_sql(s));
+  return index;
 }
 
 void RawStore::Step(sqlite3_stmt* s) {
@@ -75,8 +78,8 @@ void RawStore::Step(sqlite3_stmt* s) {
 }
 
 int64_t RawStore::FamilyId(const std::string& name) {
-  sqlite3_bind_text(family_, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-  int64_t id = sqlite3_step(family_) == SQLITE_ROW ? sqlite3_column_int64(family_, 0) : 0;
+  sqlite3_bind_text(family_, Param(family_, ":name"), name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  int64_t id = sqlite3_step(family_) == SQLITE_ROW ? sqlite3_column_int64(family_, sql::FamilyColumn("id")) : 0;
   sqlite3_reset(family_);
   if (id == 0) throw std::runtime_error(path_ + ": no family " + name);
   return id;
@@ -85,38 +88,39 @@ int64_t RawStore::FamilyId(const std::string& name) {
 void RawStore::Begin() { Step(begin_); }
 void RawStore::Commit() { Step(commit_); }
 
+void RawStore::BindUpsert(sqlite3_stmt* s, int64_t id, int64_t family_id, const std::string& labels, double value,
+                          int64_t count) {
+  if (id > 0) sqlite3_bind_int64(s, upsert_.id, id);
+  else sqlite3_bind_null(s, upsert_.id);
+  sqlite3_bind_int64(s, upsert_.family_id, family_id);
+  sqlite3_bind_blob(s, upsert_.labels, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
+  sqlite3_bind_double(s, upsert_.value, value);
+  sqlite3_bind_int64(s, upsert_.count, count);
+  const double now = WallNow();
+  sqlite3_bind_double(s, upsert_.created, now);
+  sqlite3_bind_double(s, upsert_.updated, now);
+}
+
 int64_t RawStore::Add(int64_t id, int64_t family_id, const std::string& labels, double delta) {
-  if (id > 0) sqlite3_bind_int64(add_, 1, id);
-  else sqlite3_bind_null(add_, 1);
-  sqlite3_bind_int64(add_, 2, family_id);
-  sqlite3_bind_blob(add_, 3, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
-  sqlite3_bind_double(add_, 4, delta);
-  sqlite3_bind_int64(add_, 5, 0);
-  sqlite3_bind_double(add_, 6, WallNow());
+  BindUpsert(add_, id, family_id, labels, delta, 0);
   Step(add_);
   return sqlite3_last_insert_rowid(db_);
 }
 
 int64_t RawStore::Observe(int64_t id, int64_t family_id, const std::string& labels, double value) {
-  if (id > 0) sqlite3_bind_int64(observe_, 1, id);
-  else sqlite3_bind_null(observe_, 1);
-  sqlite3_bind_int64(observe_, 2, family_id);
-  sqlite3_bind_blob(observe_, 3, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
-  sqlite3_bind_double(observe_, 4, value);
-  sqlite3_bind_int64(observe_, 5, 1);
-  sqlite3_bind_double(observe_, 6, WallNow());
+  BindUpsert(observe_, id, family_id, labels, value, 1);
   Step(observe_);
-  sqlite3_bind_int64(written_, 1, family_id);
-  sqlite3_bind_blob(written_, 2, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
-  int64_t row = sqlite3_step(written_) == SQLITE_ROW ? sqlite3_column_int64(written_, 0) : 0;
+  sqlite3_bind_int64(written_, written_family_, family_id);
+  sqlite3_bind_blob(written_, written_labels_, labels.data(), static_cast<int>(labels.size()), SQLITE_STATIC);
+  int64_t row = sqlite3_step(written_) == SQLITE_ROW ? sqlite3_column_int64(written_, 0) : 0;  // id
   Step(written_);
   return row;
 }
 
 void RawStore::Bucket(int64_t series_id, int bucket) {
-  sqlite3_bind_int64(bucket_, 1, series_id);
-  sqlite3_bind_int64(bucket_, 2, bucket);
-  sqlite3_bind_int64(bucket_, 3, 1);
+  sqlite3_bind_int64(bucket_, bucket_params_.series_id, series_id);
+  sqlite3_bind_int64(bucket_, bucket_params_.bucket, bucket);
+  sqlite3_bind_int64(bucket_, bucket_params_.count, 1);
   Step(bucket_);
 }
 

@@ -18,6 +18,8 @@
 #include "promsqlite/errors.h"
 #include "store/database.h"
 #include "store/schema.h"
+#include "store/sql.h"
+#include "store/sql_rows.h"
 
 namespace promsqlite::detail {
 
@@ -31,8 +33,9 @@ struct WriterState {
 // Writers (processes with per-process gauges) and whether each still runs.
 std::unordered_map<int64_t, WriterState> LoadWriters(SQLite::Database& db, int version) {
   std::unordered_map<int64_t, WriterState> writers;
-  if (version < 2) return writers;
-  SQLite::Statement query(db, "SELECT id, pid, start_time, boot_id FROM writers");
+  const char* select = sql::SelectWriters(version);
+  if (select == nullptr) return writers;
+  SQLite::Statement query(db, select);
   while (query.executeStep()) {
     ProcessIdentity process{query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
                             query.getColumn(3).getString()};
@@ -82,9 +85,9 @@ class GaugeFold {
 std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::Database& db, const std::string& path,
                                                                        int version) {
   std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
-  if (version < 4) return exemplars;
-  SQLite::Statement query(db, "SELECT series_id, bucket, labels, value, timestamp FROM exemplars "
-                              "ORDER BY series_id, bucket");
+  const char* select = sql::SelectExemplars(version);
+  if (select == nullptr) return exemplars;
+  SQLite::Statement query(db, select);
   std::vector<std::string> elements;
   while (query.executeStep()) {
     ExemplarRecord e;
@@ -131,7 +134,7 @@ struct SnapshotCursor::State {
         done = true;
         break;
       }
-      std::tie(family.id, family.spec) = ReadFamilyRow(*families, path);
+      std::tie(family.id, family.spec) = ReadFamily(*families, path);
       if (only && std::find(only->begin(), only->end(), family.spec.name) == only->end()) continue;
       const FamilySpec& spec = family.spec;
       label_count = spec.label_names.size();
@@ -144,7 +147,9 @@ struct SnapshotCursor::State {
       if (per_pid) family.spec.label_names.push_back("pid");
       expired_before = spec.ttl_seconds > 0 ? now - spec.ttl_seconds : -HUGE_VAL;
       fold.emplace(mode);
-      series->bind(1, static_cast<int64_t>(family.id));
+      SeriesRow of_family;
+      of_family.family_id = family.id;
+      series->Bind(of_family);
       in_family = true;
       visitor.Family(family);
       return true;
@@ -166,14 +171,19 @@ struct SnapshotCursor::State {
   // The current row of `series`; true when it reached the visitor (rows of
   // expired series, dead writers and folded tuples do not, or later).
   bool Row(SnapshotVisitor& visitor) {
+    using sql::SeriesColumn;
+    constexpr int kId = SeriesColumn("id"), kLabels = SeriesColumn("labels"), kValue = SeriesColumn("value"),
+                  kCount = SeriesColumn("count"), kCreated = SeriesColumn("created"),
+                  kUpdated = SeriesColumn("updated"), kWriterId = SeriesColumn("writer_id"),
+                  kNativeSchema = SeriesColumn("native_schema");
     const FamilySpec& spec = family.spec;
     SQLite::Statement& row = *series;
-    if (row.getColumn(5).getDouble() < expired_before) return false;  // TTL
-    SQLite::Column value_column = row.getColumn(2);
+    if (row.getColumn(kUpdated).getDouble() < expired_before) return false;  // TTL
+    SQLite::Column value_column = row.getColumn(kValue);
     const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
-    SQLite::Column labels = row.getColumn(1);
+    SQLite::Column labels = row.getColumn(kLabels);
     std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-    const int64_t writer_id = row.getColumn(6).getInt64();
+    const int64_t writer_id = row.getColumn(kWriterId).getInt64();
     const WriterState* writer = nullptr;
     if (mode != GaugeMode::kShared && writer_id != 0) {
       auto it = writers.find(writer_id);
@@ -186,19 +196,19 @@ struct SnapshotCursor::State {
         emitted = EmitFold(visitor);
         group_labels.assign(blob);
       }
-      fold->Add(value, row.getColumn(5).getDouble(), row.getColumn(4).getDouble());
+      fold->Add(value, row.getColumn(kUpdated).getDouble(), row.getColumn(kCreated).getDouble());
       return emitted;
     }
     if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
       throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
     if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
     record.value = value;
-    record.count = row.getColumn(3).getInt64();
-    record.created = row.getColumn(4).getDouble();
+    record.count = row.getColumn(kCount).getInt64();
+    record.created = row.getColumn(kCreated).getDouble();
     record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
     record.exemplars.clear();
     if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
-      auto found = exemplars.find(row.getColumn(0).getInt64());
+      auto found = exemplars.find(row.getColumn(kId).getInt64());
       // Only buckets the series has (another program may have written others).
       const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
       if (found != exemplars.end())
@@ -206,7 +216,7 @@ struct SnapshotCursor::State {
           if (e.bucket <= last_bucket) record.exemplars.push_back(e);
     }
     if (histogram) {
-      buckets->bind(1, row.getColumn(0).getInt64());
+      buckets->Bind(BucketRow{row.getColumn(kId).getInt64(), 0, 0});
       while (buckets->executeStep()) {
         int64_t b = buckets->getColumn(0).getInt64();
         if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size())
@@ -214,14 +224,16 @@ struct SnapshotCursor::State {
       }
       buckets->reset();
     }
-    if (native) {
+    if (native && native_buckets) {
       NativeBuckets& nb = record.native;
-      SQLite::Column schema = row.getColumn(7);
+      SQLite::Column schema = row.getColumn(kNativeSchema);
       nb.schema = schema.isNull() ? family_schema : schema.getInt();
       nb.zero_count = 0;
       nb.positive.clear();
       nb.negative.clear();
-      native_buckets->bind(1, row.getColumn(0).getInt64());
+      NativeBucketRow of_series;
+      of_series.series_id = row.getColumn(kId).getInt64();
+      native_buckets->Bind(of_series);
       while (native_buckets->executeStep()) {
         int sign = native_buckets->getColumn(0).getInt();
         int32_t index = native_buckets->getColumn(1).getInt();
@@ -245,7 +257,10 @@ struct SnapshotCursor::State {
   int version = 0;
   std::unordered_map<int64_t, WriterState> writers;
   std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
-  std::optional<SQLite::Statement> families, series, buckets, native_buckets;
+  std::optional<SQLite::Statement> families;
+  std::optional<RowStatement<SeriesRow>> series;
+  std::optional<RowStatement<BucketRow>> buckets;
+  std::optional<RowStatement<NativeBucketRow>> native_buckets;  // files of version 3 and later
   bool done = false, in_family = false;
   // The current family.
   FamilyRecord family;
@@ -270,14 +285,12 @@ SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, do
     } else {
       state->writers = LoadWriters(db, state->version);
       state->exemplars = LoadExemplars(db, path, state->version);
-      state->families.emplace(db, "SELECT " + FamilyColumns(state->version) + " FROM families ORDER BY name");
-      state->series.emplace(db, "SELECT " + SeriesColumns(state->version) +
-                                    " FROM series WHERE family_id = ?1 ORDER BY labels, writer_id");
-      state->buckets.emplace(db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1");
-      // Files before version 3 have no native histograms: the query is never run.
-      state->native_buckets.emplace(db, state->version >= 3 ? "SELECT sign, bucket, count FROM native_buckets "
-                                                              "WHERE series_id = ?1 ORDER BY sign, bucket"
-                                                            : "SELECT 0, 0, 0 WHERE 0");
+      state->families.emplace(db, sql::SelectFamilies(state->version));
+      state->series.emplace(db, sql::SelectSeriesOfFamily(state->version));
+      state->buckets.emplace(db, sql::kSelectBuckets);
+      // Files before version 3 have no native histograms (nor families with one).
+      if (const char* select = sql::SelectNativeBucketsInOrder(state->version))
+        state->native_buckets.emplace(db, select);
     }
     state_ = std::move(state);
   });
@@ -328,13 +341,11 @@ std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string&
     SQLite::Transaction snapshot(db);
     const int version = CheckSchemaReadable(db, path);
     if (version == 0) return;
-    SQLite::Statement families(db, "SELECT " + FamilyColumns(version) +
-                                       ", (SELECT count(*) FROM series s WHERE s.family_id = families.id) "
-                                       "FROM families ORDER BY name");
+    SQLite::Statement families(db, sql::SelectFamiliesWithSeriesCounts(version));
     while (families.executeStep()) {
       FamilySummary summary;
-      summary.spec = ReadFamilyRow(families, path).second;
-      summary.series = families.getColumn(kFamilyColumns).getInt64();
+      summary.spec = ReadFamily(families, path).second;
+      summary.series = families.getColumn(sql::kFamilyColumnCount).getInt64();
       out.push_back(std::move(summary));
     }
     snapshot.commit();
@@ -347,8 +358,8 @@ void CountRows(SQLite::Database& db, const std::string& path, int64_t* families,
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);
     if (!CheckSchemaReadable(db, path)) return;
-    *families = db.execAndGet("SELECT count(*) FROM families").getInt64();
-    *series = db.execAndGet("SELECT count(*) FROM series").getInt64();
+    *families = db.execAndGet(sql::kCountFamilies).getInt64();
+    *series = db.execAndGet(sql::kCountSeries).getInt64();
     snapshot.commit();
   });
 }

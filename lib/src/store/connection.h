@@ -1,5 +1,6 @@
 // The writing connection's internals, shared by the store's source files:
 // its prepared statements, the RAII transaction over them, and helpers.
+// The statements' texts are store/sql.h's; their rows, store/sql_rows.h's.
 #ifndef PROMSQLITE_SRC_STORE_CONNECTION_H_
 #define PROMSQLITE_SRC_STORE_CONNECTION_H_
 
@@ -13,6 +14,8 @@
 
 #include "store/database.h"
 #include "store/schema.h"
+#include "store/sql.h"
+#include "store/sql_rows.h"
 #include "store/store.h"
 #include "store/write_gate.h"
 
@@ -32,99 +35,51 @@ inline void Exec(SQLite::Statement& s) {
   }
 }
 
-// Counter/gauge additions and histogram observations all take this shape:
-// the cached id is tried first, then the (family, labels, writer) key, so a
-// series deleted and recreated by another process is still found. Ids come
-// from AUTOINCREMENT and are never reused, so a cached id can only name our
-// row. writer_id is 0 for shared series, this process's writers.id for
-// per-process gauges (which never pass a cached id: after fork() it would
-// name the parent's row).
-inline constexpr const char* kUpsertPrefix =
-    "INSERT INTO series (id, family_id, labels, writer_id, value, count, created, updated) "
-    "VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6, ?6) ";
-inline std::string Upsert(const std::string& set, const char* tail = "") {
-  return std::string(kUpsertPrefix) + "ON CONFLICT (id) DO UPDATE SET " + set +
-         " ON CONFLICT (family_id, labels, writer_id) DO UPDATE SET " + set + tail;
-}
-
+// The writing connection: its prepared statements (store/sql.h's texts,
+// bound from store/sql_rows.h's rows) and its state.
 struct Store::Connection {
   explicit Connection(std::unique_ptr<SQLite::Database> database)
       : db(std::move(database)),
-        begin_write(*db, "BEGIN IMMEDIATE"),
-        begin_read(*db, "BEGIN"),
-        commit(*db, "COMMIT"),
-        rollback(*db, "ROLLBACK"),
-        add(*db, Upsert("value = value + excluded.value, updated = excluded.updated")),
-        set(*db, Upsert("value = excluded.value, updated = excluded.updated")),
-        observe(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
-                            "updated = excluded.updated")),
-        bucket(*db,
-               "INSERT INTO bucket_counts (series_id, bucket, count) VALUES (?1, ?2, ?3) "
-               "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count"),
-        observe_native(*db, Upsert("value = value + excluded.value, count = count + excluded.count, "
-                                   "updated = excluded.updated")),
-        // Native buckets: an UPDATE, and an INSERT only when it changed
-        // nothing (a new bucket, which may exceed the maximum).
-        native_bucket_add(*db,
-                          "UPDATE native_buckets SET count = count + ?4 "
-                          "WHERE series_id = ?1 AND sign = ?2 AND bucket = ?3"),
-        native_bucket(*db,
-                      "INSERT INTO native_buckets (series_id, sign, bucket, count) VALUES (?1, ?2, ?3, ?4) "
-                      "ON CONFLICT (series_id, sign, bucket) DO UPDATE SET count = count + excluded.count"),
-        count_native_buckets(*db, "SELECT count(*) FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
-        select_native_buckets(*db, "SELECT sign, bucket, count FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
-        delete_native_buckets(*db, "DELETE FROM native_buckets WHERE series_id = ?1 AND sign != 0"),
-        set_native_schema(*db, "UPDATE series SET native_schema = ?2 WHERE id = ?1"),
-        insert_series(*db,
-                      "INSERT INTO series (family_id, labels, writer_id, value, count, created, updated) "
-                      "VALUES (?1, ?2, ?5, ?3, 0, ?4, ?4) ON CONFLICT (family_id, labels, writer_id) DO NOTHING"),
-        // A series by its key. Also how an observe finds the row its upsert
-        // wrote, in the same transaction, rather than with RETURNING: SQLite
-        // runs a statement with RETURNING with a statement journal, whose
-        // 64 KiB buffer it allocates and frees every time; where that
-        // freeing shrinks the heap (glibc trims it), each observe paid two
-        // brk() calls and the page faults of the regrown heap: 19 400
-        // against 36 700 transactions/s in a micro-benchmark on a 2-vCPU
-        // VM, 33 000-35 000 against 36 000-37 000 with trimming turned off.
-        // The latest exemplar per series and bucket wins, whichever process
-        // commits last.
-        exemplar(*db,
-                 "INSERT INTO exemplars (series_id, bucket, labels, value, timestamp) VALUES (?1, ?2, ?3, ?4, ?5) "
-                 "ON CONFLICT (series_id, bucket) DO UPDATE SET labels = excluded.labels, value = excluded.value, "
-                 "timestamp = excluded.timestamp WHERE excluded.timestamp >= exemplars.timestamp"),
-        select_series(*db,
-                      "SELECT id, value, count, native_schema FROM series "
-                      "WHERE family_id = ?1 AND labels = ?2 AND writer_id = ?3"),
-        select_buckets(*db, "SELECT bucket, count FROM bucket_counts WHERE series_id = ?1"),
-        select_family(*db, "SELECT " + FamilyColumns(kSchemaVersion) + " FROM families WHERE name = ?1"),
-        insert_family(*db,
-                      "INSERT INTO families (name, type, help, unit, label_names, buckets, states, gauge_mode, "
-                      "ttl_seconds, created, native_schema, native_zero_threshold, native_max_buckets) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-        insert_writer(*db,
-                      "INSERT INTO writers (pid, start_time, boot_id, created) VALUES (?1, ?2, ?3, ?4) "
-                      "ON CONFLICT (pid, start_time, boot_id) DO NOTHING"),
-        select_writer(*db, "SELECT id FROM writers WHERE pid = ?1 AND start_time = ?2 AND boot_id = ?3"),
-        update_help(*db, "UPDATE families SET help = ?2 WHERE id = ?1"),
-        delete_series_buckets(*db,
-                              "DELETE FROM bucket_counts WHERE series_id IN "
-                              "(SELECT id FROM series WHERE family_id = ?1 AND labels = ?2)"),
-        delete_series(*db, "DELETE FROM series WHERE family_id = ?1 AND labels = ?2"),
-        delete_family_buckets(*db,
-                              "DELETE FROM bucket_counts WHERE series_id IN "
-                              "(SELECT id FROM series WHERE family_id = ?1)"),
-        delete_family_series(*db, "DELETE FROM series WHERE family_id = ?1"),
-        delete_family(*db, "DELETE FROM families WHERE id = ?1") {}
+        begin_write(*db, sql::kBeginWrite),
+        begin_read(*db, sql::kBeginRead),
+        commit(*db, sql::kCommit),
+        rollback(*db, sql::kRollback),
+        add(*db, sql::kAddToSeries),
+        set(*db, sql::kSetSeries),
+        observe(*db, sql::kObserveSeries),
+        observe_native(*db, sql::kObserveSeries),
+        insert_series(*db, sql::kInsertSeries),
+        select_series(*db, sql::kSelectSeriesByKey),
+        set_native_schema(*db, sql::kSetNativeSchema),
+        delete_series_buckets(*db, sql::kDeleteSeriesBucketsByKey),
+        delete_series(*db, sql::kDeleteSeriesByKey),
+        delete_family_buckets(*db, sql::kDeleteFamilyBuckets),
+        delete_family_series(*db, sql::kDeleteFamilySeries),
+        bucket(*db, sql::kAddToBucket),
+        select_buckets(*db, sql::kSelectBuckets),
+        native_bucket_add(*db, sql::kAddToNativeBucket),
+        native_bucket(*db, sql::kInsertNativeBucket),
+        count_native_buckets(*db, sql::kCountNativeBuckets),
+        select_native_buckets(*db, sql::kSelectNativeBuckets),
+        delete_native_buckets(*db, sql::kDeleteNativeBuckets),
+        exemplar(*db, sql::kKeepExemplar),
+        select_family(*db, sql::SelectFamilyByName()),
+        insert_family(*db, sql::kInsertFamily),
+        update_help(*db, sql::kUpdateHelp),
+        delete_family(*db, sql::kDeleteFamily),
+        insert_writer(*db, sql::kInsertWriter),
+        select_writer(*db, sql::kSelectWriter) {}
 
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
-  SQLite::Statement add, set, observe, bucket;
-  SQLite::Statement observe_native, native_bucket_add, native_bucket, count_native_buckets,
-      select_native_buckets, delete_native_buckets, set_native_schema;
-  SQLite::Statement insert_series, exemplar, select_series, select_buckets;
-  SQLite::Statement select_family, insert_family, insert_writer, select_writer, update_help;
-  SQLite::Statement delete_series_buckets, delete_series;
-  SQLite::Statement delete_family_buckets, delete_family_series, delete_family;
+  RowStatement<SeriesRow> add, set, observe, observe_native, insert_series, select_series, set_native_schema;
+  RowStatement<SeriesRow> delete_series_buckets, delete_series, delete_family_buckets, delete_family_series;
+  RowStatement<BucketRow> bucket, select_buckets;
+  RowStatement<NativeBucketRow> native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
+      delete_native_buckets;
+  RowStatement<ExemplarRow> exemplar;
+  RowStatement<FamilyRow> select_family, insert_family, update_help, delete_family;
+  RowStatement<WriterRow> insert_writer, select_writer;
   int wal_pages = 0;     // set by the WAL hook after each commit
   int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
   int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "store/sql.h"
+
 namespace promsqlite::detail {
 
 void SleepMilliseconds(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -283,7 +285,7 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
       auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
       // Fails here, not on first use, for files that are not databases at all.
       try {
-        db->exec("SELECT count(*) FROM sqlite_schema");
+        db->exec(sql::kCountSchemaObjects);
       } catch (const SQLite::Exception& e) {
         if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB)
           throw DatabaseError(path + ": file is not a database (another program's file?): choose another path, "
@@ -296,9 +298,9 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
 }
 
 void ConfigureWriter(SQLite::Database& db, const Options& options) {
-  db.exec(options.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  db.exec(options.synchronous == Synchronous::kFull ? sql::kSynchronousFull : sql::kSynchronousNormal);
   // No automatic PASSIVE checkpoints: only ours (store/checkpointer.h).
-  db.exec("PRAGMA wal_autocheckpoint = 0");
+  db.exec(sql::kNoAutomaticCheckpoints);
   // A WAL restarted after a checkpoint is cut back to this length: twice
   // what a checkpoint lets it reach (frames are a page of the file's size
   // plus a 24-byte header), so that in steady state it is overwritten in
@@ -307,8 +309,8 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
   // kept WAL to nothing, so an idle file has an empty -wal (see
   // RejectTruncated).
   const int64_t pages = options.checkpoint_wal_pages > 0 ? options.checkpoint_wal_pages : 0;
-  const int64_t page_size = db.execAndGet("PRAGMA page_size").getInt64();
-  db.exec("PRAGMA journal_size_limit = " + std::to_string(2 * pages * (page_size + 24) + 32));
+  const int64_t page_size = db.execAndGet(sql::kPageSizePragma).getInt64();
+  db.exec(sql::SetJournalSizeLimit(2 * pages * (page_size + 24) + 32));
   // Keep the -wal and -shm files when the last writer closes, so that a
   // reader without write access to the directory (a server running as
   // another user) can still open the file read-only.

@@ -9,13 +9,16 @@
 
 #include "declare/native_histogram.h"
 #include "store/connection.h"
+#include "store/sql_rows.h"
 
 namespace promsqlite::detail {
 
 int ReduceNative(Store::Connection& c, int64_t id, int from, int at_most, int64_t max_buckets) {
   std::vector<std::pair<std::pair<int, int32_t>, int64_t>> rows;  // ((sign, index), count) at `from`
+  NativeBucketRow of_series;
+  of_series.series_id = id;
   {
-    c.select_native_buckets.bind(1, id);
+    c.select_native_buckets.Bind(of_series);
     ResetOnExit reset{c.select_native_buckets};
     while (c.select_native_buckets.executeStep())
       rows.push_back({{c.select_native_buckets.getColumn(0).getInt(), c.select_native_buckets.getColumn(1).getInt()},
@@ -24,18 +27,12 @@ int ReduceNative(Store::Connection& c, int64_t id, int from, int at_most, int64_
   NativeBucketCounts merged;
   const int schema = ReduceNativeBuckets(rows, from, at_most, max_buckets, &merged);
   if (schema == from) return from;
-  c.delete_native_buckets.bind(1, id);
-  Exec(c.delete_native_buckets);
-  for (const auto& [key, count] : merged) {
-    c.native_bucket.bind(1, id);
-    c.native_bucket.bind(2, key.first);
-    c.native_bucket.bind(3, key.second);
-    c.native_bucket.bind(4, count);
-    Exec(c.native_bucket);
-  }
-  c.set_native_schema.bind(1, id);
-  c.set_native_schema.bind(2, schema);
-  Exec(c.set_native_schema);
+  Exec(c.delete_native_buckets.Bind(of_series));
+  for (const auto& [key, count] : merged) Exec(c.native_bucket.Bind(NativeBucketRow{id, key.first, key.second, count}));
+  SeriesRow series;
+  series.id = id;
+  series.native_schema = schema;
+  Exec(c.set_native_schema.Bind(series));
   return schema;
 }
 
@@ -45,13 +42,9 @@ void AddNativeBuckets(Store::Connection& c, int64_t id, const SeriesRef& series,
   const int shift = deltas.schema - schema;
   bool new_bucket = false;
   auto add = [&](int sign, int32_t index, int64_t count) {
-    const int32_t bucket = sign == 0 ? 0 : ReduceNativeIndex(index, shift);
-    for (SQLite::Statement* statement : {&c.native_bucket_add, &c.native_bucket}) {
-      statement->bind(1, id);
-      statement->bind(2, sign);
-      statement->bind(3, bucket);
-      statement->bind(4, count);
-      Exec(*statement);
+    const NativeBucketRow row{id, sign, sign == 0 ? 0 : ReduceNativeIndex(index, shift), count};
+    for (RowStatement<NativeBucketRow>* statement : {&c.native_bucket_add, &c.native_bucket}) {
+      Exec(statement->Bind(row));
       if (statement == &c.native_bucket_add && c.db->getChanges() > 0) return;  // an existing bucket
     }
     if (sign != 0) new_bucket = true;
@@ -63,7 +56,9 @@ void AddNativeBuckets(Store::Connection& c, int64_t id, const SeriesRef& series,
     // Only a new bucket can exceed the maximum: counting rows is rare.
     int64_t buckets;
     {
-      c.count_native_buckets.bind(1, id);
+      NativeBucketRow of_series;
+      of_series.series_id = id;
+      c.count_native_buckets.Bind(of_series);
       ResetOnExit reset{c.count_native_buckets};
       c.count_native_buckets.executeStep();
       buckets = c.count_native_buckets.getColumn(0).getInt64();

@@ -13,130 +13,18 @@
 namespace promsqlite::detail {
 namespace {
 
-// Version 1, the first layout. Every new file is created as version 1 and
-// migrated, so the migrations run on every test that makes a file. Counts
-// are INTEGER; values are REAL where NULL means NaN (SQLite stores a bound
-// NaN as NULL).
-constexpr const char* kSchemaV1 = R"sql(
-CREATE TABLE families (
-  id          INTEGER PRIMARY KEY AUTOINCREMENT,
-  name        TEXT NOT NULL UNIQUE,
-  type        TEXT NOT NULL,
-  help        TEXT NOT NULL,
-  unit        TEXT NOT NULL,
-  label_names TEXT NOT NULL,
-  buckets     TEXT NOT NULL,
-  states      BLOB NOT NULL,
-  created     REAL NOT NULL
-);
-CREATE TABLE series (
-  id        INTEGER PRIMARY KEY AUTOINCREMENT,
-  family_id INTEGER NOT NULL,
-  labels    BLOB NOT NULL,
-  value     REAL,
-  count     INTEGER NOT NULL DEFAULT 0,
-  created   REAL NOT NULL,
-  updated   REAL NOT NULL,
-  UNIQUE (family_id, labels)
-);
-CREATE TABLE bucket_counts (
-  series_id INTEGER NOT NULL,
-  bucket    INTEGER NOT NULL,
-  count     INTEGER NOT NULL,
-  PRIMARY KEY (series_id, bucket)
-) WITHOUT ROWID;
-)sql";
-
-// Version 2: per-process gauges (writers, series.writer_id) and TTLs.
-constexpr const char* kMigrateV1ToV2 = R"sql(
-ALTER TABLE families ADD COLUMN gauge_mode TEXT NOT NULL DEFAULT '';
-ALTER TABLE families ADD COLUMN ttl_seconds REAL NOT NULL DEFAULT 0;
-CREATE TABLE writers (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
-  pid        INTEGER NOT NULL,
-  start_time INTEGER NOT NULL,
-  boot_id    TEXT NOT NULL,
-  created    REAL NOT NULL,
-  UNIQUE (pid, start_time, boot_id)
-);
-CREATE TABLE series_v2 (
-  id        INTEGER PRIMARY KEY AUTOINCREMENT,
-  family_id INTEGER NOT NULL,
-  labels    BLOB NOT NULL,
-  writer_id INTEGER NOT NULL DEFAULT 0,
-  value     REAL,
-  count     INTEGER NOT NULL DEFAULT 0,
-  created   REAL NOT NULL,
-  updated   REAL NOT NULL,
-  UNIQUE (family_id, labels, writer_id)
-);
-INSERT INTO series_v2 (id, family_id, labels, writer_id, value, count, created, updated)
-  SELECT id, family_id, labels, 0, value, count, created, updated FROM series;
-DROP TABLE series;
-ALTER TABLE series_v2 RENAME TO series;
-)sql";
-
-// Version 3: native histograms (docs/schema.md). A series' native_schema is
-// NULL until its resolution is first lowered: then it is the family's. The
-// trigger deletes a series' native buckets with it, whichever statement or
-// program deletes the series.
-constexpr const char* kMigrateV2ToV3 = R"sql(
-ALTER TABLE families ADD COLUMN native_schema INTEGER;
-ALTER TABLE families ADD COLUMN native_zero_threshold REAL NOT NULL DEFAULT 0;
-ALTER TABLE families ADD COLUMN native_max_buckets INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE series ADD COLUMN native_schema INTEGER;
-CREATE TABLE native_buckets (
-  series_id INTEGER NOT NULL,
-  sign      INTEGER NOT NULL,
-  bucket    INTEGER NOT NULL,
-  count     INTEGER NOT NULL,
-  PRIMARY KEY (series_id, sign, bucket)
-) WITHOUT ROWID;
-CREATE TRIGGER series_deletes_native_buckets AFTER DELETE ON series BEGIN
-  DELETE FROM native_buckets WHERE series_id = old.id;
-END;
-)sql";
-
-// Version 4: exemplars (docs/schema.md). One per counter series (bucket 0)
-// and per classic histogram bucket (its index; the +Inf bucket's is the
-// number of bounds): the one with the latest timestamp of all writers. The
-// trigger deletes a series' exemplars with it.
-constexpr const char* kMigrateV3ToV4 = R"sql(
-CREATE TABLE exemplars (
-  series_id INTEGER NOT NULL,
-  bucket    INTEGER NOT NULL,
-  labels    BLOB NOT NULL,
-  value     REAL NOT NULL,
-  timestamp REAL NOT NULL,
-  PRIMARY KEY (series_id, bucket)
-) WITHOUT ROWID;
-CREATE TRIGGER series_deletes_exemplars AFTER DELETE ON series BEGIN
-  DELETE FROM exemplars WHERE series_id = old.id;
-END;
-)sql";
-
-// kMigrations[v - 1] turns version v into v + 1.
-constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4};
-static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion - 1, "one migration per version");
-
-int PragmaInt(SQLite::Database& db, const char* pragma) {
-  SQLite::Statement query(db, std::string("PRAGMA ") + pragma);
+int QueryInt(SQLite::Database& db, const char* sql) {
+  SQLite::Statement query(db, sql);
   query.executeStep();
   return query.getColumn(0).getInt();
-}
-
-bool HasTables(SQLite::Database& db) {
-  SQLite::Statement query(db, "SELECT count(*) FROM sqlite_schema");
-  query.executeStep();
-  return query.getColumn(0).getInt() > 0;
 }
 
 // The file's schema version, 0 for a file without any table; throws for a
 // file that is not ours or is newer.
 int Classify(SQLite::Database& db, const std::string& path) {
-  int application_id = PragmaInt(db, "application_id");
-  int version = PragmaInt(db, "user_version");
-  if (application_id == 0 && version == 0 && !HasTables(db)) return 0;
+  int application_id = QueryInt(db, sql::kApplicationIdPragma);
+  int version = QueryInt(db, sql::kUserVersionPragma);
+  if (application_id == 0 && version == 0 && QueryInt(db, sql::kCountSchemaObjects) == 0) return 0;
   if (application_id != kApplicationId)
     throw DatabaseError(path + ": not a promsqlite database (an SQLite file of another application)");
   if (version > kSchemaVersion)
@@ -152,44 +40,26 @@ int Classify(SQLite::Database& db, const std::string& path) {
 void CreateOrCheckSchema(SQLite::Database& db, const std::string& path) {
   int version = Classify(db, path);
   if (version == 0) {
-    db.exec(kSchemaV1);
-    db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    db.exec(sql::kSchemaV1);
+    db.exec(sql::SetApplicationId());
     version = 1;
   }
-  for (; version < kSchemaVersion; ++version) db.exec(kMigrations[version - 1]);
-  db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  for (; version < kSchemaVersion; ++version) db.exec(sql::kMigrations[version - 1]);
+  db.exec(sql::SetUserVersion());
 }
 
 int CheckSchemaReadable(SQLite::Database& db, const std::string& path) { return Classify(db, path); }
 
-std::string FamilyColumns(int version) {
-  std::string columns = version >= 2
-                            ? "id, name, help, unit, type, label_names, buckets, states, gauge_mode, ttl_seconds"
-                            : "id, name, help, unit, type, label_names, buckets, states, '', 0";
-  return columns + (version >= 3 ? ", native_schema, native_zero_threshold, native_max_buckets" : ", NULL, 0, 0");
-}
-
-std::string SeriesColumns(int version) {
-  return version >= 3   ? "id, labels, value, count, created, updated, writer_id, native_schema"
-         : version >= 2 ? "id, labels, value, count, created, updated, writer_id, NULL"
-                        : "id, labels, value, count, created, updated, 0, NULL";
-}
-
-std::pair<int64_t, FamilySpec> ReadFamilyRow(SQLite::Statement& row, const std::string& path) {
-  FamilyRow stored{row.getColumn(4).getString(), row.getColumn(5).getString(), row.getColumn(6).getString(),
-                   row.getColumn(7).getString(), row.getColumn(8).getString(), row.getColumn(9).getDouble()};
-  if (!row.getColumn(10).isNull()) {
-    stored.native = true;
-    stored.native_schema = row.getColumn(10).getInt();
-    stored.native_zero_threshold = row.getColumn(11).getDouble();
-    stored.native_max_buckets = row.getColumn(12).getInt64();
-  }
-  return {row.getColumn(0).getInt64(), DecodeFamily(row.getColumn(1).getString(), row.getColumn(2).getString(),
-                                                    row.getColumn(3).getString(), stored, path)};
+std::pair<int64_t, FamilySpec> ReadFamily(const SQLite::Statement& row, const std::string& path) {
+  FamilyRow stored = ReadFamilyRow(row);
+  return {stored.id, DecodeFamily(stored, path)};
 }
 
 FamilyRow EncodeFamily(const FamilySpec& spec) {
   FamilyRow row;
+  row.name = spec.name;
+  row.help = spec.help;
+  row.unit = spec.unit;
   row.type = MetricTypeName(spec.type);
   std::vector<std::string> names = spec.label_names;
   std::sort(names.begin(), names.end());
@@ -202,7 +72,6 @@ FamilyRow EncodeFamily(const FamilySpec& spec) {
   row.gauge_mode = GaugeModeName(spec.gauge_mode);
   row.ttl_seconds = spec.ttl_seconds;
   if (spec.native_bucket_factor > 1) {
-    row.native = true;
     row.native_schema = NativeSchemaForFactor(spec.native_bucket_factor);
     row.native_zero_threshold = spec.native_zero_threshold;
     row.native_max_buckets = spec.native_max_buckets;
@@ -210,15 +79,14 @@ FamilyRow EncodeFamily(const FamilySpec& spec) {
   return row;
 }
 
-FamilySpec DecodeFamily(const std::string& name, const std::string& help, const std::string& unit,
-                        const FamilyRow& row, const std::string& path) {
+FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path) {
   auto corrupt = [&](const std::string& what) {
-    return DatabaseError(path + ": family '" + name + "' has a malformed " + what);
+    return DatabaseError(path + ": family '" + row.name + "' has a malformed " + what);
   };
   FamilySpec spec;
-  spec.name = name;
-  spec.help = help;
-  spec.unit = unit;
+  spec.name = row.name;
+  spec.help = row.help;
+  spec.unit = row.unit;
   static constexpr MetricType kTypes[] = {MetricType::kCounter, MetricType::kGauge,
                                           MetricType::kHistogram, MetricType::kSummary,
                                           MetricType::kInfo, MetricType::kStateSet};
@@ -253,11 +121,12 @@ FamilySpec DecodeFamily(const std::string& name, const std::string& help, const 
   }
   if (!known) throw corrupt("gauge mode \"" + row.gauge_mode + "\"");
   spec.ttl_seconds = row.ttl_seconds;
-  if (row.native) {
-    if (row.native_schema < kMinNativeSchema || row.native_schema > kMaxNativeSchema || row.native_max_buckets < 1 ||
+  if (row.native_schema) {
+    const int64_t schema = *row.native_schema;
+    if (schema < kMinNativeSchema || schema > kMaxNativeSchema || row.native_max_buckets < 1 ||
         row.native_max_buckets > INT32_MAX || !(row.native_zero_threshold >= 0))
       throw corrupt("native histogram");
-    spec.native_bucket_factor = NativeFactorForSchema(row.native_schema);
+    spec.native_bucket_factor = NativeFactorForSchema(static_cast<int>(schema));
     spec.native_zero_threshold = row.native_zero_threshold;
     spec.native_max_buckets = static_cast<int>(row.native_max_buckets);
   }

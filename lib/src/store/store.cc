@@ -22,6 +22,8 @@
 #include "store/maintenance.h"
 #include "store/native_buckets.h"
 #include "store/schema.h"
+#include "store/sql.h"
+#include "store/sql_rows.h"
 #include "store/write_gate.h"
 
 namespace promsqlite::detail {
@@ -32,24 +34,25 @@ int OnWalCommit(void* context, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
-// Binds select_series to a series' key.
-void BindSeriesKey(SQLite::Statement& select, int64_t family_id, std::string_view labels, int64_t writer_id) {
-  select.bind(1, family_id);
-  select.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
-  select.bind(3, writer_id);
+// A series' key: what select_series and the deletes by key bind.
+SeriesRow SeriesKey(int64_t family_id, std::string_view labels, int64_t writer_id) {
+  SeriesRow key;
+  key.family_id = family_id;
+  key.labels = labels;
+  key.writer_id = writer_id;
+  return key;
 }
 
-void BindSeries(SQLite::Statement& s, const SeriesRef& series, int64_t writer_id, double value, int64_t count,
-                double now) {
-  int64_t id = series.per_process ? 0 : series.cached_id->load(std::memory_order_relaxed);
-  if (id > 0) s.bind(1, static_cast<int64_t>(id));
-  else s.bind(1);  // NULL: let AUTOINCREMENT choose
-  s.bind(2, static_cast<int64_t>(series.family_id));
-  s.bindNoCopy(3, series.labels.data(), static_cast<int>(series.labels.size()));
-  s.bind(4, value);
-  s.bind(5, static_cast<int64_t>(count));
-  s.bind(6, now);
-  s.bind(7, writer_id);
+// What the upserts bind: the cached id (none for per-process gauges, or when
+// not known yet: AUTOINCREMENT chooses), the key, and the change.
+SeriesRow SeriesChange(const SeriesRef& series, int64_t writer_id, double value, int64_t count, double now) {
+  SeriesRow row = SeriesKey(series.family_id, series.labels, writer_id);
+  const int64_t id = series.per_process ? 0 : series.cached_id->load(std::memory_order_relaxed);
+  if (id > 0) row.id = id;
+  row.value = value;
+  row.count = count;
+  row.created = row.updated = now;
+  return row;
 }
 
 }  // namespace
@@ -99,18 +102,18 @@ Store::Connection& Store::Conn() {
       }
       // Only a file without pages yet takes it (before WAL mode writes the
       // first one); SQLite ignores it for an existing file.
-      db->exec("PRAGMA page_size = " + std::to_string(options_.page_size));
-      std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+      db->exec(sql::SetPageSize(options_.page_size));
+      std::string mode = db->execAndGet(sql::kSetJournalModeWal).getString();
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
       ConfigureWriter(*db, options_);
-      SQLite::Statement begin(*db, "BEGIN IMMEDIATE");
+      SQLite::Statement begin(*db, sql::kBeginWrite);
       Exec(begin);
       try {
         CreateOrCheckSchema(*db, path_);
-        db->exec("COMMIT");
+        db->exec(sql::kCommit);
       } catch (...) {
-        db->tryExec("ROLLBACK");
+        db->tryExec(sql::kRollback);
         throw;
       }
       return true;
@@ -181,14 +184,13 @@ int64_t Store::WriterId(Connection& c) {
   if (c.writer_id != 0) return c.writer_id;
   if (c.pending_writer_id != 0) return c.pending_writer_id;
   ProcessIdentity self = SelfIdentity();
-  c.insert_writer.bind(1, self.pid);
-  c.insert_writer.bind(2, self.start_time);
-  c.insert_writer.bind(3, self.boot_id);
-  c.insert_writer.bind(4, Now());
-  Exec(c.insert_writer);
-  c.select_writer.bind(1, self.pid);
-  c.select_writer.bind(2, self.start_time);
-  c.select_writer.bind(3, self.boot_id);
+  WriterRow row;
+  row.pid = self.pid;
+  row.start_time = self.start_time;
+  row.boot_id = self.boot_id;
+  row.created = Now();
+  Exec(c.insert_writer.Bind(row));
+  c.select_writer.Bind(row);
   ResetOnExit reset{c.select_writer};
   c.select_writer.executeStep();
   return c.pending_writer_id = c.select_writer.getColumn(0).getInt64();
@@ -203,41 +205,26 @@ int64_t Store::Declare(const FamilySpec& spec) {
     // names (declare/conflict.h has the rules).
     int64_t id = 0;
     for (const std::string& name : ConflictCandidates(spec.name)) {
-      c.select_family.bind(1, name);
+      FamilyRow key;
+      key.name = name;
+      c.select_family.Bind(key);
       ResetOnExit reset{c.select_family};
       if (!c.select_family.executeStep()) continue;
-      auto [stored_id, stored] = ReadFamilyRow(c.select_family, path_);
+      auto [stored_id, stored] = ReadFamily(c.select_family, path_);
       if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
       if (name != spec.name) continue;
       id = stored_id;
       if (!spec.help.empty() && stored.help != spec.help) {
-        c.update_help.bind(1, static_cast<int64_t>(id));
-        c.update_help.bind(2, spec.help);
-        Exec(c.update_help);
+        FamilyRow help;
+        help.id = id;
+        help.help = spec.help;
+        Exec(c.update_help.Bind(help));
       }
     }
     if (id == 0) {
       FamilyRow row = EncodeFamily(spec);
-      c.insert_family.bind(1, spec.name);
-      c.insert_family.bind(2, row.type);
-      c.insert_family.bind(3, spec.help);
-      c.insert_family.bind(4, spec.unit);
-      c.insert_family.bind(5, row.label_names);
-      c.insert_family.bind(6, row.buckets);
-      c.insert_family.bind(7, row.states.data(), static_cast<int>(row.states.size()));
-      c.insert_family.bind(8, row.gauge_mode);
-      c.insert_family.bind(9, row.ttl_seconds);
-      c.insert_family.bind(10, Now());
-      if (row.native) {
-        c.insert_family.bind(11, row.native_schema);
-        c.insert_family.bind(12, row.native_zero_threshold);
-        c.insert_family.bind(13, row.native_max_buckets);
-      } else {
-        c.insert_family.bind(11);
-        c.insert_family.bind(12, 0.0);
-        c.insert_family.bind(13, static_cast<int64_t>(0));
-      }
-      Exec(c.insert_family);
+      row.created = Now();
+      Exec(c.insert_family.Bind(row));
       id = c.db->getLastInsertRowid();
     }
     txn.Commit();
@@ -249,7 +236,7 @@ int64_t Store::Declare(const FamilySpec& spec) {
 int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process) {
   return Run("cannot create series", [&](Connection& c) -> int64_t {
     auto select_id = [&](int64_t writer_id) -> int64_t {
-      BindSeriesKey(c.select_series, family_id, labels, writer_id);
+      c.select_series.Bind(SeriesKey(family_id, labels, writer_id));
       ResetOnExit reset{c.select_series};
       return c.select_series.executeStep() ? c.select_series.getColumn(0).getInt64() : 0;
     };
@@ -259,12 +246,10 @@ int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double i
     }
     Transaction txn(c, c.begin_write);
     int64_t writer_id = per_process ? WriterId(c) : 0;
-    c.insert_series.bind(1, static_cast<int64_t>(family_id));
-    c.insert_series.bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
-    c.insert_series.bind(3, initial_value);
-    c.insert_series.bind(4, Now());
-    c.insert_series.bind(5, writer_id);
-    Exec(c.insert_series);
+    SeriesRow row = SeriesKey(family_id, labels, writer_id);
+    row.value = initial_value;
+    row.created = row.updated = Now();
+    Exec(c.insert_series.Bind(row));
     int64_t id = select_id(writer_id);
     txn.Commit();
     AfterCommit(c);
@@ -276,8 +261,7 @@ void Store::Add(const SeriesRef& series, double delta, const ExemplarWrite* exem
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
     const int64_t writer_id = WriterFor(c, series);
-    BindSeries(c.add, series, writer_id, delta, 0, Now());
-    Exec(c.add);
+    Exec(c.add.Bind(SeriesChange(series, writer_id, delta, 0, Now())));
     if (exemplar) KeepExemplars(c, WrittenId(c, series, writer_id, nullptr), exemplar, 1);
     txn.Commit();
     AfterCommit(c);
@@ -287,8 +271,7 @@ void Store::Add(const SeriesRef& series, double delta, const ExemplarWrite* exem
 void Store::Set(const SeriesRef& series, double value) {
   Run("cannot update", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    BindSeries(c.set, series, WriterFor(c, series), value, 0, Now());
-    Exec(c.set);
+    Exec(c.set.Bind(SeriesChange(series, WriterFor(c, series), value, 0, Now())));
     txn.Commit();
     AfterCommit(c);
   });
@@ -298,23 +281,19 @@ void Store::Set(const SeriesRef& series, double value) {
 // buckets, inside the caller's transaction.
 int64_t Store::ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                                  const int64_t* bucket_deltas, size_t buckets, double now, int* schema) {
-  SQLite::Statement& observe = series.native.enabled ? c.observe_native : c.observe;
+  RowStatement<SeriesRow>& observe = series.native.enabled ? c.observe_native : c.observe;
   const int64_t writer_id = WriterFor(c, series);
-  BindSeries(observe, series, writer_id, sum, count, now);
-  Exec(observe);
+  Exec(observe.Bind(SeriesChange(series, writer_id, sum, count, now)));
   const int64_t id = WrittenId(c, series, writer_id, schema);
   for (size_t b = 0; b < buckets; ++b) {
     if (bucket_deltas[b] == 0) continue;
-    c.bucket.bind(1, id);
-    c.bucket.bind(2, static_cast<int64_t>(b));
-    c.bucket.bind(3, bucket_deltas[b]);
-    Exec(c.bucket);
+    Exec(c.bucket.Bind(BucketRow{id, static_cast<int64_t>(b), bucket_deltas[b]}));
   }
   return id;
 }
 
 int64_t Store::WrittenId(Connection& c, const SeriesRef& series, int64_t writer_id, int* schema) {
-  BindSeriesKey(c.select_series, series.family_id, series.labels, writer_id);
+  c.select_series.Bind(SeriesKey(series.family_id, series.labels, writer_id));
   ResetOnExit reset{c.select_series};
   if (!c.select_series.executeStep())
     throw DatabaseError(path_ + ": the series just written is missing (family " + std::to_string(series.family_id) +
@@ -332,12 +311,7 @@ int64_t Store::WrittenId(Connection& c, const SeriesRef& series, int64_t writer_
 void Store::KeepExemplars(Connection& c, int64_t id, const ExemplarWrite* exemplars, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     const ExemplarWrite& e = exemplars[i];
-    c.exemplar.bind(1, id);
-    c.exemplar.bind(2, e.bucket);
-    c.exemplar.bindNoCopy(3, e.labels.data(), static_cast<int>(e.labels.size()));
-    c.exemplar.bind(4, e.value);
-    c.exemplar.bind(5, e.timestamp);
-    Exec(c.exemplar);
+    Exec(c.exemplar.Bind(ExemplarRow{id, e.bucket, e.labels, e.value, e.timestamp}));
   }
 }
 
@@ -346,12 +320,7 @@ void Store::Observe(const SeriesRef& series, double value, int bucket, const Exe
     Transaction txn(c, c.begin_write);
     int schema = 0;
     int64_t id = ApplyObservations(c, series, value, 1, nullptr, 0, Now(), &schema);
-    if (bucket >= 0) {  // only this one bucket changes
-      c.bucket.bind(1, id);
-      c.bucket.bind(2, bucket);
-      c.bucket.bind(3, static_cast<int64_t>(1));
-      Exec(c.bucket);
-    }
+    if (bucket >= 0) Exec(c.bucket.Bind(BucketRow{id, bucket, 1}));  // only this one bucket changes
     // The bucket at the schema the file holds now, whatever this process
     // saw before: another process may have lowered it.
     if (series.native.enabled) ObserveNative(c, id, series, schema, value);
@@ -369,10 +338,9 @@ void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
       switch (u.kind) {
         case BatchUpdate::kAdd:
         case BatchUpdate::kSet: {
-          SQLite::Statement& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
+          RowStatement<SeriesRow>& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
           const int64_t writer_id = WriterFor(c, u.series);
-          BindSeries(s, u.series, writer_id, u.value, 0, now);
-          Exec(s);
+          Exec(s.Bind(SeriesChange(u.series, writer_id, u.value, 0, now)));
           if (!u.exemplars.empty())
             KeepExemplars(c, WrittenId(c, u.series, writer_id, nullptr), u.exemplars.data(), u.exemplars.size());
           break;
@@ -401,8 +369,8 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
     {
       // A process that never wrote a per-process series has writer id 0,
       // which finds nothing: its value is 0.
-      BindSeriesKey(c.select_series, series.family_id, series.labels,
-                    series.per_process ? (c.writer_id ? c.writer_id : -1) : 0);
+      c.select_series.Bind(SeriesKey(series.family_id, series.labels,
+                                     series.per_process ? (c.writer_id ? c.writer_id : -1) : 0));
       ResetOnExit reset{c.select_series};
       if (c.select_series.executeStep()) {
         out.exists = true;
@@ -413,7 +381,7 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
       }
     }
     if (id != 0 && buckets > 0) {
-      c.select_buckets.bind(1, static_cast<int64_t>(id));
+      c.select_buckets.Bind(BucketRow{id, 0, 0});
       ResetOnExit reset{c.select_buckets};
       while (c.select_buckets.executeStep()) {
         int64_t b = c.select_buckets.getColumn(0).getInt64();
@@ -428,10 +396,12 @@ StoredSeries Store::Read(const SeriesRef& series, size_t buckets) {
 std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::string& name) {
   return RunRead("cannot read", [&](Connection& c) -> std::optional<std::pair<int64_t, FamilySpec>> {
     auto lookup = [&](const std::string& candidate) -> std::optional<std::pair<int64_t, FamilySpec>> {
-      c.select_family.bind(1, candidate);
+      FamilyRow key;
+      key.name = candidate;
+      c.select_family.Bind(key);
       ResetOnExit reset{c.select_family};
       if (!c.select_family.executeStep()) return std::nullopt;
-      return ReadFamilyRow(c.select_family, path_);
+      return ReadFamily(c.select_family, path_);
     };
     if (auto found = lookup(name)) return found;
     // The exposed names of counters and infos carry a suffix the family lacks.
@@ -449,11 +419,8 @@ std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::strin
 bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   return Run("cannot remove series", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    for (SQLite::Statement* s : {&c.delete_series_buckets, &c.delete_series}) {
-      s->bind(1, family_id);
-      s->bindNoCopy(2, labels.data(), static_cast<int>(labels.size()));
-      Exec(*s);
-    }
+    const SeriesRow key = SeriesKey(family_id, labels, 0);
+    for (RowStatement<SeriesRow>* s : {&c.delete_series_buckets, &c.delete_series}) Exec(s->Bind(key));
     bool removed = c.db->getChanges() > 0;
     txn.Commit();
     AfterCommit(c);
@@ -461,16 +428,21 @@ bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   });
 }
 
-// Runs `statements` (each binding ?1 to the family id) in one transaction;
+// Runs `series_statements` (each binding the family id), then `family`
+// (binding it as the families row's id) when given, in one transaction;
 // true when the last one changed a row.
 bool Store::DeleteFamilyRows(const char* doing, int64_t family_id,
-                             std::initializer_list<SQLite::Statement Connection::*> statements) {
+                             std::initializer_list<RowStatement<SeriesRow> Connection::*> series_statements,
+                             RowStatement<FamilyRow> Connection::*family) {
   return Run(doing, [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    for (SQLite::Statement Connection::*member : statements) {
-      SQLite::Statement& s = c.*member;
-      s.bind(1, family_id);
-      Exec(s);
+    SeriesRow of_family;
+    of_family.family_id = family_id;
+    for (RowStatement<SeriesRow> Connection::*member : series_statements) Exec((c.*member).Bind(of_family));
+    if (family) {
+      FamilyRow row;
+      row.id = family_id;
+      Exec((c.*family).Bind(row));
     }
     bool changed = c.db->getChanges() > 0;
     txn.Commit();
@@ -481,13 +453,13 @@ bool Store::DeleteFamilyRows(const char* doing, int64_t family_id,
 
 bool Store::RemoveFamily(int64_t family_id) {
   return DeleteFamilyRows("cannot remove family", family_id,
-                          {&Connection::delete_family_buckets, &Connection::delete_family_series,
-                           &Connection::delete_family});
+                          {&Connection::delete_family_buckets, &Connection::delete_family_series},
+                          &Connection::delete_family);
 }
 
 void Store::ClearFamily(int64_t family_id) {
   DeleteFamilyRows("cannot clear family", family_id,
-                   {&Connection::delete_family_buckets, &Connection::delete_family_series});
+                   {&Connection::delete_family_buckets, &Connection::delete_family_series}, nullptr);
 }
 
 void Store::Wipe() {
@@ -496,7 +468,7 @@ void Store::Wipe() {
     // sqlite_sequence stays: ids are never reused, so cached ids elsewhere
     // can never name a new row. Writer records stay for running processes'
     // next per-process writes; housekeeping drops those of dead ones.
-    c.db->exec("DELETE FROM bucket_counts; DELETE FROM series; DELETE FROM families;");
+    c.db->exec(sql::kWipe);
     txn.Commit();
     AfterCommit(c);
   });

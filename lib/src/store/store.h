@@ -37,6 +37,12 @@ class Statement;
 
 namespace promsqlite::detail {
 
+// store/sql_rows.h
+template <typename Row>
+class RowStatement;
+struct FamilyRow;
+struct SeriesRow;
+
 // A family's native histogram, copied into every reference to its series.
 struct NativeLayout {
   bool enabled = false;
@@ -177,7 +183,8 @@ class Store {
   // DatabaseError for an operation that waited busy_timeout_ms for the lock.
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
   bool DeleteFamilyRows(const char* doing, int64_t family_id,
-                        std::initializer_list<SQLite::Statement Connection::*> statements);
+                        std::initializer_list<RowStatement<SeriesRow> Connection::*> series_statements,
+                        RowStatement<FamilyRow> Connection::*family);
   // After every commit: tells the maintenance when a checkpoint or a
   // housekeeping pass is due (it runs them elsewhere).
   void AfterCommit(Connection& c) noexcept;
@@ -187,9 +194,10 @@ class Store {
   // One housekeeping pass, one operation per batch, until `stop`
   // (store/housekeeping.cc): what Housekeep and the housekeeping thread run.
   HousekeepingReport HousekeepPass(const std::atomic<bool>& stop);
-  // Deletes the series `select_sql` finds (?1 = a, ?2 = b when given), one
-  // operation per kBatchRows of them, counting batches in `batches`.
-  int64_t DeleteInBatches(const std::string& select_sql, std::optional<int64_t> a, std::optional<double> b,
+  // Deletes the series `select_sql` finds (with `bind` binding its
+  // parameters but :limit), one operation per kBatchRows of them, counting
+  // batches in `batches`.
+  int64_t DeleteInBatches(const char* select_sql, const std::function<void(SQLite::Statement&)>& bind,
                           int* batches, const std::atomic<bool>& stop);
   int64_t WriterId(Connection& c);
   int64_t WriterFor(Connection& c, const SeriesRef& series);
