@@ -62,6 +62,78 @@ TEST_CASE("a file written by a newer schema is refused by writers and readers") 
   CHECK(ErrorReading(path) == expected);
 }
 
+TEST_CASE("a version 4 file is read as it is and migrated by a writer, its data intact; then bucket rows go by the "
+          "trigger") {
+  test::TempDir dir;
+  const std::string path = dir.File("v4.db");
+  // The version 4 layout of docs/schema.md, as another program wrote it: a
+  // histogram with two series and their bucket rows, a counter with an
+  // exemplar, and a bucket row whose series is gone.
+  test::ExecSql(path,
+                "PRAGMA journal_mode = WAL;"
+                "CREATE TABLE families (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+                " type TEXT NOT NULL, help TEXT NOT NULL, unit TEXT NOT NULL, label_names TEXT NOT NULL,"
+                " buckets TEXT NOT NULL, states BLOB NOT NULL, created REAL NOT NULL,"
+                " gauge_mode TEXT NOT NULL DEFAULT '', ttl_seconds REAL NOT NULL DEFAULT 0,"
+                " native_schema INTEGER, native_zero_threshold REAL NOT NULL DEFAULT 0,"
+                " native_max_buckets INTEGER NOT NULL DEFAULT 0);"
+                "CREATE TABLE series (id INTEGER PRIMARY KEY AUTOINCREMENT, family_id INTEGER NOT NULL,"
+                " labels BLOB NOT NULL, writer_id INTEGER NOT NULL DEFAULT 0, value REAL,"
+                " count INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, updated REAL NOT NULL,"
+                " native_schema INTEGER, UNIQUE (family_id, labels, writer_id));"
+                "CREATE TABLE writers (id INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEGER NOT NULL,"
+                " start_time INTEGER NOT NULL, boot_id TEXT NOT NULL, created REAL NOT NULL,"
+                " UNIQUE (pid, start_time, boot_id));"
+                "CREATE TABLE bucket_counts (series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,"
+                " count INTEGER NOT NULL, PRIMARY KEY (series_id, bucket)) WITHOUT ROWID;"
+                "CREATE TABLE native_buckets (series_id INTEGER NOT NULL, sign INTEGER NOT NULL,"
+                " bucket INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (series_id, sign, bucket))"
+                " WITHOUT ROWID;"
+                "CREATE TRIGGER series_deletes_native_buckets AFTER DELETE ON series BEGIN"
+                " DELETE FROM native_buckets WHERE series_id = old.id; END;"
+                "CREATE TABLE exemplars (series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,"
+                " labels BLOB NOT NULL, value REAL NOT NULL, timestamp REAL NOT NULL,"
+                " PRIMARY KEY (series_id, bucket)) WITHOUT ROWID;"
+                "CREATE TRIGGER series_deletes_exemplars AFTER DELETE ON series BEGIN"
+                " DELETE FROM exemplars WHERE series_id = old.id; END;"
+                "INSERT INTO families VALUES (1, 'lat', 'histogram', 'Latency.', '', 'path', '1,2', x'', 1700000000,"
+                " '', 0, NULL, 0, 0);"
+                "INSERT INTO families VALUES (2, 'jobs', 'counter', 'Jobs.', '', '', '', x'', 1700000000,"
+                " '', 0, NULL, 0, 0);"
+                "INSERT INTO series VALUES (1, 1, x'610001', 0, 3.5, 3, 1700000000, 1700000000, NULL);"  // path="a"
+                "INSERT INTO series VALUES (2, 1, x'620001', 0, 7, 1, 1700000000, 1700000000, NULL);"    // path="b"
+                "INSERT INTO series VALUES (3, 2, x'', 0, 5, 0, 1700000000, 1700000000, NULL);"
+                "INSERT INTO bucket_counts VALUES (1, 0, 1), (1, 1, 1), (2, 1, 1), (99, 0, 4);"
+                // exemplar {trace="t1"} 2 at 1700000001: the tuple (trace, t1)
+                "INSERT INTO exemplars VALUES (3, 0, x'7472616365000174310001', 2, 1700000001);"
+                "PRAGMA application_id = 1349676371; PRAGMA user_version = 4;");
+  const std::string text = Reader(path).Render(Format::kText);
+  const std::string openmetrics = Reader(path).Render(Format::kOpenMetrics);
+  CHECK(test::Contains(text, "lat_bucket{path=\"a\",le=\"1\"} 1\nlat_bucket{path=\"a\",le=\"2\"} 2\n"
+                             "lat_bucket{path=\"a\",le=\"+Inf\"} 3\n"));
+  CHECK(test::Contains(text, "lat_bucket{path=\"b\",le=\"1\"} 0\nlat_bucket{path=\"b\",le=\"2\"} 1\n"));
+  CHECK(test::Contains(openmetrics, "jobs_total 5 # {trace=\"t1\"} 2 1700000001\n"));
+  CHECK(Pragma(path, "PRAGMA user_version") == "4");  // readers change nothing
+
+  { Registry registry(path); }  // a writer migrates the file when it opens it
+  CHECK(Pragma(path, "PRAGMA user_version") == std::to_string(SchemaVersion()));  // 5: the trigger
+  CHECK(Pragma(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
+                     "name = 'series_deletes_bucket_counts'") == "1");
+  CHECK(Pragma(path, "SELECT count(*) FROM bucket_counts WHERE series_id = 99") == "0");  // the orphan went
+  CHECK(Pragma(path, "SELECT count(*) FROM bucket_counts") == "3");
+  CHECK(Reader(path).Render(Format::kText) == text);
+  CHECK(Reader(path).Render(Format::kOpenMetrics) == openmetrics);
+  CHECK(test::IntegrityCheck(path) == "ok");
+
+  // From now on a series' bucket rows go with it, by the trigger.
+  Registry registry(path);
+  CHECK(registry.RemoveSeries("lat", {{"path", "a"}}));
+  CHECK(Pragma(path, "SELECT count(*) FROM bucket_counts") == "1");
+  test::ExecSql(path, "DELETE FROM series WHERE id = 2");  // as another program would
+  CHECK(Pragma(path, "SELECT count(*) FROM bucket_counts") == "0");
+  CHECK(Pragma(path, "SELECT count(*) FROM exemplars") == "1");  // the counter's stays
+}
+
 TEST_CASE("an SQLite file of another application is refused") {
   test::TempDir dir;
   const std::string path = dir.File("other.db");

@@ -1,5 +1,6 @@
 // Series lifecycle: per-process gauges whose dead writers vanish, TTL
 // expiry, remove/clear/wipe, and housekeeping that keeps the file bounded.
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -30,6 +31,16 @@ pid_t StartWorker(const std::string& db, GaugeMode mode, double value) {
 
 std::string Text(const std::string& db, ReaderOptions options = ReaderOptions()) {
   return Reader(db, options).Render(Format::kText);
+}
+
+// How many rows a series' child tables hold: "classic native exemplars".
+std::string ChildRows(const std::string& db) {
+  SQLite::Database file(db, SQLite::OPEN_READONLY);
+  std::string out;
+  for (const char* table : {"bucket_counts", "native_buckets", "exemplars"})
+    out += (out.empty() ? "" : " ") +
+           std::to_string(file.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64());
+  return out;
 }
 
 std::string Body(const std::string& text) {  // drops HELP/TYPE lines
@@ -141,6 +152,52 @@ TEST_CASE("series past their TTL vanish from the exposition and are deleted; fre
   // Writing again brings an expired series back, from 0.
   jobs.WithLabelValues({"old"}).Increment();
   CHECK(Body(Text(db, reader_options)) == "forever_total{id=\"old\"} 1\njobs_total{id=\"new\"} 1\njobs_total{id=\"old\"} 1\n");
+}
+
+TEST_CASE("a series' bucket rows, native buckets and exemplars go with it, whoever deletes it") {
+  test::TempDir dir;
+  const std::string db = dir.File("m.db");
+  FakeClock clock;
+  Options options;
+  options.clock = clock.fn();
+  options.housekeeping_interval_ms = 0;  // only the passes this test runs
+  Registry registry(db, options);
+  auto declare = [&] {
+    return BuildHistogram().Name("latency").LabelNames({"path"}).Buckets({1, 2}).NativeHistogram(1.1).Ttl(60)
+        .Register(registry);
+  };
+  auto latency = declare();
+  const Labels exemplar = {{"trace", "t1"}};
+  // Each observation: one classic bucket row, one native bucket row, one exemplar.
+  auto observe = [&](const std::string& path) { latency.WithLabelValues({path}).Observe(0.5, exemplar); };
+  for (const char* path : {"a", "b", "c", "d"}) observe(path);
+  CHECK(ChildRows(db) == "4 4 4");
+
+  CHECK(registry.RemoveSeries("latency", {{"path", "a"}}));
+  CHECK(ChildRows(db) == "3 3 3");
+  test::ExecSql(db, "DELETE FROM series WHERE labels = x'620001'");  // path="b", as another program would
+  CHECK(ChildRows(db) == "2 2 2");
+  clock.Advance(61);
+  observe("d");  // "c" expires, "d" does not
+  CHECK(registry.Housekeep().expired_series == 1);
+  CHECK(ChildRows(db) == "1 1 1");
+  CHECK(registry.ClearFamily("latency"));
+  CHECK(ChildRows(db) == "0 0 0");
+
+  observe("d");
+  CHECK(registry.RemoveFamily("latency"));
+  CHECK(ChildRows(db) == "0 0 0");
+  observe("d");  // rows of a family that is gone...
+  CHECK(ChildRows(db) == "1 1 1");
+  CHECK(registry.Housekeep().orphaned_series == 1);  // ...go with their series
+  CHECK(ChildRows(db) == "0 0 0");
+
+  latency = declare();
+  observe("e");
+  CHECK(ChildRows(db) == "1 1 1");
+  registry.Wipe();
+  CHECK(ChildRows(db) == "0 0 0");
+  CHECK(test::IntegrityCheck(db) == "ok");
 }
 
 TEST_CASE("churning label values under a TTL keep the file bounded") {

@@ -51,9 +51,7 @@ struct Store::Connection {
         insert_series(*db, sql::kInsertSeries),
         select_series(*db, sql::kSelectSeriesByKey),
         set_native_schema(*db, sql::kSetNativeSchema),
-        delete_series_buckets(*db, sql::kDeleteSeriesBucketsByKey),
         delete_series(*db, sql::kDeleteSeriesByKey),
-        delete_family_buckets(*db, sql::kDeleteFamilyBuckets),
         delete_family_series(*db, sql::kDeleteFamilySeries),
         bucket(*db, sql::kAddToBucket),
         select_buckets(*db, sql::kSelectBuckets),
@@ -73,7 +71,7 @@ struct Store::Connection {
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
   RowStatement<SeriesRow> add, set, observe, observe_native, insert_series, select_series, set_native_schema;
-  RowStatement<SeriesRow> delete_series_buckets, delete_series, delete_family_buckets, delete_family_series;
+  RowStatement<SeriesRow> delete_series, delete_family_series;
   RowStatement<BucketRow> bucket, select_buckets;
   RowStatement<NativeBucketRow> native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
       delete_native_buckets;

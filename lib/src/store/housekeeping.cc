@@ -30,8 +30,8 @@ constexpr const char* kDoing = "cannot housekeep";
 HousekeepingReport Store::Housekeep() { return maintenance_->HousekeepNow(); }
 
 // Deletes, batch by batch, the series that `select_sql` (its parameters
-// bound by `bind`, :limit to kBatchRows; its column the series' id) finds,
-// with their bucket rows. Returns how many.
+// bound by `bind`, :limit to kBatchRows; its column the series' id) finds;
+// their child rows go by the triggers. Returns how many.
 int64_t Store::DeleteInBatches(const char* select_sql, const std::function<void(SQLite::Statement&)>& bind,
                                int* batches, const std::atomic<bool>& stop) {
   int64_t deleted = 0;
@@ -40,16 +40,12 @@ int64_t Store::DeleteInBatches(const char* select_sql, const std::function<void(
       SQLite::Statement select_ids(*c.db, select_sql);
       bind(select_ids);
       select_ids.bind(":limit", kBatchRows);
-      RowStatement<BucketRow> delete_buckets(*c.db, sql::kDeleteBucketsById);
       RowStatement<SeriesRow> delete_series(*c.db, sql::kDeleteSeriesById);
       std::vector<int64_t> ids;
       Transaction txn(c, c.begin_write);
       while (select_ids.executeStep()) ids.push_back(select_ids.getColumn(0).getInt64());
       select_ids.reset();
       for (int64_t id : ids) {
-        BucketRow buckets;
-        buckets.series_id = id;
-        Exec(delete_buckets.Bind(buckets));
         SeriesRow series;
         series.id = id;
         Exec(delete_series.Bind(series));
@@ -129,18 +125,6 @@ HousekeepingReport Store::HousekeepPass(const std::atomic<bool>& stop) {
   // Rows of removed families (written by handles that outlived them).
   report.orphaned_series =
       DeleteInBatches(sql::kSelectOrphanedSeries, [](SQLite::Statement&) {}, &batches, stop);
-  if (batches < kMaxBatches && !stopped()) {
-    RunPassBatch(kDoing, [&](Connection& c) {
-      Transaction txn(c, c.begin_write);
-      // Left by a program that deleted series without their buckets (the
-      // triggers delete native buckets and exemplars with their series).
-      c.db->exec(sql::kDeleteOrphanedBuckets);
-      txn.Commit();
-      AfterCommit(c);
-      return true;
-    });
-    ++batches;
-  }
   report.complete = batches < kMaxBatches && !stopped();
   return report;
 }

@@ -132,8 +132,18 @@ CREATE TRIGGER series_deletes_exemplars AFTER DELETE ON series BEGIN
 END;
 )sql";
 
+// Version 5: a series' classic buckets go by a trigger too, as its native
+// buckets and exemplars do, whichever statement or program deletes the
+// series; bucket rows a program left without their series go once.
+inline constexpr const char kMigrateV4ToV5[] = R"sql(
+CREATE TRIGGER series_deletes_bucket_counts AFTER DELETE ON series BEGIN
+  DELETE FROM bucket_counts WHERE series_id = old.id;
+END;
+DELETE FROM bucket_counts WHERE series_id NOT IN (SELECT id FROM series);
+)sql";
+
 // kMigrations[v - 1] turns version v into v + 1; one more, one version more.
-inline constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4};
+inline constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4, kMigrateV4ToV5};
 
 }  // namespace promsqlite::detail::sql
 
@@ -224,20 +234,15 @@ inline constexpr const char kSelectSeriesByKey[] =
 inline constexpr const char kSetNativeSchema[] = "UPDATE series SET native_schema = :native_schema WHERE id = :id";
 
 // Removal: a series (all writers' rows) by (family_id, labels); a family's
-// series; one series by id (housekeeping). Their buckets go first.
-inline constexpr const char kDeleteSeriesBucketsByKey[] =
-    "DELETE FROM bucket_counts WHERE series_id IN "
-    "(SELECT id FROM series WHERE family_id = :family_id AND labels = :labels)";
+// series; one series by id (housekeeping). A series' child rows (classic
+// and native buckets, exemplars) go by the triggers.
 inline constexpr const char kDeleteSeriesByKey[] =
     "DELETE FROM series WHERE family_id = :family_id AND labels = :labels";
-inline constexpr const char kDeleteFamilyBuckets[] =
-    "DELETE FROM bucket_counts WHERE series_id IN (SELECT id FROM series WHERE family_id = :family_id)";
 inline constexpr const char kDeleteFamilySeries[] = "DELETE FROM series WHERE family_id = :family_id";
-inline constexpr const char kDeleteBucketsById[] = "DELETE FROM bucket_counts WHERE series_id = :series_id";
 inline constexpr const char kDeleteSeriesById[] = "DELETE FROM series WHERE id = :id";
 
 // Every row but the writers' (and sqlite_sequence: ids are never reused).
-inline constexpr const char kWipe[] = "DELETE FROM bucket_counts; DELETE FROM series; DELETE FROM families;";
+inline constexpr const char kWipe[] = "DELETE FROM series; DELETE FROM families;";
 
 // ---------------------------------------------------------------------------
 // Classic buckets (a BucketRow each).
@@ -424,10 +429,6 @@ inline constexpr const char kSelectExpiredSeries[] =
 // Columns: id. Series whose family is gone.
 inline constexpr const char kSelectOrphanedSeries[] =
     "SELECT id FROM series WHERE family_id NOT IN (SELECT id FROM families) LIMIT :limit";
-// Left by a program that deleted series without their buckets (the
-// triggers delete native buckets and exemplars with their series).
-inline constexpr const char kDeleteOrphanedBuckets[] =
-    "DELETE FROM bucket_counts WHERE series_id NOT IN (SELECT id FROM series)";
 
 }  // namespace promsqlite::detail::sql
 

@@ -419,8 +419,7 @@ std::optional<std::pair<int64_t, FamilySpec>> Store::FindFamily(const std::strin
 bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   return Run("cannot remove series", [&](Connection& c) {
     Transaction txn(c, c.begin_write);
-    const SeriesRow key = SeriesKey(family_id, labels, 0);
-    for (RowStatement<SeriesRow>* s : {&c.delete_series_buckets, &c.delete_series}) Exec(s->Bind(key));
+    Exec(c.delete_series.Bind(SeriesKey(family_id, labels, 0)));  // its child rows go by the triggers
     bool removed = c.db->getChanges() > 0;
     txn.Commit();
     AfterCommit(c);
@@ -428,21 +427,19 @@ bool Store::RemoveSeries(int64_t family_id, std::string_view labels) {
   });
 }
 
-// Runs `series_statements` (each binding the family id), then `family`
-// (binding it as the families row's id) when given, in one transaction;
-// true when the last one changed a row.
-bool Store::DeleteFamilyRows(const char* doing, int64_t family_id,
-                             std::initializer_list<RowStatement<SeriesRow> Connection::*> series_statements,
-                             RowStatement<FamilyRow> Connection::*family) {
+// Deletes the family's series (their child rows go by the triggers) and,
+// when `family_too`, its families row, in one transaction; true when the
+// last delete changed a row.
+bool Store::DeleteFamilyRows(const char* doing, int64_t family_id, bool family_too) {
   return Run(doing, [&](Connection& c) {
     Transaction txn(c, c.begin_write);
     SeriesRow of_family;
     of_family.family_id = family_id;
-    for (RowStatement<SeriesRow> Connection::*member : series_statements) Exec((c.*member).Bind(of_family));
-    if (family) {
-      FamilyRow row;
-      row.id = family_id;
-      Exec((c.*family).Bind(row));
+    Exec(c.delete_family_series.Bind(of_family));
+    if (family_too) {
+      FamilyRow family;
+      family.id = family_id;
+      Exec(c.delete_family.Bind(family));
     }
     bool changed = c.db->getChanges() > 0;
     txn.Commit();
@@ -452,14 +449,11 @@ bool Store::DeleteFamilyRows(const char* doing, int64_t family_id,
 }
 
 bool Store::RemoveFamily(int64_t family_id) {
-  return DeleteFamilyRows("cannot remove family", family_id,
-                          {&Connection::delete_family_buckets, &Connection::delete_family_series},
-                          &Connection::delete_family);
+  return DeleteFamilyRows("cannot remove family", family_id, true);
 }
 
 void Store::ClearFamily(int64_t family_id) {
-  DeleteFamilyRows("cannot clear family", family_id,
-                   {&Connection::delete_family_buckets, &Connection::delete_family_series}, nullptr);
+  DeleteFamilyRows("cannot clear family", family_id, false);
 }
 
 void Store::Wipe() {

@@ -16,7 +16,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,12 +35,6 @@ class Statement;
 }
 
 namespace promsqlite::detail {
-
-// store/sql_rows.h
-template <typename Row>
-class RowStatement;
-struct FamilyRow;
-struct SeriesRow;
 
 // A family's native histogram, copied into every reference to its series.
 struct NativeLayout {
@@ -182,9 +175,7 @@ class Store {
   void StepAsideForPass() const;
   // DatabaseError for an operation that waited busy_timeout_ms for the lock.
   DatabaseError LockTimeout(const char* doing, const std::string& why) const;
-  bool DeleteFamilyRows(const char* doing, int64_t family_id,
-                        std::initializer_list<RowStatement<SeriesRow> Connection::*> series_statements,
-                        RowStatement<FamilyRow> Connection::*family);
+  bool DeleteFamilyRows(const char* doing, int64_t family_id, bool family_too);
   // After every commit: tells the maintenance when a checkpoint or a
   // housekeeping pass is due (it runs them elsewhere).
   void AfterCommit(Connection& c) noexcept;
