@@ -238,6 +238,13 @@ Options MakeOptions(const py::kwargs& kwargs) {
       if (s == "immediate") options.write_mode = WriteMode::kImmediate;
       else if (s == "batched") options.write_mode = WriteMode::kBatched;
       else throw InvalidArgument("option write_mode: \"" + s + "\" is neither \"immediate\" nor \"batched\"");
+    } else if (key == "pending_store") {
+      std::string s = Utf8(value);
+      if (s == "shared_file") options.pending_store = PendingStore::kSharedFile;
+      else if (s == "process_memory") options.pending_store = PendingStore::kProcessMemory;
+      else
+        throw InvalidArgument("option pending_store: \"" + s +
+                              "\" is neither \"shared_file\" nor \"process_memory\"");
     } else if (key == "busy_timeout_ms" || key == "checkpoint_wal_pages" || key == "flush_interval_ms" ||
                key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms" || key == "file_mode" ||
                key == "page_size") {
@@ -260,7 +267,7 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else options.checkpoint_busy_timeout_ms = i;
     } else {
       throw InvalidArgument("unknown option \"" + key +
-                            "\" (known: create_if_missing, synchronous, write_mode, flush_interval_ms, "
+                            "\" (known: create_if_missing, synchronous, write_mode, pending_store, flush_interval_ms, "
                             "busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, "
                             "checkpoint_busy_timeout_ms, file_mode, page_size)");
     }

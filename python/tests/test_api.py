@@ -356,15 +356,19 @@ def test_make_wsgi_app_serves_the_metrics(db, registry):
     assert samples(body)[("wsgi_hits_total", ())] == 7.0
 
 
-def test_batched_updates_reach_the_file_on_flush_and_collect(tmp_path, registry):
+@pytest.mark.parametrize("pending_store", ["process_memory", "shared_file"])
+def test_batched_updates_reach_the_file_on_flush_and_collect(tmp_path, registry, pending_store):
     path = str(tmp_path / "batched.db")
-    promsqlite.set_db(path, write_mode="batched", flush_interval_ms=3600 * 1000)
+    promsqlite.set_db(path, write_mode="batched", pending_store=pending_store, flush_interval_ms=3600 * 1000)
     c = promsqlite.Counter("batched_hits", "Hits.", ["k"], registry=registry)
     child = c.labels("a")
     for _ in range(1000):
         child.inc()
     assert child.get() == 1000.0  # this process's view includes what is pending
-    assert samples(promsqlite._core.Reader(path).render()) == {("batched_hits_total", (("k", "a"),)): 0.0}
+    # Other readers see pending updates at once in a shared region, only
+    # once flushed from process memory.
+    seen = 1000.0 if pending_store == "shared_file" else 0.0
+    assert samples(promsqlite._core.Reader(path).render()) == {("batched_hits_total", (("k", "a"),)): seen}
     assert exposed(registry) == {("batched_hits_total", (("k", "a"),)): 1000.0}  # collect flushes first
     child.inc(5)
     promsqlite.flush()

@@ -2,6 +2,7 @@
 #ifndef PROMSQLITE_OPTIONS_H_
 #define PROMSQLITE_OPTIONS_H_
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -24,6 +25,21 @@ enum class WriteMode {
   // updates of the last interval; a flush is all-or-nothing, so a
   // histogram is never half-applied and nothing is counted twice.
   kBatched,
+};
+
+// Batched mode: where a process's updates wait for their flush.
+enum class PendingStore {
+  // In a shared mapping of a file beside the database (FILE-pending/, one
+  // per writer process, with the database's mode): an update whose call
+  // returned survives a SIGKILL of its process (another writer, `promsqlite
+  // housekeep` or the server's housekeeping applies it exactly once) and
+  // every reader adds it at once. Counters, shared gauges, classic
+  // histograms and summaries; native histograms, per-process gauges and
+  // exemplars wait in process memory as with kProcessMemory.
+  kSharedFile,
+  // In this process's memory: a SIGKILL loses the updates of the last
+  // interval, and readers see them only once flushed.
+  kProcessMemory,
 };
 
 // How a writer waits while another process holds the file's write lock
@@ -82,6 +98,17 @@ struct Options {
 
   // Batched mode: how often pending updates are written. Default: 1000.
   int flush_interval_ms = 1000;
+
+  // Batched mode: where updates wait for their flush (docs/pending-regions.md).
+  // Default: PendingStore::kSharedFile.
+  PendingStore pending_store = PendingStore::kSharedFile;
+
+  // PendingStore::kSharedFile: the size of this process's region of pending
+  // updates, a sparse file whose pages are allocated as series are first
+  // updated (about 140 bytes per counter or gauge, 230 + 24 per bucket per
+  // histogram, plus its labels). Series beyond it wait in process memory,
+  // reported once through on_background_error. Default: 64 MiB.
+  size_t pending_region_bytes = size_t{64} << 20;
 
   // Called when background work fails: a batched flush (the updates stay
   // pending and are retried) or an opportunistic housekeeping pass. Runs on

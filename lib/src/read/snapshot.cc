@@ -15,6 +15,7 @@
 #include "base/tuple_codec.h"
 #include "declare/native_histogram.h"
 #include "declare/validate.h"
+#include "read/pending_overlay.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
 #include "store/schema.h"
@@ -110,6 +111,10 @@ std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::D
 
 }  // namespace
 
+// Snapshots taken at most while regions flush under them; the last one is
+// read on (docs/pending-regions.md).
+constexpr int kSnapshotAttempts = 20;
+
 struct SnapshotCursor::State {
   State(SQLite::Database& database, const std::string& file, double at, const std::vector<std::string>* names)
       : db(database), path(file), now(at), only(names), snapshot(db) {}  // BEGIN (deferred): one read snapshot
@@ -118,8 +123,25 @@ struct SnapshotCursor::State {
   bool Step(SnapshotVisitor& visitor) {
     while (!done) {
       if (in_family) {
-        if (series->executeStep()) {
-          if (Row(visitor)) return true;
+        if (!row_ready && !rows_done) {
+          if (series->executeStep()) row_ready = true;
+          else rows_done = true;
+        }
+        // Pending series of the regions (docs/pending-regions.md), merged
+        // in label order: those without a row go before the next row.
+        if (pending != nullptr && next_pending != pending->end()) {
+          if (!row_ready || next_pending->first < RowLabels()) {
+            const auto& [labels, entry] = *next_pending++;
+            if (PendingOnly(visitor, labels, entry)) return true;
+            continue;
+          }
+        }
+        if (row_ready) {
+          row_ready = false;
+          const PendingOverlay::Entry* add = nullptr;
+          if (pending != nullptr && next_pending != pending->end() && next_pending->first == RowLabels())
+            add = &(next_pending++)->second;
+          if (Row(visitor, add)) return true;
           continue;
         }
         in_family = false;
@@ -147,6 +169,10 @@ struct SnapshotCursor::State {
       if (per_pid) family.spec.label_names.push_back("pid");
       expired_before = spec.ttl_seconds > 0 ? now - spec.ttl_seconds : -HUGE_VAL;
       fold.emplace(mode);
+      // Regions hold shared series only, never native histograms.
+      pending = overlay && mode == GaugeMode::kShared && !native ? overlay->Family(spec.name) : nullptr;
+      if (pending != nullptr) next_pending = pending->begin();
+      row_ready = rows_done = false;
       SeriesRow of_family;
       of_family.family_id = family.id;
       series->Bind(of_family);
@@ -168,9 +194,56 @@ struct SnapshotCursor::State {
     return true;
   }
 
-  // The current row of `series`; true when it reached the visitor (rows of
-  // expired series, dead writers and folded tuples do not, or later).
-  bool Row(SnapshotVisitor& visitor) {
+  // The labels blob of the current row of `series`.
+  std::string_view RowLabels() {
+    SQLite::Column labels = series->getColumn(sql::SeriesColumn("labels"));
+    return std::string_view(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
+  }
+
+  // Whether a region's entry fits the family as it is now (one declared
+  // anew with another type or buckets does not take it).
+  bool Fits(const PendingOverlay::Entry& entry) const {
+    switch (entry.kind) {
+      case PendingKind::kCounter:
+        return family.spec.type == MetricType::kCounter;
+      case PendingKind::kDistribution:
+        return (histogram && entry.cell.buckets.size() == family.spec.buckets.size()) ||
+               (family.spec.type == MetricType::kSummary && entry.cell.buckets.empty());
+      case PendingKind::kGauge:
+        return family.spec.type != MetricType::kCounter && !histogram &&
+               family.spec.type != MetricType::kSummary;
+    }
+    return false;
+  }
+
+  // Adds a region's pending updates to the record of a row.
+  static void AddPending(const PendingCell& cell, SeriesRecord* record) {
+    record->value = cell.has_set ? cell.value : record->value + cell.value;
+    record->count += cell.count;
+    for (size_t b = 0; b < cell.buckets.size() && b < record->bucket_counts.size(); ++b)
+      record->bucket_counts[b] += cell.buckets[b];
+  }
+
+  // A series only the regions have so far (or whose row expired): what its
+  // flush will write. True when it reached the visitor.
+  bool PendingOnly(SnapshotVisitor& visitor, const std::string& labels, const PendingOverlay::Entry& entry) {
+    if (!Fits(entry)) return false;
+    // A malformed key is the region's problem, not the scrape's: left out.
+    if (!DecodeTuple(labels, &record.label_values) || record.label_values.size() != label_count) return false;
+    record.value = 0;
+    record.count = 0;
+    record.created = now;  // the flush's time will be close to it
+    record.bucket_counts.assign(histogram ? family.spec.buckets.size() : 0, 0);
+    record.exemplars.clear();
+    AddPending(entry.cell, &record);
+    visitor.Series(family, record);
+    return true;
+  }
+
+  // The current row of `series` with `add`'s pending updates (may be null);
+  // true when it reached the visitor (rows of expired series, dead writers
+  // and folded tuples do not, or later).
+  bool Row(SnapshotVisitor& visitor, const PendingOverlay::Entry* add) {
     using sql::SeriesColumn;
     constexpr int kId = SeriesColumn("id"), kLabels = SeriesColumn("labels"), kValue = SeriesColumn("value"),
                   kCount = SeriesColumn("count"), kCreated = SeriesColumn("created"),
@@ -178,7 +251,11 @@ struct SnapshotCursor::State {
                   kNativeSchema = SeriesColumn("native_schema");
     const FamilySpec& spec = family.spec;
     SQLite::Statement& row = *series;
-    if (row.getColumn(kUpdated).getDouble() < expired_before) return false;  // TTL
+    if (add != nullptr && !Fits(*add)) add = nullptr;
+    if (row.getColumn(kUpdated).getDouble() < expired_before) {  // TTL
+      // Expired, but a pending update will make it anew with only itself.
+      return add != nullptr && PendingOnly(visitor, std::string(RowLabels()), *add);
+    }
     SQLite::Column value_column = row.getColumn(kValue);
     const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
     SQLite::Column labels = row.getColumn(kLabels);
@@ -245,6 +322,7 @@ struct SnapshotCursor::State {
       }
       native_buckets->reset();
     }
+    if (add != nullptr) AddPending(add->cell, &record);
     visitor.Series(family, record);
     return true;
   }
@@ -272,13 +350,30 @@ struct SnapshotCursor::State {
   double expired_before = 0;
   std::optional<GaugeFold> fold;
   std::string group_labels;  // the tuple the fold is folding
+  // Pending updates of the regions, when any; the current family's, and
+  // the next of them to merge.
+  std::optional<PendingOverlay> overlay;
+  const PendingOverlay::Series* pending = nullptr;
+  PendingOverlay::Series::const_iterator next_pending;
+  bool row_ready = false, rows_done = false;  // the current family's rows
 };
 
 SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
                                const std::vector<std::string>* only) {
   GuardSqlite(path, "cannot read", [&] {
-    auto state = std::make_unique<State>(db, path, now, only);
-    state->version = CheckSchemaReadable(db, path);
+    std::unique_ptr<State> state;
+    for (int attempt = 1;; ++attempt) {
+      // The regions are listed and opened before the snapshot is taken
+      // (read/pending_overlay.h says why).
+      PendingOverlay overlay(path);
+      state = std::make_unique<State>(db, path, now, only);
+      state->version = CheckSchemaReadable(db, path);
+      if (state->version == 0 || overlay.Load(db, state->version) || attempt == kSnapshotAttempts) {
+        if (!overlay.empty()) state->overlay.emplace(std::move(overlay));
+        break;
+      }
+      state.reset();  // a region flushed after the snapshot began: a new snapshot
+    }
     if (state->version == 0) {  // no schema yet: an empty file
       state->snapshot.commit();
       state->done = true;

@@ -66,7 +66,12 @@ struct Store::Connection {
         update_help(*db, sql::kUpdateHelp),
         delete_family(*db, sql::kDeleteFamily),
         insert_writer(*db, sql::kInsertWriter),
-        select_writer(*db, sql::kSelectWriter) {}
+        select_writer(*db, sql::kSelectWriter),
+        record_pending_flush(*db, sql::kRecordPendingFlush),
+        mark_region_recovered(*db, sql::kMarkRegionRecovered),
+        select_pending_flush(*db, sql::kSelectPendingFlush),
+        select_old_pending_flushes(*db, sql::kSelectOldPendingFlushes),
+        delete_pending_flush(*db, sql::kDeletePendingFlush) {}
 
   std::unique_ptr<SQLite::Database> db;
   SQLite::Statement begin_write, begin_read, commit, rollback;
@@ -78,6 +83,8 @@ struct Store::Connection {
   RowStatement<ExemplarRow> exemplar;
   RowStatement<FamilyRow> select_family, insert_family, update_help, delete_family;
   RowStatement<WriterRow> insert_writer, select_writer;
+  RowStatement<PendingFlushRow> record_pending_flush, mark_region_recovered, select_pending_flush,
+      select_old_pending_flushes, delete_pending_flush;
   int wal_pages = 0;     // set by the WAL hook after each commit
   int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge
   int64_t pending_writer_id = 0;  // registered in the open transaction, not committed yet

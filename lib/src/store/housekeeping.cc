@@ -66,6 +66,13 @@ HousekeepingReport Store::HousekeepPass(const std::atomic<bool>& stop) {
   int batches = 0;
   auto stopped = [&] { return stop.load(std::memory_order_relaxed); };
 
+  // Dead batched writers' pending regions first (docs/pending-regions.md):
+  // what they hold is acknowledged updates, and each pass brings it in.
+  RegionRecoveryReport recovery = RecoverRegions();
+  report.recovered_regions = recovery.regions;
+  report.recovered_updates = recovery.slots;
+  DeleteOldPendingFlushRecords();
+
   // Writers that are gone: their rows in live-mode families go at once.
   // Whether a process runs is asked of /proc outside the store's mutex.
   std::vector<std::pair<int64_t, ProcessIdentity>> writers = RunRead(kDoing, [&](Connection& c) {

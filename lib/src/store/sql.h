@@ -142,8 +142,21 @@ END;
 DELETE FROM bucket_counts WHERE series_id NOT IN (SELECT id FROM series);
 )sql";
 
+// Version 6: batched writers' pending regions (docs/pending-regions.md).
+// A region's last committed flush generation, written in the flush's own
+// transaction; `recovered` once a recoverer wrote what the region held.
+inline constexpr const char kMigrateV5ToV6[] = R"sql(
+CREATE TABLE pending_flushes (
+  region     TEXT PRIMARY KEY,
+  generation INTEGER NOT NULL,
+  recovered  INTEGER NOT NULL DEFAULT 0,
+  updated    REAL NOT NULL
+);
+)sql";
+
 // kMigrations[v - 1] turns version v into v + 1; one more, one version more.
-inline constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4, kMigrateV4ToV5};
+inline constexpr const char* kMigrations[] = {kMigrateV1ToV2, kMigrateV2ToV3, kMigrateV3ToV4, kMigrateV4ToV5,
+                                              kMigrateV5ToV6};
 
 }  // namespace promsqlite::detail::sql
 
@@ -307,6 +320,27 @@ inline constexpr const char kSelectWriter[] =
 inline constexpr const char kSelectAllWriters[] = "SELECT id, pid, start_time, boot_id FROM writers";
 inline const char* SelectWriters(int version) { return version >= 2 ? kSelectAllWriters : nullptr; }
 inline constexpr const char kDeleteWriter[] = "DELETE FROM writers WHERE id = :id";
+
+// ---------------------------------------------------------------------------
+// Flush records of pending regions (a PendingFlushRow each).
+
+inline constexpr const char kRecordPendingFlush[] =
+    "INSERT INTO pending_flushes (region, generation, updated) VALUES (:region, :generation, :updated) "
+    "ON CONFLICT (region) DO UPDATE SET generation = excluded.generation, updated = excluded.updated";
+inline constexpr const char kMarkRegionRecovered[] =
+    "INSERT INTO pending_flushes (region, generation, recovered, updated) "
+    "VALUES (:region, :generation, :recovered, :updated) "
+    "ON CONFLICT (region) DO UPDATE SET recovered = excluded.recovered, updated = excluded.updated";
+// Columns (these three): region, generation, recovered, updated.
+inline constexpr const char kSelectPendingFlush[] =
+    "SELECT region, generation, recovered, updated FROM pending_flushes WHERE region = :region";
+inline constexpr const char kSelectAllPendingFlushes[] =
+    "SELECT region, generation, recovered, updated FROM pending_flushes";
+inline constexpr const char kSelectOldPendingFlushes[] =
+    "SELECT region, generation, recovered, updated FROM pending_flushes WHERE updated < :updated";
+inline constexpr const char kDeletePendingFlush[] = "DELETE FROM pending_flushes WHERE region = :region";
+// Files before version 6 have no pending regions.
+inline const char* SelectPendingFlushes(int version) { return version >= 6 ? kSelectAllPendingFlushes : nullptr; }
 
 // ---------------------------------------------------------------------------
 // The columns readers select from families and series, in this order, on a

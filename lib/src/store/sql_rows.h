@@ -166,6 +166,34 @@ struct WriterRow {
   }
 };
 
+// pending_flushes: a pending region's last committed flush
+// (docs/pending-regions.md).
+struct PendingFlushRow {
+  std::string region;  // the region file's name
+  int64_t generation = 0;
+  int64_t recovered = 0;  // 1 once a recoverer wrote the region
+  double updated = 0;
+
+  template <typename F>
+  void Fields(F&& f) const {
+    f(":region", region);
+    f(":generation", generation);
+    f(":recovered", recovered);
+    f(":updated", updated);
+  }
+};
+
+// The row at the current row of a statement selecting region, generation,
+// recovered, updated.
+inline PendingFlushRow ReadPendingFlushRow(const SQLite::Statement& s) {
+  PendingFlushRow row;
+  row.region = s.getColumn(0).getString();
+  row.generation = s.getColumn(1).getInt64();
+  row.recovered = s.getColumn(2).getInt64();
+  row.updated = s.getColumn(3).getDouble();
+  return row;
+}
+
 // A prepared statement of one table, bound from that table's rows.
 template <typename Row>
 class RowStatement : public SQLite::Statement {

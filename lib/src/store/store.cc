@@ -330,31 +330,36 @@ void Store::Observe(const SeriesRef& series, double value, int bucket, const Exe
   });
 }
 
-void Store::ApplyBatch(const std::vector<BatchUpdate>& updates) {
+void Store::ApplyUpdates(Connection& c, const std::vector<BatchUpdate>& updates, double now) {
+  for (const BatchUpdate& u : updates) {
+    switch (u.kind) {
+      case BatchUpdate::kAdd:
+      case BatchUpdate::kSet: {
+        RowStatement<SeriesRow>& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
+        const int64_t writer_id = WriterFor(c, u.series);
+        Exec(s.Bind(SeriesChange(u.series, writer_id, u.value, 0, now)));
+        if (!u.exemplars.empty())
+          KeepExemplars(c, WrittenId(c, u.series, writer_id, nullptr), u.exemplars.data(), u.exemplars.size());
+        break;
+      }
+      case BatchUpdate::kObserve: {
+        int schema = 0;
+        int64_t id = ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(),
+                                       u.bucket_deltas.size(), now, &schema);
+        if (u.series.native.enabled && !u.native.empty()) AddNativeBuckets(c, id, u.series, schema, u.native);
+        KeepExemplars(c, id, u.exemplars.data(), u.exemplars.size());
+        break;
+      }
+    }
+  }
+}
+
+void Store::ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush) {
   Run("cannot flush", [&](Connection& c) {
     const double now = Now();
     Transaction txn(c, c.begin_write);
-    for (const BatchUpdate& u : updates) {
-      switch (u.kind) {
-        case BatchUpdate::kAdd:
-        case BatchUpdate::kSet: {
-          RowStatement<SeriesRow>& s = u.kind == BatchUpdate::kAdd ? c.add : c.set;
-          const int64_t writer_id = WriterFor(c, u.series);
-          Exec(s.Bind(SeriesChange(u.series, writer_id, u.value, 0, now)));
-          if (!u.exemplars.empty())
-            KeepExemplars(c, WrittenId(c, u.series, writer_id, nullptr), u.exemplars.data(), u.exemplars.size());
-          break;
-        }
-        case BatchUpdate::kObserve: {
-          int schema = 0;
-          int64_t id = ApplyObservations(c, u.series, u.value, u.count, u.bucket_deltas.data(),
-                                         u.bucket_deltas.size(), now, &schema);
-          if (u.series.native.enabled && !u.native.empty()) AddNativeBuckets(c, id, u.series, schema, u.native);
-          KeepExemplars(c, id, u.exemplars.data(), u.exemplars.size());
-          break;
-        }
-      }
-    }
+    ApplyUpdates(c, updates, now);
+    if (flush != nullptr) RecordPendingFlush(c, *flush, now);
     txn.Commit();
     AfterCommit(c);
   });

@@ -96,6 +96,20 @@ struct StoredSeries {
   std::vector<int64_t> bucket_counts;  // per bucket index, not cumulative
 };
 
+// A flush of a pending region: its name and the generation it commits.
+struct PendingFlush {
+  std::string region;
+  uint64_t generation = 0;
+};
+
+// What Store::RecoverRegions did.
+struct RegionRecoveryReport {
+  int64_t regions = 0;        // recovered and removed
+  int64_t slots = 0;          // series updates written from them
+  int64_t dropped_slots = 0;  // of families removed or declared anew otherwise
+  std::vector<std::string> problems;  // regions that could not be read (left in place)
+};
+
 class Store {
  public:
   Store(std::string path, const Options& options);
@@ -125,8 +139,19 @@ class Store {
 
   StoredSeries Read(const SeriesRef& series, size_t buckets);
 
-  // Applies many updates in ONE write transaction: all or none.
-  void ApplyBatch(const std::vector<BatchUpdate>& updates);
+  // Applies many updates in ONE write transaction: all or none. With
+  // `flush` (not null), records in that transaction that the region's
+  // flush of that generation committed (docs/pending-regions.md).
+  void ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush = nullptr);
+
+  // Pending regions (store/pending_recovery.cc). Writes what the regions of
+  // dead writers hold, exactly once, a few regions per transaction, and
+  // removes them.
+  RegionRecoveryReport RecoverRegions();
+  // A region its writer removed after its last flush: its record goes.
+  void ForgetPendingRegion(const std::string& region);
+  // Deletes records of regions gone for a while; returns how many.
+  int64_t DeleteOldPendingFlushRecords();
 
   // The family exposing `name` (its name, or counter x for "x_total", info
   // x for "x_info"), with its id; nullopt when there is none.
@@ -202,6 +227,9 @@ class Store {
   // Returns the series' id and, for native histograms, its schema.
   int64_t ApplyObservations(Connection& c, const SeriesRef& series, double sum, int64_t count,
                             const int64_t* bucket_deltas, size_t buckets, double now, int* schema);
+  // ApplyBatch's writes, inside the caller's transaction.
+  void ApplyUpdates(Connection& c, const std::vector<BatchUpdate>& updates, double now);
+  void RecordPendingFlush(Connection& c, const PendingFlush& flush, double now);
 
   const std::string path_;
   const Options options_;

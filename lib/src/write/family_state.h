@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "promsqlite/family.h"
+#include "store/pending_region.h"
 #include "store/store.h"
 #include "write/pending.h"
 #include "write/writer.h"
@@ -36,6 +37,11 @@ struct SeriesState {
   std::atomic<int64_t> id{0};
   std::atomic<int32_t> native_schema{0};  // set from the family's at creation
   PendingUpdates pending;  // batched mode only
+  // Batched mode with PendingStore::kSharedFile: whether this series' updates
+  // go to the process's region (set by Writer::Track; cleared when the
+  // region cannot take it), and its slot there, made on its first update.
+  std::atomic<bool> in_region{false};
+  std::atomic<SlotHead*> slot{nullptr};
   SeriesRef ref() {
     return SeriesRef{family->id, labels, &id, family->spec.gauge_mode != GaugeMode::kShared, family->native,
                      &native_schema};

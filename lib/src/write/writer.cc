@@ -64,6 +64,44 @@ void InstallProcessHooks() {
 
 bool IsCounter(const SeriesState& s) { return s.family->spec.type == MetricType::kCounter; }
 
+bool IsDistribution(const SeriesState& s) {
+  return s.family->spec.type == MetricType::kHistogram || s.family->spec.type == MetricType::kSummary;
+}
+
+// What a series keeps in a region: counters their sum; histograms and
+// summaries sum, count and buckets; every other type (gauges, info,
+// state sets) a sum of adds or a value to set, as in PendingUpdates.
+PendingKind KindOf(const SeriesState& s) {
+  if (IsCounter(s)) return PendingKind::kCounter;
+  return IsDistribution(s) ? PendingKind::kDistribution : PendingKind::kGauge;
+}
+
+// Native histograms, per-process gauges: their pending updates stay in
+// process memory (the region has no place for native buckets, and a
+// per-process series belongs to its process's row, which a recoverer must
+// not write).
+bool RegionCanHold(SeriesState& s) {
+  return !s.family->native.enabled && !s.ref().per_process;
+}
+
+// A staged cell as the update a flush writes.
+void FillFromCell(PendingKind kind, const PendingCell& cell, BatchUpdate* u) {
+  u->value = cell.value;
+  switch (kind) {
+    case PendingKind::kCounter:
+      u->kind = BatchUpdate::kAdd;
+      break;
+    case PendingKind::kGauge:
+      u->kind = cell.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
+      break;
+    case PendingKind::kDistribution:
+      u->kind = BatchUpdate::kObserve;
+      u->count = cell.count;
+      u->bucket_deltas = cell.buckets;
+      break;
+  }
+}
+
 }  // namespace
 
 Writer::Writer(const std::string& path, const Options& options)
@@ -90,8 +128,49 @@ void Writer::Track(const std::shared_ptr<SeriesState>& series) {
   if (!batched()) return;
   series->pending.bucket_deltas.assign(
       series->family->spec.type == MetricType::kHistogram ? series->family->spec.buckets.size() : 0, 0);
+  series->in_region.store(options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*series),
+                          std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(dirty_mu_);
   series_.push_back(series);
+}
+
+inline SlotHead* Writer::RegionSlot(SeriesState& series) {
+  if (!series.in_region.load(std::memory_order_relaxed)) return nullptr;
+  SlotHead* slot = series.slot.load(std::memory_order_acquire);
+  return slot != nullptr ? slot : NewSlot(series);
+}
+
+SlotHead* Writer::NewSlot(SeriesState& series) {
+  std::string problem;
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) return slot;
+    if (!region_ && !region_problem_) {
+      try {
+        region_ = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
+      } catch (const std::exception& e) {
+        region_problem_ = true;
+        problem = std::string(e.what()) + "; pending updates wait in process memory";
+      }
+    }
+    if (region_) {
+      const FamilySpec& spec = series.family->spec;
+      uint32_t buckets = spec.type == MetricType::kHistogram ? static_cast<uint32_t>(spec.buckets.size()) : 0;
+      if (SlotHead* slot = region_->NewSlot(KindOf(series), spec.name, series.labels, buckets)) {
+        series.slot.store(slot, std::memory_order_release);
+        return slot;
+      }
+      if (!region_problem_) {
+        region_problem_ = true;
+        problem = region_->path() + " is full (Options::pending_region_bytes = " +
+                  std::to_string(options_.pending_region_bytes) +
+                  "); the updates of further series wait in process memory";
+      }
+    }
+    series.in_region.store(false, std::memory_order_relaxed);
+  }
+  if (!problem.empty()) ReportLine(problem);
+  return nullptr;
 }
 
 void Writer::MarkDirty(SeriesState& series) {
@@ -104,6 +183,14 @@ void Writer::MarkDirty(SeriesState& series) {
 
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
   if (!batched()) return store_->Add(series.ref(), delta, exemplar);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Add(slot, delta);
+    if (exemplar) {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      series.pending.KeepExemplar(*exemplar);
+    }
+    return MarkDirty(series);
+  }
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
     if (exemplar) {
@@ -119,6 +206,10 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
 
 void Writer::Set(SeriesState& series, double value) {
   if (!batched()) return store_->Set(series.ref(), value);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Set(slot, value);
+    return MarkDirty(series);
+  }
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
     series.pending.has_set = true;
@@ -129,6 +220,14 @@ void Writer::Set(SeriesState& series, double value) {
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
   if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Observe(slot, value, bucket);
+    if (exemplar) {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      series.pending.KeepExemplar(*exemplar);
+    }
+    return MarkDirty(series);
+  }
   const NativeLayout& native = series.family->native;
   {
     PendingUpdates& p = series.pending;
@@ -160,6 +259,13 @@ StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
   if (!batched()) return store_->Read(series.ref(), buckets);
   std::lock_guard<std::mutex> no_flush_in_flight(flush_mu_);
   StoredSeries stored = store_->Read(series.ref(), buckets);
+  if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
+    PendingCell cell = region_->Pending(slot);
+    stored.value = cell.has_set ? cell.value : stored.value + cell.value;
+    stored.count += cell.count;
+    for (size_t b = 0; b < buckets && b < cell.buckets.size(); ++b) stored.bucket_counts[b] += cell.buckets[b];
+    return stored;
+  }
   PendingUpdates& p = series.pending;
   if (IsCounter(series)) {
     stored.value += p.counter_delta.load();
@@ -172,10 +278,20 @@ StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
   return stored;
 }
 
-bool Writer::TakePending(SeriesState& s, BatchUpdate* u) {
+bool Writer::TakePending(SeriesState& s, BatchUpdate* u, uint64_t generation, std::vector<SlotHead*>* staged) {
   PendingUpdates& p = s.pending;
   p.dirty.store(false);  // before taking: a later update marks it again
   u->series = s.ref();
+  if (SlotHead* slot = s.slot.load(std::memory_order_acquire)) {
+    PendingCell cell = region_->Stage(slot, generation);
+    {
+      std::lock_guard<SpinLock> lock(p.lock);
+      u->exemplars.swap(p.exemplars);
+    }
+    if (!cell.empty()) staged->push_back(slot);
+    FillFromCell(KindOf(s), cell, u);
+    return !cell.empty() || !u->exemplars.empty();
+  }
   if (IsCounter(s)) {
     u->kind = BatchUpdate::kAdd;
     u->value = p.counter_delta.exchange(0);
@@ -242,6 +358,11 @@ void Writer::RestoreNative(PendingUpdates& p, const NativeDeltas& failed) {
 // Merges a failed update back with whatever arrived in the meantime.
 void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
   PendingUpdates& p = s.pending;
+  if (s.slot.load(std::memory_order_acquire) != nullptr) {  // its values stay staged in the region
+    std::lock_guard<SpinLock> lock(p.lock);
+    for (const ExemplarWrite& e : u.exemplars) p.KeepExemplar(e);
+    return;
+  }
   if (IsCounter(s)) AtomicAdd(p.counter_delta, u.value);
   std::lock_guard<SpinLock> lock(p.lock);
   for (const ExemplarWrite& e : u.exemplars) p.KeepExemplar(e);  // unless a later one arrived meanwhile
@@ -264,8 +385,23 @@ void Writer::Forget(SeriesState& series) {
     std::lock_guard<std::mutex> lock(dirty_mu_);
     dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &series), dirty_.end());
   }
+  if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
+    // Its values stay in the region; each flush stages them until written.
+    Orphan& orphan = orphans_.emplace_back();
+    orphan.labels = series.labels;
+    orphan.id = series.id.load();
+    orphan.slot = slot;
+    orphan.kind = KindOf(series);
+    {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      orphan.update.exemplars.swap(series.pending.exemplars);
+    }
+    orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, false, series.family->native,
+                                     &orphan.schema};
+    return;
+  }
   BatchUpdate update;
-  if (!TakePending(series, &update)) return;
+  if (!TakePending(series, &update, 0, nullptr)) return;
   Orphan& orphan = orphans_.emplace_back();
   orphan.labels = series.labels;
   orphan.id = series.id.load();
@@ -285,22 +421,55 @@ bool Writer::FlushPending(std::string* error) {
     std::lock_guard<std::mutex> lock(dirty_mu_);
     batch.swap(dirty_);
   }
+  PendingRegion* region;
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    region = region_.get();
+  }
+  // A writer that made a region recovers dead writers' regions once, at its
+  // first flush: a pool whose workers are killed and replaced brings their
+  // updates in without waiting for a housekeeping pass.
+  if (region != nullptr && !recovered_regions_) {
+    recovered_regions_ = true;
+    try {
+      RegionRecoveryReport recovery = store_->RecoverRegions();
+      for (const std::string& problem : recovery.problems) ReportLine(problem);
+    } catch (const std::exception& e) {
+      ReportLine(std::string("recovery of pending regions failed: ") + e.what());
+    }
+  }
+  // Staged at the generation after the last committed one; a failed flush
+  // stages again at the same one, merged with what came since.
+  const uint64_t generation = region != nullptr ? region->committed() + 1 : 0;
+  std::vector<SlotHead*> staged;
   std::vector<BatchUpdate> updates;
   std::vector<SeriesState*> owners;  // null for orphans
   updates.reserve(batch.size() + orphans_.size());
   for (SeriesState* s : batch) {
     BatchUpdate u;
-    if (!TakePending(*s, &u)) continue;
+    if (!TakePending(*s, &u, generation, &staged)) continue;
     updates.push_back(std::move(u));
     owners.push_back(s);
   }
-  for (const Orphan& orphan : orphans_) {
+  for (Orphan& orphan : orphans_) {
+    if (orphan.slot != nullptr) {
+      PendingCell cell = region->Stage(orphan.slot, generation);
+      if (!cell.empty()) staged.push_back(orphan.slot);
+      FillFromCell(orphan.kind, cell, &orphan.update);
+      if (cell.empty() && orphan.update.exemplars.empty()) continue;
+    }
     updates.push_back(orphan.update);
     owners.push_back(nullptr);
   }
-  if (updates.empty()) return true;
+  if (updates.empty()) {
+    orphans_.clear();
+    return true;
+  }
   try {
-    store_->ApplyBatch(updates);
+    PendingFlush record;
+    if (!staged.empty()) record = PendingFlush{region->name(), generation};
+    store_->ApplyBatch(updates, staged.empty() ? nullptr : &record);
+    if (!staged.empty()) region->Committed(generation, staged);
     orphans_.clear();
     return true;
   } catch (const std::exception& e) {
@@ -363,7 +532,13 @@ void Writer::StopFlusher() {
 
 void Writer::Report(const std::string& message) noexcept {
   try {
-    std::string line = "flush of " + store_->path() + " failed, will retry: " + message;
+    ReportLine("flush of " + store_->path() + " failed, will retry: " + message);
+  } catch (...) {
+  }
+}
+
+void Writer::ReportLine(const std::string& line) noexcept {
+  try {
     if (options_.on_background_error) options_.on_background_error(line);
     else std::fprintf(stderr, "promsqlite: %s\n", line.c_str());
   } catch (...) {
@@ -377,7 +552,30 @@ void Writer::FlushAtExit() noexcept {
   try {
     std::string error;
     if (!FlushPending(&error)) Report(error);
+    else RemoveRegion();
   } catch (...) {
+  }
+}
+
+// Everything was written: the region's file and its flush record go. The
+// mapping stays (a thread still updating during exit() must not fault);
+// what it adds is lost as it was without a region. A reader that opened
+// the file before and takes its snapshot after the record went sees the
+// region's committed generation ahead of the record's (none) and reads
+// again (docs/pending-regions.md).
+void Writer::RemoveRegion() noexcept {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    if (!region_ || region_problem_) return;
+    region_problem_ = true;  // no new slots in a removed region: the rest waits in memory
+    region_->Remove();
+    name = region_->name();
+  }
+  try {
+    store_->ForgetPendingRegion(name);
+  } catch (const std::exception& e) {
+    ReportLine("cannot remove the flush record of " + name + ": " + e.what());
   }
 }
 
@@ -391,6 +589,7 @@ void Writer::LockForFork() {
     }
   }
   dirty_mu_.lock();
+  region_mu_.lock();
   store_->mutex().lock();
   control_->mu.lock();
 }
@@ -413,8 +612,15 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.native_active = false;
         s->pending.exemplars.clear();
         s->pending.dirty.store(false);
+        // The parent's region is the parent's: the child makes its own.
+        s->slot.store(nullptr);
+        s->in_region.store(options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*s));
       }
     }
+    if (region_) region_->AbandonInChild();
+    region_.reset();
+    region_problem_ = false;
+    recovered_regions_ = false;
     store_->AbandonInherited();
     dirty_.clear();
     orphans_.clear();
@@ -426,6 +632,7 @@ void Writer::UnlockAfterFork(bool child) {
     control_->mu.unlock();
   }
   store_->mutex().unlock();
+  region_mu_.unlock();
   dirty_mu_.unlock();
   for (const std::shared_ptr<FamilyState>& family : locked_families_) family->mu.unlock();
   locked_families_.clear();

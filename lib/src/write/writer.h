@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "promsqlite/options.h"
+#include "store/pending_region.h"
 #include "store/store.h"
 
 namespace promsqlite::detail {
@@ -63,6 +64,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // that fails; the updates then stay pending for the next flush.
   void Flush();
 
+  // Tests: the region of pending updates, once made (null otherwise).
+  const PendingRegion* region() const { return region_.get(); }
+
   // fork() and exit() hooks (writer.cc).
   void LockForFork();
   void UnlockAfterFork(bool child);
@@ -71,7 +75,16 @@ class Writer : public std::enable_shared_from_this<Writer> {
  private:
   bool FlushPending(std::string* error);
   // Moves a series' pending updates into `update`; false when there are none.
-  static bool TakePending(SeriesState& series, BatchUpdate* update);
+  // A series in the region has them staged at `generation` (its slot is
+  // added to `staged`).
+  bool TakePending(SeriesState& series, BatchUpdate* update, uint64_t generation,
+                   std::vector<SlotHead*>* staged);
+  // The series' slot in the region, made on first use; null when its
+  // updates wait in process memory.
+  SlotHead* RegionSlot(SeriesState& series);  // inline in writer.cc, its only user
+  SlotHead* NewSlot(SeriesState& series);
+  // After a normal exit's flush left nothing pending: the region's file goes.
+  void RemoveRegion() noexcept;
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
   static void RestoreNative(PendingUpdates& pending, const NativeDeltas& failed);
   void MarkDirty(SeriesState& series);
@@ -79,7 +92,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void StopFlusher();
   static void RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                          std::chrono::milliseconds interval);
-  void Report(const std::string& message) noexcept;
+  void Report(const std::string& message) noexcept;  // a failed flush
+  void ReportLine(const std::string& line) noexcept;
 
   const Options options_;
   std::shared_ptr<Store> store_;
@@ -99,11 +113,22 @@ class Writer : public std::enable_shared_from_this<Writer> {
     std::atomic<int64_t> id{0};
     std::atomic<int32_t> schema{0};
     BatchUpdate update;
+    SlotHead* slot = nullptr;  // its values are in the region: staged at each flush
+    PendingKind kind = PendingKind::kCounter;
   };
   std::list<Orphan> orphans_;
   std::vector<std::weak_ptr<FamilyState>> families_;
   std::vector<std::weak_ptr<SeriesState>> series_;
   std::vector<std::shared_ptr<FamilyState>> locked_families_;  // during fork()
+
+  // PendingStore::kSharedFile: this process's region, made on the first
+  // update of a series that goes there (under region_mu_, after dirty_mu_
+  // in the lock order). region_problem_: why it could not be made or took
+  // no more series, reported once.
+  std::mutex region_mu_;
+  std::unique_ptr<PendingRegion> region_;
+  bool region_problem_ = false;
+  bool recovered_regions_ = false;  // under flush_mu_: dead regions recovered once
 
   std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
   std::unique_ptr<std::thread> flusher_;
