@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,30 @@ promsqlite::Options WithLockWait(promsqlite::LockWait wait) {
   promsqlite::Options options;
   options.lock_wait = wait;
   return options;
+}
+
+void* MapShared(size_t bytes) {
+  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::runtime_error("mmap of shared memory failed");
+  return memory;
+}
+
+std::map<std::string, double> ParseSamples(const std::string& text) {
+  std::map<std::string, double> samples;
+  size_t line = 0;
+  while (line < text.size()) {
+    size_t end = text.find('\n', line);
+    if (end == std::string::npos) end = text.size();
+    if (text[line] != '#' && end > line) {
+      // The value follows the name, or the closing brace of the labels.
+      size_t brace = text.find('}', line);
+      size_t space = text.find(' ', brace != std::string::npos && brace < end ? brace : line);
+      if (space != std::string::npos && space < end)
+        samples[text.substr(line, space - line)] = std::strtod(text.c_str() + space + 1, nullptr);
+    }
+    line = end + 1;
+  }
+  return samples;
 }
 
 pid_t ForkChild(const std::function<int()>& body) {

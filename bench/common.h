@@ -79,6 +79,15 @@ uint32_t ReadU32At(const std::string& path, long offset);
 bool WriteLatencies(const std::string& path, double elapsed, const std::vector<float>& latencies_us);
 std::vector<float> ReadLatencies(const std::string& path, double* elapsed);
 
+// `bytes` of zeroed memory shared with the children forked afterwards
+// (MAP_SHARED | MAP_ANONYMOUS): what a child writes there survives its
+// SIGKILL. Never unmapped (the benchmark's process ends soon after).
+void* MapShared(size_t bytes);
+
+// The samples of a text-format exposition: "name{labels}" (as written) ->
+// value, comment lines skipped.
+std::map<std::string, double> ParseSamples(const std::string& text);
+
 // Forks a child that runs `body` and exits with its return value (1 when
 // it throws, after printing why).
 pid_t ForkChild(const std::function<int()>& body);

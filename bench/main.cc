@@ -25,6 +25,9 @@ constexpr Subcommand kSubcommands[] = {
     {"pool", bench::RunPool},
     {"native", bench::RunNative},
     {"expiry", bench::RunExpiry},
+    {"scrape-pending", bench::RunScrapePending},
+    {"recovery", bench::RunRecovery},
+    {"batched-kill", bench::RunBatchedKill},
 };
 
 }  // namespace
