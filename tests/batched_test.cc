@@ -275,3 +275,34 @@ TEST_CASE("destroying the last registry and handles flushes before returning, ev
     total += std::stod(text.substr(text.find("} ", at) + 2));
   CHECK(total == kRounds * kIncrements);
 }
+
+TEST_CASE("a series removed through the registry does not come back from its pending updates") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options options = Batched();
+  SUBCASE("pending in process memory") { options.pending_store = PendingStore::kProcessMemory; }
+  SUBCASE("pending in a shared region") {}
+  Registry registry(path, options);
+  Family<Counter> jobs = BuildCounter().Name("jobs").LabelNames({"id"}).Register(registry);
+  Histogram h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+  Counter a = jobs.WithLabelValues({"a"});
+  a.Increment(5);
+  jobs.WithLabelValues({"b"}).Increment(7);
+  h.Observe(0.5);
+  registry.Flush();
+  a.Increment(3);  // pending when the series is removed
+  h.Observe(2);
+  CHECK(registry.RemoveSeries("jobs", {{"id", "a"}}));
+  registry.Flush();
+  CHECK(FileText(path).find("id=\"a\"") == std::string::npos);
+  a.Increment(1);  // after the removal: the series comes back with only this
+  CHECK(registry.ClearFamily("h"));  // h's pending observation goes with its series
+  registry.Flush();
+  CHECK(FileText(path) ==
+        "# HELP jobs_total \n# TYPE jobs_total counter\njobs_total{id=\"a\"} 1\n"
+        "jobs_total{id=\"b\"} 7\n");
+  h.Observe(0.5);
+  registry.Wipe();
+  registry.Flush();
+  CHECK(FileText(path).empty());
+}

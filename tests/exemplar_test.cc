@@ -121,7 +121,11 @@ TEST_CASE("across processes the file keeps the exemplar with the latest timestam
 TEST_CASE("batched mode keeps the latest exemplar per bucket until the flush") {
   test::TempDir dir;
   g_now = 1000;
-  Registry registry(dir.File("m.db"), ClockAt(WriteMode::kBatched));
+  // In process memory; with shared regions (the default) an update that
+  // carries an exemplar is written at once (the next test case).
+  Options options = ClockAt(WriteMode::kBatched);
+  options.pending_store = PendingStore::kProcessMemory;
+  Registry registry(dir.File("m.db"), options);
   auto h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
   h.Observe(0.5, {{"id", "first"}});
   g_now = 1001;
@@ -138,6 +142,25 @@ TEST_CASE("batched mode keeps the latest exemplar per bucket until the flush") {
   c.Increment(0, {{"id", "zero"}});
   registry.Flush();
   CHECK(Contains(reader.Render(Format::kOpenMetrics), "c_total 0 # {id=\"zero\"} 0 1001\n"));
+}
+
+TEST_CASE("batched mode with shared regions writes an update that carries an exemplar at once") {
+  test::TempDir dir;
+  g_now = 1000;
+  Registry registry(dir.File("m.db"), ClockAt(WriteMode::kBatched));
+  auto h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+  h.Observe(0.5, {{"id", "first"}});
+  h.Observe(0.75);  // pending in the region
+  g_now = 1001;
+  h.Observe(3, {{"id", "inf"}});
+  // Another process's reader sees both exemplars and every observation
+  // before any flush; the counts are the file's plus the region's.
+  Reader reader(dir.File("m.db"));
+  const std::string om = reader.Render(Format::kOpenMetrics);
+  CHECK(Contains(om, "h_bucket{le=\"1.0\"} 2 # {id=\"first\"} 0.5 1000\n"));
+  CHECK(Contains(om, "h_bucket{le=\"+Inf\"} 3 # {id=\"inf\"} 3 1001\n"));
+  registry.Flush();
+  CHECK(reader.Render(Format::kOpenMetrics) == om);
 }
 
 TEST_CASE("a bad exemplar is refused with InvalidArgument and nothing is written") {

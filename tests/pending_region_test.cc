@@ -2,7 +2,11 @@
 // updates, read by others and after its owner's death.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <atomic>
 #include <thread>
@@ -226,6 +230,34 @@ TEST_CASE("pending region: readers see count equal to the buckets' sum while thr
   CHECK(reads > 0);
   // Nothing lost or doubled between the flusher's generations and the rest.
   CHECK(static_cast<int64_t>(committed_count.load()) + rest.count == 60000);
+}
+
+}  // namespace
+}  // namespace promsqlite::detail
+
+namespace promsqlite::detail {
+namespace {
+
+TEST_CASE("pending region: a region being made is never listed; an abandoned one is removed") {
+  // A recoverer that listed a region before its owner held the lock took
+  // it for dead and wrote what it held by then, while the owner flushed
+  // the same updates (found by the batched destroy-while-flushing test).
+  TempDir dir;
+  std::string db = NewDatabase(dir);
+  auto region = PendingRegion::Create(db, 1 << 16);
+  const std::string folder = PendingRegion::Folder(db);
+  const std::string making = folder + "/.making-w-1-2-deadbeef.region";
+  test::WriteFile(making, std::string(4096, '\0'));
+  std::vector<std::string> problems;
+  auto files = RegionFile::OpenAll(db, &problems);
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].name() == region->name());
+  CHECK(RegionFile::RemoveAbandoned(db, 60) == 0);  // too recent: its maker may be at work
+  struct timespec old[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  REQUIRE(utimensat(AT_FDCWD, making.c_str(), old, 0) == 0);
+  CHECK(RegionFile::RemoveAbandoned(db, 60) == 1);
+  CHECK(access(making.c_str(), F_OK) != 0);
+  CHECK(access(region->path().c_str(), F_OK) == 0);  // a named region is never touched
 }
 
 }  // namespace

@@ -19,11 +19,14 @@ enum class Synchronous {
 enum class WriteMode {
   // Every update is its own transaction, durable when the call returns.
   kImmediate,
-  // Updates accumulate in this process and a background thread writes all
-  // of them in one transaction every flush_interval_ms, on Flush(), when the
-  // Registry is destroyed and at normal exit. A SIGKILL loses at most the
-  // updates of the last interval; a flush is all-or-nothing, so a
-  // histogram is never half-applied and nothing is counted twice.
+  // Updates accumulate (where: Options::pending_store) and a background
+  // thread writes all of them in one transaction every flush_interval_ms,
+  // on Flush(), when the Registry is destroyed and at normal exit. With
+  // PendingStore::kSharedFile (the default) an update whose call returned
+  // survives a SIGKILL of the process and shows at the next scrape; with
+  // kProcessMemory a SIGKILL loses the updates of the last interval and
+  // readers see them once flushed. Either way a flush is all-or-nothing, so
+  // a histogram is never half-applied and nothing is counted twice.
   kBatched,
 };
 
@@ -34,8 +37,12 @@ enum class PendingStore {
   // returned survives a SIGKILL of its process (another writer, `promsqlite
   // housekeep` or the server's housekeeping applies it exactly once) and
   // every reader adds it at once. Counters, shared gauges, classic
-  // histograms and summaries; native histograms, per-process gauges and
-  // exemplars wait in process memory as with kProcessMemory.
+  // histograms and summaries wait there; what a region cannot hold by its
+  // kind (native histograms, per-process gauges, an update carrying an
+  // exemplar) is written to the file at once, as in immediate mode. When
+  // the region cannot be had (not made, full, no disk space for it:
+  // reported once through on_background_error), updates wait in process
+  // memory as with kProcessMemory.
   kSharedFile,
   // In this process's memory: a SIGKILL loses the updates of the last
   // interval, and readers see them only once flushed.

@@ -50,12 +50,15 @@ class Registry {
 
   // Removes the series of family `name` (as for Find) with exactly these
   // labels; true when it existed. A process still holding a handle to it
-  // recreates it (from 0 plus its update) on its next update.
+  // recreates it (from 0 plus its update) on its next update. Batched mode:
+  // this registry's pending updates of the series are dropped with it;
+  // another batched process's pending updates of it recreate it at their
+  // flush, and readers show them meanwhile (docs/pending-regions.md).
   bool RemoveSeries(const std::string& name, const Labels& labels);
 
   // Removes the family `name` (as for Find) with all its series; true when
   // it existed. Handles held elsewhere write into rows no reader shows until
-  // the family is declared again.
+  // the family is declared again. Batched mode: as RemoveSeries.
   bool RemoveFamily(const std::string& name);
 
   // Batched mode: writes every pending update now, in one transaction.
@@ -64,11 +67,12 @@ class Registry {
   void Flush();
 
   // Removes every series of family `name` but keeps its declaration; true
-  // when the family exists.
+  // when the family exists. Batched mode: as RemoveSeries.
   bool ClearFamily(const std::string& name);
 
   // Removes every family, series and writer record from the file (its
-  // schema stays). Series ids are never reused afterwards.
+  // schema stays). Series ids are never reused afterwards. Batched mode: as
+  // RemoveSeries.
   void Wipe();
 
   // One bounded housekeeping pass (see HousekeepingReport): expired series
@@ -79,8 +83,10 @@ class Registry {
   HousekeepingReport Housekeep();
 
   // Renders everything in the file, including other processes' families,
-  // from one consistent snapshot. In batched mode this process's pending
-  // updates are not in the file yet: Flush() first to include them.
+  // from one consistent snapshot, with the pending updates of batched
+  // writers' shared regions (docs/pending-regions.md); updates waiting in
+  // process memory (PendingStore::kProcessMemory, native histograms,
+  // per-process gauges, exemplars) are not in it: Flush() first.
   void Render(Format format, const Sink& sink) const;
   std::string Render(Format format) const;
 

@@ -26,23 +26,33 @@ bool Registry::RemoveSeries(const std::string& name, const Labels& labels) {
   detail::RequireLabelNames(spec.name, spec.label_names, spec.label_names, labels);  // stored sorted
   std::string key;
   for (const auto& label : labels) detail::AppendTupleElement(key, label.second);
-  return writer_->store().RemoveSeries(found->first, key);
+  return writer_->RemoveWithPending(spec.name, &key, [&] { return writer_->store().RemoveSeries(found->first, key); });
 }
 
 bool Registry::RemoveFamily(const std::string& name) {
   auto found = writer_->store().FindFamily(name);
-  return found && writer_->store().RemoveFamily(found->first);
+  return found && writer_->RemoveWithPending(found->second.name, nullptr,
+                                             [&] { return writer_->store().RemoveFamily(found->first); });
 }
 
 void Registry::Flush() { writer_->Flush(); }
 
 bool Registry::ClearFamily(const std::string& name) {
   auto found = writer_->store().FindFamily(name);
-  if (found) writer_->store().ClearFamily(found->first);
+  if (found)
+    writer_->RemoveWithPending(found->second.name, nullptr, [&] {
+      writer_->store().ClearFamily(found->first);
+      return true;
+    });
   return found.has_value();
 }
 
-void Registry::Wipe() { writer_->store().Wipe(); }
+void Registry::Wipe() {
+  writer_->RemoveWithPending("", nullptr, [&] {
+    writer_->store().Wipe();
+    return true;
+  });
+}
 
 HousekeepingReport Registry::Housekeep() { return writer_->store().Housekeep(); }
 

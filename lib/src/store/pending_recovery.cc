@@ -66,6 +66,7 @@ void Store::ForgetPendingRegion(const std::string& region) {
 
 RegionRecoveryReport Store::RecoverRegions() {
   RegionRecoveryReport report;
+  RegionFile::RemoveAbandoned(path_, kRecordGraceSeconds);
   std::vector<RegionFile> files = RegionFile::OpenAll(path_, &report.problems);
   std::vector<RegionFile*> dead;
   for (RegionFile& file : files)
@@ -99,6 +100,8 @@ RegionRecoveryReport Store::RecoverRegions() {
       std::vector<PendingSlotView> views;
       for (; end < dead.size() && (rows == 0 || rows < kRecoveryRowsPerTransaction); ++end) {
         RegionFile& file = *dead[end];
+        // Dead when listed; asked again under the write lock all the same.
+        if (file.OwnerAlive()) continue;
         PendingFlushRow key;
         key.region = file.name();
         PendingFlushRow record;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -22,6 +23,8 @@ namespace {
 constexpr char kMagic[8] = {'P', 'S', 'Q', 'L', 'P', 'N', 'D', '1'};
 constexpr uint32_t kFormat = 1;
 constexpr const char* kSuffix = ".region";
+constexpr const char* kMakingPrefix = ".making-";  // a region being made: not listed
+constexpr size_t kAllocationChunk = 64 * 1024;     // disk space allocated at a time
 
 // The first bytes of a region file.
 struct RegionHeader {
@@ -255,17 +258,29 @@ std::unique_ptr<PendingRegion> PendingRegion::Create(const std::string& db_path,
   std::snprintf(suffix, sizeof suffix, "%08x", random());
   std::string name = "w-" + std::to_string(self.pid) + "-" + std::to_string(self.start_time) + "-" + suffix + kSuffix;
   std::string path = folder + "/" + name;
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, file_mode);
-  if (fd < 0) throw DatabaseError(Errno("create the region of pending updates", path));
+  // Made under a name readers and recoverers do not list, and renamed once
+  // locked and complete: a recoverer that found a region before its owner
+  // held the lock would take it for dead and write what it holds by then,
+  // while the owner goes on to flush the same updates.
+  std::string making = folder + "/" + kMakingPrefix + name;
+  int fd = open(making.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, file_mode);
+  if (fd < 0) throw DatabaseError(Errno("create the region of pending updates", making));
   auto fail = [&](const char* what) {
-    std::string message = Errno(what, path);
-    unlink(path.c_str());
+    std::string message = Errno(what, making);
+    unlink(making.c_str());
     close(fd);
     throw DatabaseError(message);
   };
   if (fchmod(fd, file_mode) != 0) { /* the umask's narrower mode still works for us */ }
   capacity = std::max(capacity, sizeof(RegionHeader) + 4096);
   if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) fail("size the region of pending updates");
+  // Pages are allocated before they are touched: a page of a sparse
+  // mapping that the disk has no room for kills the process with SIGBUS.
+  const size_t first = std::min(capacity, kAllocationChunk);
+  if (int err = posix_fallocate(fd, 0, static_cast<off_t>(first)); err != 0) {
+    errno = err;
+    fail("allocate the region of pending updates");
+  }
   if (!OwnerLock(fd)) fail("lock the region of pending updates");
   void* map = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) fail("map the region of pending updates");
@@ -279,8 +294,14 @@ std::unique_ptr<PendingRegion> PendingRegion::Create(const std::string& db_path,
   header->used.store(0, std::memory_order_relaxed);
   header->committed.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  std::memcpy(header->magic, kMagic, sizeof kMagic);  // last: a reader skips a header without it
-  return std::unique_ptr<PendingRegion>(new PendingRegion(path, name, fd, map, capacity));
+  std::memcpy(header->magic, kMagic, sizeof kMagic);
+  if (rename(making.c_str(), path.c_str()) != 0) {
+    munmap(map, capacity);
+    fail("name the region of pending updates");
+  }
+  auto region = std::unique_ptr<PendingRegion>(new PendingRegion(path, name, fd, map, capacity));
+  region->allocated_ = first;
+  return region;
 }
 
 PendingRegion::PendingRegion(std::string path, std::string name, int fd, void* map, size_t capacity)
@@ -297,7 +318,15 @@ SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std:
   const size_t key_bytes = family.size() + 1 + labels.size();
   const size_t bytes = SlotBytes(buckets, key_bytes);
   const uint64_t used = header->used.load(std::memory_order_relaxed);
-  if (sizeof(RegionHeader) + used + bytes > capacity_ || bytes > UINT32_MAX) return nullptr;
+  const size_t end = sizeof(RegionHeader) + used + bytes;
+  if (end > capacity_ || bytes > UINT32_MAX) return nullptr;
+  if (end > allocated_) {
+    // The next chunk's disk space first (see Create).
+    const size_t grown = std::min(capacity_, std::max(end, allocated_ + kAllocationChunk));
+    if (posix_fallocate(fd_, static_cast<off_t>(allocated_), static_cast<off_t>(grown - allocated_)) != 0)
+      return nullptr;
+    allocated_ = grown;
+  }
   auto* slot = reinterpret_cast<SlotHead*>(static_cast<char*>(map_) + sizeof(RegionHeader) + used);
   slot->bytes = static_cast<uint32_t>(bytes);
   slot->kind = static_cast<uint32_t>(kind);
@@ -405,6 +434,14 @@ void PendingRegion::Committed(uint64_t generation, const std::vector<SlotHead*>&
   }
 }
 
+void PendingRegion::Discard(SlotHead* slot) {
+  // The generation is never committed: nothing but this store makes the
+  // staged cell count for nobody.
+  if (Stage(slot, UINT64_MAX).empty()) return;
+  slot->staged_generation.store(0, std::memory_order_seq_cst);
+  ClearCell(CellOf(slot, kStaged), slot->buckets);
+}
+
 PendingCell PendingRegion::Pending(SlotHead* slot) const {
   PendingSlotView view;
   ReadSlot(slot, &view);
@@ -438,7 +475,8 @@ std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vec
   const size_t suffix_length = std::strlen(kSuffix);
   while (dirent* entry = readdir(dir)) {
     std::string name = entry->d_name;
-    if (name.size() <= suffix_length || name.compare(name.size() - suffix_length, suffix_length, kSuffix) != 0)
+    if (name.size() <= suffix_length || name[0] == '.' ||
+        name.compare(name.size() - suffix_length, suffix_length, kSuffix) != 0)
       continue;
     std::string path = folder + "/" + name;
     int fd = openat(dirfd(dir), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -547,6 +585,34 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error) c
 }
 
 void RegionFile::Unlink() const { unlink(path_.c_str()); }
+
+int RegionFile::RemoveAbandoned(const std::string& db_path, double older_than_seconds) {
+  const std::string folder = PendingRegion::Folder(db_path);
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) return 0;
+  const size_t prefix_length = std::strlen(kMakingPrefix);
+  const time_t now = time(nullptr);
+  int removed = 0;
+  while (dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix_length, kMakingPrefix) != 0) continue;
+    int fd = openat(dirfd(dir), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct stat st;
+    struct flock fl = {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    // Its maker died before naming it (nothing was ever written to it) or
+    // is still making it (locked, or too recent to have locked it).
+    const bool abandoned = fstat(fd, &st) == 0 && difftime(now, st.st_mtime) > older_than_seconds &&
+                           fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+    close(fd);
+    if (abandoned && unlinkat(dirfd(dir), name.c_str(), 0) == 0) ++removed;
+  }
+  closedir(dir);
+  return removed;
+}
 
 void SetRegionCrashPointForTest(RegionCrashPoint point) { crash_point.store(point); }
 

@@ -84,8 +84,8 @@ class PendingRegion {
   const std::string& name() const { return name_; }
   const std::string& path() const { return path_; }
 
-  // A new slot; nullptr when the region is full (the caller then writes
-  // that series another way). `buckets`: distributions' bucket count.
+  // A new slot; nullptr when the region is full or the disk has no room
+  // for it (the caller then keeps that series' updates another way). `buckets`: distributions' bucket count.
   // Safe to call concurrently with updates of other slots.
   SlotHead* NewSlot(PendingKind kind, std::string_view family, std::string_view labels, uint32_t buckets);
 
@@ -103,6 +103,10 @@ class PendingRegion {
   // After the flush's commit of `generation`: records it, then clears the
   // staged cells of `staged` (the slots Stage() returned something for).
   void Committed(uint64_t generation, const std::vector<SlotHead*>& staged);
+  // Drops the slot's pending updates, live and staged (a removal of its
+  // series by this process): staged first, then the staged generation
+  // set to 0, which every reader and recoverer ignores; one store.
+  void Discard(SlotHead* slot);
   // This process's own view of a slot: live plus staged not yet committed.
   PendingCell Pending(SlotHead* slot) const;
 
@@ -118,6 +122,7 @@ class PendingRegion {
   int fd_;
   void* map_;
   size_t capacity_;
+  size_t allocated_ = 0;  // bytes from the start with disk space allocated
 };
 
 // A region read by someone else than its owner: a reader or a recoverer.
@@ -151,6 +156,11 @@ class RegionFile {
   bool Read(std::vector<PendingSlotView>* slots, std::string* error) const;
   // Removes the file (a recoverer, after its commit).
   void Unlink() const;
+
+  // Removes files of regions whose maker died while making them (before
+  // they had a name readers list, so before any update), last changed more
+  // than `older_than_seconds` ago; returns how many.
+  static int RemoveAbandoned(const std::string& db_path, double older_than_seconds);
 
  private:
   RegionFile(std::string path, std::string name, int fd, const void* map, size_t size);

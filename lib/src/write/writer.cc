@@ -150,7 +150,7 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
         region_ = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
       } catch (const std::exception& e) {
         region_problem_ = true;
-        problem = std::string(e.what()) + "; pending updates wait in process memory";
+        problem = std::string(e.what()) + "; pending updates wait in process memory (lost if the process is killed)";
       }
     }
     if (region_) {
@@ -164,7 +164,7 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
         region_problem_ = true;
         problem = region_->path() + " is full (Options::pending_region_bytes = " +
                   std::to_string(options_.pending_region_bytes) +
-                  "); the updates of further series wait in process memory";
+                  " or no disk space for more); the updates of further series wait in process memory";
       }
     }
     series.in_region.store(false, std::memory_order_relaxed);
@@ -181,15 +181,21 @@ void Writer::MarkDirty(SeriesState& series) {
   if (!flusher_) StartFlusher();
 }
 
+// PendingStore::kSharedFile: an update goes to the region; what a region
+// cannot hold by its kind (a native histogram, a per-process gauge, an
+// update with an exemplar) goes to the file at once, so whatever returned
+// survives the process and shows at the next scrape. Only when the region
+// cannot be had (not made, full, no disk space for it: reported once) do
+// updates wait in process memory, as with kProcessMemory: an update never
+// fails for want of a region.
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
-  if (!batched()) return store_->Add(series.ref(), delta, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Add(slot, delta);
-    if (exemplar) {
-      std::lock_guard<SpinLock> lock(series.pending.lock);
-      series.pending.KeepExemplar(*exemplar);
+  if (!batched() || (shared_ && exemplar != nullptr)) return store_->Add(series.ref(), delta, exemplar);
+  if (shared_) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Add(slot, delta);
+      return MarkDirty(series);
     }
-    return MarkDirty(series);
+    if (!RegionCanHold(series)) return store_->Add(series.ref(), delta, nullptr);
   }
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
@@ -206,9 +212,12 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
 
 void Writer::Set(SeriesState& series, double value) {
   if (!batched()) return store_->Set(series.ref(), value);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Set(slot, value);
-    return MarkDirty(series);
+  if (shared_) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Set(slot, value);
+      return MarkDirty(series);
+    }
+    if (!RegionCanHold(series)) return store_->Set(series.ref(), value);
   }
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
@@ -219,14 +228,13 @@ void Writer::Set(SeriesState& series, double value) {
 }
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
-  if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Observe(slot, value, bucket);
-    if (exemplar) {
-      std::lock_guard<SpinLock> lock(series.pending.lock);
-      series.pending.KeepExemplar(*exemplar);
+  if (!batched() || (shared_ && exemplar != nullptr)) return store_->Observe(series.ref(), value, bucket, exemplar);
+  if (shared_) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Observe(slot, value, bucket);
+      return MarkDirty(series);
     }
-    return MarkDirty(series);
+    if (!RegionCanHold(series)) return store_->Observe(series.ref(), value, bucket, nullptr);
   }
   const NativeLayout& native = series.family->native;
   {
@@ -388,6 +396,7 @@ void Writer::Forget(SeriesState& series) {
   if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
     // Its values stay in the region; each flush stages them until written.
     Orphan& orphan = orphans_.emplace_back();
+    orphan.family = series.name();
     orphan.labels = series.labels;
     orphan.id = series.id.load();
     orphan.slot = slot;
@@ -403,6 +412,7 @@ void Writer::Forget(SeriesState& series) {
   BatchUpdate update;
   if (!TakePending(series, &update, 0, nullptr)) return;
   Orphan& orphan = orphans_.emplace_back();
+  orphan.family = series.name();
   orphan.labels = series.labels;
   orphan.id = series.id.load();
   orphan.schema = series.native_schema.load();
@@ -480,6 +490,37 @@ bool Writer::FlushPending(std::string* error) {
     }
     *error = e.what();
     return false;
+  }
+}
+
+void Writer::DropPending(const std::string& family, const std::string* labels) {
+  if (!batched()) return;
+  auto matches = [&](const std::string& name, const std::string& series_labels) {
+    return (family.empty() || name == family) && (labels == nullptr || series_labels == *labels);
+  };
+  std::vector<std::shared_ptr<SeriesState>> series;
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    for (const std::weak_ptr<SeriesState>& weak : series_)
+      if (auto s = weak.lock(); s && matches(s->name(), s->labels)) series.push_back(std::move(s));
+  }
+  for (const std::shared_ptr<SeriesState>& s : series) {
+    if (SlotHead* slot = s->slot.load(std::memory_order_acquire)) {
+      region_->Discard(slot);
+      std::lock_guard<SpinLock> lock(s->pending.lock);
+      s->pending.exemplars.clear();
+    } else {
+      BatchUpdate dropped;
+      TakePending(*s, &dropped, 0, nullptr);
+    }
+  }
+  for (auto it = orphans_.begin(); it != orphans_.end();) {
+    if (!matches(it->family, it->labels)) {
+      ++it;
+      continue;
+    }
+    if (it->slot != nullptr) region_->Discard(it->slot);
+    it = orphans_.erase(it);
   }
 }
 

@@ -64,6 +64,19 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // that fails; the updates then stay pending for the next flush.
   void Flush();
 
+  // Runs `remove` (a removal in the file) with this process's pending
+  // updates of the removed series dropped first, no flush in between: of
+  // family `family` (empty: every family), with `labels` when given. So a
+  // series this process removes does not come back from its own pending
+  // updates; another process's pending updates of it still do, at their
+  // flush (docs/pending-regions.md).
+  template <typename F>
+  auto RemoveWithPending(const std::string& family, const std::string* labels, F&& remove) {
+    std::lock_guard<std::mutex> one_flush(flush_mu_);
+    DropPending(family, labels);
+    return remove();
+  }
+
   // Tests: the region of pending updates, once made (null otherwise).
   const PendingRegion* region() const { return region_.get(); }
 
@@ -74,6 +87,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
  private:
   bool FlushPending(std::string* error);
+  void DropPending(const std::string& family, const std::string* labels);  // requires flush_mu_
   // Moves a series' pending updates into `update`; false when there are none.
   // A series in the region has them staged at `generation` (its slot is
   // added to `staged`).
@@ -96,6 +110,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void ReportLine(const std::string& line) noexcept;
 
   const Options options_;
+  // Batched mode with PendingStore::kSharedFile.
+  const bool shared_ = options_.write_mode == WriteMode::kBatched &&
+                       options_.pending_store == PendingStore::kSharedFile;
   std::shared_ptr<Store> store_;
 
   // Lock order (also of LockForFork): flush_mu_, families_mu_, each
@@ -109,6 +126,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Pending updates of series whose handles are all gone. A list: each
   // BatchUpdate points into its own element.
   struct Orphan {
+    std::string family;  // its name
     std::string labels;
     std::atomic<int64_t> id{0};
     std::atomic<int32_t> schema{0};
