@@ -177,8 +177,11 @@ int WriteOut(const std::string& out) {
   return kExitDatabaseError;
 }
 
+// One update per process: a transaction costs less than a region and a
+// flusher thread, and the update is in the file when the command exits.
 Registry Open(const Args& args) {
   Options options;
+  options.write_mode = WriteMode::kImmediate;
   options.file_mode = FileMode(args);
   return Registry(DatabasePath(args), options);
 }
@@ -187,6 +190,7 @@ Registry Open(const Args& args) {
 // (said here: the library's message names its create_if_missing option).
 Registry OpenExisting(const Args& args) {
   Options options;
+  options.write_mode = WriteMode::kImmediate;
   options.file_mode = FileMode(args);
   options.create_if_missing = false;
   const std::string path = DatabasePath(args);

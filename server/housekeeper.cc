@@ -37,6 +37,7 @@ void Housekeeper::Pass() {
   if (stat(db_path_.c_str(), &st) != 0) return;  // no writer has created it yet
   try {
     promsqlite::Options options;
+    options.write_mode = promsqlite::WriteMode::kImmediate;  // it writes nothing of its own
     options.create_if_missing = false;
     options.housekeeping_interval_ms = 0;  // this pass is the housekeeping
     promsqlite::HousekeepingReport r = promsqlite::Registry(db_path_, options).Housekeep();
@@ -46,6 +47,8 @@ void Housekeeper::Pass() {
          {"dead_process_series", std::to_string(r.dead_process_series)},
          {"dead_writers", std::to_string(r.dead_writers)},
          {"orphaned_series", std::to_string(r.orphaned_series)},
+         {"recovered_regions", std::to_string(r.recovered_regions)},
+         {"recovered_updates", std::to_string(r.recovered_updates)},
          {"complete", r.complete ? "true" : "false"}});
   } catch (const std::exception& e) {
     // A file we cannot write (permissions, a broken file that scrapes

@@ -223,7 +223,9 @@ def housekeep():
     past their family's ttl, live-mode gauge rows of dead processes, and
     the like. Long-running writers do this by themselves every
     housekeeping_interval_ms (60 s); short-lived ones (cron jobs) may call
-    it. Returns what it deleted: {"expired_series": n, ...}."""
+    it. It also writes the pending regions of batched writers that died
+    (docs/pending-regions.md). Returns what it did: {"expired_series": n,
+    ..., "recovered_regions": n, "recovered_updates": n}."""
     return _registry().housekeep()
 
 

@@ -181,6 +181,8 @@ class PyRegistry {
     out["dead_process_series"] = report.dead_process_series;
     out["dead_writers"] = report.dead_writers;
     out["orphaned_series"] = report.orphaned_series;
+    out["recovered_regions"] = report.recovered_regions;
+    out["recovered_updates"] = report.recovered_updates;
     out["complete"] = report.complete;
     return out;
   }

@@ -280,7 +280,7 @@ def test_registering_a_name_twice_in_one_registry_is_prometheus_client_s_value_e
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, flush_interval_ms, '
+    ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, pending_store, flush_interval_ms, '
                    'busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, checkpoint_busy_timeout_ms, '
                    'file_mode, page_size)'),
     ({"page_size": 1000}, "PATH: page_size 1000 must be a power of two from 512 to 65536"),

@@ -100,7 +100,10 @@ struct Options {
   // Default: 1024 (docs/checkpoints.md, "Page size").
   int page_size = 1024;
 
-  // Default: WriteMode::kImmediate.
+  // Default: WriteMode::kImmediate. kBatched (with the default
+  // PendingStore::kSharedFile) gives updates at nanoseconds that survive a
+  // SIGKILL and show at the next scrape (docs/pending-regions.md, which says
+  // why it is not the default yet).
   WriteMode write_mode = WriteMode::kImmediate;
 
   // Batched mode: how often pending updates are written. Default: 1000.
