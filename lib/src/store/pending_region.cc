@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "base/cpu_relax.h"
 #include "base/process_identity.h"
 #include "promsqlite/errors.h"
 
@@ -51,14 +52,6 @@ enum UndoKind : uint32_t {
 };
 
 constexpr int kCellHeadWords = 3;  // value bits, count, has_set
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 inline uint64_t Bits(double d) {
   uint64_t u;
