@@ -233,33 +233,27 @@ TEST_CASE("pending regions of a 0660 file: a writer's next process recovers the 
   CHECK(test::IntegrityCheck(shared.db) == "ok");
 }
 
-// FAILS: the folder of regions loses the setgid bit of the database's folder
-// (PendingRegion::Create chmods it to exactly 0770), so a region gets its
-// writer's own group (here 61001), not the database's (61000): with mode
-// 0660 no other member, nor the server's user, may open it, and readers
-// leave it out silently (they show 0 for jobs{by="a"}, pending 2).
-TEST_CASE("pending regions of a 0660 file: another member and the server's user read a member's pending updates" *
-          doctest::skip()) {
+// The folder of regions has the database's group and the setgid bit, so
+// every region gets that group (a region with its writer's own group, here
+// 61001, could not be opened by another member or the server's user with
+// mode 0660, and readers would leave it out).
+TEST_CASE("pending regions of a 0660 file: another member and the server's user read a member's pending updates") {
   SharedFile shared;
   pid_t a = StartPendingWriter(shared.db, kMember, "a", 2);
   test::KilledAtScopeEnd kill_a{a};
   const std::string region = RegionOf(shared.db, a);
   REQUIRE(region != "");
-  CHECK(StatOf(region).st_gid == kWriters);  // observed: 61001
+  CHECK(StatOf(region).st_gid == kWriters);
   for (uid_t reader : {kMember2, kServerUser}) {
     CAPTURE(reader);
     CHECK(OutputAs(reader, {kWriters}, [&] { return JobsOf(Reader(shared.db).Render(Format::kText), "a"); }) ==
-          "2 1");  // observed: 0 0
+          "2 1");
   }
 }
 
-// FAILS, for the same reason: another member cannot open a dead member's
-// region, so it is never recovered by anyone but a later process of the
-// same user (or root). A housekeeping pass reports nothing (0 regions
-// recovered, no problem); a batched writer's first flush reports
-// "...region: cannot open: Permission denied" through on_background_error.
-TEST_CASE("pending regions of a 0660 file: a member recovers the region of another member's killed writer" *
-          doctest::skip()) {
+// For the same reason another member can open, recover and remove a dead
+// member's region.
+TEST_CASE("pending regions of a 0660 file: a member recovers the region of another member's killed writer") {
   SharedFile shared;
   pid_t a = StartPendingWriter(shared.db, kMember, "a", 2);
   const std::string region = RegionOf(shared.db, a);
@@ -269,7 +263,7 @@ TEST_CASE("pending regions of a 0660 file: a member recovers the region of anoth
     CHECK(OutputAs(kMember2, {kWriters}, [&] {
             HousekeepingReport report = Registry(shared.db, Batched()).Housekeep();
             return std::to_string(report.recovered_regions) + " " + std::to_string(report.recovered_updates);
-          }) == "1 2");  // observed: 0 0
+          }) == "1 2");
   }
   SUBCASE("by a batched writer's first flush") {
     CHECK(OutputAs(kMember2, {kWriters}, [&] {
@@ -281,10 +275,10 @@ TEST_CASE("pending regions of a 0660 file: a member recovers the region of anoth
                 .Increment(3);
             registry.Flush();
             return problems;
-          }) == "");  // observed: "...region: cannot open: Permission denied"
+          }) == "");
   }
   CHECK(!std::filesystem::exists(region));
-  CHECK(RowsOfA(shared.db) == "2 1");  // observed: 0 0
+  CHECK(RowsOfA(shared.db) == "2 1");
   CHECK(OutputAs(kServerUser, {kWriters}, [&] { return JobsOf(Reader(shared.db).Render(Format::kText), "a"); }) ==
         "2 1");
 }

@@ -241,7 +241,12 @@ std::unique_ptr<PendingRegion> PendingRegion::Create(const std::string& db_path,
   const mode_t folder_mode = file_mode | ((file_mode & 0444) >> 2);
   const std::string folder = Folder(db_path);
   if (mkdir(folder.c_str(), folder_mode) == 0) {
-    if (chmod(folder.c_str(), folder_mode) != 0) { /* narrower than the database: readers may miss regions */ }
+    // The database's group, and setgid so that every region in it gets that
+    // group too, whoever makes it (docs/permissions.md): a member of the
+    // group may chown to it. An exact chmod (the umask must not narrow it)
+    // would otherwise drop the setgid bit the parent folder passed on.
+    if (chown(folder.c_str(), static_cast<uid_t>(-1), db.st_gid) != 0) { /* not a member: its own group */ }
+    if (chmod(folder.c_str(), folder_mode | S_ISGID) != 0) { /* narrower than the database: readers may miss regions */ }
   } else if (errno != EEXIST) {
     throw DatabaseError(Errno("create the folder of pending updates", folder));
   }
@@ -264,6 +269,9 @@ std::unique_ptr<PendingRegion> PendingRegion::Create(const std::string& db_path,
     close(fd);
     throw DatabaseError(message);
   };
+  // The database's group (the setgid folder gives it; a folder made by an
+  // older version may not), then the mode: a chown may clear mode bits.
+  if (fchown(fd, static_cast<uid_t>(-1), db.st_gid) != 0) { /* not a member: readers of the group may miss it */ }
   if (fchmod(fd, file_mode) != 0) { /* the umask's narrower mode still works for us */ }
   capacity = std::max(capacity, sizeof(RegionHeader) + 4096);
   if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) fail("size the region of pending updates");
