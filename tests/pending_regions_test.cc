@@ -729,7 +729,7 @@ TEST_CASE("a pending update of another process from before a removal does not co
   CHECK(Body(Text(db)) == "jobs_total{id=\"a\"} 1\n");  // observed: 6
 }
 
-TEST_CASE("an expired series that housekeeping deleted comes back with only its pending updates") {
+TEST_CASE("an expired series updated before housekeeping lives on from its row; once deleted, from the update") {
   test::TempDir dir;
   const std::string db = dir.File("ttl.db");
   FakeClock clock;
@@ -747,17 +747,18 @@ TEST_CASE("an expired series that housekeeping deleted comes back with only its 
   registry.Flush();
   clock.Advance(61);
   CHECK(Body(Text(db, reader_options)).empty());  // expired
-  // "before": updated again before housekeeping deletes it; "after": once
-  // it is deleted.
+  // "before": updated again before housekeeping deletes it: a pending
+  // update keeps it alive, its row included, as immediate mode's upsert
+  // would (housekeeping spares it); "after": once it is deleted.
   jobs.WithLabelValues({"before"}).Increment(1);
   level.WithLabelValues({"before"}).Increment(1);
-  CHECK(Body(Text(db, reader_options)) == "jobs_total{id=\"before\"} 1\nlevel{id=\"before\"} 1\n");
-  CHECK(registry.Housekeep().expired_series == 4);
-  CHECK(Body(Text(db, reader_options)) == "jobs_total{id=\"before\"} 1\nlevel{id=\"before\"} 1\n");
+  CHECK(Body(Text(db, reader_options)) == "jobs_total{id=\"before\"} 101\nlevel{id=\"before\"} 101\n");
+  CHECK(registry.Housekeep().expired_series == 2);
+  CHECK(Body(Text(db, reader_options)) == "jobs_total{id=\"before\"} 101\nlevel{id=\"before\"} 101\n");
   jobs.WithLabelValues({"after"}).Increment(2);
   level.WithLabelValues({"after"}).Increment(2);
-  const std::string expected = "jobs_total{id=\"after\"} 2\njobs_total{id=\"before\"} 1\nlevel{id=\"after\"} 2\n"
-                               "level{id=\"before\"} 1\n";
+  const std::string expected = "jobs_total{id=\"after\"} 2\njobs_total{id=\"before\"} 101\nlevel{id=\"after\"} 2\n"
+                               "level{id=\"before\"} 101\n";
   CHECK(Body(Text(db, reader_options)) == expected);
   registry.Flush();
   CHECK(Body(Text(db, reader_options)) == expected);
@@ -767,11 +768,9 @@ TEST_CASE("an expired series that housekeeping deleted comes back with only its 
   CHECK(Body(Text(db, reader_options)) == expected);
 }
 
-// FAILS: readers show an expired series that has a pending update with
-// that update only (1), while the flush adds the update to the row
-// housekeeping has not deleted yet (101, as immediate mode does): the value
-// a scrape shows is not the one the file then holds.
-TEST_CASE("readers show an expired series' pending update as its flush writes it" * doctest::skip()) {
+// A series with a pending update is not expired: readers show its row plus
+// the update (101), as its flush then writes it (immediate mode gives 101).
+TEST_CASE("readers show an expired series' pending update as its flush writes it") {
   test::TempDir dir;
   const std::string db = dir.File("ttl.db");
   FakeClock clock;
@@ -785,19 +784,18 @@ TEST_CASE("readers show an expired series' pending update as its flush writes it
   registry.Flush();
   clock.Advance(61);
   jobs.Increment(1);  // pending; the expired row is not deleted yet
-  const std::string before_flush = Body(Text(db, reader_options));  // observed: jobs_total 1
+  const std::string before_flush = Body(Text(db, reader_options));
+  CHECK(before_flush == "jobs_total 101\n");
   registry.Flush();
-  CHECK(Body(Text(db, reader_options)) == before_flush);  // observed: jobs_total 101
+  CHECK(Body(Text(db, reader_options)) == before_flush);
 }
 
-// FAILS: an update within the TTL does not keep a series alive while it is
-// pending: the region keeps no time of update, so readers and housekeeping
-// judge the series by its row's last flush. Here the row was written at 0
-// and updated (pending) at 10; at 65 readers show the pending 1 alone,
-// housekeeping deletes the row (losing 100), and the flush writes 1. In
-// immediate mode (and by FamilySpec::ttl_seconds: "not updated for this
-// many seconds") the series is alive at 101 until 70.
-TEST_CASE("a pending update within the TTL keeps its series alive" * doctest::skip()) {
+// An update within the TTL keeps a series alive while it is pending: the
+// region keeps no time of update, so a pending update counts as made now
+// (its flush stamps it), for readers and housekeeping alike. Here the row
+// was written at 0 and updated (pending) at 10; at 65 the series is alive
+// at 101, as in immediate mode.
+TEST_CASE("a pending update within the TTL keeps its series alive") {
   test::TempDir dir;
   const std::string db = dir.File("ttl.db");
   FakeClock clock;
@@ -812,8 +810,8 @@ TEST_CASE("a pending update within the TTL keeps its series alive" * doctest::sk
   clock.Advance(10);
   jobs.Increment(1);  // pending: updated at 10
   clock.Advance(55);  // 65: the row is 65 s old, the series 55 s
-  CHECK(Body(Text(db, reader_options)) == "jobs_total 101\n");  // observed: jobs_total 1
-  CHECK(registry.Housekeep().expired_series == 0);                // observed: 1
+  CHECK(Body(Text(db, reader_options)) == "jobs_total 101\n");
+  CHECK(registry.Housekeep().expired_series == 0);
   registry.Flush();
-  CHECK(Body(Text(db, reader_options)) == "jobs_total 101\n");  // observed: jobs_total 1
+  CHECK(Body(Text(db, reader_options)) == "jobs_total 101\n");
 }

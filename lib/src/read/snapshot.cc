@@ -252,10 +252,9 @@ struct SnapshotCursor::State {
     const FamilySpec& spec = family.spec;
     SQLite::Statement& row = *series;
     if (add != nullptr && !Fits(*add)) add = nullptr;
-    if (row.getColumn(kUpdated).getDouble() < expired_before) {  // TTL
-      // Expired, but a pending update will make it anew with only itself.
-      return add != nullptr && PendingOnly(visitor, std::string(RowLabels()), *add);
-    }
+    // TTL. A series with updates pending in a region is not expired: its
+    // flush will stamp it (housekeeping spares it too).
+    if (row.getColumn(kUpdated).getDouble() < expired_before && add == nullptr) return false;
     SQLite::Column value_column = row.getColumn(kValue);
     const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
     SQLite::Column labels = row.getColumn(kLabels);

@@ -14,6 +14,7 @@
 #include "base/process_identity.h"
 #include "store/connection.h"
 #include "store/maintenance.h"
+#include "store/pending_region.h"
 #include "store/sql.h"
 #include "store/sql_rows.h"
 #include "store/store.h"
@@ -59,6 +60,33 @@ int64_t Store::DeleteInBatches(const char* select_sql, const std::function<void(
     if (count < static_cast<size_t>(kBatchRows)) break;
   }
   return deleted;
+}
+
+void Store::TouchPendingSeries() {
+  std::vector<std::pair<std::string, std::string>> pending;  // family name, labels
+  std::vector<PendingSlotView> slots;
+  for (const RegionFile& file : RegionFile::OpenAll(path_, nullptr)) {
+    std::string error;
+    if (!file.Read(&slots, &error)) continue;  // reported by recovery, when dead
+    for (const PendingSlotView& slot : slots)
+      if (!slot.live.empty() || (slot.staged_generation != 0 && !slot.staged.empty()))
+        pending.emplace_back(slot.family, slot.labels);
+  }
+  if (pending.empty()) return;
+  const double now = Now();  // outside the store's lock (a test clock may wait)
+  RunPassBatch(kDoing, [&](Connection& c) {
+    SQLite::Statement touch(*c.db, sql::kTouchPendingSeries);
+    Transaction txn(c, c.begin_write);
+    for (const auto& [family, labels] : pending) {
+      touch.bind(":updated", now);
+      touch.bind(":name", family);
+      touch.bindNoCopy(":labels", labels.data(), static_cast<int>(labels.size()));
+      Exec(touch);
+    }
+    txn.Commit();
+    AfterCommit(c);
+    return true;
+  });
 }
 
 HousekeepingReport Store::HousekeepPass(const std::atomic<bool>& stop) {
@@ -110,6 +138,11 @@ HousekeepingReport Store::HousekeepPass(const std::atomic<bool>& stop) {
     ++batches;
     ++report.dead_writers;
   }
+
+  // Series with updates pending in a region (live writers' included) are
+  // not expired: their rows count as updated now, as the flush will stamp
+  // them (readers judge them so too: read/snapshot.cc).
+  TouchPendingSeries();
 
   // Series past their family's TTL.
   std::vector<std::pair<int64_t, double>> ttls = RunRead(kDoing, [&](Connection& c) {

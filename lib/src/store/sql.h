@@ -460,6 +460,11 @@ inline constexpr const char kSelectFamiliesWithTtl[] = "SELECT id, ttl_seconds F
 // Columns: id. A family's (:family_id) series not updated since :expired_before.
 inline constexpr const char kSelectExpiredSeries[] =
     "SELECT id FROM series WHERE family_id = :family_id AND updated < :expired_before LIMIT :limit";
+// A shared series with updates pending in a region counts as updated now
+// (its flush will stamp it): housekeeping does not expire it meanwhile.
+inline constexpr const char kTouchPendingSeries[] =
+    "UPDATE series SET updated = max(updated, :updated) WHERE family_id = (SELECT id FROM families WHERE name = "
+    ":name AND ttl_seconds > 0) AND labels = :labels AND writer_id = 0";
 // Columns: id. Series whose family is gone.
 inline constexpr const char kSelectOrphanedSeries[] =
     "SELECT id FROM series WHERE family_id NOT IN (SELECT id FROM families) LIMIT :limit";

@@ -210,6 +210,9 @@ class Store {
   // One housekeeping pass, one operation per batch, until `stop`
   // (store/housekeeping.cc): what Housekeep and the housekeeping thread run.
   HousekeepingReport HousekeepPass(const std::atomic<bool>& stop);
+  // Stamps the rows of series with updates pending in regions as updated
+  // now, so that expiry spares them (store/housekeeping.cc).
+  void TouchPendingSeries();
   // Deletes the series `select_sql` finds (with `bind` binding its
   // parameters but :limit), one operation per kBatchRows of them, counting
   // batches in `batches`.
