@@ -317,8 +317,9 @@ def test_gunicorn_preload_workers_sigkilled_mid_load_lose_and_double_no_acknowle
     assert len(set(killed)) == KILLS
     assert len(regions(path)) <= KILLS
     check_acknowledged_are_visible(path, load.acked)  # read through what is left
+    left = regions(path)
     promsqlite.set_db(path, write_mode="batched")
-    promsqlite.housekeep()
+    assert promsqlite.housekeep()["recovered_regions"] == len(left)
     assert regions(path) == []
     check_exactly_once(path, load)
 
@@ -340,11 +341,14 @@ def test_forked_wsgi_workers_sigkilled_mid_load_and_at_the_end_lose_and_double_n
         # period): no worker ever flushed (1 h interval), nothing recovered.
         end_pool(master)
         master.stdout.close()
-    assert KILLS <= len(regions(path)) <= KILLS + WORKERS
+    left = regions(path)
+    assert KILLS <= len(left) <= KILLS + WORKERS
     check_acknowledged_are_visible(path, load.acked)
     promsqlite.set_db(path, write_mode="batched")
     if recovery == "housekeep":
-        promsqlite.housekeep()
+        report = promsqlite.housekeep()
+        assert report["recovered_regions"] == len(left)
+        assert report["recovered_updates"] > 0
         assert regions(path) == []
     else:
         # A new batched writer's first flush; its own region stays.
