@@ -208,7 +208,9 @@ TEST_CASE("pending region: readers see count equal to the buckets' sum while thr
   std::vector<std::string> problems;
   auto files = RegionFile::OpenAll(db, &problems);
   REQUIRE(files.size() == 1);
-  while (returned.load() < 60000) {
+  // Reads until the threads are done, and at least 100 times (they may be
+  // done before the first read).
+  while (returned.load() < 60000 || reads < 100) {
     // As a snapshot does: the committed generation first, then the slot,
     // then the header again (a commit in between means "read again").
     uint64_t committed_before = files[0].Committed();
