@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "promsqlite/promsqlite.h"
@@ -305,4 +307,28 @@ TEST_CASE("a series removed through the registry does not come back from its pen
   registry.Wipe();
   registry.Flush();
   CHECK(FileText(path).empty());
+}
+
+TEST_CASE("a full region is flushed and removed when its writer ends, like any other") {
+  // Left behind, every snapshot read it until a recoverer came (the
+  // server's memory for a file whose writer had filled its region).
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  std::vector<std::string> problems;
+  {
+    Options options = Batched();
+    options.pending_region_bytes = 16384;  // room for a few dozen series
+    options.on_background_error = [&](const std::string& line) { problems.push_back(line); };
+    Registry registry(path, options);
+    auto family = BuildCounter().Name("c").LabelNames({"k"}).Register(registry);
+    for (int k = 0; k < 500; ++k) family.WithLabelValues({std::to_string(k)}).Increment();
+  }
+  REQUIRE(problems.size() == 1);
+  CHECK(test::Contains(problems[0], "is full"));
+  size_t regions = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path + "-pending")) ++regions;
+  CHECK(regions == 0);
+  const std::string text = FileText(path);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 502);  // HELP, TYPE and 500 series
+  CHECK(text.find(" 0\n") == std::string::npos);
 }

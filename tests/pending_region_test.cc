@@ -34,7 +34,7 @@ std::vector<PendingSlotView> ReadOnly(const std::string& db, bool* alive = nullp
   if (alive) *alive = files[0].OwnerAlive();
   std::vector<PendingSlotView> slots;
   std::string error;
-  REQUIRE_MESSAGE(files[0].Read(&slots, &error), error);
+  REQUIRE_MESSAGE(files[0].Read(&slots, &error, true), error);
   return slots;
 }
 

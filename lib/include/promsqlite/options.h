@@ -37,12 +37,11 @@ enum class PendingStore {
   // returned survives a SIGKILL of its process (another writer, `promsqlite
   // housekeep` or the server's housekeeping applies it exactly once) and
   // every reader adds it at once. Counters, shared gauges, classic
-  // histograms and summaries wait there; what a region cannot hold by its
-  // kind (native histograms, per-process gauges, an update carrying an
-  // exemplar) is written to the file at once, as in immediate mode. When
-  // the region cannot be had (not made, full, no disk space for it:
-  // reported once through on_background_error), updates wait in process
-  // memory as with kProcessMemory.
+  // histograms and summaries wait there; what a region cannot hold (native
+  // histograms, per-process gauges, exemplars), and every update when the
+  // region cannot be had (not made, full, no disk space for it: reported
+  // once through on_background_error), waits in process memory as with
+  // kProcessMemory, without those guarantees.
   kSharedFile,
   // In this process's memory: a SIGKILL loses the updates of the last
   // interval, and readers see them only once flushed.

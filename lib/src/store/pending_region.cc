@@ -206,9 +206,10 @@ std::string Errno(const std::string& what, const std::string& path) {
   return path + ": cannot " + what + ": " + std::strerror(errno);
 }
 
-bool ValidHeader(const RegionHeader* h, size_t size) {
-  return size >= sizeof(RegionHeader) && std::memcmp(h->magic, kMagic, sizeof kMagic) == 0 &&
-         h->format == kFormat && h->header_bytes == sizeof(RegionHeader) && h->capacity <= size;
+// A header a reader can trust (the file may be mapped only in part).
+bool ValidHeader(const RegionHeader* h) {
+  return std::memcmp(h->magic, kMagic, sizeof kMagic) == 0 && h->format == kFormat &&
+         h->header_bytes == sizeof(RegionHeader);
 }
 
 }  // namespace
@@ -490,7 +491,17 @@ std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vec
       close(fd);  // being created (not sized yet), or not ours
       continue;
     }
-    const size_t size = static_cast<size_t>(st.st_size);
+    // Only the slots made by now: a region's file is sparse and mostly
+    // unused, and mapping all of it costs page tables and a TLB flush on
+    // every snapshot. Slots made later hold updates made after the listing.
+    size_t size = static_cast<size_t>(st.st_size);
+    RegionHeader header;
+    if (pread(fd, &header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+        std::memcmp(header.magic, kMagic, sizeof kMagic) == 0) {
+      const uint64_t used = header.used.load(std::memory_order_relaxed);
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      if (used < size) size = std::min(size, (sizeof(RegionHeader) + used + page - 1) / page * page);
+    }
     void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
       if (problems) problems->push_back(Errno("map", path));
@@ -538,23 +549,20 @@ bool RegionFile::OwnerAlive() const {
 
 uint64_t RegionFile::Committed() const {
   const auto* header = static_cast<const RegionHeader*>(map_);
-  if (!ValidHeader(header, size_)) return 0;
+  if (!ValidHeader(header)) return 0;
   return header->committed.load(std::memory_order_acquire);
 }
 
-bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error) const {
+bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty) const {
   slots->clear();
   const auto* header = static_cast<const RegionHeader*>(map_);
   if (std::memcmp(header->magic, kMagic, sizeof kMagic) != 0) return true;  // still being created: nothing yet
-  if (!ValidHeader(header, size_)) {
+  if (header->format != kFormat || header->header_bytes != sizeof(RegionHeader)) {
     *error = path_ + ": not a region of pending updates of this version";
     return false;
   }
-  const uint64_t used = header->used.load(std::memory_order_acquire);
-  if (used > size_ - sizeof(RegionHeader)) {
-    *error = path_ + ": malformed region (used beyond its size)";
-    return false;
-  }
+  // Slots made after the file was mapped (OpenAll) are left out.
+  const uint64_t used = std::min<uint64_t>(header->used.load(std::memory_order_acquire), size_ - sizeof(RegionHeader));
   const char* base = static_cast<const char*>(map_) + sizeof(RegionHeader);
   for (uint64_t offset = 0; offset < used;) {
     if (used - offset < sizeof(SlotHead)) {
@@ -569,6 +577,11 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error) c
     }
     PendingSlotView view;
     view.kind = static_cast<PendingKind>(slot->kind);
+    ReadSlot(slot, &view);
+    if (!with_empty && view.live.empty() && view.staged_generation == 0) {
+      offset += slot->bytes;
+      continue;  // nothing pending: what every reader skips
+    }
     const char* key = KeyOf(slot);
     const void* nul = std::memchr(key, '\0', slot->key_bytes);
     if (nul == nullptr) {
@@ -578,7 +591,6 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error) c
     const size_t family_bytes = static_cast<size_t>(static_cast<const char*>(nul) - key);
     view.family.assign(key, family_bytes);
     view.labels.assign(key + family_bytes + 1, slot->key_bytes - family_bytes - 1);
-    ReadSlot(slot, &view);
     slots->push_back(std::move(view));
     offset += slot->bytes;
   }

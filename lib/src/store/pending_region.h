@@ -151,9 +151,10 @@ class RegionFile {
   bool OwnerAlive() const;
   // The header's committed generation.
   uint64_t Committed() const;
-  // Every slot, each read consistently (an update in progress is taken
-  // from before it). False with `error` for a malformed file.
-  bool Read(std::vector<PendingSlotView>* slots, std::string* error) const;
+  // Every slot with something pending (`with_empty`: every slot), each
+  // read consistently (an update in progress is taken from before it).
+  // False with `error` for a malformed file.
+  bool Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty = false) const;
   // Removes the file (a recoverer, after its commit).
   void Unlink() const;
 

@@ -181,21 +181,21 @@ void Writer::MarkDirty(SeriesState& series) {
   if (!flusher_) StartFlusher();
 }
 
-// PendingStore::kSharedFile: an update goes to the region; what a region
-// cannot hold by its kind (a native histogram, a per-process gauge, an
-// update with an exemplar) goes to the file at once, so whatever returned
-// survives the process and shows at the next scrape. Only when the region
-// cannot be had (not made, full, no disk space for it: reported once) do
-// updates wait in process memory, as with kProcessMemory: an update never
-// fails for want of a region.
+// PendingStore::kSharedFile: an update goes to the region. What a region
+// cannot hold (native histograms, per-process gauges, exemplars) and
+// every update when the region cannot be had (not made, full, no disk
+// space for it: reported once) wait in process memory, as with
+// kProcessMemory: batched mode stays nanoseconds for every kind, and an
+// update never fails for want of a region (docs/pending-regions.md).
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
-  if (!batched() || (shared_ && exemplar != nullptr)) return store_->Add(series.ref(), delta, exemplar);
-  if (shared_) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Add(slot, delta);
-      return MarkDirty(series);
+  if (!batched()) return store_->Add(series.ref(), delta, exemplar);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Add(slot, delta);
+    if (exemplar) {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      series.pending.KeepExemplar(*exemplar);
     }
-    if (!RegionCanHold(series)) return store_->Add(series.ref(), delta, nullptr);
+    return MarkDirty(series);
   }
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
@@ -212,12 +212,9 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
 
 void Writer::Set(SeriesState& series, double value) {
   if (!batched()) return store_->Set(series.ref(), value);
-  if (shared_) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Set(slot, value);
-      return MarkDirty(series);
-    }
-    if (!RegionCanHold(series)) return store_->Set(series.ref(), value);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Set(slot, value);
+    return MarkDirty(series);
   }
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
@@ -228,13 +225,14 @@ void Writer::Set(SeriesState& series, double value) {
 }
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
-  if (!batched() || (shared_ && exemplar != nullptr)) return store_->Observe(series.ref(), value, bucket, exemplar);
-  if (shared_) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Observe(slot, value, bucket);
-      return MarkDirty(series);
+  if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
+  if (SlotHead* slot = RegionSlot(series)) {
+    PendingRegion::Observe(slot, value, bucket);
+    if (exemplar) {
+      std::lock_guard<SpinLock> lock(series.pending.lock);
+      series.pending.KeepExemplar(*exemplar);
     }
-    if (!RegionCanHold(series)) return store_->Observe(series.ref(), value, bucket, nullptr);
+    return MarkDirty(series);
   }
   const NativeLayout& native = series.family->native;
   {
@@ -608,7 +606,10 @@ void Writer::RemoveRegion() noexcept {
   std::string name;
   {
     std::lock_guard<std::mutex> lock(region_mu_);
-    if (!region_ || region_problem_) return;
+    // Also a full region: it is this process's, flushed, and must go (left
+    // behind, every snapshot read it until a recoverer came).
+    if (!region_ || region_removed_) return;
+    region_removed_ = true;
     region_problem_ = true;  // no new slots in a removed region: the rest waits in memory
     region_->Remove();
     name = region_->name();
@@ -661,6 +662,7 @@ void Writer::UnlockAfterFork(bool child) {
     if (region_) region_->AbandonInChild();
     region_.reset();
     region_problem_ = false;
+    region_removed_ = false;
     recovered_regions_ = false;
     store_->AbandonInherited();
     dirty_.clear();

@@ -110,9 +110,6 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void ReportLine(const std::string& line) noexcept;
 
   const Options options_;
-  // Batched mode with PendingStore::kSharedFile.
-  const bool shared_ = options_.write_mode == WriteMode::kBatched &&
-                       options_.pending_store == PendingStore::kSharedFile;
   std::shared_ptr<Store> store_;
 
   // Lock order (also of LockForFork): flush_mu_, families_mu_, each
@@ -146,6 +143,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   std::mutex region_mu_;
   std::unique_ptr<PendingRegion> region_;
   bool region_problem_ = false;
+  bool region_removed_ = false;  // by RemoveRegion, after the last flush
   bool recovered_regions_ = false;  // under flush_mu_: dead regions recovered once
 
   std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
