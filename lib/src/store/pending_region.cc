@@ -561,15 +561,22 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
     *error = path_ + ": not a region of pending updates of this version";
     return false;
   }
-  // Slots made after the file was mapped (OpenAll) are left out.
-  const uint64_t used = std::min<uint64_t>(header->used.load(std::memory_order_acquire), size_ - sizeof(RegionHeader));
+  // Slots made after the file was mapped (OpenAll: up to the slots made
+  // by then, rounded up to a page) are left out; one of them may begin
+  // inside the mapping and end past it.
+  const uint64_t mapped = size_ - sizeof(RegionHeader);
+  const uint64_t published = header->used.load(std::memory_order_acquire);
+  const bool cut = published > mapped;
+  const uint64_t used = cut ? mapped : published;
   const char* base = static_cast<const char*>(map_) + sizeof(RegionHeader);
   for (uint64_t offset = 0; offset < used;) {
     if (used - offset < sizeof(SlotHead)) {
+      if (cut) break;
       *error = path_ + ": malformed region (truncated slot)";
       return false;
     }
     const auto* slot = reinterpret_cast<const SlotHead*>(base + offset);
+    if (cut && slot->bytes > used - offset && slot->bytes <= published - offset) break;
     if (slot->bytes < sizeof(SlotHead) || slot->bytes > used - offset || slot->bytes % 8 != 0 ||
         SlotBytes(slot->buckets, slot->key_bytes) != slot->bytes || slot->kind < 1 || slot->kind > 3) {
       *error = path_ + ": malformed region (slot at offset " + std::to_string(offset) + ")";
