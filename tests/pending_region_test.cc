@@ -39,13 +39,7 @@ std::vector<PendingSlotView> ReadOnly(const std::string& db, bool* alive = nullp
 }
 
 // What a slot holds for a reader whose SQLite snapshot has `committed`.
-PendingCell Visible(const PendingSlotView& v, uint64_t committed) {
-  PendingCell total;
-  total.buckets.assign(v.live.buckets.size(), 0);
-  if (v.staged_generation > committed) total.Merge(v.staged);
-  total.Merge(v.live);
-  return total;
-}
+PendingCell Visible(const PendingSlotView& v, uint64_t committed) { return v.Unflushed(committed); }
 
 TEST_CASE("pending region: updates, staging and commit as seen by another reader") {
   TempDir dir;

@@ -45,10 +45,7 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
     if (!file.Read(&slots, &error)) continue;
     if (file.Committed() > generation) consistent = false;
     for (const PendingSlotView& slot : slots) {
-      PendingCell cell;
-      cell.buckets.assign(slot.live.buckets.size(), 0);
-      if (slot.staged_generation > generation) cell.Merge(slot.staged);
-      cell.Merge(slot.live);
+      PendingCell cell = slot.Unflushed(generation);
       if (cell.empty()) continue;
       auto [entry, made] = families_[slot.family].try_emplace(slot.labels);
       if (made) entry->second.kind = slot.kind;

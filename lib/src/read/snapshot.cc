@@ -200,20 +200,9 @@ struct SnapshotCursor::State {
     return std::string_view(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
   }
 
-  // Whether a region's entry fits the family as it is now (one declared
-  // anew with another type or buckets does not take it).
+  // Whether a region's entry fits the family as it is now.
   bool Fits(const PendingOverlay::Entry& entry) const {
-    switch (entry.kind) {
-      case PendingKind::kCounter:
-        return family.spec.type == MetricType::kCounter;
-      case PendingKind::kDistribution:
-        return (histogram && entry.cell.buckets.size() == family.spec.buckets.size()) ||
-               (family.spec.type == MetricType::kSummary && entry.cell.buckets.empty());
-      case PendingKind::kGauge:
-        return family.spec.type != MetricType::kCounter && !histogram &&
-               family.spec.type != MetricType::kSummary;
-    }
-    return false;
+    return SlotFits(entry.kind, entry.cell.buckets.size(), family.spec);
   }
 
   // Adds a region's pending updates to the record of a row.

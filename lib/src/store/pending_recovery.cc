@@ -25,25 +25,24 @@ constexpr size_t kRecoveryRowsPerTransaction = 200;
 // taken microseconds after it lists the folder).
 constexpr double kRecordGraceSeconds = 60;
 
-// Whether a slot of `kind` (with `buckets` buckets) belongs to `spec`: a
-// family removed and declared anew with another type or buckets does not
-// take the old slot's values.
-bool SlotFits(PendingKind kind, size_t buckets, const FamilySpec& spec) {
-  if (spec.native_bucket_factor > 0) return false;
+}  // namespace
+
+void FillFromPending(PendingKind kind, const PendingCell& cell, BatchUpdate* u) {
+  u->value = cell.value;
   switch (kind) {
     case PendingKind::kCounter:
-      return spec.type == MetricType::kCounter;
-    case PendingKind::kDistribution:
-      return (spec.type == MetricType::kHistogram && spec.buckets.size() == buckets) ||
-             (spec.type == MetricType::kSummary && buckets == 0);
+      u->kind = BatchUpdate::kAdd;
+      break;
     case PendingKind::kGauge:
-      return spec.type != MetricType::kCounter && spec.type != MetricType::kHistogram &&
-             spec.type != MetricType::kSummary && spec.gauge_mode == GaugeMode::kShared;
+      u->kind = cell.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
+      break;
+    case PendingKind::kDistribution:
+      u->kind = BatchUpdate::kObserve;
+      u->count = cell.count;
+      u->bucket_deltas = cell.buckets;
+      break;
   }
-  return false;
 }
-
-}  // namespace
 
 void Store::RecordPendingFlush(Connection& c, const PendingFlush& flush, double now) {
   PendingFlushRow row;
@@ -122,10 +121,7 @@ RegionRecoveryReport Store::RecoverRegions() {
         updates.clear();
         keys.clear();
         for (const PendingSlotView& view : views) {
-          PendingCell cell;
-          cell.buckets.assign(view.live.buckets.size(), 0);
-          if (view.staged_generation > static_cast<uint64_t>(record.generation)) cell.Merge(view.staged);
-          cell.Merge(view.live);
+          PendingCell cell = view.Unflushed(static_cast<uint64_t>(record.generation));
           if (cell.empty()) continue;
           FamilyRow family_key;
           family_key.name = view.family;
@@ -144,20 +140,7 @@ RegionRecoveryReport Store::RecoverRegions() {
           k.labels = view.labels;
           BatchUpdate& u = updates.emplace_back();
           u.series = SeriesRef{family_id, k.labels, &k.id, false, NativeLayout{}, &k.schema};
-          u.value = cell.value;
-          switch (view.kind) {
-            case PendingKind::kCounter:
-              u.kind = BatchUpdate::kAdd;
-              break;
-            case PendingKind::kGauge:
-              u.kind = cell.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
-              break;
-            case PendingKind::kDistribution:
-              u.kind = BatchUpdate::kObserve;
-              u.count = cell.count;
-              u.bucket_deltas = cell.buckets;
-              break;
-          }
+          FillFromPending(view.kind, cell, &u);
         }
         ApplyUpdates(c, updates, now);
         slots += static_cast<int64_t>(updates.size());

@@ -202,6 +202,17 @@ bool OwnerLock(int fd) {
   return fcntl(fd, F_OFD_SETLK, &fl) == 0;
 }
 
+// True when nobody holds OwnerLock on the file `fd` is open on (its owner
+// died, or never took it); false also when that cannot be told.
+bool OwnerLockFree(int fd) {
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
 std::string Errno(const std::string& what, const std::string& path) {
   return path + ": cannot " + what + ": " + std::strerror(errno);
 }
@@ -447,11 +458,30 @@ void PendingRegion::Discard(SlotHead* slot) {
 PendingCell PendingRegion::Pending(SlotHead* slot) const {
   PendingSlotView view;
   ReadSlot(slot, &view);
+  return view.Unflushed(committed());
+}
+
+PendingCell PendingSlotView::Unflushed(uint64_t committed) const {
   PendingCell total;
-  total.buckets.assign(slot->buckets, 0);
-  if (view.staged_generation > committed()) total.Merge(view.staged);
-  total.Merge(view.live);
+  total.buckets.assign(live.buckets.size(), 0);
+  if (staged_generation > committed) total.Merge(staged);
+  total.Merge(live);
   return total;
+}
+
+bool SlotFits(PendingKind kind, size_t buckets, const FamilySpec& spec) {
+  if (spec.native_bucket_factor > 0) return false;
+  switch (kind) {
+    case PendingKind::kCounter:
+      return spec.type == MetricType::kCounter;
+    case PendingKind::kDistribution:
+      return (spec.type == MetricType::kHistogram && spec.buckets.size() == buckets) ||
+             (spec.type == MetricType::kSummary && buckets == 0);
+    case PendingKind::kGauge:
+      return spec.type != MetricType::kCounter && spec.type != MetricType::kHistogram &&
+             spec.type != MetricType::kSummary && spec.gauge_mode == GaugeMode::kShared;
+  }
+  return false;
 }
 
 void PendingRegion::Remove() { unlink(path_.c_str()); }
@@ -538,13 +568,7 @@ RegionFile::~RegionFile() {
 }
 
 bool RegionFile::OwnerAlive() const {
-  struct flock fl = {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = 0;
-  fl.l_len = 1;
-  if (fcntl(fd_, F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: never recover a region that may live
-  return fl.l_type != F_UNLCK;
+  return !OwnerLockFree(fd_);  // cannot tell: never recover a region that may live
 }
 
 uint64_t RegionFile::Committed() const {
@@ -619,14 +643,10 @@ int RegionFile::RemoveAbandoned(const std::string& db_path, double older_than_se
     int fd = openat(dirfd(dir), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) continue;
     struct stat st;
-    struct flock fl = {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
     // Its maker died before naming it (nothing was ever written to it) or
     // is still making it (locked, or too recent to have locked it).
-    const bool abandoned = fstat(fd, &st) == 0 && difftime(now, st.st_mtime) > older_than_seconds &&
-                           fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+    const bool abandoned =
+        fstat(fd, &st) == 0 && difftime(now, st.st_mtime) > older_than_seconds && OwnerLockFree(fd);
     close(fd);
     if (abandoned && unlinkat(dirfd(dir), name.c_str(), 0) == 0) ++removed;
   }

@@ -45,6 +45,8 @@
 #include <string_view>
 #include <vector>
 
+#include "promsqlite/family.h"
+
 namespace promsqlite::detail {
 
 enum class PendingKind : uint32_t {
@@ -131,7 +133,16 @@ struct PendingSlotView {
   std::string family, labels;
   PendingCell live, staged;
   uint64_t staged_generation = 0;
+  // What is not in the rows of a snapshot (or a recoverer's transaction)
+  // whose record has `committed` for the region: the live cell, after the
+  // staged one when its generation is above that.
+  PendingCell Unflushed(uint64_t committed) const;
 };
+
+// Whether a slot of `kind` with `buckets` buckets belongs to the family
+// `spec` declares now: a family removed and declared anew with another
+// type, buckets, gauge mode or a native histogram does not take it.
+bool SlotFits(PendingKind kind, size_t buckets, const FamilySpec& spec);
 
 class RegionFile {
  public:

@@ -28,6 +28,7 @@
 #include "promsqlite/family.h"
 #include "promsqlite/housekeeping.h"
 #include "promsqlite/options.h"
+#include "store/pending_region.h"
 
 namespace SQLite {
 class Database;
@@ -88,6 +89,10 @@ struct BatchUpdate {
   NativeDeltas native;                 // kObserve on native histograms
   std::vector<ExemplarWrite> exemplars;  // kAdd on counters, kObserve on histograms: one per bucket
 };
+
+// A region's unflushed cell of a series of `kind` as the update that writes
+// it (store/pending_recovery.cc): what a flush and a recovery apply.
+void FillFromPending(PendingKind kind, const PendingCell& cell, BatchUpdate* u);
 
 struct StoredSeries {
   bool exists = false;

@@ -84,23 +84,6 @@ bool RegionCanHold(SeriesState& s) {
   return !s.family->native.enabled && !s.ref().per_process;
 }
 
-// A staged cell as the update a flush writes.
-void FillFromCell(PendingKind kind, const PendingCell& cell, BatchUpdate* u) {
-  u->value = cell.value;
-  switch (kind) {
-    case PendingKind::kCounter:
-      u->kind = BatchUpdate::kAdd;
-      break;
-    case PendingKind::kGauge:
-      u->kind = cell.has_set ? BatchUpdate::kSet : BatchUpdate::kAdd;
-      break;
-    case PendingKind::kDistribution:
-      u->kind = BatchUpdate::kObserve;
-      u->count = cell.count;
-      u->bucket_deltas = cell.buckets;
-      break;
-  }
-}
 
 }  // namespace
 
@@ -295,7 +278,7 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u, uint64_t generation, st
       u->exemplars.swap(p.exemplars);
     }
     if (!cell.empty()) staged->push_back(slot);
-    FillFromCell(KindOf(s), cell, u);
+    FillFromPending(KindOf(s), cell, u);
     return !cell.empty() || !u->exemplars.empty();
   }
   if (IsCounter(s)) {
@@ -463,7 +446,7 @@ bool Writer::FlushPending(std::string* error) {
     if (orphan.slot != nullptr) {
       PendingCell cell = region->Stage(orphan.slot, generation);
       if (!cell.empty()) staged.push_back(orphan.slot);
-      FillFromCell(orphan.kind, cell, &orphan.update);
+      FillFromPending(orphan.kind, cell, &orphan.update);
       if (cell.empty() && orphan.update.exemplars.empty()) continue;
     }
     updates.push_back(orphan.update);
