@@ -1,5 +1,6 @@
 // Files that are not ours, newer, missing or broken get a clear error; the
 // WAL stays bounded under sustained writes.
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -353,4 +355,48 @@ TEST_CASE("a read waits for another process's checkpoint to end before it takes 
   CHECK(waited >= std::chrono::milliseconds(100));
   CHECK(waited < std::chrono::seconds(30));
   CHECK(text.find("jobs_total 1\n") != std::string::npos);
+}
+
+namespace {
+
+// How many descriptors this process has open.
+int OpenDescriptors() {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("a reader's checkpoint probe asks through SQLite's own -shm descriptor, and sees only the checkpoint lock") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Registry registry(path);
+  BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment();
+  // A connection that has read the file holds the -shm file open.
+  std::unique_ptr<SQLite::Database> db = detail::OpenDatabase(path, false, false, 1000);
+  CHECK(db->execAndGet("SELECT count(*) FROM sqlite_master").getInt() > 0);
+  detail::CheckpointProbe probe;
+  const int before = OpenDescriptors();
+  CHECK_FALSE(probe.InProgress(path));
+  CHECK(probe.through_descriptor());
+  {
+    test::KilledAtScopeEnd writer{HoldShmByte(path, 120)};  // SQLite's write lock: not a checkpoint
+    CHECK_FALSE(probe.InProgress(path));
+  }
+  {
+    test::KilledAtScopeEnd checkpointer{HoldShmByte(path, 121)};
+    CHECK(probe.InProgress(path));
+    CHECK(probe.through_descriptor());
+    CHECK(probe.InProgress(path));  // the descriptor found the first time, asked again
+  }
+  CHECK_FALSE(probe.InProgress(path));
+  // It opened nothing of its own (closing one would drop this process's
+  // SQLite locks on the -shm file), and the registry's writes go on.
+  CHECK(OpenDescriptors() == before);
+  BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment();
+  CHECK(Reader(path).Render(Format::kText).find("jobs_total 2\n") != std::string::npos);
 }

@@ -815,3 +815,50 @@ TEST_CASE("a pending update within the TTL keeps its series alive") {
   registry.Flush();
   CHECK(Body(Text(db, reader_options)) == "jobs_total 101\n");
 }
+
+namespace {
+
+// How many descriptors of this process are open on files in `folder`.
+int DescriptorsInto(const std::string& folder) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (!error && target.rfind(folder + "/", 0) == 0) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("a reader that keeps regions mapped between snapshots sees the slots made since, and lets go of removed ones") {
+  test::TempDir dir;
+  const std::string db = dir.File("keep.db");
+  Reader reader(db);
+  // Long label values: the slots of 40 steps of 10 new series span many
+  // pages, so the region grows past what the reader mapped at each step.
+  auto id = [](int i) { return std::string(200, 'x') + std::to_string(i); };
+  constexpr int kSteps = 40, kPerStep = 10;
+  {
+    Registry registry(db, Batched());
+    auto jobs = BuildCounter().Name("jobs").LabelNames({"id"}).Register(registry);
+    for (int step = 0; step < kSteps; ++step) {
+      for (int i = 0; i < (step + 1) * kPerStep; ++i) jobs.WithLabelValues({id(i)}).Increment();
+      const std::string text = reader.Render(Format::kText);
+      // A series made at step s has been incremented at every step since.
+      for (int i = 0; i < (step + 1) * kPerStep; ++i) {
+        CAPTURE(step);
+        CAPTURE(i);
+        REQUIRE(Sample(text, "jobs_total{id=\"" + id(i) + "\"}") == step - i / kPerStep + 1);
+      }
+    }
+    CHECK(DescriptorsInto(db + "-pending") == 2);  // the writer's, and the reader's mapping
+  }
+  // The writer ended: its flush wrote everything and removed its region;
+  // the reader's next snapshot reads the rows and drops its mapping.
+  CHECK(Regions(db).empty());
+  const std::string text = reader.Render(Format::kText);
+  for (int i = 0; i < kSteps * kPerStep; ++i)
+    CHECK(Sample(text, "jobs_total{id=\"" + id(i) + "\"}") == kSteps - i / kPerStep);
+  CHECK(DescriptorsInto(db + "-pending") == 0);
+}

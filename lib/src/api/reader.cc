@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/process_identity.h"
 #include "promsqlite/errors.h"
+#include "read/pending_overlay.h"
 #include "read/snapshot.h"
 #include "render/renderers.h"
 #include "store/database.h"
@@ -20,6 +21,8 @@ namespace promsqlite {
 namespace detail {
 struct ReadConnection {
   std::unique_ptr<SQLite::Database> db;
+  RegionCache regions;     // the pending regions mapped for the last snapshot
+  CheckpointProbe probe;  // through SQLite's -shm descriptor of `db`
   uint64_t fork_generation = 0;  // ForkGeneration() when opened
 };
 }  // namespace detail
@@ -81,7 +84,10 @@ void Reader::CheckPath() const {
 }
 
 Reader::~Reader() {
-  if (connection_ && connection_->fork_generation != detail::ForkGeneration()) connection_.release()->db.release();
+  if (connection_ && connection_->fork_generation != detail::ForkGeneration()) {
+    (void)connection_->db.release();  // the parent's SQLite connection: never used nor closed here
+    connection_.reset();
+  }
 }
 
 // Opens lazily; false while the file does not exist. A failed read drops the
@@ -89,7 +95,10 @@ Reader::~Reader() {
 template <typename F>
 static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
                                std::unique_ptr<detail::ReadConnection>& connection, F&& f) {
-  if (connection && connection->fork_generation != detail::ForkGeneration()) connection.release()->db.release();
+  if (connection && connection->fork_generation != detail::ForkGeneration()) {
+    (void)connection->db.release();  // the parent's SQLite connection: never used nor closed here
+    connection.reset();
+  }
   if (!connection) {
     bool exists = false;
     FileSize(path, &exists);
@@ -102,9 +111,9 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
   // Not in the middle of a writer's checkpoint: our snapshot would hold it
   // (and the writers behind it) up until we are done.
   if (options.checkpoint_wait_ms > 0)
-    detail::WaitWhileCheckpointing(path, std::chrono::milliseconds(options.checkpoint_wait_ms));
+    detail::WaitWhileCheckpointing(path, std::chrono::milliseconds(options.checkpoint_wait_ms), &connection->probe);
   try {
-    f(*connection->db);
+    f(*connection);
   } catch (...) {
     connection.reset();
     throw;
@@ -114,8 +123,8 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
 
 void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra) {
   std::lock_guard<std::mutex> lock(lock_->mu);
-  bool rendered = WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
-    detail::RenderDatabase(db, path_, detail::NowSeconds(options_.clock), format, sink, &extra);
+  bool rendered = WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
+    detail::RenderDatabase(*c.db, path_, detail::NowSeconds(options_.clock), format, sink, &extra, &c.regions);
   });
   if (!rendered) detail::RenderMemory(format, sink, &extra);
 }
@@ -174,8 +183,9 @@ bool Reader::Rendering::Next(std::string* chunk) {
 
 std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, std::vector<MemoryFamily> extra) {
   auto state = std::make_unique<Rendering::State>(this, format, std::move(extra));
-  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
-    state->cursor = std::make_unique<detail::SnapshotCursor>(db, path_, detail::NowSeconds(options_.clock));
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
+    state->cursor =
+        std::make_unique<detail::SnapshotCursor>(*c.db, path_, detail::NowSeconds(options_.clock), nullptr, &c.regions);
   });
   return std::unique_ptr<Rendering>(new Rendering(std::move(state)));
 }
@@ -189,10 +199,10 @@ std::string Reader::Render(Format format) {
 std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& names) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
-  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector, &names);
+    detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions);
   });
   return out;
 }
@@ -202,8 +212,8 @@ FileStats Reader::Stats() {
   FileStats stats;
   stats.db_bytes = FileSize(path_, &stats.exists);
   stats.wal_bytes = FileSize(path_ + "-wal");
-  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
-    detail::CountRows(db, path_, &stats.families, &stats.series);
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
+    detail::CountRows(*c.db, path_, &stats.families, &stats.series);
   });
   return stats;
 }
@@ -212,17 +222,17 @@ std::vector<FamilySummary> Reader::Families() {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySummary> out;
   WithOpenConnection(path_, options_, connection_,
-                     [&](SQLite::Database& db) { out = detail::ListFamilies(db, path_); });
+                     [&](detail::ReadConnection& c) { out = detail::ListFamilies(*c.db, path_); });
   return out;
 }
 
 std::vector<FamilySnapshot> Reader::Snapshot() {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
-  WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(db, path_, detail::NowSeconds(options_.clock), collector);
+    detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions);
   });
   return out;
 }

@@ -6,9 +6,9 @@
 namespace promsqlite::detail {
 
 void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra) {
+                    const std::vector<MemoryFamily>* extra, RegionCache* regions) {
   auto renderer = MakeRenderer(format, sink);
-  ReadSnapshot(db, path, now, *renderer);
+  ReadSnapshot(db, path, now, *renderer, nullptr, regions);
   if (extra) VisitMemoryFamilies(*extra, *renderer);
   renderer->End();
 }

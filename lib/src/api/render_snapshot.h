@@ -14,10 +14,12 @@ class Database;
 
 namespace promsqlite::detail {
 
+class RegionCache;
+
 // Renders one snapshot of `db` as of `now` (for TTLs) in `format`, then
-// `extra` (may be null).
+// `extra` (may be null). `regions`: the caller's RegionCache (may be null).
 void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra);
+                    const std::vector<MemoryFamily>* extra, RegionCache* regions = nullptr);
 
 // Renders only `extra` (may be null), e.g. for a file that does not exist
 // yet: nothing but "# EOF" in OpenMetrics.

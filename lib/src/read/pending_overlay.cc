@@ -11,28 +11,108 @@
 
 namespace promsqlite::detail {
 
-PendingOverlay::PendingOverlay(const std::string& path) : path_(path) {
-  // Regions this process cannot open (another user's, 0600) are left out:
-  // readers see what they may read.
-  files_ = RegionFile::OpenAll(path, nullptr);
+uint32_t RegionCache::KeyId(RegionFile::SlotKey&& slot) {
+  std::string joined;
+  joined.reserve(slot.family.size() + 1 + slot.labels.size());
+  joined.append(slot.family).push_back('\0');
+  joined.append(slot.labels);
+  auto [found, made] = key_ids_.try_emplace(std::move(joined), static_cast<uint32_t>(keys_.size()));
+  if (made) keys_.push_back(Key{std::move(slot.family), std::move(slot.labels), slot.kind});
+  return found->second;
+}
+
+const std::vector<const RegionCache::Indexed*>& RegionCache::Refresh(const std::string& path) {
+  if (path != path_) {
+    files_.clear();
+    key_ids_.clear();
+    keys_.clear();
+    path_ = path;
+  }
+  std::vector<RegionFile::Listed> listed = RegionFile::List(path, nullptr);
+  // Keys of series no listed region holds any more: start afresh.
+  size_t slots = 0;
+  for (const auto& [name, indexed] : files_) slots += indexed.slots.size();
+  if (keys_.size() > 2 * slots + 1024) {
+    files_.clear();
+    key_ids_.clear();
+    keys_.clear();
+  }
+  std::map<std::string, Indexed> kept;
+  for (RegionFile::Listed& name : listed) {
+    Indexed indexed;
+    auto found = files_.find(name.name);
+    if (found != files_.end() && found->second.file->inode() == name.inode) {
+      indexed = std::move(found->second);
+      if (!indexed.file->MapsEverySlot()) {  // mapped anew, its index kept
+        std::optional<RegionFile> opened = RegionFile::Open(path, name.name, nullptr);
+        if (!opened) continue;
+        indexed.file = std::make_shared<const RegionFile>(std::move(*opened));
+      }
+    } else if (std::optional<RegionFile> opened = RegionFile::Open(path, name.name, nullptr)) {
+      indexed.file = std::make_shared<const RegionFile>(std::move(*opened));
+    } else {
+      continue;  // gone, or not this process's to read (another user's, 0600)
+    }
+    if (!indexed.malformed) {
+      std::vector<RegionFile::SlotKey> keys;
+      std::string error;
+      // A region that cannot be read is left out, not the scrape failed.
+      indexed.malformed = !indexed.file->Keys(indexed.end, &keys, &indexed.end, &error);
+      for (RegionFile::SlotKey& key : keys) indexed.slots.emplace_back(key.offset, KeyId(std::move(key)));
+    }
+    kept.emplace(std::move(name.name), std::move(indexed));
+  }
+  files_ = std::move(kept);  // closes the files no longer listed
+  listed_.clear();
+  for (const auto& [name, indexed] : files_)
+    if (!indexed.malformed) listed_.push_back(&indexed);
+  return listed_;
+}
+
+SQLite::Statement* RegionCache::FlushRecords(SQLite::Database& db, int schema_version) {
+  if (records_ == nullptr || records_db_ != &db || records_version_ != schema_version) {
+    records_.reset();
+    const char* select = sql::SelectPendingFlushes(schema_version);
+    if (select == nullptr) return nullptr;
+    records_ = std::make_unique<SQLite::Statement>(db, select);
+    records_db_ = &db;
+    records_version_ = schema_version;
+  }
+  return records_.get();
+}
+
+PendingOverlay::PendingOverlay(const std::string& path, RegionCache* cache) : path_(path) {
+  if (cache == nullptr) {
+    own_cache_ = std::make_unique<RegionCache>();
+    cache = own_cache_.get();
+  }
+  cache_ = cache;
+  files_ = &cache->Refresh(path);
 }
 
 bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
   families_.clear();
-  if (files_.empty()) return true;
+  if (files_->empty()) return true;
   std::unordered_map<std::string, PendingFlushRow> records;
-  if (const char* select = sql::SelectPendingFlushes(schema_version)) {
-    SQLite::Statement query(db, select);
-    while (query.executeStep()) {
-      PendingFlushRow row = ReadPendingFlushRow(query);
+  if (SQLite::Statement* query = cache_->FlushRecords(db, schema_version)) {
+    query->reset();
+    while (query->executeStep()) {
+      PendingFlushRow row = ReadPendingFlushRow(*query);
       records[row.region] = row;
     }
+    query->reset();
   }
-  std::vector<PendingSlotView> slots;
+  // Every series' updates, by key: merged in place, then sorted into
+  // families once.
+  std::vector<Entry> merged(cache_->key_count());
+  std::vector<uint8_t> seen(cache_->key_count(), 0);
+  std::vector<uint32_t> touched;
+  PendingSlotView view;
   // Every region is read even when one moved: the last attempt's reader
   // reads on with what it has.
   bool consistent = true;
-  for (const RegionFile& file : files_) {
+  for (const RegionCache::Indexed* indexed : *files_) {
+    const RegionFile& file = *indexed->file;
     PendingFlushRow record;
     if (auto found = records.find(file.name()); found != records.end()) record = found->second;
     if (record.recovered != 0) continue;  // applied by a recoverer, in this snapshot
@@ -40,18 +120,29 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
     // may be cleared already, and the snapshot lacks them.
     const uint64_t generation = static_cast<uint64_t>(record.generation);
     if (file.Committed() > generation) consistent = false;
-    std::string error;
-    // A region that cannot be read is left out, not the scrape failed.
-    if (!file.Read(&slots, &error)) continue;
-    if (file.Committed() > generation) consistent = false;
-    for (const PendingSlotView& slot : slots) {
-      PendingCell cell = slot.Unflushed(generation);
-      if (cell.empty()) continue;
-      auto [entry, made] = families_[slot.family].try_emplace(slot.labels);
-      if (made) entry->second.kind = slot.kind;
-      else if (entry->second.kind != slot.kind) continue;  // a family declared anew: its readers check the kind
-      entry->second.cell.Merge(cell);
+    for (const auto& [offset, id] : indexed->slots) {
+      file.Cells(offset, &view);
+      // What view.Unflushed(generation) gives, merged without copying it.
+      const bool staged = view.staged_generation > generation && !view.staged.empty();
+      if (!staged && view.live.empty()) continue;  // nothing pending
+      const PendingKind kind = cache_->key(id).kind;
+      Entry& entry = merged[id];
+      if (!seen[id]) {
+        seen[id] = 1;
+        touched.push_back(id);
+        entry.kind = kind;
+        entry.cell.buckets.assign(view.live.buckets.size(), 0);
+      } else if (entry.kind != kind) {
+        continue;  // a family declared anew: its readers check the kind
+      }
+      if (staged) entry.cell.Merge(view.staged);
+      entry.cell.Merge(view.live);
     }
+    if (file.Committed() > generation) consistent = false;
+  }
+  for (uint32_t id : touched) {
+    const RegionCache::Key& key = cache_->key(id);
+    families_[key.family].emplace(key.labels, std::move(merged[id]));
   }
   return consistent;
 }

@@ -13,12 +13,16 @@
 //
 // Thread safety: none (one per snapshot). Process safety: reads regions
 // without locking or waiting for their owners. Cost: one directory listing,
-// an open and mmap per region, and a copy of every slot's cells.
+// an open and mmap per region not in the RegionCache given (or every
+// region, without one), and a read of every slot's cells.
 #ifndef PROMSQLITE_SRC_READ_PENDING_OVERLAY_H_
 #define PROMSQLITE_SRC_READ_PENDING_OVERLAY_H_
 
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,18 +30,65 @@
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace promsqlite::detail {
 
+// The region files a reader mapped for its last snapshot, kept for the
+// next, each with an index of its slots' keys: a file still listed under
+// the same name and inode whose mapping still holds every slot made is
+// read again as it is, and only slots made since are indexed, so that a
+// scrape costs a directory listing plus a seqlock read per slot, not an
+// open, fstat, mmap, munmap and close per live writer and a parse and
+// string lookup per slot. Files no longer listed are closed at the next
+// listing; the key table is rebuilt when it holds twice the keys of the
+// files listed (series that churn), so the cache holds what the regions
+// of the last listing hold.
+// Thread safety: none (a Reader's, under its lock). Process safety: as
+// PendingOverlay. Cost: one descriptor and mapping per region kept, and
+// its slots' keys.
+class RegionCache {
+ public:
+  struct Key {
+    std::string family, labels;
+    PendingKind kind = PendingKind::kCounter;
+  };
+  struct Indexed {
+    std::shared_ptr<const RegionFile> file;
+    std::vector<std::pair<uint64_t, uint32_t>> slots;  // offset, key
+    uint64_t end = 0;                                   // where indexing goes on
+    bool malformed = false;                             // left out
+  };
+  // The regions of the database at `path` now, indexed to the end of their
+  // mappings (a cache is for one path: another path empties it first).
+  const std::vector<const Indexed*>& Refresh(const std::string& path);
+  const Key& key(uint32_t id) const { return keys_[id]; }
+  size_t key_count() const { return keys_.size(); }
+  // The query of the pending_flushes rows, prepared once per connection
+  // and file version (null for files before them).
+  SQLite::Statement* FlushRecords(SQLite::Database& db, int schema_version);
+
+ private:
+  uint32_t KeyId(RegionFile::SlotKey&& key);
+  std::string path_;
+  std::map<std::string, Indexed> files_;
+  std::unordered_map<std::string, uint32_t> key_ids_;  // family NUL labels
+  std::vector<Key> keys_;
+  std::vector<const Indexed*> listed_;
+  std::unique_ptr<SQLite::Statement> records_;
+  const SQLite::Database* records_db_ = nullptr;
+  int records_version_ = 0;
+};
+
 class PendingOverlay {
  public:
-  // Lists and opens the regions of the database at `path`.
-  explicit PendingOverlay(const std::string& path);
+  // Lists and opens the regions of the database at `path`, through `cache`
+  // when it is not null (else through one of its own).
+  explicit PendingOverlay(const std::string& path, RegionCache* cache = nullptr);
 
   // Inside the snapshot's read transaction, after its first read. False:
   // a region moved past the snapshot; take a new one and call again.
-  // Throws DatabaseError for a malformed region.
   bool Load(SQLite::Database& db, int schema_version);
 
   // A family's pending series, by their labels' tuple encoding (sorted as
@@ -46,13 +97,16 @@ class PendingOverlay {
     PendingKind kind = PendingKind::kCounter;
     PendingCell cell;
   };
-  using Series = std::map<std::string, Entry>;
+  // Keys point into the RegionCache, which stays as it is while this lives.
+  using Series = std::map<std::string_view, Entry>;
   const Series* Family(const std::string& name) const;
   bool empty() const { return families_.empty(); }
 
  private:
   std::string path_;
-  std::vector<RegionFile> files_;
+  std::unique_ptr<RegionCache> own_cache_;
+  RegionCache* cache_;
+  const std::vector<const RegionCache::Indexed*>* files_;
   std::map<std::string, Series> families_;
 };
 

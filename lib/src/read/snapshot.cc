@@ -215,7 +215,7 @@ struct SnapshotCursor::State {
 
   // A series only the regions have so far (or whose row expired): what its
   // flush will write. True when it reached the visitor.
-  bool PendingOnly(SnapshotVisitor& visitor, const std::string& labels, const PendingOverlay::Entry& entry) {
+  bool PendingOnly(SnapshotVisitor& visitor, std::string_view labels, const PendingOverlay::Entry& entry) {
     if (!Fits(entry)) return false;
     // A malformed key is the region's problem, not the scrape's: left out.
     if (!DecodeTuple(labels, &record.label_values) || record.label_values.size() != label_count) return false;
@@ -251,8 +251,12 @@ struct SnapshotCursor::State {
     const int64_t writer_id = row.getColumn(kWriterId).getInt64();
     const WriterState* writer = nullptr;
     if (mode != GaugeMode::kShared && writer_id != 0) {
-      auto it = writers.find(writer_id);
-      if (it != writers.end()) writer = &it->second;
+      // Loaded at the first row that needs them: telling whether a writer
+      // lives reads /proc per writer, which a file of shared series never
+      // needs.
+      if (!writers) writers = LoadWriters(db, version);
+      auto it = writers->find(writer_id);
+      if (it != writers->end()) writer = &it->second;
       if (IsLive(mode) && (writer == nullptr || !writer->alive)) return false;
     }
     if (folded) {
@@ -321,7 +325,7 @@ struct SnapshotCursor::State {
   const std::vector<std::string>* only;
   SQLite::Transaction snapshot;  // before the statements: they are finalized first
   int version = 0;
-  std::unordered_map<int64_t, WriterState> writers;
+  std::optional<std::unordered_map<int64_t, WriterState>> writers;  // when a row needs them
   std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
   std::optional<SQLite::Statement> families;
   std::optional<RowStatement<SeriesRow>> series;
@@ -347,13 +351,13 @@ struct SnapshotCursor::State {
 };
 
 SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
-                               const std::vector<std::string>* only) {
+                               const std::vector<std::string>* only, RegionCache* regions) {
   GuardSqlite(path, "cannot read", [&] {
     std::unique_ptr<State> state;
     for (int attempt = 1;; ++attempt) {
       // The regions are listed and opened before the snapshot is taken
       // (read/pending_overlay.h says why).
-      PendingOverlay overlay(path);
+      PendingOverlay overlay(path, regions);
       state = std::make_unique<State>(db, path, now, only);
       state->version = CheckSchemaReadable(db, path);
       if (state->version == 0 || overlay.Load(db, state->version) || attempt == kSnapshotAttempts) {
@@ -366,7 +370,6 @@ SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, do
       state->snapshot.commit();
       state->done = true;
     } else {
-      state->writers = LoadWriters(db, state->version);
       state->exemplars = LoadExemplars(db, path, state->version);
       state->families.emplace(db, sql::SelectFamilies(state->version));
       state->series.emplace(db, sql::SelectSeriesOfFamily(state->version));
@@ -386,8 +389,8 @@ bool SnapshotCursor::Step(SnapshotVisitor& visitor) {
 }
 
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
-                  const std::vector<std::string>* only) {
-  SnapshotCursor cursor(db, path, now, only);
+                  const std::vector<std::string>* only, RegionCache* regions) {
+  SnapshotCursor cursor(db, path, now, only, regions);
   while (cursor.Step(visitor)) {
   }
 }

@@ -20,14 +20,18 @@ class Database;
 
 namespace promsqlite::detail {
 
+class RegionCache;
+
 // Reads one consistent snapshot of `db` into `visitor` (without calling
 // End()): series past their family's TTL at `now` are left out, per-process
 // gauges are folded by their GaugeMode (dead writers left out of live
 // modes). A file without our schema yet reads as empty. Throws
 // DatabaseError naming `path`. `only` (when not null): the stored names of
 // the families to visit; the others are skipped without reading a series.
+// `regions` (when not null): the reader's RegionCache of pending regions
+// (read/pending_overlay.h), kept from one snapshot to the next.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
-                  const std::vector<std::string>* only = nullptr);
+                  const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr);
 
 // The same walk a step at a time, for readers that pull (a server's
 // response body, chunk by chunk): the constructor opens the read
@@ -39,7 +43,7 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
 class SnapshotCursor {
  public:
   SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
-                 const std::vector<std::string>* only = nullptr);
+                 const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr);
   ~SnapshotCursor();
   SnapshotCursor(const SnapshotCursor&) = delete;
   SnapshotCursor& operator=(const SnapshotCursor&) = delete;

@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -318,6 +320,10 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
   sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 }
 
+namespace {
+constexpr long kCheckpointLockByte = 120 + 1;  // WALINDEX_LOCK_OFFSET + WAL_CKPT_LOCK
+}  // namespace
+
 bool CheckpointInProgress(const std::string& path) {
   struct stat st;
   if (stat((path + "-shm").c_str(), &st) != 0) return false;
@@ -328,7 +334,6 @@ bool CheckpointInProgress(const std::string& path) {
   char file[64];
   std::snprintf(file, sizeof file, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
                 static_cast<unsigned long>(st.st_ino));
-  constexpr long kCheckpointLockByte = 120 + 1;  // WALINDEX_LOCK_OFFSET + WAL_CKPT_LOCK
   bool held = false;
   char line[256];
   while (!held && std::fgets(line, sizeof line, locks)) {
@@ -344,9 +349,50 @@ bool CheckpointInProgress(const std::string& path) {
   return held;
 }
 
-void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound) {
+namespace {
+
+bool SameFile(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// A descriptor of this process open on the file `target` is (SQLite's own,
+// for -shm files: we never open one), or -1.
+int FindOpenDescriptor(const struct stat& target) {
+  DIR* fds = opendir("/proc/self/fd");
+  if (fds == nullptr) return -1;
+  int found = -1;
+  while (dirent* entry = readdir(fds)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const int fd = std::atoi(entry->d_name);
+    struct stat st;
+    if (fd != dirfd(fds) && fstat(fd, &st) == 0 && SameFile(st, target)) {
+      found = fd;
+      break;
+    }
+  }
+  closedir(fds);
+  return found;
+}
+
+}  // namespace
+
+bool CheckpointProbe::InProgress(const std::string& path) {
+  struct stat shm, open_file;
+  if (stat((path + "-shm").c_str(), &shm) != 0) return false;
+  if (fd_ < 0 || fstat(fd_, &open_file) != 0 || !SameFile(open_file, shm)) fd_ = FindOpenDescriptor(shm);
+  if (fd_ >= 0) {
+    struct flock probe {};
+    probe.l_type = F_RDLCK;  // conflicts with a write lock only: a checkpoint's
+    probe.l_whence = SEEK_SET;
+    probe.l_start = kCheckpointLockByte;
+    probe.l_len = 1;
+    if (fcntl(fd_, F_OFD_GETLK, &probe) == 0) return probe.l_type != F_UNLCK;
+  }
+  return CheckpointInProgress(path);
+}
+
+void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound, CheckpointProbe* probe) {
   const auto until = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < until && CheckpointInProgress(path))
+  auto in_progress = [&] { return probe ? probe->InProgress(path) : CheckpointInProgress(path); };
+  while (std::chrono::steady_clock::now() < until && in_progress())
     std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <ctime>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -149,8 +150,17 @@ void ReadSlot(const SlotHead* h, PendingSlotView* out) {
     uint64_t u1 = h->undo_seq.load(std::memory_order_acquire);
     uint32_t k1 = h->undo_kind.load(std::memory_order_acquire);
     ReadCell(CellOf(h, kLive), h->buckets, &out->live);
-    ReadCell(CellOf(h, kStaged), h->buckets, &out->staged);
+    // A staged cell of generation 0 is nothing (Discard, or never staged):
+    // not read.
     out->staged_generation = h->staged_generation.load(std::memory_order_relaxed);
+    if (out->staged_generation != 0) {
+      ReadCell(CellOf(h, kStaged), h->buckets, &out->staged);
+    } else {
+      out->staged.value = 0;
+      out->staged.count = 0;
+      out->staged.has_set = false;
+      out->staged.buckets.assign(h->buckets, 0);
+    }
     const bool use_undo = (s1 & 1) != 0 && u1 == s1;
     uint64_t undo_generation = 0;
     int32_t undo_bucket = -1;
@@ -224,13 +234,6 @@ bool ValidHeader(const RegionHeader* h) {
 }
 
 }  // namespace
-
-bool PendingCell::empty() const {
-  if (value != 0 || count != 0 || has_set) return false;
-  for (int64_t b : buckets)
-    if (b != 0) return false;
-  return true;
-}
 
 void PendingCell::Merge(const PendingCell& later) {
   if (later.has_set) {  // a Set replaces what came before it
@@ -496,13 +499,13 @@ void PendingRegion::AbandonInChild() {
   fd_ = -1;
 }
 
-std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vector<std::string>* problems) {
-  std::vector<RegionFile> files;
+std::vector<RegionFile::Listed> RegionFile::List(const std::string& db_path, std::vector<std::string>* problems) {
+  std::vector<Listed> listed;
   const std::string folder = PendingRegion::Folder(db_path);
   DIR* dir = opendir(folder.c_str());
   if (dir == nullptr) {
     if (errno != ENOENT && problems) problems->push_back(Errno("list", folder));
-    return files;
+    return listed;
   }
   const size_t suffix_length = std::strlen(kSuffix);
   while (dirent* entry = readdir(dir)) {
@@ -510,46 +513,73 @@ std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vec
     if (name.size() <= suffix_length || name[0] == '.' ||
         name.compare(name.size() - suffix_length, suffix_length, kSuffix) != 0)
       continue;
-    std::string path = folder + "/" + name;
-    int fd = openat(dirfd(dir), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-      if (errno != ENOENT && problems) problems->push_back(Errno("open", path));
-      continue;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) < sizeof(RegionHeader)) {
-      close(fd);  // being created (not sized yet), or not ours
-      continue;
-    }
-    // Only the slots made by now: a region's file is sparse and mostly
-    // unused, and mapping all of it costs page tables and a TLB flush on
-    // every snapshot. Slots made later hold updates made after the listing.
-    size_t size = static_cast<size_t>(st.st_size);
-    RegionHeader header;
-    if (pread(fd, &header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-        std::memcmp(header.magic, kMagic, sizeof kMagic) == 0) {
-      const uint64_t used = header.used.load(std::memory_order_relaxed);
-      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-      if (used < size) size = std::min(size, (sizeof(RegionHeader) + used + page - 1) / page * page);
-    }
-    void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-      if (problems) problems->push_back(Errno("map", path));
-      close(fd);
-      continue;
-    }
-    files.push_back(RegionFile(path, name, fd, map, size));
+    listed.push_back(Listed{std::move(name), static_cast<uint64_t>(entry->d_ino)});
   }
   closedir(dir);
+  return listed;
+}
+
+std::optional<RegionFile> RegionFile::Open(const std::string& db_path, const std::string& name,
+                                           std::vector<std::string>* problems) {
+  std::string path = PendingRegion::Folder(db_path) + "/" + name;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno != ENOENT && problems) problems->push_back(Errno("open", path));
+    return std::nullopt;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) < sizeof(RegionHeader)) {
+    close(fd);  // being created (not sized yet), or not ours
+    return std::nullopt;
+  }
+  // Only the slots made by now: a region's file is sparse and mostly
+  // unused, and mapping all of it costs page tables and a TLB flush on
+  // every snapshot. Slots made later hold updates made after the listing.
+  size_t size = static_cast<size_t>(st.st_size);
+  RegionHeader header;
+  if (pread(fd, &header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+      std::memcmp(header.magic, kMagic, sizeof kMagic) == 0) {
+    const uint64_t used = header.used.load(std::memory_order_relaxed);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    if (used < size) size = std::min(size, (sizeof(RegionHeader) + used + page - 1) / page * page);
+  }
+  void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    if (problems) problems->push_back(Errno("map", path));
+    close(fd);
+    return std::nullopt;
+  }
+  RegionFile file(std::move(path), name, fd, map, size);
+  file.inode_ = static_cast<uint64_t>(st.st_ino);
+  return file;
+}
+
+std::vector<RegionFile> RegionFile::OpenAll(const std::string& db_path, std::vector<std::string>* problems) {
+  std::vector<RegionFile> files;
+  for (const Listed& listed : List(db_path, problems))
+    if (std::optional<RegionFile> file = Open(db_path, listed.name, problems)) files.push_back(std::move(*file));
   return files;
+}
+
+bool RegionFile::MapsEverySlot() const {
+  const auto* header = static_cast<const RegionHeader*>(map_);
+  // Not a region yet when mapped (its maker had not written the header):
+  // map it anew to see what it became.
+  if (std::memcmp(header->magic, kMagic, sizeof kMagic) != 0) return false;
+  const uint64_t used = header->used.load(std::memory_order_acquire);
+  return used <= size_ - sizeof(RegionHeader);
 }
 
 RegionFile::RegionFile(std::string path, std::string name, int fd, const void* map, size_t size)
     : path_(std::move(path)), name_(std::move(name)), fd_(fd), map_(map), size_(size) {}
 
 RegionFile::RegionFile(RegionFile&& other) noexcept
-    : path_(std::move(other.path_)), name_(std::move(other.name_)), fd_(other.fd_), map_(other.map_),
-      size_(other.size_) {
+    : path_(std::move(other.path_)),
+      name_(std::move(other.name_)),
+      fd_(other.fd_),
+      map_(other.map_),
+      size_(other.size_),
+      inode_(other.inode_) {
   other.fd_ = -1;
   other.map_ = nullptr;
 }
@@ -577,23 +607,24 @@ uint64_t RegionFile::Committed() const {
   return header->committed.load(std::memory_order_acquire);
 }
 
-bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty) const {
-  slots->clear();
+bool RegionFile::Walk(uint64_t from, uint64_t* end, std::string* error,
+                      const std::function<bool(uint64_t, const SlotHead*)>& visit) const {
+  *end = from;
   const auto* header = static_cast<const RegionHeader*>(map_);
   if (std::memcmp(header->magic, kMagic, sizeof kMagic) != 0) return true;  // still being created: nothing yet
   if (header->format != kFormat || header->header_bytes != sizeof(RegionHeader)) {
     *error = path_ + ": not a region of pending updates of this version";
     return false;
   }
-  // Slots made after the file was mapped (OpenAll: up to the slots made
-  // by then, rounded up to a page) are left out; one of them may begin
-  // inside the mapping and end past it.
+  // Slots made after the file was mapped (Open: up to the slots made by
+  // then, rounded up to a page) are left out; one of them may begin inside
+  // the mapping and end past it.
   const uint64_t mapped = size_ - sizeof(RegionHeader);
   const uint64_t published = header->used.load(std::memory_order_acquire);
   const bool cut = published > mapped;
   const uint64_t used = cut ? mapped : published;
   const char* base = static_cast<const char*>(map_) + sizeof(RegionHeader);
-  for (uint64_t offset = 0; offset < used;) {
+  for (uint64_t offset = from; offset < used;) {
     if (used - offset < sizeof(SlotHead)) {
       if (cut) break;
       *error = path_ + ": malformed region (truncated slot)";
@@ -602,30 +633,56 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
     const auto* slot = reinterpret_cast<const SlotHead*>(base + offset);
     if (cut && slot->bytes > used - offset && slot->bytes <= published - offset) break;
     if (slot->bytes < sizeof(SlotHead) || slot->bytes > used - offset || slot->bytes % 8 != 0 ||
-        SlotBytes(slot->buckets, slot->key_bytes) != slot->bytes || slot->kind < 1 || slot->kind > 3) {
+        SlotBytes(slot->buckets, slot->key_bytes) != slot->bytes || slot->kind < 1 || slot->kind > 3 ||
+        std::memchr(KeyOf(slot), '\0', slot->key_bytes) == nullptr) {
       *error = path_ + ": malformed region (slot at offset " + std::to_string(offset) + ")";
       return false;
     }
+    if (!visit(offset, slot)) return true;
+    offset += slot->bytes;
+    *end = offset;
+  }
+  return true;
+}
+
+namespace {
+
+void ReadKey(const SlotHead* slot, std::string* family, std::string* labels) {
+  const char* key = KeyOf(slot);
+  const size_t family_bytes = std::strlen(key);  // Walk checked the NUL
+  family->assign(key, family_bytes);
+  labels->assign(key + family_bytes + 1, slot->key_bytes - family_bytes - 1);
+}
+
+}  // namespace
+
+bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty) const {
+  slots->clear();
+  uint64_t end = 0;
+  return Walk(0, &end, error, [&](uint64_t, const SlotHead* slot) {
     PendingSlotView view;
     view.kind = static_cast<PendingKind>(slot->kind);
     ReadSlot(slot, &view);
-    if (!with_empty && view.live.empty() && view.staged_generation == 0) {
-      offset += slot->bytes;
-      continue;  // nothing pending: what every reader skips
-    }
-    const char* key = KeyOf(slot);
-    const void* nul = std::memchr(key, '\0', slot->key_bytes);
-    if (nul == nullptr) {
-      *error = path_ + ": malformed region (slot key at offset " + std::to_string(offset) + ")";
-      return false;
-    }
-    const size_t family_bytes = static_cast<size_t>(static_cast<const char*>(nul) - key);
-    view.family.assign(key, family_bytes);
-    view.labels.assign(key + family_bytes + 1, slot->key_bytes - family_bytes - 1);
+    if (!with_empty && view.live.empty() && view.staged_generation == 0) return true;  // nothing pending: what every reader skips
+    ReadKey(slot, &view.family, &view.labels);
     slots->push_back(std::move(view));
-    offset += slot->bytes;
-  }
-  return true;
+    return true;
+  });
+}
+
+bool RegionFile::Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, std::string* error) const {
+  return Walk(from, end, error, [&](uint64_t offset, const SlotHead* slot) {
+    SlotKey key;
+    key.offset = offset;
+    key.kind = static_cast<PendingKind>(slot->kind);
+    ReadKey(slot, &key.family, &key.labels);
+    keys->push_back(std::move(key));
+    return true;
+  });
+}
+
+void RegionFile::Cells(uint64_t offset, PendingSlotView* view) const {
+  ReadSlot(reinterpret_cast<const SlotHead*>(static_cast<const char*>(map_) + sizeof(RegionHeader) + offset), view);
 }
 
 void RegionFile::Unlink() const { unlink(path_.c_str()); }

@@ -40,7 +40,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,7 +63,12 @@ struct PendingCell {
   int64_t count = 0;
   bool has_set = false;
   std::vector<int64_t> buckets;
-  bool empty() const;
+  bool empty() const {
+    if (value != 0 || count != 0 || has_set) return false;
+    for (int64_t b : buckets)
+      if (b != 0) return false;
+    return true;
+  }
   // `later` happened after this cell's updates.
   void Merge(const PendingCell& later);
 };
@@ -152,12 +159,30 @@ class RegionFile {
   // against). Files that cannot be opened are left out with `problems`.
   static std::vector<RegionFile> OpenAll(const std::string& db_path, std::vector<std::string>* problems);
 
+  // The names of the region files of a database, with their inode numbers
+  // (a name is never reused, but a file could be replaced under it). One
+  // directory listing; nothing opened.
+  struct Listed {
+    std::string name;
+    uint64_t inode = 0;
+  };
+  static std::vector<Listed> List(const std::string& db_path, std::vector<std::string>* problems);
+  // One region file of the database, as OpenAll opens each; nullopt when it
+  // is gone, not a region yet, or cannot be opened (then with a problem).
+  static std::optional<RegionFile> Open(const std::string& db_path, const std::string& name,
+                                        std::vector<std::string>* problems);
+
   RegionFile(RegionFile&& other) noexcept;
   RegionFile& operator=(RegionFile&& other) noexcept;
   ~RegionFile();
 
   const std::string& name() const { return name_; }
   const std::string& path() const { return path_; }
+  uint64_t inode() const { return inode_; }
+  // True while the mapping holds every slot made by now, so that a reader
+  // that keeps it may read the region again without mapping it anew (a
+  // slot beyond it would be missing from that read). One atomic load.
+  bool MapsEverySlot() const;
   // True while the owning process lives (its lock is held).
   bool OwnerAlive() const;
   // The header's committed generation.
@@ -166,6 +191,19 @@ class RegionFile {
   // read consistently (an update in progress is taken from before it).
   // False with `error` for a malformed file.
   bool Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty = false) const;
+  // The keys of the slots from byte `from` of the slot area (0, or the
+  // `*end` of an earlier call on this file) to the end of the mapping: a
+  // slot's kind and key never change once made, so a reader that keeps the
+  // file indexes each slot once. False with `error` for a malformed file.
+  struct SlotKey {
+    uint64_t offset = 0;
+    PendingKind kind = PendingKind::kCounter;
+    std::string family, labels;
+  };
+  bool Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, std::string* error) const;
+  // The cells of the slot at `offset` (one Keys() gave), read as Read()
+  // reads them; `view`'s kind, family and labels are left as they are.
+  void Cells(uint64_t offset, PendingSlotView* view) const;
   // Removes the file (a recoverer, after its commit).
   void Unlink() const;
 
@@ -176,10 +214,15 @@ class RegionFile {
 
  private:
   RegionFile(std::string path, std::string name, int fd, const void* map, size_t size);
+  // Calls `visit` with each well-formed slot from `from` until it returns
+  // false; `*end`: the offset after the last slot visited.
+  bool Walk(uint64_t from, uint64_t* end, std::string* error,
+            const std::function<bool(uint64_t, const SlotHead*)>& visit) const;
   std::string path_, name_;
   int fd_ = -1;
   const void* map_ = nullptr;
   size_t size_ = 0;
+  uint64_t inode_ = 0;
 };
 
 // Tests: stops the owner in the middle of the next Stage() (after the
