@@ -170,6 +170,7 @@ promsqlite::LockWait LockWaitFlag(const std::string& name) {
 
 promsqlite::Options WithLockWait(promsqlite::LockWait wait) {
   promsqlite::Options options;
+  options.write_mode = promsqlite::WriteMode::kImmediate;  // a transaction per update: what meets the lock
   options.lock_wait = wait;
   return options;
 }

@@ -21,7 +21,9 @@ int RunImmediate(const Flags& flags) {
   const int repeats = flags.Int("repeats", 3);
   const std::vector<std::string>& labels = HotLabelValues();
 
-  promsqlite::Registry registry(dir + "/immediate.db");
+  promsqlite::Options options;
+  options.write_mode = promsqlite::WriteMode::kImmediate;
+  promsqlite::Registry registry(dir + "/immediate.db", options);
   promsqlite::Counter counter = promsqlite::BuildCounter()
                                     .Name("bench_requests")
                                     .Help("Requests.")

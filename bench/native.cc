@@ -33,7 +33,9 @@ int RunNative(const Flags& flags) {
   const double batched_seconds = flags.Double("batched-seconds", 0.5);
   const int repeats = flags.Int("repeats", 3);
 
-  promsqlite::Registry immediate(dir + "/native_immediate.db");
+  promsqlite::Options immediate_options;
+  immediate_options.write_mode = promsqlite::WriteMode::kImmediate;
+  promsqlite::Registry immediate(dir + "/native_immediate.db", immediate_options);
   Pair hi = Histograms(immediate);
   unsigned n = 0;
   auto classic = [&] { hi.classic.Observe(Value(++n & 63)); };
@@ -43,6 +45,9 @@ int RunNative(const Flags& flags) {
 
   promsqlite::Options options;
   options.write_mode = promsqlite::WriteMode::kBatched;
+  // Native observations batched in process memory (the default writes
+  // them at once: immediate_native_observe_per_s).
+  options.immediate_outside_regions = false;
   promsqlite::Registry batched(dir + "/native_batched.db", options);
   Pair hb = Histograms(batched);
   auto batched_ns = [&](promsqlite::Histogram& h, double s) {

@@ -78,6 +78,7 @@ uint32_t WalFrames(const std::string& db) { return ReadU32At(db + "-shm", 16); }
 std::vector<double> CheckpointHolds(const std::string& dir, int pages, int repeats) {
   const std::string db = dir + "/pool_checkpoint.db";
   promsqlite::Options options;
+  options.write_mode = promsqlite::WriteMode::kImmediate;
   options.checkpoint_wal_pages = 0;
   promsqlite::Registry registry(db, options);
   Handles h = Declare(registry);

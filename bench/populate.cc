@@ -11,6 +11,7 @@ double Populate(const std::string& path, int series) {
   double start = NowSeconds();
   promsqlite::Options options;
   options.write_mode = promsqlite::WriteMode::kBatched;
+  options.pending_store = promsqlite::PendingStore::kProcessMemory;  // a file filled in one go, not a region
   options.flush_interval_ms = 3600 * 1000;  // one flush, at the end
   promsqlite::Registry registry(path, options);
   auto family = promsqlite::BuildCounter()

@@ -27,7 +27,9 @@ int Writer(const std::string& db, int index, double seconds, const std::string& 
     if (failed++ == 0) std::fprintf(stderr, "promsqlite-bench wal: writer %d: %s\n", index, e.what());
   };
   try {
-    promsqlite::Registry registry(db);
+    promsqlite::Options options;
+    options.write_mode = promsqlite::WriteMode::kImmediate;  // a transaction per update, as the WAL figures assume
+    promsqlite::Registry registry(db, options);
     auto family = promsqlite::BuildCounter().Name(kManyFamily).LabelNames(ManyLabelNames()).Register(registry);
     promsqlite::Counter counter = family.WithLabelValues(ManyLabelValues(index));
     for (double start = NowSeconds(); NowSeconds() - start < seconds;) {

@@ -144,26 +144,39 @@ TEST_CASE("batched mode keeps the latest exemplar per bucket until the flush") {
   CHECK(Contains(reader.Render(Format::kOpenMetrics), "c_total 0 # {id=\"zero\"} 0 1001\n"));
 }
 
-TEST_CASE("batched mode with shared regions: counts show at once, exemplars at the flush") {
-  test::TempDir dir;
-  g_now = 1000;
-  Registry registry(dir.File("m.db"), ClockAt(WriteMode::kBatched));
-  auto h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
-  h.Observe(0.5, {{"id", "first"}});
-  h.Observe(0.75);  // pending in the region
-  g_now = 1001;
-  h.Observe(3, {{"id", "inf"}});
-  // Another process's reader sees every observation before any flush (the
-  // region's); the exemplars wait in process memory until the flush.
-  Reader reader(dir.File("m.db"));
-  std::string om = reader.Render(Format::kOpenMetrics);
-  CHECK(Contains(om, "h_bucket{le=\"1.0\"} 2\n"));
-  CHECK(Contains(om, "h_bucket{le=\"+Inf\"} 3\n"));
-  CHECK_FALSE(Contains(om, "# {"));
-  registry.Flush();
-  om = reader.Render(Format::kOpenMetrics);
-  CHECK(Contains(om, "h_bucket{le=\"1.0\"} 2 # {id=\"first\"} 0.5 1000\n"));
-  CHECK(Contains(om, "h_bucket{le=\"+Inf\"} 3 # {id=\"inf\"} 3 1001\n"));
+TEST_CASE("batched mode with shared regions: counts show at once; exemplars at once by default, else at the flush") {
+  for (bool at_once : {true, false}) {
+    CAPTURE(at_once);
+    test::TempDir dir;
+    g_now = 1000;
+    Options options = ClockAt(WriteMode::kBatched);
+    options.immediate_outside_regions = at_once;
+    Registry registry(dir.File("m.db"), options);
+    auto h = BuildHistogram().Name("h").Buckets({1}).Register(registry).WithLabelValues({});
+    h.Observe(0.5, {{"id", "first"}});
+    h.Observe(0.75);  // pending in the region
+    g_now = 1001;
+    h.Observe(3, {{"id", "inf"}});
+    // Another process's reader sees every observation before any flush (the
+    // region's); the exemplars are written at once (the default), or wait
+    // in process memory until the flush.
+    Reader reader(dir.File("m.db"));
+    std::string om = reader.Render(Format::kOpenMetrics);
+    const std::string first = "h_bucket{le=\"1.0\"} 2 # {id=\"first\"} 0.5 1000\n";
+    const std::string inf = "h_bucket{le=\"+Inf\"} 3 # {id=\"inf\"} 3 1001\n";
+    if (at_once) {
+      CHECK(Contains(om, first));
+      CHECK(Contains(om, inf));
+    } else {
+      CHECK(Contains(om, "h_bucket{le=\"1.0\"} 2\n"));
+      CHECK(Contains(om, "h_bucket{le=\"+Inf\"} 3\n"));
+      CHECK_FALSE(Contains(om, "# {"));
+    }
+    registry.Flush();
+    om = reader.Render(Format::kOpenMetrics);
+    CHECK(Contains(om, first));
+    CHECK(Contains(om, inf));
+  }
 }
 
 TEST_CASE("a bad exemplar is refused with InvalidArgument and nothing is written") {

@@ -134,6 +134,9 @@ TEST_CASE("series past their TTL vanish from the exposition and are deleted; fre
   FakeClock clock;
   Options options;
   options.clock = clock.fn();
+  // Each update stamps its row at once; batched updates pending when the
+  // clock jumps count as updated now (pending_regions_test.cc).
+  options.write_mode = WriteMode::kImmediate;
   ReaderOptions reader_options;
   reader_options.clock = clock.fn();
   Registry registry(db, options);
@@ -207,6 +210,9 @@ TEST_CASE("churning label values under a TTL keep the file bounded") {
   Options options;
   options.clock = clock.fn();
   options.housekeeping_interval_ms = 10000;  // writers housekeep by themselves every 10 s (fake time)
+  // Immediate updates run those passes; a batched writer's flusher runs on
+  // real time, which this test does not wait for.
+  options.write_mode = WriteMode::kImmediate;
   Registry registry(db, options);
   auto family = BuildGauge().Name("session_bytes").LabelNames({"session"}).Ttl(30).Register(registry);
   int64_t most = 0;
@@ -244,6 +250,7 @@ TEST_CASE("remove, clear and wipe from the library; handles recreate their serie
   CHECK(Reader(db).Families().size() == 1);
   temp.WithLabelValues({}).Set(1);  // writes where no reader looks...
   CHECK(Body(Text(db)) == "requests_total{code=\"200\"} 1\n");
+  registry.Flush();
   CHECK(registry.Housekeep().orphaned_series == 1);  // ...and housekeeping deletes it
 
   registry.Wipe();

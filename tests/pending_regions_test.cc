@@ -862,3 +862,53 @@ TEST_CASE("a reader that keeps regions mapped between snapshots sees the slots m
     CHECK(Sample(text, "jobs_total{id=\"" + id(i) + "\"}") == kSteps - i / kPerStep);
   CHECK(DescriptorsInto(db + "-pending") == 0);
 }
+
+TEST_CASE("handles of one series from two declarations in one registry share its slot: each Value() sees both, a flush writes both once") {
+  test::TempDir dir;
+  const std::string db = dir.File("share.db");
+  Registry registry(db, Batched());
+  auto first = BuildCounter().Name("jobs").LabelNames({"id"}).Register(registry);
+  auto second = BuildCounter().Name("jobs").LabelNames({"id"}).Register(registry);
+  Counter a = first.WithLabelValues({"x"}), b = second.WithLabelValues({"x"});
+  a.Increment(2);
+  b.Increment(3);
+  CHECK(a.Value() == 5);
+  CHECK(b.Value() == 5);
+  CHECK(Regions(db).size() == 1);
+  CHECK(Body(Text(db)) == "jobs_total{id=\"x\"} 5\n");
+  registry.Flush();
+  CHECK(RowsOf(db).values == 5);  // written once, not once per handle
+  CHECK(Body(Text(db)) == "jobs_total{id=\"x\"} 5\n");
+  // A handle that goes leaves its updates to the flush, never twice.
+  b.Increment(1);
+  { Counter gone = second.WithLabelValues({"x"}); gone.Increment(1); }
+  a.Increment(1);
+  registry.Flush();
+  CHECK(RowsOf(db).values == 8);
+  CHECK(a.Value() == 8);
+}
+
+TEST_CASE("by default, native histograms, per-process gauges and exemplars are written at once beside the regions") {
+  test::TempDir dir;
+  const std::string db = dir.File("outside.db");
+  Options options;  // the defaults but for the flush interval
+  options.flush_interval_ms = 3600 * 1000;
+  Registry registry(db, options);
+  Histogram native = BuildHistogram().Name("latency").NativeHistogram(1.1).Register(registry).WithLabelValues({});
+  Gauge live = BuildGauge().Name("inflight").Mode(GaugeMode::kLiveSum).Register(registry).WithLabelValues({});
+  Counter jobs = BuildCounter().Name("jobs").Register(registry).WithLabelValues({});
+  native.Observe(0.5);
+  live.Set(4);
+  jobs.Increment(1, {{"trace_id", "abc"}});
+  // The file's rows have the native observation, the gauge and the
+  // exemplar before any flush; the counter's increment waits in the region.
+  const Rows rows = RowsOf(db);
+  CHECK(rows.values == 0.5 + 4);
+  CHECK(rows.counts == 1);
+  SQLite::Database raw(db, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("SELECT count(*) FROM exemplars").getInt() == 1);
+  CHECK(Regions(db).size() == 1);
+  const std::string om = Reader(db).Render(Format::kOpenMetrics);
+  CHECK(om.find("jobs_total 1 # {trace_id=\"abc\"} 1") != std::string::npos);
+  CHECK(om.find("inflight 4") != std::string::npos);
+}

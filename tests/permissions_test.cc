@@ -245,8 +245,10 @@ TEST_CASE("group members that create the file at the same moment under umask 077
     CHECK(ModeOf(shared.db) == 0660);
     CHECK(Scrape(shared.db).find("shared_jobs_total{by=\"all\"} 8\n") != std::string::npos);
     CHECK(ModeOf(shared.db + "-lock") == 0660);  // the write gate's sidecar: every member may queue
-    // The file, -wal, -shm and -lock: no temporary left.
-    CHECK(std::distance(std::filesystem::directory_iterator(shared.folder), {}) == 4);
+    CHECK((ModeOf(shared.db + "-pending") & 0777) == 0770);  // the regions' folder (docs/pending-regions.md)
+    // The file, -wal, -shm, -lock and -pending: no temporary left.
+    CHECK(std::distance(std::filesystem::directory_iterator(shared.folder), {}) == 5);
+    CHECK(std::distance(std::filesystem::directory_iterator(shared.db + "-pending"), {}) == 0);
   }
 }
 

@@ -34,9 +34,16 @@ promsqlite::Histogram Seconds(promsqlite::Registry& registry) {
 
 // `writers` forked processes, each making `each` increments and `each`
 // observations back to back; returns how many children failed.
+// The write lock is met by immediate updates, one transaction each
+// (batched ones, the default, take it once per flush).
+promsqlite::Options Immediate(promsqlite::Options options = {}) {
+  options.write_mode = promsqlite::WriteMode::kImmediate;
+  return options;
+}
+
 int Hammer(const std::string& db, int writers, int each, promsqlite::Options options = {}) {
   return RunInChildren(writers, [&](int) {
-    promsqlite::Registry registry(db, options);
+    promsqlite::Registry registry(db, Immediate(options));
     promsqlite::Counter jobs = Jobs(registry);
     promsqlite::Histogram seconds = Seconds(registry);
     for (int i = 0; i < each; ++i) {
@@ -104,7 +111,7 @@ TEST_CASE("eight forked writers hammering one series all finish and add up exact
 TEST_CASE("one writer claims each WAL cycle's checkpoint; a claim nobody carries out stops no checkpoint") {
   TempDir dir;
   const std::string db = dir.File("m.db");
-  promsqlite::Options options;
+  promsqlite::Options options = Immediate();
   options.checkpoint_wal_pages = 20;
   { promsqlite::Registry registry(db, options); Jobs(registry); }
   auto first = WriteGate::Open(db), second = WriteGate::Open(db);
@@ -271,7 +278,7 @@ TEST_CASE("writers killed at random while they update leave exactly their acknow
     REQUIRE(pid >= 0);
     if (pid == 0) {
       close(acks[0]);
-      promsqlite::Registry registry(db);
+      promsqlite::Registry registry(db, Immediate());
       promsqlite::Counter jobs = Jobs(registry);
       for (;;) {
         jobs.Increment();
@@ -348,7 +355,7 @@ TEST_CASE("LockWait::kPoll and kSqliteDefault make no sidecar and stay exact") {
 TEST_CASE("an update that cannot get the lock within busy_timeout_ms fails naming the file and the wait") {
   TempDir dir;
   const std::string db = dir.File("m.db");
-  promsqlite::Options options;
+  promsqlite::Options options = Immediate();
   options.busy_timeout_ms = 300;
   promsqlite::Registry registry(db, options);  // opened before anyone holds the lock
   promsqlite::Counter jobs = Jobs(registry);
@@ -400,7 +407,7 @@ TEST_CASE("a foreign writer that knows nothing of the gate still interleaves cor
       }
       sqlite3_close(raw);
     } else {
-      promsqlite::Registry registry(db);
+      promsqlite::Registry registry(db, Immediate());
       promsqlite::Counter jobs = Jobs(registry);
       for (int i = 0; i < 500; ++i) jobs.Increment();
     }

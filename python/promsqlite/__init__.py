@@ -155,14 +155,17 @@ def set_db(path, *, ttl=None, **options):
     never. Every process declaring a family must give it the same ttl.
 
     `options` are named like the C++ library's Options fields:
-    write_mode ("immediate", the default: each update is one transaction,
-    durable when the call returns; or "batched": updates wait for a flush
-    and are written together every flush_interval_ms, by flush(), and at
-    exit), pending_store (batched mode: "shared_file", the default: updates
-    wait in a shared region beside the file, survive a SIGKILL of the
-    process and are seen by readers at once, docs/pending-regions.md; or
-    "process_memory": they wait in the process, a kill loses the last
-    interval), flush_interval_ms (1000), synchronous ("normal" or "full"),
+    write_mode ("batched", the default: updates wait for a flush and are
+    written together every flush_interval_ms, by flush(), and at exit; or
+    "immediate": each update is one transaction, durable when the call
+    returns), pending_store (batched mode: "shared_file", the default:
+    updates wait in a shared region beside the file, survive a SIGKILL of
+    the process and are seen by readers at once, docs/pending-regions.md;
+    or "process_memory": they wait in the process, a kill loses the last
+    interval), immediate_outside_regions (True, the default: what a region
+    cannot hold, native histograms, per-process gauges and exemplars, is
+    written at once, keeping both guarantees; False: it waits in the
+    process), flush_interval_ms (1000), synchronous ("normal" or "full"),
     busy_timeout_ms (10000), create_if_missing (True), checkpoint_wal_pages,
     housekeeping_interval_ms, checkpoint_busy_timeout_ms, file_mode (e.g.
     0o660: the mode of a file this process creates; see docs/permissions.md),

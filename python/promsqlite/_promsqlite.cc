@@ -230,6 +230,11 @@ Options MakeOptions(const py::kwargs& kwargs) {
     py::handle value = item.second;
     if (key == "create_if_missing") {
       options.create_if_missing = value.cast<bool>();
+    } else if (key == "immediate_outside_regions") {
+      if (!py::isinstance<py::bool_>(value))
+        throw InvalidArgument("option " + key + ": expected True or False, got " +
+                              std::string(py::str(py::repr(value))));
+      options.immediate_outside_regions = value.cast<bool>();
     } else if (key == "synchronous") {
       std::string s = Utf8(value);
       if (s == "normal") options.synchronous = Synchronous::kNormal;
@@ -269,7 +274,8 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else options.checkpoint_busy_timeout_ms = i;
     } else {
       throw InvalidArgument("unknown option \"" + key +
-                            "\" (known: create_if_missing, synchronous, write_mode, pending_store, flush_interval_ms, "
+                            "\" (known: create_if_missing, synchronous, write_mode, pending_store, "
+                            "immediate_outside_regions, flush_interval_ms, "
                             "busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, "
                             "checkpoint_busy_timeout_ms, file_mode, page_size)");
     }

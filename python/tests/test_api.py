@@ -391,7 +391,8 @@ def test_a_call_waiting_for_the_file_lock_lets_other_threads_run(tmp_path):
     """The GIL is released while an update waits: the main thread runs Python
     code while another thread's inc() is stuck on a lock the main thread holds."""
     path = str(tmp_path / "gil.db")
-    promsqlite.set_db(path, busy_timeout_ms=60000)
+    # An immediate update waits for the lock; a batched one (the default) never does.
+    promsqlite.set_db(path, busy_timeout_ms=60000, write_mode="immediate")
     child = promsqlite.Counter("gil_hits", "Hits.", registry=None)
     child.inc()  # declared and created before the lock is taken
     blocker = sqlite3.connect(path, isolation_level=None)

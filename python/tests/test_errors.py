@@ -280,7 +280,7 @@ def test_registering_a_name_twice_in_one_registry_is_prometheus_client_s_value_e
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, pending_store, flush_interval_ms, '
+    ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, pending_store, immediate_outside_regions, flush_interval_ms, '
                    'busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, checkpoint_busy_timeout_ms, '
                    'file_mode, page_size)'),
     ({"page_size": 1000}, "PATH: page_size 1000 must be a power of two from 512 to 65536"),
@@ -359,7 +359,8 @@ def test_no_file_chosen_is_a_database_error_naming_the_remedy():
 
 def test_a_write_lock_held_too_long_is_a_database_error_and_the_update_is_not_applied(tmp_path):
     path = str(tmp_path / "locked.db")
-    promsqlite.set_db(path, busy_timeout_ms=50)
+    # Immediate updates wait for the lock; batched ones (the default) never do.
+    promsqlite.set_db(path, busy_timeout_ms=50, write_mode="immediate")
     c = promsqlite.Counter("locked", "x", registry=None)
     c.inc()
     blocker = sqlite3.connect(path, isolation_level=None)

@@ -9,6 +9,7 @@ replaces a killed worker) and a few lines of os.fork() around wsgiref.
 """
 import http.client
 import os
+import sqlite3
 import shutil
 import signal
 import socket
@@ -356,3 +357,27 @@ def test_forked_wsgi_workers_sigkilled_mid_load_and_at_the_end_lose_and_double_n
         promsqlite.flush()
         assert [name.split("-")[1] for name in regions(path)] == [str(os.getpid())]
     check_exactly_once(path, load)
+
+
+def test_by_default_updates_wait_in_a_region_and_what_a_region_cannot_hold_is_written_at_once(tmp_path):
+    path = str(tmp_path / "default.db")
+    # Defaults but for the flush interval: batched, shared regions,
+    # immediate outside them.
+    promsqlite.set_db(path, flush_interval_ms=3600 * 1000)
+    jobs = promsqlite.Counter("default_jobs", "Jobs.", registry=None)
+    live = promsqlite.Gauge("default_inflight", "In flight.", multiprocess_mode="livesum", registry=None)
+    jobs.inc(2)
+    live.set(3)
+    assert len(regions(path)) == 1
+    # The file's rows hold the per-process gauge's update (written at once);
+    # the counter's waits in the region...
+    with sqlite3.connect(path) as raw:
+        values = dict(raw.execute("SELECT f.name, s.value FROM series s JOIN families f ON f.id = s.family_id"))
+    assert values == {"default_jobs": 0.0, "default_inflight": 3.0}
+    # ...and readers see both at once.
+    text = subprocess.run([sys.executable, "-c", "import promsqlite, sys; "
+                           "sys.stdout.write(promsqlite.generate_latest(sys.argv[1]).decode())", path],
+                          check=True, capture_output=True, text=True).stdout
+    assert "default_jobs_total 2\n" in text and "default_inflight 3\n" in text
+    with pytest.raises(ValueError, match="immediate_outside_regions"):
+        promsqlite.set_db(path, immediate_outside_regions=1)

@@ -1,10 +1,15 @@
 // Children of a family: one handle per label-value tuple.
 //
 // Handles are cheap values (one shared pointer): copy them, keep them, use
-// them from any thread. Each update is one SQLite transaction on the shared
-// file (Synchronous::kNormal: durable once the call returns, against a crash
-// of the process), so all processes that write the same series add to one
-// value. An update costs a few microseconds; see bench/ for figures.
+// them from any thread. All processes that write the same series add to one
+// value. In the default batched mode (Options::write_mode) an update is a
+// few atomic operations on the process's shared region (about 10 ns),
+// durable against a SIGKILL of the process and seen by readers once the
+// call returns, written to the file at the next flush; what a region cannot
+// hold (native histograms, per-process gauges, exemplars) is one SQLite
+// transaction, as every update is in immediate mode (Synchronous::kNormal:
+// durable once the call returns, against a crash of the process; a few
+// microseconds). See bench/ for figures.
 //
 // Thread safety: safe for concurrent use without external synchronization.
 // Process safety: any number of processes may update the same series.
@@ -39,9 +44,10 @@ using Labels = std::map<std::string, std::string>;
 // starting with "__", which is reserved), values be
 // UTF-8, and names and values together hold at most 128 characters (code
 // points), else InvalidArgument; an empty set is an exemplar without labels.
-// Cost: in immediate mode one more row written in the update's transaction
-// (a counter's also looks its row up by key); in batched mode the latest
-// per bucket is held until the flush.
+// Cost: one more row written in the update's transaction (a counter's also
+// looks its row up by key); in batched mode, where the update itself waits
+// in a region, a transaction of its own (Options::immediate_outside_regions)
+// or, without that option, the latest per bucket held until the flush.
 // A counter: a shared total that only goes up.
 class Counter {
  public:
@@ -50,7 +56,8 @@ class Counter {
   void Increment(double amount = 1.0) const;
   // The same, keeping `exemplar` (see Exemplars above) with it.
   void Increment(double amount, const Labels& exemplar) const;
-  // The current shared total, read from the file.
+  // The current shared total: the file's plus this registry's updates not
+  // yet flushed (another process's show here once flushed or recovered).
   double Value() const;
 
  private:

@@ -40,8 +40,8 @@ enum class PendingStore {
   // histograms and summaries wait there; what a region cannot hold (native
   // histograms, per-process gauges, exemplars), and every update when the
   // region cannot be had (not made, full, no disk space for it: reported
-  // once through on_background_error), waits in process memory as with
-  // kProcessMemory, without those guarantees.
+  // once through on_background_error), is written at once or waits in
+  // process memory: Options::immediate_outside_regions.
   kSharedFile,
   // In this process's memory: a SIGKILL loses the updates of the last
   // interval, and readers see them only once flushed.
@@ -99,11 +99,15 @@ struct Options {
   // Default: 1024 (docs/checkpoints.md, "Page size").
   int page_size = 1024;
 
-  // Default: WriteMode::kImmediate. kBatched (with the default
-  // PendingStore::kSharedFile) gives updates at nanoseconds that survive a
-  // SIGKILL and show at the next scrape (docs/pending-regions.md, which says
-  // why it is not the default yet).
-  WriteMode write_mode = WriteMode::kImmediate;
+  // Default: WriteMode::kBatched, with PendingStore::kSharedFile and
+  // immediate_outside_regions: counters, shared gauges, classic histograms
+  // and summaries at nanoseconds, every other update (native histograms,
+  // per-process gauges, exemplars) one transaction, and every update whose
+  // call returned survives a SIGKILL of its process and shows at the next
+  // scrape (docs/pending-regions.md). kImmediate: one transaction per
+  // update, each durable when the call returns (with Synchronous::kFull,
+  // also through a power loss).
+  WriteMode write_mode = WriteMode::kBatched;
 
   // Batched mode: how often pending updates are written. Default: 1000.
   int flush_interval_ms = 1000;
@@ -112,11 +116,23 @@ struct Options {
   // Default: PendingStore::kSharedFile.
   PendingStore pending_store = PendingStore::kSharedFile;
 
+  // Batched mode with PendingStore::kSharedFile: what becomes of an update
+  // a region cannot hold (a native histogram's observation, a per-process
+  // gauge's update, an exemplar; every update when the region cannot be
+  // had: not made, full, or no disk space for it). true: written at once,
+  // as in immediate mode (a transaction each; may wait for the write lock
+  // and throw DatabaseError as immediate updates do), so that every update
+  // whose call returned survives a SIGKILL and shows at the next scrape.
+  // false: it waits in process memory for the flush (nanoseconds; a SIGKILL
+  // loses it and readers see it once flushed). Default: true.
+  bool immediate_outside_regions = true;
+
   // PendingStore::kSharedFile: the size of this process's region of pending
   // updates, a sparse file whose pages are allocated as series are first
   // updated (about 140 bytes per counter or gauge, 230 + 24 per bucket per
-  // histogram, plus its labels). Series beyond it wait in process memory,
-  // reported once through on_background_error. Default: 64 MiB.
+  // histogram, plus its labels). Series beyond it are written at once or
+  // wait in process memory (immediate_outside_regions), reported once
+  // through on_background_error. Default: 64 MiB.
   size_t pending_region_bytes = size_t{64} << 20;
 
   // Called when background work fails: a batched flush (the updates stay

@@ -88,7 +88,10 @@ bool RegionCanHold(SeriesState& s) {
 }  // namespace
 
 Writer::Writer(const std::string& path, const Options& options)
-    : options_(options), store_(std::make_shared<Store>(path, options)) {
+    : options_(options),
+      at_once_outside_regions_(options.write_mode == WriteMode::kBatched &&
+                               options.pending_store == PendingStore::kSharedFile && options.immediate_outside_regions),
+      store_(std::make_shared<Store>(path, options)) {
   InstallProcessHooks();
   std::lock_guard<std::mutex> lock(Live().mu);
   Live().writers.insert(this);
@@ -133,13 +136,27 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
         region_ = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
       } catch (const std::exception& e) {
         region_problem_ = true;
-        problem = std::string(e.what()) + "; pending updates wait in process memory (lost if the process is killed)";
+        problem = std::string(e.what()) + (at_once_outside_regions_
+                                               ? "; updates are written at once instead"
+                                               : "; pending updates wait in process memory (lost if the process is killed)");
       }
     }
     if (region_) {
       const FamilySpec& spec = series.family->spec;
+      // One slot per series in this process, whichever handle updates it,
+      // so that each handle's Value() sees the others' pending updates.
+      // By the family's id, not its name: a family removed and declared
+      // anew (another id) gets slots of its own, so that a flush of a
+      // handle of the old one never writes to the new one's series.
       uint32_t buckets = spec.type == MetricType::kHistogram ? static_cast<uint32_t>(spec.buckets.size()) : 0;
+      std::string key = std::to_string(series.family->id) + ":";
+      key.append(series.labels);
+      if (auto found = slots_.find(key); found != slots_.end()) {
+        series.slot.store(found->second, std::memory_order_release);
+        return found->second;
+      }
       if (SlotHead* slot = region_->NewSlot(KindOf(series), spec.name, series.labels, buckets)) {
+        slots_.emplace(std::move(key), slot);
         series.slot.store(slot, std::memory_order_release);
         return slot;
       }
@@ -147,7 +164,8 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
         region_problem_ = true;
         problem = region_->path() + " is full (Options::pending_region_bytes = " +
                   std::to_string(options_.pending_region_bytes) +
-                  " or no disk space for more); the updates of further series wait in process memory";
+                  " or no disk space for more); the updates of further series " +
+                  (at_once_outside_regions_ ? "are written at once" : "wait in process memory");
       }
     }
     series.in_region.store(false, std::memory_order_relaxed);
@@ -167,19 +185,19 @@ void Writer::MarkDirty(SeriesState& series) {
 // PendingStore::kSharedFile: an update goes to the region. What a region
 // cannot hold (native histograms, per-process gauges, exemplars) and
 // every update when the region cannot be had (not made, full, no disk
-// space for it: reported once) wait in process memory, as with
-// kProcessMemory: batched mode stays nanoseconds for every kind, and an
-// update never fails for want of a region (docs/pending-regions.md).
+// space for it: reported once) is written at once, as in immediate mode
+// (Options::immediate_outside_regions, the default), so that every update
+// keeps both guarantees; or waits in process memory, as with
+// kProcessMemory, so that batched mode stays nanoseconds for every kind
+// (docs/pending-regions.md).
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
   if (!batched()) return store_->Add(series.ref(), delta, exemplar);
   if (SlotHead* slot = RegionSlot(series)) {
     PendingRegion::Add(slot, delta);
-    if (exemplar) {
-      std::lock_guard<SpinLock> lock(series.pending.lock);
-      series.pending.KeepExemplar(*exemplar);
-    }
+    if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
+  if (at_once_outside_regions_) return store_->Add(series.ref(), delta, exemplar);
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
     if (exemplar) {
@@ -199,6 +217,7 @@ void Writer::Set(SeriesState& series, double value) {
     PendingRegion::Set(slot, value);
     return MarkDirty(series);
   }
+  if (at_once_outside_regions_) return store_->Set(series.ref(), value);
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
     series.pending.has_set = true;
@@ -211,12 +230,10 @@ void Writer::Observe(SeriesState& series, double value, int bucket, const Exempl
   if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
   if (SlotHead* slot = RegionSlot(series)) {
     PendingRegion::Observe(slot, value, bucket);
-    if (exemplar) {
-      std::lock_guard<SpinLock> lock(series.pending.lock);
-      series.pending.KeepExemplar(*exemplar);
-    }
+    if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
+  if (at_once_outside_regions_) return store_->Observe(series.ref(), value, bucket, exemplar);
   const NativeLayout& native = series.family->native;
   {
     PendingUpdates& p = series.pending;
@@ -242,6 +259,24 @@ void Writer::Observe(SeriesState& series, double value, int bucket, const Exempl
     }
   }
   MarkDirty(series);
+}
+
+// An exemplar of an update that went to the region: written at once in
+// its own transaction (Options::immediate_outside_regions), else kept for
+// the flush (the latest per bucket).
+void Writer::KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar) {
+  if (!at_once_outside_regions_) {
+    std::lock_guard<SpinLock> lock(series.pending.lock);
+    series.pending.KeepExemplar(exemplar);
+    return;
+  }
+  BatchUpdate update;
+  update.series = series.ref();
+  PendingCell nothing;
+  if (KindOf(series) == PendingKind::kDistribution) nothing.buckets.assign(series.pending.bucket_deltas.size(), 0);
+  FillFromPending(KindOf(series), nothing, &update);
+  update.exemplars.push_back(exemplar);
+  store_->ApplyBatch({update});
 }
 
 StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
@@ -272,7 +307,7 @@ bool Writer::TakePending(SeriesState& s, BatchUpdate* u, uint64_t generation, st
   p.dirty.store(false);  // before taking: a later update marks it again
   u->series = s.ref();
   if (SlotHead* slot = s.slot.load(std::memory_order_acquire)) {
-    PendingCell cell = region_->Stage(slot, generation);
+    PendingCell cell = StageOnce(slot, generation);
     {
       std::lock_guard<SpinLock> lock(p.lock);
       u->exemplars.swap(p.exemplars);
@@ -432,6 +467,7 @@ bool Writer::FlushPending(std::string* error) {
   // Staged at the generation after the last committed one; a failed flush
   // stages again at the same one, merged with what came since.
   const uint64_t generation = region != nullptr ? region->committed() + 1 : 0;
+  staged_once_.clear();
   std::vector<SlotHead*> staged;
   std::vector<BatchUpdate> updates;
   std::vector<SeriesState*> owners;  // null for orphans
@@ -444,7 +480,7 @@ bool Writer::FlushPending(std::string* error) {
   }
   for (Orphan& orphan : orphans_) {
     if (orphan.slot != nullptr) {
-      PendingCell cell = region->Stage(orphan.slot, generation);
+      PendingCell cell = StageOnce(orphan.slot, generation);
       if (!cell.empty()) staged.push_back(orphan.slot);
       FillFromPending(orphan.kind, cell, &orphan.update);
       if (cell.empty() && orphan.update.exemplars.empty()) continue;
@@ -472,6 +508,14 @@ bool Writer::FlushPending(std::string* error) {
     *error = e.what();
     return false;
   }
+}
+
+// A slot shared by several handles of one series (and by the orphan of a
+// handle that died) is staged once per flush: staging it again at the same
+// generation would hand the flush its staged cell a second time.
+PendingCell Writer::StageOnce(SlotHead* slot, uint64_t generation) {
+  if (generation == 0 || !staged_once_.insert(slot).second) return PendingCell{};
+  return region_->Stage(slot, generation);
 }
 
 void Writer::DropPending(const std::string& family, const std::string* labels) {
@@ -644,6 +688,7 @@ void Writer::UnlockAfterFork(bool child) {
     }
     if (region_) region_->AbandonInChild();
     region_.reset();
+    slots_.clear();
     region_problem_ = false;
     region_removed_ = false;
     recovered_regions_ = false;

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "promsqlite/options.h"
@@ -97,6 +99,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // updates wait in process memory.
   SlotHead* RegionSlot(SeriesState& series);  // inline in writer.cc, its only user
   SlotHead* NewSlot(SeriesState& series);
+  // Stages a slot for this flush unless it was staged already (requires
+  // flush_mu_); empty without a region.
+  PendingCell StageOnce(SlotHead* slot, uint64_t generation);
+  void KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar);
   // After a normal exit's flush left nothing pending: the region's file goes.
   void RemoveRegion() noexcept;
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
@@ -110,6 +116,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void ReportLine(const std::string& line) noexcept;
 
   const Options options_;
+  // Batched, kSharedFile, immediate_outside_regions: what a region cannot
+  // hold is written at once.
+  const bool at_once_outside_regions_;
   std::shared_ptr<Store> store_;
 
   // Lock order (also of LockForFork): flush_mu_, families_mu_, each
@@ -142,6 +151,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // no more series, reported once.
   std::mutex region_mu_;
   std::unique_ptr<PendingRegion> region_;
+  // Each series' slot in region_, by family id ":" labels: shared by all
+  // its handles.
+  std::unordered_map<std::string, SlotHead*> slots_;
+  std::unordered_set<SlotHead*> staged_once_;  // under flush_mu_: this flush's
   bool region_problem_ = false;
   bool region_removed_ = false;  // by RemoveRegion, after the last flush
   bool recovered_regions_ = false;  // under flush_mu_: dead regions recovered once
