@@ -20,8 +20,20 @@ namespace promsqlite {
 namespace detail {
 struct ReadConnection {
   std::unique_ptr<SQLite::Database> db;
+  // Instead of `db`, for a file whose -wal is gone: one snapshot each.
+  std::unique_ptr<WalFreeRead> wal_free;
   uint64_t fork_generation = 0;  // ForkGeneration() when opened
+
+  SQLite::Database& Db() { return wal_free ? wal_free->db() : *db; }
 };
+
+// After a snapshot of `connection`: a connection without the -wal is checked
+// (WalFreeRead::CheckUnchanged) and closed, which releases its lock.
+void EndSnapshot(std::unique_ptr<ReadConnection>& connection) {
+  if (!connection || !connection->wal_free) return;
+  std::unique_ptr<ReadConnection> done = std::move(connection);
+  done->wal_free->CheckUnchanged();
+}
 }  // namespace detail
 
 struct Reader::Lock {
@@ -86,25 +98,32 @@ Reader::~Reader() {
 
 // Opens lazily; false while the file does not exist. A failed read drops the
 // connection so that a file replaced on disk is opened afresh next time.
+// `f` reads one whole snapshot unless `streamed` (the snapshot then ends
+// with the Rendering, which calls EndSnapshot).
 template <typename F>
 static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
-                               std::unique_ptr<detail::ReadConnection>& connection, F&& f) {
+                               std::unique_ptr<detail::ReadConnection>& connection, F&& f, bool streamed = false) {
   if (connection && connection->fork_generation != detail::ForkGeneration()) connection.release()->db.release();
+  if (connection && connection->wal_free) connection.reset();  // a streamed snapshot left it open
   if (!connection) {
     bool exists = false;
     FileSize(path, &exists);
     if (!exists) return false;
     auto c = std::make_unique<detail::ReadConnection>();
-    c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
+    // A file whose -wal a writer in another language removed, in a folder
+    // this process may not write, is read without it (store/database.h).
+    c->wal_free = detail::WalFreeRead::Open(path, options.busy_timeout_ms);
+    if (!c->wal_free) c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
     c->fork_generation = detail::ForkGeneration();
     connection = std::move(c);
   }
   // Not in the middle of a writer's checkpoint: our snapshot would hold it
   // (and the writers behind it) up until we are done.
-  if (options.checkpoint_wait_ms > 0)
+  if (options.checkpoint_wait_ms > 0 && !connection->wal_free)
     detail::WaitWhileCheckpointing(path, std::chrono::milliseconds(options.checkpoint_wait_ms));
   try {
-    f(*connection->db);
+    f(connection->Db());
+    if (!streamed) detail::EndSnapshot(connection);
   } catch (...) {
     connection.reset();
     throw;
@@ -152,6 +171,7 @@ bool Reader::Rendering::Next(std::string* chunk) {
         if (!s.cursor || !s.cursor->Step(*s.renderer)) {
           s.cursor.reset();  // ends the read transaction
           s.stage = State::kExtra;
+          detail::EndSnapshot(s.reader->connection_);
         }
       } catch (...) {
         s.cursor.reset();
@@ -176,7 +196,7 @@ std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, std::vecto
   auto state = std::make_unique<Rendering::State>(this, format, std::move(extra));
   WithOpenConnection(path_, options_, connection_, [&](SQLite::Database& db) {
     state->cursor = std::make_unique<detail::SnapshotCursor>(db, path_, detail::NowSeconds(options_.clock));
-  });
+  }, /*streamed=*/true);
   return std::unique_ptr<Rendering>(new Rendering(std::move(state)));
 }
 
