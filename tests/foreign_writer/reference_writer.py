@@ -277,7 +277,11 @@ _shm_descriptors = {}  # -shm path: descriptor, kept for the process's life ("De
 
 
 def _busy(error):
-    return getattr(error, "sqlite_errorcode", None) in (5, 6) or "locked" in str(error) or "busy" in str(error)
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (Python reports those)."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11 and later
+    if code is None:
+        return "database is locked" in str(error) or "database table is locked" in str(error)
+    return (code & 0xFF) in (5, 6)
 
 
 def _pause():

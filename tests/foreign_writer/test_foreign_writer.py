@@ -229,6 +229,7 @@ def test_the_page_s_tables_make_the_tables_the_library_makes(tmp_path):
     cli(library, "inc", "x")
     assert schema_of(ours) == schema_of(library)
     assert schema_of(ours)["pragmas"] == (rw.APPLICATION_ID, 6, 1024, "wal")
+    assert os.path.getsize(library + "-lock") == 4608  # the write gate's sidecar, as the page says
 
 
 def test_numbers_as_text_and_declarations_match_the_library_s(tmp_path):
