@@ -124,7 +124,7 @@ double Jobs(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a reader that may not write the folder reads a file whose -wal and -shm a writer closing last removed" *
+TEST_CASE("a reader reads a file whose -wal and -shm a writer closing last removed, and creates neither" *
           doctest::skip(kNotRoot)) {
   ClosedByForeignWriter file;
   CHECK(Alternate(
@@ -144,6 +144,11 @@ TEST_CASE("a reader that may not write the folder reads a file whose -wal and -s
               return false;
             },
             [](int) { return false; }) == 0);
+  // A reader that may write the folder creates nothing either: the -wal
+  // and -shm would be its own.
+  CHECK(Jobs(Reader(file.db).Render(Format::kText)) == 5);
+  CHECK(!Exists(file.db + "-wal"));
+  CHECK(!Exists(file.db + "-shm"));
 }
 
 TEST_CASE("while such a reader reads, a writer closing last cannot remove the -wal it began" *

@@ -408,8 +408,10 @@ std::unique_ptr<WalFreeRead> WalFreeRead::Open(const std::string& path, int busy
       SleepMilliseconds(1);
       continue;
     }
-    // SQLite opens it the usual way, creating the -wal and -shm.
-    if (Writable(FolderOf(path))) return nullptr;
+    // No -wal: SQLite would create it and the -shm, which a reader that may
+    // not write the folder cannot, and one that may should not (they would
+    // be this process's files: a writer of another user could be locked out
+    // of the -shm).
     std::unique_ptr<WalFreeRead> read(new WalFreeRead);
     // The SHARED lock, through SQLite's own VFS: it counts with this
     // process's connections (a descriptor of our own would drop their locks

@@ -100,24 +100,25 @@ bool CheckpointInProgress(const std::string& path);
 void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound);
 
 // A read-only connection for one snapshot of a file in WAL mode whose -wal
-// is gone, in a folder this process may not write. SQLite deletes the -wal
-// and -shm when the last connection without SQLITE_FCNTL_PERSIST_WAL closes
-// (a writer in another language, e.g. Python's sqlite3, cannot set it), and
-// then refuses a read-only open that cannot create them ("attempt to write
-// a readonly database"). The database file alone then holds every commit:
-// it is read "immutable" while SQLite's SHARED lock on it, taken through
-// SQLite's own VFS, keeps a writer closing last from checkpointing into it
-// and deleting a new -wal (docs/permissions.md).
+// is gone. SQLite deletes the -wal and -shm when the last connection
+// without SQLITE_FCNTL_PERSIST_WAL closes (a writer in another language,
+// e.g. Python's sqlite3, cannot set it); a read-only open then creates them
+// anew, as this process's files, or, in a folder it may not write, fails
+// ("attempt to write a readonly database"). Readers never write: the
+// database file alone holds every commit then, and is read "immutable"
+// while SQLite's SHARED lock on it, taken through SQLite's own VFS, keeps a
+// writer closing last from checkpointing into it and deleting a new -wal
+// (docs/permissions.md).
 //
 // Thread safety: none (one Reader's connection). Fork: a child must not
 // destroy its parent's (it would drop the parent's lock); it leaks it.
 // Cost: a few stat() calls and an open; a new connection per snapshot.
 class WalFreeRead {
  public:
-  // nullptr when the file has its -wal and -shm, this process may create
-  // them, or it is no WAL file: OpenDatabase opens it then. Waits (at most
-  // `busy_timeout_ms`) while a writer closing last deletes them, or a writer
-  // creates them.
+  // nullptr when the file has its -wal and -shm (or a -wal and a -shm this
+  // process may create), or is no WAL file: OpenDatabase opens it then.
+  // Waits (at most `busy_timeout_ms`) while a writer closing last deletes
+  // them, or a writer creates them.
   static std::unique_ptr<WalFreeRead> Open(const std::string& path, int busy_timeout_ms);
   ~WalFreeRead();
   WalFreeRead(const WalFreeRead&) = delete;
