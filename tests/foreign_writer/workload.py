@@ -1,9 +1,7 @@
 """The workload every kind of writer runs on one file in test_foreign_writer.py: the Python reference
-writer (python_worker.py), the C++ library (cpp_writer.cc mirrors it) and the promsqlite CLI (CLI_LOOP).
+writer (python_worker.py), the C++ library (cpp_writer.cc mirrors it) and the promsqlite CLI (cli_loop).
 Iteration i of any writer changes every shared family the same way, so the totals follow from the
 numbers of iterations alone."""
-import math
-
 import reference_writer as rw
 
 HELP = "Written by every kind of writer."
@@ -95,6 +93,3 @@ def final_schema(values, schema, max_buckets):
         schema -= 1
     return schema
 
-
-def finite(x):
-    return not (math.isinf(x) or math.isnan(x))
