@@ -317,7 +317,8 @@ def test_python_cpp_and_cli_writers_on_one_new_file_add_up_exactly_and_checkpoin
     creator.close()
     monitor.close()
     assert not os.path.exists(db + "-wal") and not os.path.exists(db + "-shm")
-    check_totals(db, iterations, without_summary)  # and readers still read it
+    check_totals(db, iterations, without_summary)  # and readers still read it,
+    assert not os.path.exists(db + "-wal") and not os.path.exists(db + "-shm")  # creating nothing
 
 
 def test_a_python_writer_alone_checkpoints_by_restart_at_4000_frames(tmp_path):
