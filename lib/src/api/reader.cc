@@ -21,10 +21,23 @@ namespace promsqlite {
 namespace detail {
 struct ReadConnection {
   std::unique_ptr<SQLite::Database> db;
+  // Instead of `db`, for a file whose -wal is gone: one snapshot each.
+  std::unique_ptr<WalFreeRead> wal_free;
+  // After the connections: destroyed first (it holds a statement of one).
   RegionCache regions;     // the pending regions mapped for the last snapshot
   CheckpointProbe probe;  // through SQLite's -shm descriptor of `db`
   uint64_t fork_generation = 0;  // ForkGeneration() when opened
+
+  SQLite::Database& Db() { return wal_free ? wal_free->db() : *db; }
 };
+
+// After a snapshot of `connection`: a connection without the -wal is checked
+// (WalFreeRead::CheckUnchanged) and closed, which releases its lock.
+void EndSnapshot(std::unique_ptr<ReadConnection>& connection) {
+  if (!connection || !connection->wal_free) return;
+  std::unique_ptr<ReadConnection> done = std::move(connection);
+  done->wal_free->CheckUnchanged();
+}
 }  // namespace detail
 
 struct Reader::Lock {
@@ -92,28 +105,35 @@ Reader::~Reader() {
 
 // Opens lazily; false while the file does not exist. A failed read drops the
 // connection so that a file replaced on disk is opened afresh next time.
+// `f` reads one whole snapshot unless `streamed` (the snapshot then ends
+// with the Rendering, which calls EndSnapshot).
 template <typename F>
 static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
-                               std::unique_ptr<detail::ReadConnection>& connection, F&& f) {
+                               std::unique_ptr<detail::ReadConnection>& connection, F&& f, bool streamed = false) {
   if (connection && connection->fork_generation != detail::ForkGeneration()) {
     (void)connection->db.release();  // the parent's SQLite connection: never used nor closed here
     connection.reset();
   }
+  if (connection && connection->wal_free) connection.reset();  // a streamed snapshot left it open
   if (!connection) {
     bool exists = false;
     FileSize(path, &exists);
     if (!exists) return false;
     auto c = std::make_unique<detail::ReadConnection>();
-    c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
+    // A file whose -wal a writer in another language removed, in a folder
+    // this process may not write, is read without it (store/database.h).
+    c->wal_free = detail::WalFreeRead::Open(path, options.busy_timeout_ms);
+    if (!c->wal_free) c->db = detail::OpenDatabase(path, false, false, options.busy_timeout_ms);
     c->fork_generation = detail::ForkGeneration();
     connection = std::move(c);
   }
   // Not in the middle of a writer's checkpoint: our snapshot would hold it
   // (and the writers behind it) up until we are done.
-  if (options.checkpoint_wait_ms > 0)
+  if (options.checkpoint_wait_ms > 0 && !connection->wal_free)
     detail::WaitWhileCheckpointing(path, std::chrono::milliseconds(options.checkpoint_wait_ms), &connection->probe);
   try {
     f(*connection);
+    if (!streamed) detail::EndSnapshot(connection);
   } catch (...) {
     connection.reset();
     throw;
@@ -124,7 +144,7 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
 void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   bool rendered = WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
-    detail::RenderDatabase(*c.db, path_, detail::NowSeconds(options_.clock), format, sink, &extra, &c.regions);
+    detail::RenderDatabase(c.Db(), path_, detail::NowSeconds(options_.clock), format, sink, &extra, &c.regions);
   });
   if (!rendered) detail::RenderMemory(format, sink, &extra);
 }
@@ -161,6 +181,7 @@ bool Reader::Rendering::Next(std::string* chunk) {
         if (!s.cursor || !s.cursor->Step(*s.renderer)) {
           s.cursor.reset();  // ends the read transaction
           s.stage = State::kExtra;
+          detail::EndSnapshot(s.reader->connection_);
         }
       } catch (...) {
         s.cursor.reset();
@@ -183,10 +204,13 @@ bool Reader::Rendering::Next(std::string* chunk) {
 
 std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, std::vector<MemoryFamily> extra) {
   auto state = std::make_unique<Rendering::State>(this, format, std::move(extra));
-  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
-    state->cursor =
-        std::make_unique<detail::SnapshotCursor>(*c.db, path_, detail::NowSeconds(options_.clock), nullptr, &c.regions);
-  });
+  WithOpenConnection(
+      path_, options_, connection_,
+      [&](detail::ReadConnection& c) {
+        state->cursor = std::make_unique<detail::SnapshotCursor>(c.Db(), path_, detail::NowSeconds(options_.clock),
+                                                                 nullptr, &c.regions);
+      },
+      /*streamed=*/true);
   return std::unique_ptr<Rendering>(new Rendering(std::move(state)));
 }
 
@@ -202,7 +226,7 @@ std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& nam
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions);
+    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions);
   });
   return out;
 }
@@ -213,7 +237,7 @@ FileStats Reader::Stats() {
   stats.db_bytes = FileSize(path_, &stats.exists);
   stats.wal_bytes = FileSize(path_ + "-wal");
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
-    detail::CountRows(*c.db, path_, &stats.families, &stats.series);
+    detail::CountRows(c.Db(), path_, &stats.families, &stats.series);
   });
   return stats;
 }
@@ -222,7 +246,7 @@ std::vector<FamilySummary> Reader::Families() {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySummary> out;
   WithOpenConnection(path_, options_, connection_,
-                     [&](detail::ReadConnection& c) { out = detail::ListFamilies(*c.db, path_); });
+                     [&](detail::ReadConnection& c) { out = detail::ListFamilies(c.Db(), path_); });
   return out;
 }
 
@@ -232,7 +256,7 @@ std::vector<FamilySnapshot> Reader::Snapshot() {
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions);
+    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions);
   });
   return out;
 }

@@ -80,6 +80,21 @@ class GaugeFold {
   double value_ = 0, updated_ = 0, created_ = 0;
 };
 
+// Whether an exemplar's labels (name, value, ...) may be shown: what the
+// writers' check (ValidateExemplar) lets into the file. Another program may
+// have written one over OpenMetrics' 128 characters, which the official
+// parser rejects with the whole exposition: such an exemplar is left out.
+bool ExemplarShowable(const std::vector<std::string>& elements) {
+  size_t characters = 0;
+  for (size_t i = 0; i < elements.size(); ++i) {
+    const std::string& text = elements[i];
+    if (i % 2 == 0 && (!IsValidLabelName(text) || text.compare(0, 2, "__") == 0)) return false;
+    if (!IsValidUtf8(text)) return false;
+    for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes
+  }
+  return characters <= kMaxExemplarCharacters;
+}
+
 // Every exemplar of the file by series id, each list sorted by bucket.
 // Read at once: most files hold none or few, and one query per series
 // would cost every scrape more than the exemplars are worth.
@@ -98,6 +113,7 @@ std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::D
     std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
     if (!DecodeTuple(blob, &elements) || elements.size() % 2 != 0)
       throw DatabaseError(path + ": an exemplar has malformed labels");
+    if (!ExemplarShowable(elements)) continue;
     for (size_t i = 0; i < elements.size(); i += 2) {
       e.names.push_back(std::move(elements[i]));
       e.values.push_back(std::move(elements[i + 1]));

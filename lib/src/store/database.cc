@@ -397,3 +397,116 @@ void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds b
 }
 
 }  // namespace promsqlite::detail
+
+// ---------------------------------------------------------------------------
+// Reading a file whose -wal a writer in another language removed.
+
+namespace promsqlite::detail {
+
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+// "file:" URI of `path` for sqlite3_open_v2 with SQLITE_OPEN_URI: the
+// characters a URI gives a meaning escaped, an absolute path after an
+// empty authority (a path starting with "//" would name a host).
+std::string FileUri(const std::string& path, const char* query) {
+  std::string uri = path[0] == '/' ? "file://" : "file:";
+  for (char c : path) {
+    if (c == '%') uri += "%25";
+    else if (c == '?') uri += "%3f";
+    else if (c == '#') uri += "%23";
+    else uri += c;
+  }
+  return uri + "?" + query;
+}
+
+bool SameFileState(const struct stat& a, const struct stat& b) {
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+WalFreeRead::~WalFreeRead() {
+  db_.reset();  // before the lock: its descriptor is closed (or deferred) by SQLite while we still lock
+  if (file_ != nullptr) {
+    if (file_->pMethods != nullptr) {
+      file_->pMethods->xUnlock(file_, SQLITE_LOCK_NONE);
+      file_->pMethods->xClose(file_);
+    }
+    sqlite3_free(file_);
+  }
+}
+
+std::unique_ptr<WalFreeRead> WalFreeRead::Open(const std::string& path, int busy_timeout_ms) {
+  const std::string wal = path + "-wal", shm = path + "-shm";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  auto late = [&] { return std::chrono::steady_clock::now() >= deadline; };
+  for (;;) {
+    if (Exists(wal)) {
+      // A writer is creating them (the -wal first, the -shm at its first
+      // read); SQLite cannot open the pair read-only in between.
+      if (Exists(shm) || Writable(FolderOf(path)) || late()) return nullptr;
+      SleepMilliseconds(1);
+      continue;
+    }
+    // No -wal: SQLite would create it and the -shm, which a reader that may
+    // not write the folder cannot, and one that may should not (they would
+    // be this process's files: a writer of another user could be locked out
+    // of the -shm).
+    std::unique_ptr<WalFreeRead> read(new WalFreeRead);
+    // The SHARED lock, through SQLite's own VFS: it counts with this
+    // process's connections (a descriptor of our own would drop their locks
+    // when closed), and a writer that closes the file last needs EXCLUSIVE to
+    // checkpoint into it and delete the -wal: it does neither while we read.
+    sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+    read->file_ = static_cast<sqlite3_file*>(sqlite3_malloc(vfs->szOsFile));
+    if (read->file_ == nullptr) throw DatabaseError(path + ": cannot open: out of memory");
+    std::memset(read->file_, 0, static_cast<size_t>(vfs->szOsFile));
+    const char* name = sqlite3_create_filename(path.c_str(), "", "", 0, nullptr);
+    if (name == nullptr) throw DatabaseError(path + ": cannot open: out of memory");
+    int out_flags = 0;
+    int rc = vfs->xOpen(vfs, name, read->file_, SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READONLY, &out_flags);
+    sqlite3_free_filename(name);
+    if (rc != SQLITE_OK) return nullptr;  // SQLite's open will say why
+    // Only a file in WAL mode needs its -wal (header bytes 18 and 19 are 2).
+    unsigned char header[20] = {0};
+    if (read->file_->pMethods->xRead(read->file_, header, sizeof header, 0) != SQLITE_OK || header[18] != 2 ||
+        header[19] != 2)
+      return nullptr;
+    // Busy while a writer that closes the file last checkpoints it and
+    // deletes the -wal and -shm (it holds EXCLUSIVE meanwhile).
+    while ((rc = read->file_->pMethods->xLock(read->file_, SQLITE_LOCK_SHARED)) == SQLITE_BUSY && !late())
+      SleepMilliseconds(1);
+    if (rc != SQLITE_OK) return nullptr;
+    if (Exists(wal)) continue;  // a writer began meanwhile: read it the usual way
+    if (stat(path.c_str(), &read->at_start_) != 0) return nullptr;
+    // With no -wal and the lock held, the database file holds every commit
+    // (the last closer copied the WAL into it) and stays as it is unless a
+    // writer begins anew and checkpoints during the read (CheckUnchanged).
+    read->db_ = GuardSqlite(path, "cannot open", [&] {
+      return std::make_unique<SQLite::Database>(
+          FileUri(path, "immutable=1"), SQLite::OPEN_READONLY | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX,
+          busy_timeout_ms);
+    });
+    read->path_ = path;
+    return read;
+  }
+}
+
+void WalFreeRead::CheckUnchanged() const {
+  if (!Exists(path_ + "-wal")) return;  // no writer began: nothing could change the file
+  struct stat now;
+  // A writer began during the read: only a checkpoint writes the database
+  // file, and a write moves its modification time.
+  if (stat(path_.c_str(), &now) == 0 && SameFileState(now, at_start_)) return;
+  throw DatabaseError(path_ +
+                      ": cannot read: a writer checkpointed into the file while it was read without its -wal "
+                      "(which a writer that closed the file last removed): read again");
+}
+
+}  // namespace promsqlite::detail

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <memory>
@@ -13,6 +14,8 @@
 
 #include "promsqlite/errors.h"
 #include "promsqlite/options.h"
+
+struct sqlite3_file;
 
 namespace promsqlite::detail {
 
@@ -117,6 +120,46 @@ class CheckpointProbe {
 // and the WAL grow when the checkpoint gives up (docs/checkpoints.md).
 void WaitWhileCheckpointing(const std::string& path, std::chrono::milliseconds bound,
                             CheckpointProbe* probe = nullptr);
+
+// A read-only connection for one snapshot of a file in WAL mode whose -wal
+// is gone. SQLite deletes the -wal and -shm when the last connection
+// without SQLITE_FCNTL_PERSIST_WAL closes (a writer in another language,
+// e.g. Python's sqlite3, cannot set it); a read-only open then creates them
+// anew, as this process's files, or, in a folder it may not write, fails
+// ("attempt to write a readonly database"). Readers never write: the
+// database file alone holds every commit then, and is read "immutable"
+// while SQLite's SHARED lock on it, taken through SQLite's own VFS, keeps a
+// writer closing last from checkpointing into it and deleting a new -wal
+// (docs/permissions.md).
+//
+// Thread safety: none (one Reader's connection). Fork: a child must not
+// destroy its parent's (it would drop the parent's lock); it leaks it.
+// Cost: a few stat() calls and an open; a new connection per snapshot.
+class WalFreeRead {
+ public:
+  // nullptr when the file has its -wal and -shm (or a -wal and a -shm this
+  // process may create), or is no WAL file: OpenDatabase opens it then.
+  // Waits (at most `busy_timeout_ms`) while a writer closing last deletes
+  // them, or a writer creates them.
+  static std::unique_ptr<WalFreeRead> Open(const std::string& path, int busy_timeout_ms);
+  ~WalFreeRead();
+  WalFreeRead(const WalFreeRead&) = delete;
+  WalFreeRead& operator=(const WalFreeRead&) = delete;
+
+  SQLite::Database& db() { return *db_; }
+  // After the snapshot: throws DatabaseError when a writer that began
+  // meanwhile may have checkpointed into the file during the read (its WAL
+  // reached the checkpoint threshold within one read; the read is then
+  // not one snapshot). The next read finds the -wal and reads it.
+  void CheckUnchanged() const;
+
+ private:
+  WalFreeRead() = default;
+  std::string path_;
+  sqlite3_file* file_ = nullptr;  // holds the SHARED lock
+  struct stat at_start_ {};
+  std::unique_ptr<SQLite::Database> db_;
+};
 
 }  // namespace promsqlite::detail
 
