@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -399,4 +400,44 @@ TEST_CASE("a reader's checkpoint probe asks through SQLite's own -shm descriptor
   CHECK(OpenDescriptors() == before);
   BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Increment();
   CHECK(Reader(path).Render(Format::kText).find("jobs_total 2\n") != std::string::npos);
+}
+
+namespace {
+
+// The POSIX locks this process holds on `path` (lines of /proc/locks).
+int LocksHeldOn(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  std::ifstream in("/proc/locks");
+  const std::string inode = ":" + std::to_string(st.st_ino) + " ", pid = " " + std::to_string(getpid()) + " ";
+  int held = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.find(inode) != std::string::npos && line.find(pid) != std::string::npos && line.find("->") == std::string::npos)
+      ++held;
+  return held;
+}
+
+}  // namespace
+
+TEST_CASE("opening another connection keeps the locks this process's open connections hold on the file") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  Options immediate;
+  immediate.write_mode = WriteMode::kImmediate;
+  { Registry registry(path, immediate); BuildCounter().Name("c").Register(registry).WithLabelValues({}).Increment(); }
+  // The last writer's close left an empty -wal: an open looks at the file's
+  // header to tell a truncated file, which must not cost a lock of ours.
+  Reader reader(path);
+  auto rendering = reader.StartRender(Format::kText);  // a read transaction, holding SQLite's lock on the file
+  const int held = LocksHeldOn(path);
+  REQUIRE(held >= 1);
+  {
+    Registry another(path, immediate);
+    BuildCounter().Name("c").Register(another).WithLabelValues({}).Increment();
+    CHECK(LocksHeldOn(path) >= held);
+  }
+  CHECK(LocksHeldOn(path) == held);
+  std::string text, chunk;
+  while (rendering->Next(&chunk)) text += chunk;
+  CHECK(text.find("c_total 1\n") != std::string::npos);  // the snapshot the lock protected
 }

@@ -35,6 +35,27 @@ uint32_t BigEndian32(const unsigned char* p) {
 // gone, maybe after a writer has added to it. Its header says how long it
 // should be; trust that only when it is marked valid and no WAL could hold
 // the missing pages (a crash in the middle of a checkpoint).
+bool SameFile(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// A descriptor of this process open on the file `target` is (SQLite's own,
+// for -shm files: we never open one), or -1.
+int FindOpenDescriptor(const struct stat& target) {
+  DIR* fds = opendir("/proc/self/fd");
+  if (fds == nullptr) return -1;
+  int found = -1;
+  while (dirent* entry = readdir(fds)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const int fd = std::atoi(entry->d_name);
+    struct stat st;
+    if (fd != dirfd(fds) && fstat(fd, &st) == 0 && SameFile(st, target)) {
+      found = fd;
+      break;
+    }
+  }
+  closedir(fds);
+  return found;
+}
+
 // How far the file falls short of its header's page count (0: it does not,
 // or it cannot tell), read in one go: the header, then the size of the
 // same open file, with the WAL empty.
@@ -42,13 +63,27 @@ int64_t ShortfallBytes(const std::string& path, int64_t* expected_out, int64_t* 
   struct stat wal;
   if (stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0) return 0;
   unsigned char header[100];
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return 0;  // SQLite will report why
-  size_t got = std::fread(header, 1, sizeof header, f);
   struct stat st;
-  bool sized = fstat(fileno(f), &st) == 0;
-  std::fclose(f);
-  if (!sized || got != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) return 0;
+  ssize_t got = 0;
+  bool sized = false;
+  // Through a descriptor this process has open on the file already (an
+  // SQLite connection's) when there is one: closing a descriptor of our own
+  // would drop every POSIX lock this process holds on the file, its SQLite
+  // connections' included.
+  struct stat file;
+  const int open_fd = stat(path.c_str(), &file) == 0 ? FindOpenDescriptor(file) : -1;
+  if (open_fd >= 0) {
+    got = pread(open_fd, header, sizeof header, 0);
+    sized = fstat(open_fd, &st) == 0;
+  } else {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return 0;  // SQLite will report why
+    got = static_cast<ssize_t>(std::fread(header, 1, sizeof header, f));
+    sized = fstat(fileno(f), &st) == 0;
+    std::fclose(f);
+  }
+  if (!sized || got != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "SQLite format 3", 16) != 0)
+    return 0;
   uint32_t page_size = (uint32_t{header[16]} << 8) | header[17];
   if (page_size == 1) page_size = 65536;
   uint32_t pages = BigEndian32(header + 28);
@@ -348,31 +383,6 @@ bool CheckpointInProgress(const std::string& path) {
   std::fclose(locks);
   return held;
 }
-
-namespace {
-
-bool SameFile(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
-
-// A descriptor of this process open on the file `target` is (SQLite's own,
-// for -shm files: we never open one), or -1.
-int FindOpenDescriptor(const struct stat& target) {
-  DIR* fds = opendir("/proc/self/fd");
-  if (fds == nullptr) return -1;
-  int found = -1;
-  while (dirent* entry = readdir(fds)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    const int fd = std::atoi(entry->d_name);
-    struct stat st;
-    if (fd != dirfd(fds) && fstat(fd, &st) == 0 && SameFile(st, target)) {
-      found = fd;
-      break;
-    }
-  }
-  closedir(fds);
-  return found;
-}
-
-}  // namespace
 
 bool CheckpointProbe::InProgress(const std::string& path) {
   struct stat shm, open_file;
