@@ -8,7 +8,7 @@
 #include "commands.h"
 
 #ifdef PROMSQLITE_HAVE_PUSH
-#include "promsqlite/push.h"
+#include "push_library.h"
 #endif
 
 namespace promsqlite::cli {
@@ -36,7 +36,7 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
 // problem as a usage error naming the option.
 std::string ReadSecretFile(const std::string& path, const char* option) {
   try {
-    return promsqlite::ReadSecretFile(path);
+    return PushLibrary().read_secret_file(path);
   } catch (const InvalidArgument& e) {
     throw UsageError(std::string(option) + ": " + e.what());
   }
@@ -107,6 +107,18 @@ int Deliver(const std::function<void()>& send) {
   return kExitOk;
 }
 
+// The command with the push library loaded (push_library.h); a library
+// that cannot be loaded is the same exit code as a tool built without it.
+int WithPushLibrary(const Args& args, const std::function<int()>& command) {
+  try {
+    PushLibrary();
+  } catch (const PushUnavailable& e) {
+    std::fprintf(stderr, "promsqlite: %s: %s\n", args.command.c_str(), e.what());
+    return kExitPush;
+  }
+  return command();
+}
+
 #endif
 
 }  // namespace
@@ -127,9 +139,11 @@ int PushCommand(const Args& args) {
   std::string method = args.Option("--method").value_or("put");
   if (method != "put" && method != "post") throw UsageError("--method must be put or post, got \"" + method + "\"");
   options.method = method == "post" ? PushMethod::kPost : PushMethod::kPut;
-  ReadHttpOptions(args, options);
-  Reader reader(DatabasePath(args));
-  return Deliver([&] { PushToGateway(reader, options); });
+  return WithPushLibrary(args, [&] {
+    ReadHttpOptions(args, options);
+    Reader reader(DatabasePath(args));
+    return Deliver([&] { PushLibrary().push_to_gateway(reader, options); });
+  });
 }
 
 int RemoteWriteCommand(const Args& args) {
@@ -139,9 +153,11 @@ int RemoteWriteCommand(const Args& args) {
   options.url = Require(args, "--url");
   for (const auto& label : args.labels) options.extra_labels.push_back(label);
   options.send_native_histograms = args.Option("--send-native-histograms").has_value();
-  ReadHttpOptions(args, options);
-  Reader reader(DatabasePath(args));
-  return Deliver([&] { RemoteWrite(reader, options); });
+  return WithPushLibrary(args, [&] {
+    ReadHttpOptions(args, options);
+    Reader reader(DatabasePath(args));
+    return Deliver([&] { PushLibrary().remote_write(reader, options); });
+  });
 }
 
 #else
