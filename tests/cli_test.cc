@@ -248,6 +248,22 @@ TEST_CASE("time passes stdin/stdout through and exits with the command's status"
   CHECK(promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true).exit_code == 0);
 }
 
+TEST_CASE("time runs an executable file without #! with /bin/sh, as a shell does, by path or found in PATH") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::test::WriteFile(dir.File("step.sh"), "echo \"ran $1\"\nexit 7\n");
+  REQUIRE(chmod(dir.File("step.sh").c_str(), 0755) == 0);
+  CommandResult by_path = Run(db, {"time", "step_seconds", "--", dir.File("step.sh"), "one"});
+  CHECK(by_path.exit_code == 7);
+  CHECK(by_path.output == "ran one\n");
+  CommandResult in_path = promsqlite::test::RunCommand(
+      {"/usr/bin/env", "PATH=" + dir.path() + ":/usr/bin:/bin", Cli(), "--db", db, "time", "step_seconds", "--",
+       "step.sh", "two"});
+  CHECK(in_path.exit_code == 7);
+  CHECK(in_path.output == "ran two\n");
+  CHECK(Contains(Dump(db), "step_runs_total{outcome=\"failure\"} 2\n"));
+}
+
 TEST_CASE("time forwards a signal sent to it and reports 128+N") {
   TempDir dir;
   const std::string db = dir.File("m.db");
