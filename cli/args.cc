@@ -76,6 +76,7 @@ std::optional<std::string> Args::Option(const std::string& name) const {
 
 Args ParseArgs(int argc, char** argv) {
   Args args;
+  args.arguments.assign(argv + 1, argv + argc);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {

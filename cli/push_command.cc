@@ -7,8 +7,16 @@
 
 #include "commands.h"
 
-#ifdef PROMSQLITE_HAVE_PUSH
-#include "push_library.h"
+#if defined(PROMSQLITE_PUSH_HELPER)
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+#elif defined(PROMSQLITE_HAVE_PUSH)
+#include "promsqlite/push.h"
 #endif
 
 namespace promsqlite::cli {
@@ -30,13 +38,52 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
   return *value;
 }
 
-#ifdef PROMSQLITE_HAVE_PUSH
+// The options of each command, checked before anything else.
+const std::initializer_list<const char*> kPushOptions = {
+    "--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
+    "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"};
+const std::initializer_list<const char*> kRemoteWriteOptions = {
+    "--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user", "--basic-auth-password-file",
+    "--bearer-token-file", "--ca-file", "--send-native-histograms"};
+
+#if defined(PROMSQLITE_PUSH_HELPER)
+
+// The helper program beside this one (the build tree), else where it is
+// installed.
+std::string HelperPath() {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string beside(self, static_cast<size_t>(n));
+    beside = beside.substr(0, beside.rfind('/') + 1) + "promsqlite-push";
+    if (access(beside.c_str(), X_OK) == 0) return beside;
+  }
+  return PROMSQLITE_PUSH_HELPER;
+}
+
+// Runs the command in the helper, which replaces this process: its output
+// and exit code are the command's.
+int RunInHelper(const Args& args) {
+  const std::string helper = HelperPath();
+  std::vector<char*> argv = {const_cast<char*>("promsqlite")};
+  for (const std::string& a : args.arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  execv(helper.c_str(), argv.data());
+  std::fprintf(stderr,
+               "promsqlite: %s: cannot run %s, the program that sends the file (Pushgateway and remote-write "
+               "support): %s; it is installed with promsqlite (Debian: package promsqlite)\n",
+               args.command.c_str(), helper.c_str(), std::strerror(errno));
+  return kExitPush;
+}
+
+#elif defined(PROMSQLITE_HAVE_PUSH)
 
 // A secret from a file (ReadSecretFile: trailing newlines stripped), its
 // problem as a usage error naming the option.
 std::string ReadSecretFile(const std::string& path, const char* option) {
   try {
-    return PushLibrary().read_secret_file(path);
+    return promsqlite::ReadSecretFile(path);
   } catch (const InvalidArgument& e) {
     throw UsageError(std::string(option) + ": " + e.what());
   }
@@ -107,27 +154,29 @@ int Deliver(const std::function<void()>& send) {
   return kExitOk;
 }
 
-// The command with the push library loaded (push_library.h); a library
-// that cannot be loaded is the same exit code as a tool built without it.
-int WithPushLibrary(const Args& args, const std::function<int()>& command) {
-  try {
-    PushLibrary();
-  } catch (const PushUnavailable& e) {
-    std::fprintf(stderr, "promsqlite: %s: %s\n", args.command.c_str(), e.what());
-    return kExitPush;
-  }
-  return command();
-}
-
 #endif
 
 }  // namespace
 
-#ifdef PROMSQLITE_HAVE_PUSH
+#if defined(PROMSQLITE_PUSH_HELPER)
 
 int PushCommand(const Args& args) {
-  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, kPushOptions);
+  Require(args, "--gateway");
+  Require(args, "--job");
+  return RunInHelper(args);
+}
+
+int RemoteWriteCommand(const Args& args) {
+  AllowOnly(args, kRemoteWriteOptions);
+  Require(args, "--url");
+  return RunInHelper(args);
+}
+
+#elif defined(PROMSQLITE_HAVE_PUSH)
+
+int PushCommand(const Args& args) {
+  AllowOnly(args, kPushOptions);
   if (!args.labels.empty()) throw UsageError("push takes --grouping KEY=VALUE, not --label");
   PushOptions options;
   options.url = Require(args, "--gateway");
@@ -139,40 +188,33 @@ int PushCommand(const Args& args) {
   std::string method = args.Option("--method").value_or("put");
   if (method != "put" && method != "post") throw UsageError("--method must be put or post, got \"" + method + "\"");
   options.method = method == "post" ? PushMethod::kPost : PushMethod::kPut;
-  return WithPushLibrary(args, [&] {
-    ReadHttpOptions(args, options);
-    Reader reader(DatabasePath(args));
-    return Deliver([&] { PushLibrary().push_to_gateway(reader, options); });
-  });
+  ReadHttpOptions(args, options);
+  Reader reader(DatabasePath(args));
+  return Deliver([&] { PushToGateway(reader, options); });
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
+  AllowOnly(args, kRemoteWriteOptions);
   RemoteWriteOptions options;
   options.url = Require(args, "--url");
   for (const auto& label : args.labels) options.extra_labels.push_back(label);
   options.send_native_histograms = args.Option("--send-native-histograms").has_value();
-  return WithPushLibrary(args, [&] {
-    ReadHttpOptions(args, options);
-    Reader reader(DatabasePath(args));
-    return Deliver([&] { PushLibrary().remote_write(reader, options); });
-  });
+  ReadHttpOptions(args, options);
+  Reader reader(DatabasePath(args));
+  return Deliver([&] { RemoteWrite(reader, options); });
 }
 
 #else
 
 int PushCommand(const Args& args) {
-  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, kPushOptions);
   std::fprintf(stderr, "promsqlite: push: this promsqlite was built without push support (protobuf, snappy "
                        "or cpp-httplib missing)\n");
   return kExitPush;
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
+  AllowOnly(args, kRemoteWriteOptions);
   std::fprintf(stderr, "promsqlite: remote-write: this promsqlite was built without push support (protobuf, "
                        "snappy or cpp-httplib missing)\n");
   return kExitPush;
