@@ -562,7 +562,8 @@ long FlushesOf(const std::string& db, const std::vector<std::string>& args, int 
 }
 
 // What the dynamic loader loads for one run of the tool (LD_DEBUG=files
-// names each library it maps, at start and by dlopen), with its exit code.
+// names each library it maps, in the tool and in the programs it runs, such
+// as promsqlite-push), with its exit code.
 CommandResult LoadedBy(const std::string& db, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"/usr/bin/env", "LD_DEBUG=files", Cli(), "--db", db};
   argv.insert(argv.end(), args.begin(), args.end());
