@@ -28,6 +28,7 @@ constexpr Subcommand kSubcommands[] = {
     {"scrape-pending", bench::RunScrapePending},
     {"recovery", bench::RunRecovery},
     {"batched-kill", bench::RunBatchedKill},
+    {"cli", bench::RunCli},
 };
 
 }  // namespace

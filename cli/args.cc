@@ -10,7 +10,7 @@ namespace promsqlite::cli {
 namespace {
 
 // Options that take a value; --help takes one only when one follows.
-const std::set<std::string> kValueOptions = {"--db", "--mode", "--label", "--exemplar", "--buckets", "--states", "--format", "--ttl",
+const std::set<std::string> kValueOptions = {"--db", "--mode", "--synchronous", "--label", "--exemplar", "--buckets", "--states", "--format", "--ttl",
                                              // push, remote-write
                                              "--gateway", "--job", "--grouping", "--method", "--url", "--timeout",
                                              "--retries", "--basic-auth", "--basic-auth-user", "--basic-auth-password-file",
@@ -76,6 +76,7 @@ std::optional<std::string> Args::Option(const std::string& name) const {
 
 Args ParseArgs(int argc, char** argv) {
   Args args;
+  args.arguments.assign(argv + 1, argv + argc);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {

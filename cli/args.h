@@ -31,6 +31,7 @@ struct Args {
   std::vector<std::string> command_line;       // after "--" (time)
   bool show_help = false;                      // -h, or --help without a text
   bool show_version = false;
+  std::vector<std::string> arguments;          // argv[1..] as given (push and remote-write pass them on)
 
   std::optional<std::string> Option(const std::string& name) const;
 };

@@ -103,7 +103,7 @@ void NoMorePositionals(const Args& args, size_t count) {
 
 void AllowOptions(const Args& args, std::initializer_list<const char*> allowed) {
   for (const auto& option : args.options) {
-    if (option.first == "--db" || option.first == "--mode") continue;
+    if (option.first == "--db" || option.first == "--mode" || option.first == "--synchronous") continue;
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return option.first == a; }) ==
         allowed.end())
       throw UsageError(args.command + " does not take " + option.first);
@@ -142,6 +142,21 @@ unsigned FileMode(const Args& args) {
     throw UsageError(what + " must be octal permission bits that include owner read and write (such as 0660), " +
                      "got \"" + *text + "\"");
   return mode;
+}
+
+// --synchronous, else $PROMSQLITE_SYNCHRONOUS: "normal" (the default: an
+// update survives the process, a power loss may take the last ones) or
+// "full" (every update synced to the device before the command exits).
+Synchronous SynchronousMode(const Args& args) {
+  std::string what = "--synchronous";
+  std::optional<std::string> text = args.Option("--synchronous");
+  if (const char* env = std::getenv("PROMSQLITE_SYNCHRONOUS"); !text && env && *env) {
+    text = env;
+    what = "PROMSQLITE_SYNCHRONOUS";
+  }
+  if (!text || *text == "normal") return Synchronous::kNormal;
+  if (*text == "full") return Synchronous::kFull;
+  throw UsageError(what + " must be normal or full, got \"" + *text + "\"");
 }
 
 // The values the library refuses, refused first in the tool's words: the
@@ -183,6 +198,7 @@ Registry Open(const Args& args) {
   Options options;
   options.write_mode = WriteMode::kImmediate;
   options.file_mode = FileMode(args);
+  options.synchronous = SynchronousMode(args);
   return Registry(DatabasePath(args), options);
 }
 
@@ -192,6 +208,7 @@ Registry OpenExisting(const Args& args) {
   Options options;
   options.write_mode = WriteMode::kImmediate;
   options.file_mode = FileMode(args);
+  options.synchronous = SynchronousMode(args);
   options.create_if_missing = false;
   const std::string path = DatabasePath(args);
   struct stat st;
@@ -511,6 +528,11 @@ std::string Usage(const std::string& command) {
       "                  command exits 2 before it looks at its arguments (there is no default file)\n"
       "  --mode MODE     permission bits (octal, e.g. 0660) of the file when a command creates it, whatever\n"
       "                  the umask; default $PROMSQLITE_MODE, else 0644 minus the umask (docs/permissions.md)\n"
+      "  --synchronous normal|full\n"
+      "                  normal (default): an update is in the file when the command exits and survives\n"
+      "                  it; a power loss may take the last ones (never corrupting the file). full: every\n"
+      "                  update is synced to the device first, which costs a flush per update. Default\n"
+      "                  $PROMSQLITE_SYNCHRONOUS, else normal (docs/reliability.md)\n"
       "  -h, --help      this help, or a command's ('promsqlite inc --help')\n"
       "  --version       promsqlite and SQLite versions\n"
       "\nExit codes:\n"

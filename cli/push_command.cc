@@ -7,7 +7,15 @@
 
 #include "commands.h"
 
-#ifdef PROMSQLITE_HAVE_PUSH
+#if defined(PROMSQLITE_PUSH_HELPER)
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+#elif defined(PROMSQLITE_HAVE_PUSH)
 #include "promsqlite/push.h"
 #endif
 
@@ -30,7 +38,46 @@ void AllowOnly(const Args& args, std::initializer_list<const char*> allowed) {
   return *value;
 }
 
-#ifdef PROMSQLITE_HAVE_PUSH
+// The options of each command, checked before anything else.
+const std::initializer_list<const char*> kPushOptions = {
+    "--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
+    "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"};
+const std::initializer_list<const char*> kRemoteWriteOptions = {
+    "--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user", "--basic-auth-password-file",
+    "--bearer-token-file", "--ca-file", "--send-native-histograms"};
+
+#if defined(PROMSQLITE_PUSH_HELPER)
+
+// The helper program beside this one (the build tree), else where it is
+// installed.
+std::string HelperPath() {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string beside(self, static_cast<size_t>(n));
+    beside = beside.substr(0, beside.rfind('/') + 1) + "promsqlite-push";
+    if (access(beside.c_str(), X_OK) == 0) return beside;
+  }
+  return PROMSQLITE_PUSH_HELPER;
+}
+
+// Runs the command in the helper, which replaces this process: its output
+// and exit code are the command's.
+int RunInHelper(const Args& args) {
+  const std::string helper = HelperPath();
+  std::vector<char*> argv = {const_cast<char*>("promsqlite")};
+  for (const std::string& a : args.arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  execv(helper.c_str(), argv.data());
+  std::fprintf(stderr,
+               "promsqlite: %s: cannot run %s, the program that sends the file (Pushgateway and remote-write "
+               "support): %s; it is installed with promsqlite (Debian: package promsqlite)\n",
+               args.command.c_str(), helper.c_str(), std::strerror(errno));
+  return kExitPush;
+}
+
+#elif defined(PROMSQLITE_HAVE_PUSH)
 
 // A secret from a file (ReadSecretFile: trailing newlines stripped), its
 // problem as a usage error naming the option.
@@ -111,11 +158,25 @@ int Deliver(const std::function<void()>& send) {
 
 }  // namespace
 
-#ifdef PROMSQLITE_HAVE_PUSH
+#if defined(PROMSQLITE_PUSH_HELPER)
 
 int PushCommand(const Args& args) {
-  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, kPushOptions);
+  Require(args, "--gateway");
+  Require(args, "--job");
+  return RunInHelper(args);
+}
+
+int RemoteWriteCommand(const Args& args) {
+  AllowOnly(args, kRemoteWriteOptions);
+  Require(args, "--url");
+  return RunInHelper(args);
+}
+
+#elif defined(PROMSQLITE_HAVE_PUSH)
+
+int PushCommand(const Args& args) {
+  AllowOnly(args, kPushOptions);
   if (!args.labels.empty()) throw UsageError("push takes --grouping KEY=VALUE, not --label");
   PushOptions options;
   options.url = Require(args, "--gateway");
@@ -133,8 +194,7 @@ int PushCommand(const Args& args) {
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
+  AllowOnly(args, kRemoteWriteOptions);
   RemoteWriteOptions options;
   options.url = Require(args, "--url");
   for (const auto& label : args.labels) options.extra_labels.push_back(label);
@@ -147,16 +207,14 @@ int RemoteWriteCommand(const Args& args) {
 #else
 
 int PushCommand(const Args& args) {
-  AllowOnly(args, {"--gateway", "--job", "--grouping", "--method", "--timeout", "--retries", "--basic-auth",
-                   "--basic-auth-user", "--basic-auth-password-file", "--bearer-token-file", "--ca-file"});
+  AllowOnly(args, kPushOptions);
   std::fprintf(stderr, "promsqlite: push: this promsqlite was built without push support (protobuf, snappy "
                        "or cpp-httplib missing)\n");
   return kExitPush;
 }
 
 int RemoteWriteCommand(const Args& args) {
-  AllowOnly(args, {"--url", "--timeout", "--retries", "--basic-auth", "--basic-auth-user",
-                   "--basic-auth-password-file", "--bearer-token-file", "--ca-file", "--send-native-histograms"});
+  AllowOnly(args, kRemoteWriteOptions);
   std::fprintf(stderr, "promsqlite: remote-write: this promsqlite was built without push support (protobuf, "
                        "snappy or cpp-httplib missing)\n");
   return kExitPush;

@@ -248,6 +248,22 @@ TEST_CASE("time passes stdin/stdout through and exits with the command's status"
   CHECK(promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true).exit_code == 0);
 }
 
+TEST_CASE("time runs an executable file without #! with /bin/sh, as a shell does, by path or found in PATH") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::test::WriteFile(dir.File("step.sh"), "echo \"ran $1\"\nexit 7\n");
+  REQUIRE(chmod(dir.File("step.sh").c_str(), 0755) == 0);
+  CommandResult by_path = Run(db, {"time", "step_seconds", "--", dir.File("step.sh"), "one"});
+  CHECK(by_path.exit_code == 7);
+  CHECK(by_path.output == "ran one\n");
+  CommandResult in_path = promsqlite::test::RunCommand(
+      {"/usr/bin/env", "PATH=" + dir.path() + ":/usr/bin:/bin", Cli(), "--db", db, "time", "step_seconds", "--",
+       "step.sh", "two"});
+  CHECK(in_path.exit_code == 7);
+  CHECK(in_path.output == "ran two\n");
+  CHECK(Contains(Dump(db), "step_runs_total{outcome=\"failure\"} 2\n"));
+}
+
 TEST_CASE("time forwards a signal sent to it and reports 128+N") {
   TempDir dir;
   const std::string db = dir.File("m.db");
@@ -342,6 +358,7 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"rm", "nothing"}, 3, nullptr},
       {{"rm", "jobs", "--label", "q=zzz"}, 3, "promsqlite: metric 'jobs' has no series with these labels\n"},
       {{"rm", "jobs", "--label", "nope=1"}, 3, "promsqlite: metric 'jobs': label 'nope' is not declared (declared labels: q)\n"},
+      {{"inc", "jobs", "--label", "q=a", "--synchronous", "sometimes"}, 2, "promsqlite: --synchronous must be normal or full, got \"sometimes\" (see 'promsqlite --help')\n"},
   };
   for (const Case& c : cases) {
     std::string joined;
@@ -519,4 +536,127 @@ TEST_CASE("clear, wipe and housekeep from the CLI; --ttl declares an expiry") {
   CHECK(promsqlite::test::CheckExposition(Dump(db, "openmetrics"), true).exit_code == 0);
   CHECK(Run(db, {"inc", "x", "--ttl", "-1"}).exit_code == 3);
   CHECK(Run(db, {"inc", "x", "--ttl", "soon"}).exit_code == 2);
+}
+
+namespace {
+
+std::string FlushCounter() {
+  const char* path = std::getenv("PROMSQLITE_FLUSH_COUNTER");
+  REQUIRE_MESSAGE(path != nullptr, "PROMSQLITE_FLUSH_COUNTER is set by meson");
+  return path;
+}
+
+// The device flushes (fsync, fdatasync...) of `calls` runs of the tool with
+// `args` on `db` (tests/flush_counter.cc counts them).
+long FlushesOf(const std::string& db, const std::vector<std::string>& args, int calls,
+               const std::vector<std::string>& env = {}) {
+  TempDir dir;
+  const std::string log = dir.File("flushes");
+  std::vector<std::string> argv = {"/usr/bin/env", "LD_PRELOAD=" + FlushCounter(), "PROMSQLITE_FLUSH_LOG=" + log};
+  argv.insert(argv.end(), env.begin(), env.end());
+  argv.insert(argv.end(), {Cli(), "--db", db});
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (int i = 0; i < calls; ++i) REQUIRE(promsqlite::test::RunCommand(argv).exit_code == 0);
+  struct stat st;
+  return stat(log.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0;
+}
+
+// What the dynamic loader loads for one run of the tool (LD_DEBUG=files
+// names each library it maps, in the tool and in the programs it runs, such
+// as promsqlite-push), with its exit code.
+CommandResult LoadedBy(const std::string& db, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/env", "LD_DEBUG=files", Cli(), "--db", db};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return promsqlite::test::RunCommand(argv);
+}
+
+// The push library and what it alone brings in.
+const char* const kPushLibraries[] = {"libpromsqlite_push.so", "libprotobuf", "libssl", "libcrypto",
+                                      "libsnappy", "libbrotli", "libcpp-httplib", "libz.so"};
+
+}  // namespace
+
+TEST_CASE("the commands that write or read the file load neither the push library nor what it needs") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "--label", "q=a"}).exit_code == 0);
+  const std::vector<std::vector<std::string>> commands = {
+      {"inc", "jobs", "--label", "q=a"}, {"set", "g", "1"}, {"add", "g", "2"}, {"observe", "h", "1"},
+      {"info", "build", "--label", "version=1"}, {"state", "st", "a", "--states", "a,b"}, {"time", "t", "--", "true"},
+      {"dump"}, {"list"}, {"rm", "g"}, {"clear", "jobs"}, {"housekeep"}};
+  for (const auto& command : commands) {
+    CAPTURE(command[0]);
+    CommandResult r = LoadedBy(db, command);
+    CHECK(r.exit_code == 0);
+    CHECK(Contains(r.output, "file=libsqlite3.so"));  // LD_DEBUG does show what is loaded
+    for (const char* library : kPushLibraries) {
+      CAPTURE(library);
+      CHECK_FALSE(Contains(r.output, std::string("file=") + library));
+    }
+  }
+  // Nor does the program itself need them.
+  CommandResult ldd = promsqlite::test::RunCommand({"ldd", Cli()});
+  REQUIRE(ldd.exit_code == 0);
+  for (const char* library : kPushLibraries) CHECK_FALSE(Contains(ldd.output, library));
+  // push and remote-write load it when they run (here: nothing listens on
+  // the discard port, so they fail to deliver, exit 4).
+  if (std::string(std::getenv("PROMSQLITE_PUSH_BUILT") ? std::getenv("PROMSQLITE_PUSH_BUILT") : "") == "yes") {
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"push", "--gateway", "http://127.0.0.1:9", "--job", "j", "--retries", "0"},
+          std::vector<std::string>{"remote-write", "--url", "http://127.0.0.1:9/api/v1/write", "--retries", "0"}}) {
+      CAPTURE(command[0]);
+      CommandResult r = LoadedBy(db, command);
+      CHECK(r.exit_code == 4);
+      CHECK(Contains(r.output, "file=libpromsqlite_push.so"));
+      CHECK(Contains(r.output, "file=libprotobuf"));
+    }
+  }
+}
+
+TEST_CASE("push and remote-write without their helper program say so and exit 4; the other commands work") {
+  if (std::string(std::getenv("PROMSQLITE_PUSH_BUILT") ? std::getenv("PROMSQLITE_PUSH_BUILT") : "") != "yes") return;
+  const std::string installed = std::getenv("PROMSQLITE_PUSH_HELPER") ? std::getenv("PROMSQLITE_PUSH_HELPER") : "";
+  if (access(installed.c_str(), F_OK) == 0) return;  // installed on this machine: it would be found there
+  // The tool alone in a folder of its own (the helper is looked for beside
+  // it, then where it is installed).
+  TempDir dir;
+  const std::string tool = dir.File("promsqlite");
+  REQUIRE(promsqlite::test::RunCommand({"cp", Cli(), tool}).exit_code == 0);
+  const std::string db = dir.File("m.db");
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tool, "--db", db});
+    return promsqlite::test::RunCommand(args);
+  };
+  REQUIRE(run({"inc", "jobs"}).exit_code == 0);
+  CHECK(Contains(run({"dump"}).output, "jobs_total 1\n"));
+  CommandResult push = run({"push", "--gateway", "http://127.0.0.1:9", "--job", "j"});
+  CHECK(push.exit_code == 4);
+  CHECK(push.output == "promsqlite: push: cannot run " + installed +
+                           ", the program that sends the file (Pushgateway and remote-write support): No such file "
+                           "or directory; it is installed with promsqlite (Debian: package promsqlite)\n");
+  CommandResult remote = run({"remote-write", "--url", "http://127.0.0.1:9"});
+  CHECK(remote.exit_code == 4);
+  CHECK(remote.output.rfind("promsqlite: remote-write: cannot run " + installed + ",", 0) == 0);
+  // Usage errors come first, from the tool itself.
+  CHECK(run({"push", "--job", "j"}).output == "promsqlite: push needs --gateway (see 'promsqlite --help')\n");
+  CHECK(run({"remote-write", "--url", "http://x", "--job", "j"}).exit_code == 2);
+}
+
+TEST_CASE("updates by processes that each open the file alone flush nothing; --synchronous full flushes each one") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  REQUIRE(Run(db, {"inc", "jobs", "--label", "q=a"}).exit_code == 0);
+  REQUIRE(Run(db, {"observe", "step_seconds", "0.5"}).exit_code == 0);
+  // Each run opens and closes the file as its only user: no checkpoint when
+  // it closes, and no new WAL to sync the header of (docs/checkpoints.md,
+  // "Closing"); far below the 256 pages at which the last one out
+  // checkpoints.
+  CHECK(FlushesOf(db, {"inc", "jobs", "--label", "q=a"}, 20) == 0);
+  CHECK(FlushesOf(db, {"time", "step_seconds", "--", "true"}, 5) == 0);
+  CHECK(FlushesOf(db, {"set", "g", "1"}, 5) == 0);
+  // Every commit synced: one flush at least per update.
+  CHECK(FlushesOf(db, {"--synchronous", "full", "inc", "jobs", "--label", "q=a"}, 5) >= 5);
+  CHECK(FlushesOf(db, {"inc", "jobs", "--label", "q=a"}, 5, {"PROMSQLITE_SYNCHRONOUS=full"}) >= 5);
+  CHECK(FlushesOf(db, {"--synchronous", "normal", "inc", "jobs", "--label", "q=a"}, 5) == 0);
+  CHECK(Contains(Dump(db), "jobs_total{q=\"a\"} 36\n"));
 }

@@ -297,6 +297,77 @@ TEST_CASE("checkpoints keep the WAL bounded under sustained writes") {
 
 namespace {
 
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
+// `n` increments, each its own transaction (immediate mode): a WAL frame each.
+// `n` increments, a transaction each (immediate mode, whatever `options`
+// say): as many commits as increments.
+void IncrementTimes(const std::string& path, int n, Options options = Options()) {
+  options.write_mode = WriteMode::kImmediate;
+  Registry registry(path, options);
+  Counter jobs = BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({});
+  for (int i = 0; i < n; ++i) jobs.Increment();
+}
+
+// A forked process with the file open (a writer's connection, as a
+// long-lived application has), until killed.
+pid_t HoldOpen(const std::string& path) {
+  return test::StartPausedChild([&] {
+    auto* registry = new Registry(path);  // left open: the process is killed
+    BuildCounter().Name("held").Register(*registry).WithLabelValues({}).Increment();
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a writer that closes the file as its last user leaves a short WAL as it is and empties one of 256 pages") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  // No checkpoint at close (SQLite's, on the last connection, syncs the WAL
+  // and the file every time): the next process reads the short WAL.
+  IncrementTimes(path, 100);
+  CHECK(FileSize(path + "-wal") > 100 * 1024);
+  // From 256 pages the last one out checkpoints and cuts the WAL to nothing.
+  IncrementTimes(path, 200);
+  CHECK(FileSize(path + "-wal") == 0);
+  CHECK(Reader(path).Render(Format::kText).find("jobs_total 300\n") != std::string::npos);
+  CHECK(test::IntegrityCheck(path) == "ok");
+  // While another process has the file open, the WAL it keeps indexed is
+  // left to the threshold of Options::checkpoint_wal_pages.
+  {
+    test::KilledAtScopeEnd holder{HoldOpen(path)};
+    IncrementTimes(path, 300);
+    CHECK(FileSize(path + "-wal") > 300 * 1024);
+  }
+  CHECK(Reader(path).Render(Format::kText).find("jobs_total 600\n") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint that a commit asked for runs before the registry is gone, also when it was not started") {
+  test::TempDir dir;
+  const std::string path = dir.File("m.db");
+  IncrementTimes(path, 300);  // the last one out empties the WAL
+  REQUIRE(FileSize(path + "-wal") == 0);
+  test::KilledAtScopeEnd holder{HoldOpen(path)};  // no checkpoint at the close below
+  const int64_t frames = (FileSize(path + "-wal") - 32) / (1024 + 24);
+  REQUIRE(frames > 0);
+  // Only the last of 20 commits finds the WAL at the threshold; the
+  // registry is destroyed right after it, likely before the checkpointer's
+  // thread took the request.
+  Options options;
+  options.checkpoint_wal_pages = static_cast<int>(frames) + 20;
+  IncrementTimes(path, 20, options);
+  // The database file alone, without its WAL, holds all 320.
+  const std::string copy = dir.File("copy.db");
+  test::WriteFile(copy, test::ReadFile(path));
+  Registry registry(copy);
+  CHECK(BuildCounter().Name("jobs").Help("Jobs.").Register(registry).WithLabelValues({}).Value() == 320);
+}
+
+namespace {
+
 // A forked process holding a write lock on byte `byte` of the -shm file as
 // SQLite does (byte 121: a checkpoint in progress; 120: a write
 // transaction), until killed.

@@ -40,6 +40,7 @@ struct Checkpointer::State {
   bool running = false;
   bool stop = false;
   int wal_pages = 0;
+  bool truncate = false;
   bool have_gate_count = false;
   uint32_t gate_count = 0;
 };
@@ -69,9 +70,10 @@ void Checkpointer::AbandonAfterFork() noexcept {
   gate_.reset();  // closing our copy of its descriptor drops none of the parent's locks
 }
 
-void Checkpointer::Request(int wal_pages, bool have_gate_count, uint32_t gate_count) {
+void Checkpointer::Request(int wal_pages, bool have_gate_count, uint32_t gate_count, bool truncate) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
+    state_->truncate = state_->truncate || truncate;
     state_->requested = true;
     state_->wal_pages = wal_pages;
     state_->have_gate_count = have_gate_count;
@@ -90,15 +92,20 @@ void Checkpointer::Loop(std::shared_ptr<State> state) {
   std::unique_lock<std::mutex> lock(state->mu);
   for (;;) {
     state->cv.wait(lock, [&] { return state->requested || state->stop; });
-    if (state->stop) return;
+    // A checkpoint asked for runs even when the stop came first: a process
+    // that exits right after its commit (the CLI) would otherwise never
+    // checkpoint, and the WAL would grow until the back-pressure.
+    if (!state->requested) return;
     state->requested = false;
     state->running = true;
     const int wal_pages = state->wal_pages;
+    const bool truncate = state->truncate;
+    state->truncate = false;
     const bool have_gate_count = state->have_gate_count;
     const uint32_t gate_count = state->gate_count;
     lock.unlock();
     try {
-      CheckpointOnce(wal_pages, have_gate_count, gate_count);
+      CheckpointOnce(wal_pages, have_gate_count, gate_count, truncate);
     } catch (const std::exception& e) {
       report_(path_ + ": checkpoint failed: " + e.what());
     }
@@ -115,12 +122,14 @@ void Checkpointer::Loop(std::shared_ptr<State> state) {
 // checkpoint: the interleaving behind SQLite's WAL-reset bug (fixed in
 // 3.51.3) cannot arise from us. (RESTART, not TRUNCATE: truncating and
 // regrowing the -wal costs a third of the write rate; journal_size_limit
-// bounds the file instead.) Readers are waited for by PollForReaders for at
+// bounds the file instead. TRUNCATE, which takes the write lock in the same
+// way, only for a writer that closes the file as its last user.) Readers
+// are waited for by PollForReaders for at
 // most checkpoint_busy_timeout_ms; a checkpoint that they still keep from
 // finishing has copied what it could, and the next one waits until the WAL
 // has grown by twice as much again (up to 16 times the threshold), so that a
 // reader that never pauses cannot make every commit hold the write lock.
-void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count) {
+void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count, bool truncate) {
   if (!gate_tried_) {
     gate_tried_ = true;
     if (options_.lock_wait == LockWait::kFairQueue) gate_ = WriteGate::Open(path_);
@@ -149,7 +158,8 @@ void Checkpointer::CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t 
                         std::chrono::milliseconds(options_.checkpoint_busy_timeout_ms)};
     sqlite3_busy_handler(h, &PollForReaders, &wait);
     int log_frames = 0, copied_frames = 0;
-    int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied_frames);
+    int rc = sqlite3_wal_checkpoint_v2(h, nullptr, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART,
+                                       &log_frames, &copied_frames);
     const int threshold = options_.checkpoint_wal_pages;
     if (rc == SQLITE_OK) {
       if (gate_) gate_->CheckpointDone();

@@ -34,7 +34,7 @@ class WriteGate;
 class Checkpointer {
  public:
   Checkpointer(std::string path, const Options& options, std::function<void(const std::string&)> report);
-  ~Checkpointer();  // stops and joins the thread (a checkpoint in progress finishes first)
+  ~Checkpointer();  // stops and joins the thread (a checkpoint asked for or in progress finishes first)
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
@@ -45,8 +45,13 @@ class Checkpointer {
   // Asks for a checkpoint of the WAL that a commit left `wal_pages` long.
   // With `gate_count` (the write gate's count of completed checkpoints at
   // that commit), it is skipped when another writer completed one since.
-  // Requests made while one runs are merged into the next.
-  void Request(int wal_pages, bool have_gate_count, uint32_t gate_count);
+  // Requests made while one runs are merged into the next. `truncate`: a
+  // TRUNCATE checkpoint, which also cuts the WAL to nothing, for a writer
+  // that closes the file as its last user (Maintenance::Close): the next
+  // process to open it rebuilds the WAL's index from the WAL, which then
+  // holds nothing, while a RESTART checkpoint's WAL would be read whole and
+  // taken for frames still to copy.
+  void Request(int wal_pages, bool have_gate_count, uint32_t gate_count, bool truncate = false);
 
   // Tests and orderly shutdown: waits until no request is pending or running.
   void Drain();
@@ -58,7 +63,7 @@ class Checkpointer {
  private:
   struct State;
   void Loop(std::shared_ptr<State> state);
-  void CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count);
+  void CheckpointOnce(int wal_pages, bool have_gate_count, uint32_t gate_count, bool truncate);
 
   const std::string path_;
   const Options options_;

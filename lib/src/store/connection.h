@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "store/database.h"
 #include "store/schema.h"
@@ -35,8 +37,40 @@ inline void Exec(SQLite::Statement& s) {
   }
 }
 
-// The writing connection: its prepared statements (store/sql.h's texts,
-// bound from store/sql_rows.h's rows) and its state.
+// A statement prepared at its first use rather than when the connection
+// opens: a process that opens the file for one update (each run of the
+// CLI) uses a few of the connection's statements, and preparing all of
+// them took 0.3 ms of its 2.5. Used as the statement itself (Bind,
+// executeStep, getColumn, or where a T& or SQLite::Statement& is expected);
+// a statement that cannot be prepared throws at that first use.
+template <typename T>
+class Prepared {
+ public:
+  Prepared(SQLite::Database& db, std::string sql) : db_(db), sql_(std::move(sql)) {}
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  T& get() {
+    if (!statement_) statement_.emplace(db_, sql_);
+    return *statement_;
+  }
+  operator T&() { return get(); }
+
+  template <typename... A>
+  decltype(auto) Bind(A&&... a) { return get().Bind(std::forward<A>(a)...); }
+  bool executeStep() { return get().executeStep(); }
+  template <typename... A>
+  decltype(auto) getColumn(A&&... a) { return get().getColumn(std::forward<A>(a)...); }
+  int tryReset() noexcept { return statement_ ? statement_->tryReset() : 0; }  // SQLITE_OK when unprepared
+
+ private:
+  SQLite::Database& db_;
+  const std::string sql_;
+  std::optional<T> statement_;
+};
+
+// The writing connection: its statements (store/sql.h's texts, bound from
+// store/sql_rows.h's rows, prepared at first use) and its state.
 struct Store::Connection {
   explicit Connection(std::unique_ptr<SQLite::Database> database)
       : db(std::move(database)),
@@ -74,16 +108,18 @@ struct Store::Connection {
         delete_pending_flush(*db, sql::kDeletePendingFlush) {}
 
   std::unique_ptr<SQLite::Database> db;
+  // Prepared at open: a transaction's ROLLBACK must not fail to prepare.
   SQLite::Statement begin_write, begin_read, commit, rollback;
-  RowStatement<SeriesRow> add, set, observe, observe_native, insert_series, select_series, set_native_schema;
-  RowStatement<SeriesRow> delete_series, delete_family_series;
-  RowStatement<BucketRow> bucket, select_buckets;
-  RowStatement<NativeBucketRow> native_bucket_add, native_bucket, count_native_buckets, select_native_buckets,
-      delete_native_buckets;
-  RowStatement<ExemplarRow> exemplar;
-  RowStatement<FamilyRow> select_family, insert_family, update_help, delete_family;
-  RowStatement<WriterRow> insert_writer, select_writer;
-  RowStatement<PendingFlushRow> record_pending_flush, mark_region_recovered, select_pending_flush,
+  Prepared<RowStatement<SeriesRow>> add, set, observe, observe_native, insert_series, select_series,
+      set_native_schema;
+  Prepared<RowStatement<SeriesRow>> delete_series, delete_family_series;
+  Prepared<RowStatement<BucketRow>> bucket, select_buckets;
+  Prepared<RowStatement<NativeBucketRow>> native_bucket_add, native_bucket, count_native_buckets,
+      select_native_buckets, delete_native_buckets;
+  Prepared<RowStatement<ExemplarRow>> exemplar;
+  Prepared<RowStatement<FamilyRow>> select_family, insert_family, update_help, delete_family;
+  Prepared<RowStatement<WriterRow>> insert_writer, select_writer;
+  Prepared<RowStatement<PendingFlushRow>> record_pending_flush, mark_region_recovered, select_pending_flush,
       select_old_pending_flushes, delete_pending_flush;
   int wal_pages = 0;     // set by the WAL hook after each commit
   int64_t writer_id = 0;  // this process's writers.id, once it wrote a per-process gauge

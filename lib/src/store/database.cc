@@ -320,6 +320,13 @@ std::unique_ptr<SQLite::Database> OpenDatabase(const std::string& path, bool wri
   return GuardSqlite(path, "cannot open", [&] {
     return RetryWhileBusy(busy_timeout_ms, [&] {
       auto db = std::make_unique<SQLite::Database>(path, flags, busy_timeout_ms);
+      // No connection of ours checkpoints when it closes: SQLite's last
+      // connection would (PASSIVE, then syncing the WAL and the database and
+      // emptying the WAL, so that the next writer restarts it with a synced
+      // header): four device flushes for every process that opens the file
+      // alone, such as each run of the CLI. Checkpoints follow our policy
+      // (docs/checkpoints.md, "Closing").
+      sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
       // Fails here, not on first use, for files that are not databases at all.
       try {
         db->exec(sql::kCountSchemaObjects);
@@ -342,9 +349,7 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
   // what a checkpoint lets it reach (frames are a page of the file's size
   // plus a 24-byte header), so that in steady state it is overwritten in
   // place rather than cut and regrown by every restart, which would truncate
-  // the file inside a writer's transaction. The last writer to close cuts a
-  // kept WAL to nothing, so an idle file has an empty -wal (see
-  // RejectTruncated).
+  // the file inside a writer's transaction.
   const int64_t pages = options.checkpoint_wal_pages > 0 ? options.checkpoint_wal_pages : 0;
   const int64_t page_size = db.execAndGet(sql::kPageSizePragma).getInt64();
   db.exec(sql::SetJournalSizeLimit(2 * pages * (page_size + 24) + 32));
@@ -357,9 +362,11 @@ void ConfigureWriter(SQLite::Database& db, const Options& options) {
 
 namespace {
 constexpr long kCheckpointLockByte = 120 + 1;  // WALINDEX_LOCK_OFFSET + WAL_CKPT_LOCK
-}  // namespace
 
-bool CheckpointInProgress(const std::string& path) {
+// Whether /proc/locks shows a POSIX lock on byte `byte` of PATH-shm (a WRITE
+// lock when `write_only`) held by a process other than `except` (0: by
+// any). False when the -shm or /proc/locks does not exist.
+bool ShmByteLocked(const std::string& path, long byte, bool write_only, pid_t except) {
   struct stat st;
   if (stat((path + "-shm").c_str(), &st) != 0) return false;
   FILE* locks = std::fopen("/proc/locks", "re");
@@ -367,21 +374,37 @@ bool CheckpointInProgress(const std::string& path) {
   // "1: POSIX  ADVISORY  WRITE 1234 fd:01:567 121 121" (a blocked waiter's
   // line has "->" and holds nothing; SQLite never blocks on these locks).
   char file[64];
-  std::snprintf(file, sizeof file, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
+  std::snprintf(file, sizeof file, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
                 static_cast<unsigned long>(st.st_ino));
   bool held = false;
   char line[256];
   while (!held && std::fgets(line, sizeof line, locks)) {
-    const char* at = std::strstr(line, file);
-    if (!at || std::strstr(line, "->") || !std::strstr(line, " WRITE ")) continue;
-    long start = 0;
-    char end[24];
-    if (std::sscanf(at + std::strlen(file), "%ld %23s", &start, end) != 2) continue;
-    const long last = std::strcmp(end, "EOF") == 0 ? kCheckpointLockByte : std::atol(end);
-    held = start <= kCheckpointLockByte && kCheckpointLockByte <= last;
+    char access[16], id[64], end[24];
+    long pid = 0, start = 0;
+    if (std::strstr(line, "->") ||
+        std::sscanf(line, "%*s %*s %*s %15s %ld %63s %ld %23s", access, &pid, id, &start, end) != 5)
+      continue;
+    if (std::strcmp(id, file) != 0 || (write_only && std::strcmp(access, "WRITE") != 0)) continue;
+    if (except != 0 && pid == except) continue;
+    const long last = std::strcmp(end, "EOF") == 0 ? byte : std::atol(end);
+    held = start <= byte && byte <= last;
   }
   std::fclose(locks);
   return held;
+}
+
+}  // namespace
+
+bool CheckpointInProgress(const std::string& path) {
+  return ShmByteLocked(path, kCheckpointLockByte, true, 0);
+}
+
+bool OthersHaveItOpen(const std::string& path) {
+  // Every connection that uses the -shm holds a read lock on this byte
+  // while it is open; the first to open it finds none and rebuilds the
+  // WAL's index from the whole WAL.
+  constexpr long kDeadManSwitchByte = 120 + 8;  // UNIX_SHM_BASE + SQLITE_SHM_NLOCK
+  return ShmByteLocked(path, kDeadManSwitchByte, false, getpid());
 }
 
 bool CheckpointProbe::InProgress(const std::string& path) {

@@ -58,10 +58,12 @@ auto RetryWhileBusy(int timeout_ms, F&& f) -> decltype(f()) {
 // The settings of every connection that writes or checkpoints the file
 // (docs/checkpoints.md): Options::synchronous, no automatic (PASSIVE)
 // checkpoints, the WAL's size limit, and a WAL kept when the last writer
-// closes. On a connection already in WAL mode.
+// closes. On a connection already in WAL mode (OpenDatabase has already
+// turned off SQLite's checkpoint when the last connection closes).
 void ConfigureWriter(SQLite::Database& db, const Options& options);
 
-// Read-write (created when `create`) or read-only connection. A writable
+// Read-write (created when `create`) or read-only connection, which does
+// not checkpoint when it closes (docs/checkpoints.md, "Closing"). A writable
 // one checks first that this process may write the file, its -wal and -shm
 // (SQLite would quietly open it read-only), and creates a missing file with
 // exactly `file_mode` when that is not 0 (Options::file_mode).
@@ -160,6 +162,13 @@ class WalFreeRead {
   struct stat at_start_ {};
   std::unique_ptr<SQLite::Database> db_;
 };
+
+// True while a process other than this one has the database at `path`
+// open (found in /proc/locks: every connection holds a read lock on a byte
+// of the -shm file while it is open). When none has, the next to open the
+// file rebuilds the WAL's index by reading the whole WAL. False where
+// /proc/locks does not exist. Costs one read of /proc/locks.
+bool OthersHaveItOpen(const std::string& path);
 
 }  // namespace promsqlite::detail
 

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "promsqlite/errors.h"
 #include "store/checkpointer.h"
+#include "store/database.h"
 #include "store/write_gate.h"
 
 namespace promsqlite::detail {
@@ -36,6 +37,26 @@ Maintenance::Maintenance(std::string path, const Options& options, Pass pass)
 Maintenance::~Maintenance() { Stop(); }
 
 void Maintenance::Stop() noexcept {
+  StopHousekeeping();
+  checkpointer_.reset();  // joins its thread; after the pass's, whose batches may ask it for checkpoints
+}
+
+void Maintenance::Close(int wal_pages, const WriteGate* gate) noexcept {
+  if (getpid() == owner_ && options_.checkpoint_wal_pages > 0 && wal_pages >= kCloseCheckpointPages &&
+      !OthersHaveItOpen(path_)) {
+    try {
+      if (!checkpointer_)
+        checkpointer_ = std::make_unique<Checkpointer>(path_, options_,
+                                                       [this](const std::string& message) { Report(message); });
+      checkpointer_->Request(wal_pages, gate != nullptr, gate ? gate->Checkpoints() : 0, /*truncate=*/true);
+    } catch (const std::exception& e) {
+      Report(path_ + ": cannot start checkpoint: " + e.what());
+    }
+  }
+  Stop();
+}
+
+void Maintenance::StopHousekeeping() noexcept {
   if (thread_) {
     {
       std::lock_guard<std::mutex> lock(housekeeper_->mu);
@@ -46,7 +67,6 @@ void Maintenance::Stop() noexcept {
     thread_->join();
     thread_.reset();
   }
-  checkpointer_.reset();  // joins its thread; after the pass's, whose batches may ask it for checkpoints
 }
 
 void Maintenance::AbandonAfterFork() noexcept {

@@ -43,9 +43,9 @@ void AddNativeBuckets(Store::Connection& c, int64_t id, const SeriesRef& series,
   bool new_bucket = false;
   auto add = [&](int sign, int32_t index, int64_t count) {
     const NativeBucketRow row{id, sign, sign == 0 ? 0 : ReduceNativeIndex(index, shift), count};
-    for (RowStatement<NativeBucketRow>* statement : {&c.native_bucket_add, &c.native_bucket}) {
+    for (RowStatement<NativeBucketRow>* statement : {&c.native_bucket_add.get(), &c.native_bucket.get()}) {
       Exec(statement->Bind(row));
-      if (statement == &c.native_bucket_add && c.db->getChanges() > 0) return;  // an existing bucket
+      if (statement == &c.native_bucket_add.get() && c.db->getChanges() > 0) return;  // an existing bucket
     }
     if (sign != 0) new_bucket = true;
   };

@@ -75,7 +75,10 @@ Store::~Store() {
     if (conn_) conn_.release();
     AbandonInherited();
   }
-  maintenance_->Stop();  // joins its threads first: the housekeeping thread uses the connection
+  // Its threads first: the housekeeping thread uses the connection.
+  maintenance_->StopHousekeeping();
+  if (conn_) maintenance_->Close(conn_->wal_pages, gate_.get());
+  else maintenance_->Stop();
 }
 
 Store::Connection& Store::Conn() {
@@ -96,9 +99,10 @@ Store::Connection& Store::Conn() {
       // Refuse a foreign or newer file before changing anything in it. In a
       // read transaction: its three reads must see one state of a file
       // another process may be creating right now.
+      int version;
       {
         SQLite::Transaction read(*db);
-        CheckSchemaReadable(*db, path_);
+        version = CheckSchemaReadable(*db, path_);
       }
       // Only a file without pages yet takes it (before WAL mode writes the
       // first one); SQLite ignores it for an existing file.
@@ -107,6 +111,10 @@ Store::Connection& Store::Conn() {
       if (mode != "wal")
         throw DatabaseError(path_ + ": cannot switch to WAL mode (journal_mode is " + mode + ")");
       ConfigureWriter(*db, options_);
+      // A current schema needs no write: the transaction below would take
+      // the write lock and append a page to the WAL (the user_version's)
+      // at every open, a frame per run of the CLI.
+      if (version == kSchemaVersion) return true;
       SQLite::Statement begin(*db, sql::kBeginWrite);
       Exec(begin);
       try {

@@ -132,10 +132,13 @@ void MoveWalIntoFile(const std::string& db) {
 }
 
 // A valid file written elsewhere and renamed onto `db`, as a deployment
-// replaces a file.
+// replaces a file: made whole first, for a writer leaves its last updates
+// in the -wal (docs/checkpoints.md, "Closing"), which a rename of the file
+// alone would leave behind.
 void ReplaceWithSample(const std::string& db) {
   std::string fresh = db + ".fresh";
   server_test::WriteSampleFile(fresh);
+  MoveWalIntoFile(fresh);
   REQUIRE(std::rename(fresh.c_str(), db.c_str()) == 0);
 }
 
@@ -356,6 +359,7 @@ TEST_CASE("a file replaced on disk is served from the new file, not the old one"
     promsqlite::BuildCounter().Name("old_file_total").Help("Only in the old file.").Register(registry)
         .WithLabelValues({}).Increment();
   }
+  MoveWalIntoFile(db);  // whole, as a file is before it is replaced by a rename (see ReplaceWithSample)
   auto server = StartOn(db, /*expect_error=*/false);
   auto client = ClientFor(server->port());
   auto res = client.Get("/metrics");
