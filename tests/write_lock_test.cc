@@ -415,3 +415,31 @@ TEST_CASE("a foreign writer that knows nothing of the gate still interleaves cor
   CHECK(failed == 0);
   CHECK(Total(db) == 1500);
 }
+
+TEST_CASE("declaring a family the file has already, as declared, does not wait for a held write lock") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); Jobs(registry); }
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  promsqlite::Options options;
+  options.busy_timeout_ms = 60000;  // a wait for the lock would outlast the test
+  options.flush_interval_ms = 3600 * 1000;
+  {
+    promsqlite::Registry registry(db, options);
+    // Checked by reading: no wait, no error...
+    promsqlite::Counter jobs = Jobs(registry);
+    jobs.Increment();  // batched: into the region, no wait either
+    // ...and a conflicting declaration is still refused, by reading.
+    CHECK_THROWS_AS(promsqlite::BuildGauge().Name("jobs_total").Register(registry), promsqlite::DeclarationConflict);
+    // A new family needs the lock: with a short wait it times out, naming it.
+    promsqlite::Options impatient = options;
+    impatient.busy_timeout_ms = 50;
+    promsqlite::Registry other(db, impatient);
+    CHECK_THROWS_AS(promsqlite::BuildCounter().Name("new_family").Register(other), promsqlite::DatabaseError);
+    sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  sqlite3_close(raw);
+  CHECK(Total(db) == 1);  // the registry's flush at its end
+}

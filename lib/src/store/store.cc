@@ -207,7 +207,32 @@ int64_t Store::WriterId(Connection& c) {
 int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series.per_process ? WriterId(c) : 0; }
 
 int64_t Store::Declare(const FamilySpec& spec) {
-  return Run(("cannot declare '" + spec.name + "'").c_str(), [&](Connection& c) -> int64_t {
+  const std::string doing = "cannot declare '" + spec.name + "'";
+  // The common case, every process declaring its families at start: the
+  // family is in the file already, as declared here. Checked by reading
+  // (readers never wait in WAL mode), so a declaration never queues for
+  // the write lock behind a writer that holds it (a process stopped in a
+  // debugger, a long transaction of another program).
+  const int64_t declared = RunRead(doing.c_str(), [&](Connection& c) -> int64_t {
+    Transaction txn(c, c.begin_read);
+    int64_t id = 0;
+    for (const std::string& name : ConflictCandidates(spec.name)) {
+      FamilyRow key;
+      key.name = name;
+      c.select_family.Bind(key);
+      ResetOnExit reset{c.select_family};
+      if (!c.select_family.executeStep()) continue;
+      auto [stored_id, stored] = ReadFamily(c.select_family, path_);
+      if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
+      if (name != spec.name) continue;
+      if (!spec.help.empty() && stored.help != spec.help) return 0;  // the help to replace: a write
+      id = stored_id;
+    }
+    txn.Commit();
+    return id;
+  });
+  if (declared != 0) return declared;
+  return Run(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_write);
     // The family itself and every family that could expose one of its
     // names (declare/conflict.h has the rules).
