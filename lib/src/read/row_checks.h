@@ -1,0 +1,108 @@
+// Whether a row of the file can be read, and what it holds when it can: the
+// one judgement behind what a strict snapshot fails on, what a lenient one
+// leaves out and reports, and what Reader::Check lists (docs/schema.md,
+// "Rows readers cannot read"). Each check returns "" for a readable row,
+// else the problem in a few words ("labels hold 1 value for 2 label names").
+#ifndef PROMSQLITE_SRC_READ_ROW_CHECKS_H_
+#define PROMSQLITE_SRC_READ_ROW_CHECKS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/records.h"
+#include "promsqlite/unreadable_row.h"
+#include "store/repair.h"
+#include "store/sql.h"
+
+namespace SQLite {
+class Database;
+class Statement;
+}  // namespace SQLite
+
+namespace promsqlite::detail {
+
+// Column `index` of the current row of `row` against what `column` holds:
+// "" or e.g. "value is TEXT 'abc', not a number".
+std::string ColumnProblem(const SQLite::Statement& row, int index, const sql::Column& column);
+
+// The first problem of the columns the row selects as `columns` lists them.
+template <size_t N>
+std::string ColumnsProblem(const SQLite::Statement& row, const sql::Column (&columns)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    std::string problem = ColumnProblem(row, static_cast<int>(i), columns[i]);
+    if (!problem.empty()) return problem;
+  }
+  return {};
+}
+
+// The families row at the current row of `row` (sql::kFamilyColumns): its
+// id and declaration, as stored, into *family. Its stored name is in
+// family->spec.name even when the rest cannot be read ("" when the name
+// itself is not TEXT).
+std::string ReadFamilyRowChecked(const SQLite::Statement& row, FamilyRecord* family);
+
+// A series' labels: the tuple of `label_count` label values, each UTF-8,
+// decoded into *values.
+std::string DecodeSeriesLabels(std::string_view blob, size_t label_count, std::vector<std::string>* values);
+
+// The columns of the series row at the current row of `row`
+// (sql::kSeriesColumns) but its labels, for a series of `spec`.
+std::string SeriesColumnsProblem(const SQLite::Statement& row, const FamilySpec& spec);
+
+// A bucket_counts row (sql::kBucketColumns): bucket and count.
+std::string ReadBucketRow(const SQLite::Statement& row, int64_t* bucket, int64_t* count);
+
+// A native_buckets row (sql::kNativeBucketColumns): sign, bucket, count.
+std::string ReadNativeBucketRow(const SQLite::Statement& row, int* sign, int32_t* index, int64_t* count);
+
+// Every exemplar of the file (sql::SelectExemplars), by series id: those
+// that can be read, each list sorted by bucket, and those that cannot.
+// Rows of no bucket of ours (a negative bucket) and of no series (a
+// series_id that is not an integer) are in neither.
+struct BadExemplar {
+  StoredValue bucket;
+  std::string problem;
+};
+struct ExemplarIndex {
+  std::unordered_map<int64_t, std::vector<ExemplarRecord>> good;
+  std::unordered_map<int64_t, std::vector<BadExemplar>> bad;
+};
+ExemplarIndex LoadExemplars(SQLite::Database& db, int version);
+
+const char* TableName(RowRef::Table table);
+// "id=12", "series_id=12 bucket=3", "series_id=12 sign=1 bucket=-4".
+std::string RowKey(const RowRef& row);
+// The report of the row at `row`: the family's name and the problem made
+// one line of valid UTF-8.
+UnreadableRow Unreadable(const RowRef& row, std::string_view family, std::string_view problem);
+
+// Counts the row at `ref` in *skipped (and lists it, up to
+// SkippedRows::kMaxListed); with no `skipped` (a strict read), throws
+// DatabaseError naming `path` and the row instead.
+void LeaveOut(const RowRef& ref, std::string_view family, std::string_view problem, const std::string& path,
+              SkippedRows* skipped);
+
+// `text` as one line of valid UTF-8: bytes that are no UTF-8 become U+FFFD,
+// control characters '?'.
+std::string Printable(std::string_view text);
+
+// Every row of the file that a snapshot would read and cannot, with where it
+// is, inside the caller's transaction (a read one for a check, the write one
+// that deletes them for a repair): the families rows, then each readable
+// family's series rows, and each readable series' bucket, native bucket and
+// exemplar rows (a row that goes with an unreadable one is not listed on
+// its own). Unlike a snapshot it reads expired series and dead writers'
+// rows too. Empty for a file without our schema yet.
+struct FoundRow {
+  UnreadableRow row;
+  RowRef ref;
+};
+std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string& path);
+
+}  // namespace promsqlite::detail
+
+#endif  // PROMSQLITE_SRC_READ_ROW_CHECKS_H_
