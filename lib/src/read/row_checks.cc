@@ -20,18 +20,6 @@
 namespace promsqlite::detail {
 namespace {
 
-bool Fits(int type, sql::Holds holds) {
-  switch (holds) {
-    case sql::Holds::kInteger: return type == SQLITE_INTEGER;
-    case sql::Holds::kIntegerOrNull: return type == SQLITE_INTEGER || type == SQLITE_NULL;
-    case sql::Holds::kReal: return type == SQLITE_FLOAT || type == SQLITE_INTEGER;
-    case sql::Holds::kRealOrNull: return type == SQLITE_FLOAT || type == SQLITE_INTEGER || type == SQLITE_NULL;
-    case sql::Holds::kText: return type == SQLITE_TEXT;
-    case sql::Holds::kBlob: return type == SQLITE_BLOB;
-  }
-  return false;
-}
-
 const char* Expected(sql::Holds holds) {
   switch (holds) {
     case sql::Holds::kInteger: return "an integer";
@@ -111,19 +99,25 @@ std::string ExemplarLabelsProblem(std::string_view blob, ExemplarRecord* e) {
 
 }  // namespace
 
-std::string ColumnProblem(const SQLite::Statement& row, int index, const sql::Column& column) {
-  const int type = TypeOf(row, index);
-  if (Fits(type, column.holds)) return {};
-  std::string problem = std::string(column.name) + " holds " + TypeName(type);
-  if (type != SQLITE_NULL) problem += " " + ShowStoredValue(ReadStoredValue(row.getColumn(index)));
+std::string ColumnProblem(const StoredValue& value, const sql::Column& column) {
+  if (Fits(value.type, column.holds)) return {};
+  std::string problem = std::string(column.name) + " holds " + TypeName(value.type);
+  if (value.type != SQLITE_NULL) problem += " " + ShowStoredValue(value);
   return problem + ", not " + Expected(column.holds);
 }
 
-std::string ReadFamilyRowChecked(const SQLite::Statement& row, FamilyRecord* family) {
+std::string ColumnsProblem(const SQLite::Statement& row, const sql::Column* columns, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    if (!Fits(TypeOf(row, static_cast<int>(i)), columns[i].holds))
+      return ColumnProblem(ReadStoredValue(row.getColumn(static_cast<int>(i))), columns[i]);
+  return {};
+}
+
+std::string ReadFamilyRowChecked(const RawQuery& row, FamilyRecord* family) {
   constexpr int kId = sql::FamilyColumn("id"), kName = sql::FamilyColumn("name");
-  family->id = row.getColumn(kId).getInt64();  // INTEGER PRIMARY KEY: always an integer
+  family->id = sqlite3_value_int64(row.Value(kId));  // INTEGER PRIMARY KEY: always an integer
   family->spec = FamilySpec();
-  if (TypeOf(row, kName) == SQLITE_TEXT) family->spec.name = row.getColumn(kName).getString();
+  if (sqlite3_value_type(row.Value(kName)) == SQLITE_TEXT) family->spec.name = BytesOf(row.Value(kName));
   std::string problem = ColumnsProblem(row, sql::kFamilyColumns);
   if (!problem.empty()) return problem;
   FamilySpec spec = DecodeFamily(ReadFamilyRow(row), &problem);
@@ -144,13 +138,13 @@ std::string DecodeSeriesLabels(std::string_view blob, size_t label_count, std::v
   return {};
 }
 
-std::string SeriesColumnsProblem(const SQLite::Statement& row, const FamilySpec& spec) {
+std::string SeriesColumnsProblem(sqlite3_value* const* values) {
   constexpr int kNativeSchema = sql::SeriesColumn("native_schema");
   for (size_t i = 0; i < std::size(sql::kSeriesColumns); ++i)
-    if (!Fits(TypeOf(row, static_cast<int>(i)), sql::kSeriesColumns[i].holds))
-      return ColumnProblem(row, static_cast<int>(i), sql::kSeriesColumns[i]);
-  if (spec.native_bucket_factor > 0 && TypeOf(row, kNativeSchema) == SQLITE_INTEGER) {
-    const int64_t schema = row.getColumn(kNativeSchema).getInt64();
+    if (values[i] != nullptr && !Fits(sqlite3_value_type(values[i]), sql::kSeriesColumns[i].holds))
+      return ColumnProblem(ReadStoredValue(values[i]), sql::kSeriesColumns[i]);
+  if (values[kNativeSchema] != nullptr && sqlite3_value_type(values[kNativeSchema]) == SQLITE_INTEGER) {
+    const int64_t schema = sqlite3_value_int64(values[kNativeSchema]);
     if (schema < kMinNativeSchema || schema > kMaxNativeSchema)
       return "native_schema " + std::to_string(schema) + " is outside " + std::to_string(kMinNativeSchema) + ".." +
              std::to_string(kMaxNativeSchema);
@@ -158,20 +152,20 @@ std::string SeriesColumnsProblem(const SQLite::Statement& row, const FamilySpec&
   return {};
 }
 
-std::string ReadBucketRow(const SQLite::Statement& row, int64_t* bucket, int64_t* count) {
+std::string ReadBucketRow(const RawQuery& row, int64_t* bucket, int64_t* count) {
   std::string problem = ColumnsProblem(row, sql::kBucketColumns);
   if (!problem.empty()) return problem;
-  *bucket = row.getColumn(0).getInt64();
-  *count = row.getColumn(1).getInt64();
+  *bucket = sqlite3_value_int64(row.Value(0));
+  *count = sqlite3_value_int64(row.Value(1));
   if (*count < 0) return "count " + std::to_string(*count) + " is negative";
   return {};
 }
 
-std::string ReadNativeBucketRow(const SQLite::Statement& row, int* sign, int32_t* index, int64_t* count) {
+std::string ReadNativeBucketRow(const RawQuery& row, int* sign, int32_t* index, int64_t* count) {
   std::string problem = ColumnsProblem(row, sql::kNativeBucketColumns);
   if (!problem.empty()) return problem;
-  const int64_t stored_sign = row.getColumn(0).getInt64(), stored_index = row.getColumn(1).getInt64();
-  *count = row.getColumn(2).getInt64();
+  const int64_t stored_sign = sqlite3_value_int64(row.Value(0)), stored_index = sqlite3_value_int64(row.Value(1));
+  *count = sqlite3_value_int64(row.Value(2));
   if (stored_sign < -1 || stored_sign > 1) return "sign " + std::to_string(stored_sign) + " is not -1, 0 or 1";
   if (stored_index < INT32_MIN || stored_index > INT32_MAX)
     return "bucket " + std::to_string(stored_index) + " is beyond any schema's indices";
@@ -269,18 +263,17 @@ std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string
     const int version = CheckSchemaReadable(db, path);
     if (version == 0) return;
     const ExemplarIndex exemplars = LoadExemplars(db, version);
-    SQLite::Statement families(db, sql::SelectFamilies(version));
-    RowStatement<SeriesRow> series(db, sql::SelectSeriesOfFamily(version));
-    RowStatement<BucketRow> buckets(db, sql::kSelectBuckets);
-    std::optional<RowStatement<NativeBucketRow>> natives;
+    RawQuery families(db, sql::SelectFamilies(version)), series(db, sql::SelectSeriesOfFamily(version)),
+        buckets(db, sql::kSelectBuckets);
+    std::optional<RawQuery> natives;
     if (const char* select = sql::SelectNativeBucketsInOrder(version)) natives.emplace(db, select);
     auto add = [&](const RowRef& ref, std::string_view family, std::string_view problem) {
       found.push_back(FoundRow{Unreadable(ref, family, problem), ref});
     };
     constexpr int kId = sql::SeriesColumn("id"), kLabels = sql::SeriesColumn("labels");
     FamilyRecord family;
-    std::vector<std::string> values;
-    while (families.executeStep()) {
+    std::vector<std::string> labels;
+    while (families.Step()) {
       std::string problem = ReadFamilyRowChecked(families, &family);
       if (!problem.empty()) {
         add(RowRef{RowRef::kFamilies, family.id}, family.spec.name, problem);
@@ -289,42 +282,39 @@ std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string
       const FamilySpec& spec = family.spec;
       const bool histogram = spec.type == MetricType::kHistogram;
       const bool with_exemplars = histogram || spec.type == MetricType::kCounter;
-      SeriesRow of_family;
-      of_family.family_id = family.id;
-      series.Bind(of_family);
-      while (series.executeStep()) {
-        const int64_t id = series.getColumn(kId).getInt64();
-        problem = SeriesColumnsProblem(series, spec);
-        if (problem.empty()) problem = DecodeSeriesLabels(BlobOf(series, kLabels), spec.label_names.size(), &values);
+      series.Bind(":family_id", family.id);
+      while (series.Step()) {
+        const int64_t id = sqlite3_value_int64(series.Value(kId));
+        sqlite3_value* values[std::size(sql::kSeriesColumns)];
+        int types[std::size(sql::kSeriesColumns)];
+        ReadSeriesValues(series, spec, values, types);
+        problem = SeriesColumnsProblem(values);
+        if (problem.empty()) problem = DecodeSeriesLabels(BytesOf(values[kLabels]), spec.label_names.size(), &labels);
         if (!problem.empty()) {
           add(RowRef{RowRef::kSeries, id}, spec.name, problem);
           continue;  // its bucket rows and exemplars go with it
         }
         if (histogram) {
-          buckets.Bind(BucketRow{id, 0, 0});
+          buckets.Bind(":series_id", id);
           int64_t bucket, count;
-          while (buckets.executeStep()) {
+          while (buckets.Step()) {
             problem = ReadBucketRow(buckets, &bucket, &count);
             if (!problem.empty())
-              add(RowRef{RowRef::kBucketCounts, id, {}, ReadStoredValue(buckets.getColumn(0))}, spec.name, problem);
+              add(RowRef{RowRef::kBucketCounts, id, {}, ReadStoredValue(buckets.Value(0))}, spec.name, problem);
           }
-          buckets.reset();
         }
         if (spec.native_bucket_factor > 0 && natives) {
-          NativeBucketRow of_series;
-          of_series.series_id = id;
-          natives->Bind(of_series);
+          natives->Bind(":series_id", id);
           int sign;
           int32_t index;
           int64_t count;
-          while (natives->executeStep()) {
+          while (natives->Step()) {
             problem = ReadNativeBucketRow(*natives, &sign, &index, &count);
             if (!problem.empty())
-              add(RowRef{RowRef::kNativeBuckets, id, ReadStoredValue(natives->getColumn(0)),
-                         ReadStoredValue(natives->getColumn(1))},
+              add(RowRef{RowRef::kNativeBuckets, id, ReadStoredValue(natives->Value(0)),
+                         ReadStoredValue(natives->Value(1))},
                   spec.name, problem);
           }
-          natives->reset();
         }
         if (with_exemplars) {
           auto bad = exemplars.bad.find(id);
@@ -332,7 +322,6 @@ std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string
             for (const BadExemplar& e : bad->second) add(RowRef{RowRef::kExemplars, id, {}, e.bucket}, spec.name, e.problem);
         }
       }
-      series.reset();
     }
   });
   return found;

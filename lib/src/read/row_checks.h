@@ -6,6 +6,8 @@
 #ifndef PROMSQLITE_SRC_READ_ROW_CHECKS_H_
 #define PROMSQLITE_SRC_READ_ROW_CHECKS_H_
 
+#include <sqlite3.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +17,7 @@
 
 #include "model/records.h"
 #include "promsqlite/unreadable_row.h"
+#include "store/raw_query.h"
 #include "store/repair.h"
 #include "store/sql.h"
 
@@ -25,39 +28,81 @@ class Statement;
 
 namespace promsqlite::detail {
 
-// Column `index` of the current row of `row` against what `column` holds:
-// "" or e.g. "value is TEXT 'abc', not a number".
-std::string ColumnProblem(const SQLite::Statement& row, int index, const sql::Column& column);
+// Whether a value of SQLite type `type` (SQLITE_INTEGER, ...) is one a
+// column that `holds` may hold.
+inline bool Fits(int type, sql::Holds holds) {
+  switch (holds) {
+    case sql::Holds::kInteger: return type == SQLITE_INTEGER;
+    case sql::Holds::kIntegerOrNull: return type == SQLITE_INTEGER || type == SQLITE_NULL;
+    case sql::Holds::kReal: return type == SQLITE_FLOAT || type == SQLITE_INTEGER;
+    case sql::Holds::kRealOrNull: return type == SQLITE_FLOAT || type == SQLITE_INTEGER || type == SQLITE_NULL;
+    case sql::Holds::kText: return type == SQLITE_TEXT;
+    case sql::Holds::kBlob: return type == SQLITE_BLOB;
+  }
+  return false;
+}
 
-// The first problem of the columns the row selects as `columns` lists them.
+// `value`, of a column `column`, against what the column holds: "" or e.g.
+// "value holds TEXT 'abc', not a number".
+std::string ColumnProblem(const StoredValue& value, const sql::Column& column);
+
+// The first problem of the columns of the current row of `row`, selected
+// as `columns` lists them.
+template <size_t N>
+std::string ColumnsProblem(const RawQuery& row, const sql::Column (&columns)[N]) {
+  for (size_t i = 0; i < N; ++i)
+    if (!Fits(sqlite3_value_type(row.Value(static_cast<int>(i))), columns[i].holds))
+      return ColumnProblem(ReadStoredValue(row.Value(static_cast<int>(i))), columns[i]);
+  return {};
+}
+std::string ColumnsProblem(const SQLite::Statement& row, const sql::Column* columns, size_t count);
 template <size_t N>
 std::string ColumnsProblem(const SQLite::Statement& row, const sql::Column (&columns)[N]) {
-  for (size_t i = 0; i < N; ++i) {
-    std::string problem = ColumnProblem(row, static_cast<int>(i), columns[i]);
-    if (!problem.empty()) return problem;
-  }
-  return {};
+  return ColumnsProblem(row, columns, N);
 }
 
 // The families row at the current row of `row` (sql::kFamilyColumns): its
 // id and declaration, as stored, into *family. Its stored name is in
 // family->spec.name even when the rest cannot be read ("" when the name
 // itself is not TEXT).
-std::string ReadFamilyRowChecked(const SQLite::Statement& row, FamilyRecord* family);
+std::string ReadFamilyRowChecked(const RawQuery& row, FamilyRecord* family);
 
 // A series' labels: the tuple of `label_count` label values, each UTF-8,
 // decoded into *values.
 std::string DecodeSeriesLabels(std::string_view blob, size_t label_count, std::vector<std::string>* values);
 
-// The columns of the series row at the current row of `row`
-// (sql::kSeriesColumns) but its labels, for a series of `spec`.
-std::string SeriesColumnsProblem(const SQLite::Statement& row, const FamilySpec& spec);
+// The values of the series row at the current row of `row` (selecting
+// sql::kSeriesColumns) that a reader reads for a family of `spec`, one per
+// column in that order, with their types: writer_id is read for
+// per-process gauges only, native_schema for native histograms only (null,
+// type -1, otherwise: a value there is never read, so never wrong).
+inline void ReadSeriesValues(const RawQuery& row, const FamilySpec& spec, sqlite3_value** values, int* types) {
+  constexpr int kWriterId = sql::SeriesColumn("writer_id"), kNativeSchema = sql::SeriesColumn("native_schema");
+  for (int i = 0; i < static_cast<int>(std::size(sql::kSeriesColumns)); ++i) {
+    const bool read = (i != kWriterId || spec.gauge_mode != GaugeMode::kShared) &&
+                      (i != kNativeSchema || spec.native_bucket_factor > 0);
+    values[i] = read ? row.Value(i) : nullptr;
+    types[i] = read ? sqlite3_value_type(values[i]) : -1;
+  }
+}
+
+// Whether those values hold what their columns hold (the common case: a
+// few comparisons); when not, SeriesColumnsProblem says why.
+inline bool SeriesColumnsFit(const int* types) {
+  for (size_t i = 0; i < std::size(sql::kSeriesColumns); ++i)
+    if (types[i] >= 0 && !Fits(types[i], sql::kSeriesColumns[i].holds)) return false;
+  return true;
+}
+
+// What is wrong with those values (ReadSeriesValues) of a series,
+// but the encoding of its labels: a type, or a native schema out of range.
+std::string SeriesColumnsProblem(sqlite3_value* const* values);
 
 // A bucket_counts row (sql::kBucketColumns): bucket and count.
-std::string ReadBucketRow(const SQLite::Statement& row, int64_t* bucket, int64_t* count);
+std::string ReadBucketRow(const RawQuery& row, int64_t* bucket, int64_t* count);
 
 // A native_buckets row (sql::kNativeBucketColumns): sign, bucket, count.
-std::string ReadNativeBucketRow(const SQLite::Statement& row, int* sign, int32_t* index, int64_t* count);
+std::string ReadNativeBucketRow(const RawQuery& row, int* sign, int32_t* index, int64_t* count);
 
 // Every exemplar of the file (sql::SelectExemplars), by series id: those
 // that can be read, each list sorted by bucket, and those that cannot.

@@ -20,6 +20,7 @@
 #include "read/row_checks.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
+#include "store/raw_query.h"
 #include "store/schema.h"
 #include "store/sql.h"
 #include "store/sql_rows.h"
@@ -106,15 +107,15 @@ struct SnapshotCursor::State {
     while (!done) {
       if (in_family) {
         while (!row_ready && !rows_done) {
-          if (!series->executeStep()) {
+          if (!series->Step()) {
             rows_done = true;
-          } else if (series->getColumn(kLabelsColumn).getType() == SQLITE_BLOB) {
+          } else if (pending == nullptr || sqlite3_value_type(series->Value(kLabelsColumn)) == SQLITE_BLOB) {
             row_ready = true;
           } else {
             // Left out before the merge below, which needs the label order
             // of BLOBs (SQLite sorts other types before them).
-            Skip(RowRef{RowRef::kSeries, series->getColumn(sql::SeriesColumn("id")).getInt64()},
-                 ColumnProblem(*series, kLabelsColumn, sql::kSeriesColumns[kLabelsColumn]));
+            Skip(RowRef{RowRef::kSeries, sqlite3_value_int64(series->Value(sql::SeriesColumn("id")))},
+                 ColumnProblem(ReadStoredValue(series->Value(kLabelsColumn)), sql::kSeriesColumns[kLabelsColumn]));
           }
         }
         // Pending series of the regions (docs/pending-regions.md), merged
@@ -137,11 +138,11 @@ struct SnapshotCursor::State {
         in_family = false;
         const bool emitted = folded && EmitFold(visitor);
         group_labels.clear();
-        series->reset();
+        series->Reset();
         if (emitted) return true;
         continue;
       }
-      if (!families->executeStep()) {
+      if (!families->Step()) {
         snapshot.commit();
         done = true;
         break;
@@ -167,9 +168,7 @@ struct SnapshotCursor::State {
       pending = overlay && mode == GaugeMode::kShared && !native ? overlay->Family(spec.name) : nullptr;
       if (pending != nullptr) next_pending = pending->begin();
       row_ready = rows_done = false;
-      SeriesRow of_family;
-      of_family.family_id = family.id;
-      series->Bind(of_family);
+      series->Bind(":family_id", family.id);
       in_family = true;
       visitor.Family(family);
       return true;
@@ -189,10 +188,7 @@ struct SnapshotCursor::State {
   }
 
   // The labels blob of the current row of `series`.
-  std::string_view RowLabels() {
-    SQLite::Column labels = series->getColumn(sql::SeriesColumn("labels"));
-    return std::string_view(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-  }
+  std::string_view RowLabels() { return BytesOf(series->Value(kLabelsColumn)); }
 
   // Whether a region's entry fits the family as it is now.
   bool Fits(const PendingOverlay::Entry& entry) const {
@@ -228,25 +224,26 @@ struct SnapshotCursor::State {
   // and folded tuples do not, or later; rows that cannot be read never).
   bool Row(SnapshotVisitor& visitor, const PendingOverlay::Entry* add) {
     using sql::SeriesColumn;
-    constexpr int kId = SeriesColumn("id"), kValue = SeriesColumn("value"),
+    constexpr int kId = SeriesColumn("id"), kLabels = SeriesColumn("labels"), kValue = SeriesColumn("value"),
                   kCount = SeriesColumn("count"), kCreated = SeriesColumn("created"),
                   kUpdated = SeriesColumn("updated"), kWriterId = SeriesColumn("writer_id"),
                   kNativeSchema = SeriesColumn("native_schema");
     const FamilySpec& spec = family.spec;
-    SQLite::Statement& row = *series;
-    const int64_t id = row.getColumn(kId).getInt64();
+    const RawQuery& row = *series;
+    // Each value once, its type checked before it is read.
+    sqlite3_value* values[std::size(sql::kSeriesColumns)];
+    int types[std::size(sql::kSeriesColumns)];
+    ReadSeriesValues(row, spec, values, types);
+    const int64_t id = sqlite3_value_int64(values[kId]);
     if (add != nullptr && !Fits(*add)) add = nullptr;
     // Rows not shown anyway are not judged (nor reported): those of expired
     // series and, in live modes, of dead writers. TTL: a series with updates
     // pending in a region is not expired: its flush will stamp it
     // (housekeeping spares it too).
-    SQLite::Column updated = row.getColumn(kUpdated);
-    const int updated_type = updated.getType();
-    if ((updated_type == SQLITE_FLOAT || updated_type == SQLITE_INTEGER) && updated.getDouble() < expired_before &&
-        add == nullptr)
-      return false;
-    SQLite::Column writer_column = row.getColumn(kWriterId);
-    const int64_t writer_id = writer_column.getType() == SQLITE_INTEGER ? writer_column.getInt64() : 0;
+    const bool updated_is_number = types[kUpdated] == SQLITE_FLOAT || types[kUpdated] == SQLITE_INTEGER;
+    const double updated = updated_is_number ? sqlite3_value_double(values[kUpdated]) : 0;
+    if (updated_is_number && updated < expired_before && add == nullptr) return false;
+    const int64_t writer_id = types[kWriterId] == SQLITE_INTEGER ? sqlite3_value_int64(values[kWriterId]) : 0;
     const WriterState* writer = nullptr;
     if (mode != GaugeMode::kShared && writer_id != 0) {
       // Loaded at the first row that needs them: telling whether a writer
@@ -257,33 +254,32 @@ struct SnapshotCursor::State {
       if (it != writers->end()) writer = &it->second;
       if (IsLive(mode) && (writer == nullptr || !writer->alive)) return false;
     }
+    const std::string_view blob = types[kLabels] == SQLITE_BLOB ? BytesOf(values[kLabels]) : std::string_view();
     {
       // Labels decoded into the record (folded rows: into a scratch list,
       // their tuple is decoded again when the fold is emitted).
-      std::string problem = SeriesColumnsProblem(row, spec);
-      if (problem.empty())
-        problem = DecodeSeriesLabels(RowLabels(), label_count, folded ? &scratch : &record.label_values);
+      std::string problem;
+      if (!SeriesColumnsFit(types) || native) problem = SeriesColumnsProblem(values);
+      if (problem.empty()) problem = DecodeSeriesLabels(blob, label_count, folded ? &scratch : &record.label_values);
       if (!problem.empty()) {
         Skip(RowRef{RowRef::kSeries, id}, problem);
         return false;
       }
     }
-    SQLite::Column value_column = row.getColumn(kValue);
-    const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
-    const std::string_view blob = RowLabels();
+    const double value = types[kValue] == SQLITE_NULL ? std::nan("") : sqlite3_value_double(values[kValue]);
     if (folded) {
       bool emitted = false;
       if (blob != group_labels) {
         emitted = EmitFold(visitor);
         group_labels.assign(blob);
       }
-      fold->Add(value, updated.getDouble(), row.getColumn(kCreated).getDouble());
+      fold->Add(value, updated, sqlite3_value_double(values[kCreated]));
       return emitted;
     }
     if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
     record.value = value;
-    record.count = row.getColumn(kCount).getInt64();
-    record.created = row.getColumn(kCreated).getDouble();
+    record.count = sqlite3_value_int64(values[kCount]);
+    record.created = sqlite3_value_double(values[kCreated]);
     record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
     record.exemplars.clear();
     if (histogram || spec.type == MetricType::kCounter) {
@@ -305,35 +301,32 @@ struct SnapshotCursor::State {
     // reported): a histogram without one of its buckets would be wrong.
     bool readable = true;
     if (histogram) {
-      buckets->Bind(BucketRow{id, 0, 0});
+      buckets->Bind(":series_id", id);
       int64_t b, count;
-      while (buckets->executeStep()) {
+      while (buckets->Step()) {
         if (std::string problem = ReadBucketRow(*buckets, &b, &count); !problem.empty()) {
-          Skip(RowRef{RowRef::kBucketCounts, id, {}, ReadStoredValue(buckets->getColumn(0))}, problem);
+          Skip(RowRef{RowRef::kBucketCounts, id, {}, ReadStoredValue(buckets->Value(0))}, problem);
           readable = false;
         } else if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size()) {
           record.bucket_counts[b] = count;
         }
       }
-      buckets->reset();
     }
     if (native && native_buckets) {
       NativeBuckets& nb = record.native;
-      SQLite::Column schema = row.getColumn(kNativeSchema);
-      nb.schema = schema.isNull() ? family_schema : schema.getInt();
+      nb.schema = types[kNativeSchema] == SQLITE_NULL ? family_schema
+                                                      : static_cast<int32_t>(sqlite3_value_int64(values[kNativeSchema]));
       nb.zero_count = 0;
       nb.positive.clear();
       nb.negative.clear();
-      NativeBucketRow of_series;
-      of_series.series_id = id;
-      native_buckets->Bind(of_series);
+      native_buckets->Bind(":series_id", id);
       int sign;
       int32_t index;
       int64_t count;
-      while (native_buckets->executeStep()) {
+      while (native_buckets->Step()) {
         if (std::string problem = ReadNativeBucketRow(*native_buckets, &sign, &index, &count); !problem.empty()) {
-          Skip(RowRef{RowRef::kNativeBuckets, id, ReadStoredValue(native_buckets->getColumn(0)),
-                      ReadStoredValue(native_buckets->getColumn(1))},
+          Skip(RowRef{RowRef::kNativeBuckets, id, ReadStoredValue(native_buckets->Value(0)),
+                      ReadStoredValue(native_buckets->Value(1))},
                problem);
           readable = false;
           continue;
@@ -343,7 +336,6 @@ struct SnapshotCursor::State {
         else if (sign > 0) nb.positive.emplace_back(index, count);
         else nb.negative.emplace_back(index, count);
       }
-      native_buckets->reset();
     }
     if (!readable) return false;
     if (add != nullptr) AddPending(add->cell, &record);
@@ -361,10 +353,12 @@ struct SnapshotCursor::State {
   std::optional<std::unordered_map<int64_t, WriterState>> writers;  // when a row needs them
   ExemplarIndex exemplars;
   std::vector<std::string> scratch;  // the labels of a folded row
-  std::optional<SQLite::Statement> families;
-  std::optional<RowStatement<SeriesRow>> series;
-  std::optional<RowStatement<BucketRow>> buckets;
-  std::optional<RowStatement<NativeBucketRow>> native_buckets;  // files of version 3 and later
+  std::optional<RawQuery> families;
+  // Read through SQLite's C API (store/raw_query.h): every series and bucket
+  // row of the file passes here.
+  std::optional<RawQuery> series;
+  std::optional<RawQuery> buckets;
+  std::optional<RawQuery> native_buckets;  // files of version 3 and later
   bool done = false, in_family = false;
   // The current family.
   FamilyRecord family;
@@ -463,16 +457,16 @@ std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string&
     SQLite::Transaction snapshot(db);
     const int version = CheckSchemaReadable(db, path);
     if (version == 0) return;
-    SQLite::Statement families(db, sql::SelectFamiliesWithSeriesCounts(version));
+    RawQuery families(db, sql::SelectFamiliesWithSeriesCounts(version));
     FamilyRecord family;
-    while (families.executeStep()) {
+    while (families.Step()) {
       if (std::string problem = ReadFamilyRowChecked(families, &family); !problem.empty()) {
         LeaveOut(RowRef{RowRef::kFamilies, family.id}, family.spec.name, problem, path, skipped);
         continue;
       }
       FamilySummary summary;
       summary.spec = std::move(family.spec);
-      summary.series = families.getColumn(sql::kFamilyColumnCount).getInt64();
+      summary.series = sqlite3_value_int64(families.Value(sql::kFamilyColumnCount));
       out.push_back(std::move(summary));
     }
     snapshot.commit();

@@ -3,7 +3,6 @@
 #include <SQLiteCpp/Column.h>
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
-#include <sqlite3.h>
 
 #include "base/float_format.h"
 #include "store/sql.h"
@@ -19,6 +18,22 @@ StoredValue ReadStoredValue(const SQLite::Column& column) {
     case SQLITE_TEXT:
     case SQLITE_BLOB:
       value.bytes.assign(static_cast<const char*>(column.getBlob()), static_cast<size_t>(column.getBytes()));
+      break;
+    default: break;
+  }
+  return value;
+}
+
+StoredValue ReadStoredValue(sqlite3_value* from) {
+  StoredValue value;
+  value.type = sqlite3_value_type(from);
+  switch (value.type) {
+    case SQLITE_INTEGER: value.integer = sqlite3_value_int64(from); break;
+    case SQLITE_FLOAT: value.real = sqlite3_value_double(from); break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      if (const void* data = sqlite3_value_blob(from))
+        value.bytes.assign(static_cast<const char*>(data), static_cast<size_t>(sqlite3_value_bytes(from)));
       break;
     default: break;
   }

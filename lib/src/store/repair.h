@@ -4,6 +4,8 @@
 #ifndef PROMSQLITE_SRC_STORE_REPAIR_H_
 #define PROMSQLITE_SRC_STORE_REPAIR_H_
 
+#include <sqlite3.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +28,7 @@ struct StoredValue {
 };
 
 StoredValue ReadStoredValue(const SQLite::Column& column);
+StoredValue ReadStoredValue(sqlite3_value* value);
 
 // "12", "2.5", "'abc'" (TEXT, at most 40 bytes shown), "x'0102'" (BLOB,
 // at most 20 bytes), "NULL", as an UnreadableRow shows it.
