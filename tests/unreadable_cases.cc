@@ -42,7 +42,7 @@ const std::vector<UnreadableCase>& UnreadableCases() {
       {"series labels with one value too many", false, jobs_series("x'630001640001'"), "", "",
        {"series", "id=7", "jobs", "labels hold 2 values for 1 label name"}},
       {"series labels that are not UTF-8", false, jobs_series("x'ff0001'"), "", "",
-       {"series", "id=7", "jobs", "label value 1 is not valid UTF-8"}},
+       {"series", "id=7", "jobs", "value of label \"queue\" is not valid UTF-8"}},
       {"series labels written as TEXT", false, jobs_series("'c'"), "", "",
        {"series", "id=7", "jobs", "labels holds TEXT 'c', not a BLOB"}},
       {"exemplar labels that are not a tuple encoding", true,

@@ -146,7 +146,8 @@ TEST_CASE("a lenient read lists the first SkippedRows::kMaxListed rows left out 
   CHECK(Reader(db).Check().size() == 1500);  // a check lists them all
 }
 
-TEST_CASE("rows of expired series and of families a snapshot does not ask for are not reported; Check lists them") {
+TEST_CASE("rows of expired series and of families a snapshot does not ask for are not reported, Check lists them; "
+          "exemplars of buckets no series has are neither") {
   TempDir dir;
   const std::string db = SoundFileWith(dir, "m.db", "UPDATE series SET value = 'abc' WHERE id = 3");
   SkippedRows skipped;
@@ -158,6 +159,12 @@ TEST_CASE("rows of expired series and of families a snapshot does not ask for ar
   // so not reported either; a check still finds it.
   test::ExecSql(db, "UPDATE families SET ttl_seconds = 60 WHERE id = 2");
   CHECK(Reader(db, Lenient()).Snapshot({"temperature_celsius"}, &skipped).at(0).series.empty());
+  CHECK(skipped.empty());
+  CHECK(Reader(db).Check().size() == 1);
+  // An exemplar of a bucket the series does not have is never read: not
+  // reported, not listed.
+  test::ExecSql(db, "INSERT INTO exemplars VALUES (2, 9, x'61', 1, 1700000000)");
+  CHECK(Reader(db, Lenient()).Snapshot({"jobs"}, &skipped).at(0).series.size() == 2);
   CHECK(skipped.empty());
   CHECK(Reader(db).Check().size() == 1);
   // Families(): an unreadable declaration is left out of the list.

@@ -51,11 +51,13 @@ std::string_view BlobOf(const SQLite::Statement& row, int index) {
                          : std::string_view(static_cast<const char*>(data), static_cast<size_t>(column.getBytes()));
 }
 
-// The rule `e` (from declare/validate) states, without its "metric 'x': ".
-std::string Rule(const InvalidArgument& e, const std::string& name) {
-  const std::string prefix = "metric '" + name + "': ";
+// The rule `e` (from declare/validate) states, without its "metric 'x': "
+// (whose name may be the normalized one: a counter's without "_total").
+std::string Rule(const InvalidArgument& e) {
   std::string message = e.what();
-  if (message.compare(0, prefix.size(), prefix) == 0) message.erase(0, prefix.size());
+  const std::string_view start = "metric '";
+  if (message.compare(0, start.size(), start) == 0)
+    if (size_t end = message.find("': ", start.size()); end != std::string::npos) message.erase(0, end + 3);
   return message;
 }
 
@@ -67,7 +69,7 @@ std::string SpecProblem(const FamilySpec& spec) {
   try {
     NormalizeSpec(spec);
   } catch (const InvalidArgument& e) {
-    return Rule(e, spec.name);
+    return Rule(e);
   }
   for (double bound : spec.buckets)
     if (std::isinf(bound)) return "bucket bound " + FormatGoFloat(bound) + " is stored (+Inf is implied, never stored)";
@@ -92,7 +94,7 @@ std::string ExemplarLabelsProblem(std::string_view blob, ExemplarRecord* e) {
   try {
     ValidateExemplar("", "", labels);
   } catch (const InvalidArgument& error) {
-    return Rule(error, "");
+    return Rule(error);
   }
   return {};
 }
@@ -128,13 +130,14 @@ std::string ReadFamilyRowChecked(const RawQuery& row, FamilyRecord* family) {
   return {};
 }
 
-std::string DecodeSeriesLabels(std::string_view blob, size_t label_count, std::vector<std::string>* values) {
+std::string DecodeSeriesLabels(std::string_view blob, const std::vector<std::string>& label_names,
+                               size_t label_count, std::vector<std::string>* values) {
   if (!DecodeTuple(blob, values)) return "labels are not a tuple encoding";
   if (values->size() != label_count)
     return "labels hold " + std::to_string(values->size()) + (values->size() == 1 ? " value" : " values") +
            " for " + std::to_string(label_count) + (label_count == 1 ? " label name" : " label names");
   for (size_t i = 0; i < values->size(); ++i)
-    if (!IsValidUtf8((*values)[i])) return "label value " + std::to_string(i + 1) + " is not valid UTF-8";
+    if (!IsValidUtf8((*values)[i])) return "value of label \"" + label_names[i] + "\" is not valid UTF-8";
   return {};
 }
 
@@ -197,6 +200,11 @@ ExemplarIndex LoadExemplars(SQLite::Database& db, int version) {
     index.good[series_id].push_back(std::move(e));
   }
   return index;
+}
+
+bool ExemplarShown(const StoredValue& bucket, const FamilySpec& spec) {
+  const int64_t last = spec.type == MetricType::kHistogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
+  return bucket.type != SQLITE_INTEGER || bucket.integer <= last;
 }
 
 const char* TableName(RowRef::Table table) {
@@ -289,7 +297,7 @@ std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string
         int types[std::size(sql::kSeriesColumns)];
         ReadSeriesValues(series, spec, values, types);
         problem = SeriesColumnsProblem(values);
-        if (problem.empty()) problem = DecodeSeriesLabels(BytesOf(values[kLabels]), spec.label_names.size(), &labels);
+        if (problem.empty()) problem = DecodeSeriesLabels(BytesOf(values[kLabels]), spec.label_names, spec.label_names.size(), &labels);
         if (!problem.empty()) {
           add(RowRef{RowRef::kSeries, id}, spec.name, problem);
           continue;  // its bucket rows and exemplars go with it
@@ -319,7 +327,8 @@ std::vector<FoundRow> FindUnreadableRows(SQLite::Database& db, const std::string
         if (with_exemplars) {
           auto bad = exemplars.bad.find(id);
           if (bad != exemplars.bad.end())
-            for (const BadExemplar& e : bad->second) add(RowRef{RowRef::kExemplars, id, {}, e.bucket}, spec.name, e.problem);
+            for (const BadExemplar& e : bad->second)
+              if (ExemplarShown(e.bucket, spec)) add(RowRef{RowRef::kExemplars, id, {}, e.bucket}, spec.name, e.problem);
         }
       }
     }

@@ -68,8 +68,10 @@ std::string ColumnsProblem(const SQLite::Statement& row, const sql::Column (&col
 std::string ReadFamilyRowChecked(const RawQuery& row, FamilyRecord* family);
 
 // A series' labels: the tuple of `label_count` label values, each UTF-8,
-// decoded into *values.
-std::string DecodeSeriesLabels(std::string_view blob, size_t label_count, std::vector<std::string>* values);
+// decoded into *values. `label_names` holds at least `label_count` names
+// (a per-process gauge's spec has "pid" after them).
+std::string DecodeSeriesLabels(std::string_view blob, const std::vector<std::string>& label_names,
+                               size_t label_count, std::vector<std::string>* values);
 
 // The values of the series row at the current row of `row` (selecting
 // sql::kSeriesColumns) that a reader reads for a family of `spec`, one per
@@ -117,6 +119,11 @@ struct ExemplarIndex {
   std::unordered_map<int64_t, std::vector<BadExemplar>> bad;
 };
 ExemplarIndex LoadExemplars(SQLite::Database& db, int version);
+
+// Whether an exemplar of `bucket` is one a series of `spec` shows (its
+// bucket's, or a counter's 0): those of other buckets are never read, so
+// never wrong. A bucket of the wrong type is read, to be reported.
+bool ExemplarShown(const StoredValue& bucket, const FamilySpec& spec);
 
 const char* TableName(RowRef::Table table);
 // "id=12", "series_id=12 bucket=3", "series_id=12 sign=1 bucket=-4".

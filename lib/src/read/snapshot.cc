@@ -260,7 +260,7 @@ struct SnapshotCursor::State {
       // their tuple is decoded again when the fold is emitted).
       std::string problem;
       if (!SeriesColumnsFit(types) || native) problem = SeriesColumnsProblem(values);
-      if (problem.empty()) problem = DecodeSeriesLabels(blob, label_count, folded ? &scratch : &record.label_values);
+      if (problem.empty()) problem = DecodeSeriesLabels(blob, spec.label_names, label_count, folded ? &scratch : &record.label_values);
       if (!problem.empty()) {
         Skip(RowRef{RowRef::kSeries, id}, problem);
         return false;
@@ -294,7 +294,8 @@ struct SnapshotCursor::State {
       if (!exemplars.bad.empty()) {  // left out; the series is shown without them
         auto found = exemplars.bad.find(id);
         if (found != exemplars.bad.end())
-          for (const BadExemplar& e : found->second) Skip(RowRef{RowRef::kExemplars, id, {}, e.bucket}, e.problem);
+          for (const BadExemplar& e : found->second)
+            if (ExemplarShown(e.bucket, spec)) Skip(RowRef{RowRef::kExemplars, id, {}, e.bucket}, e.problem);
       }
     }
     // A bucket row that cannot be read leaves its series out (each such row

@@ -31,9 +31,10 @@ class RegionCache;
 // `regions` (when not null): the reader's RegionCache of pending regions
 // (read/pending_overlay.h), kept from one snapshot to the next. `skipped`
 // (when not null): rows that cannot be read (read/row_checks.h) are left
-// out, with what goes with them, and appended there, each before the
-// visitor sees what follows it; when null, the first one throws
-// DatabaseError. Either way the visitor never sees part of a series.
+// out, with what goes with them (UnreadableRows::kSkip says what), and
+// reported there; when null, the first one throws DatabaseError. Either
+// way the visitor never sees part of a series, nor a family whose
+// declaration cannot be read.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
                   const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr,
                   SkippedRows* skipped = nullptr);
