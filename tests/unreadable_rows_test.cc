@@ -187,3 +187,29 @@ TEST_CASE("what an unreadable row reports is one line of valid UTF-8, whatever b
   CHECK(rows[0].problem == "malformed type \"gauge?x\"");
   CHECK(rows[0].ToString() == "family 'bad?\xEF\xBF\xBD' (families id=6): malformed type \"gauge?x\"");
 }
+
+TEST_CASE("a per-process gauge folds its readable rows only; each unreadable row is reported") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  Registry(db).Register<Gauge>(CheckFamilySpec([] {
+    FamilySpec spec;
+    spec.type = MetricType::kGauge;
+    spec.name = "workers_busy";
+    spec.help = "Busy workers.";
+    spec.gauge_mode = GaugeMode::kSum;
+    return spec;
+  }())).Add({}).Set(5);
+  // Rows of other processes (plain sum: alive or not): one sound, one with a
+  // value of the wrong type, one whose labels are no tuple encoding.
+  test::ExecSql(db,
+                "INSERT INTO series (family_id, labels, writer_id, value, created, updated) VALUES "
+                "(1, x'', 999, 7, 0, 0), (1, x'', 998, 'abc', 0, 0), (1, x'63', 997, 1, 0, 0)");
+  SkippedRows skipped;
+  CHECK(Reader(db, Lenient()).Render(Format::kText, &skipped) ==
+        "# HELP workers_busy Busy workers.\n# TYPE workers_busy gauge\nworkers_busy 12\n");
+  REQUIRE(skipped.listed.size() == 2);
+  // In the order of the rows: by labels, then writer.
+  CHECK(skipped.listed[0].problem == "value holds TEXT 'abc', not a number or NULL");
+  CHECK(skipped.listed[1].problem == "labels are not a tuple encoding");
+  CHECK(Reader(db).Check().size() == 2);
+}
