@@ -78,8 +78,7 @@ class SnapshotCollector : public detail::SnapshotVisitor {
 
 // Where a read of `options` puts the rows it leaves out: null (fail on the
 // first) in kFail, else the caller's list, else `own` (left out unreported).
-SkippedRows* SkipInto(const ReaderOptions& options, SkippedRows* skipped,
-                                     SkippedRows* own) {
+SkippedRows* SkipInto(const ReaderOptions& options, SkippedRows* skipped, SkippedRows* own) {
   if (options.unreadable_rows == UnreadableRows::kFail) return nullptr;
   return skipped != nullptr ? skipped : own;
 }
@@ -230,9 +229,9 @@ std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& nam
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
   SkippedRows own;
+  if (skipped) skipped->clear();
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
-    if (skipped) skipped->clear();
     SnapshotCollector collector(&out);
     detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions,
                          SkipInto(options_, skipped, &own));
@@ -281,9 +280,9 @@ std::vector<FamilySnapshot> Reader::Snapshot(SkippedRows* skipped) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
   SkippedRows own;
+  if (skipped) skipped->clear();
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
-    if (skipped) skipped->clear();
     SnapshotCollector collector(&out);
     detail::ReadSnapshot(*c.db, path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions,
                          SkipInto(options_, skipped, &own));

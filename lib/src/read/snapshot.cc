@@ -9,7 +9,6 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
-#include <tuple>
 #include <unordered_map>
 
 #include "base/process_identity.h"
