@@ -95,7 +95,7 @@ Args ParseArgs(int argc, char** argv) {
       args.yes = true;
       continue;
     }
-    if (arg == "--send-native-histograms") {  // a switch (remote-write)
+    if (arg == "--send-native-histograms" || arg == "--repair") {  // switches (remote-write, check)
       args.options[arg] = "true";
       continue;
     }

@@ -58,6 +58,12 @@ const std::map<std::string, CommandInfo>& Commands() {
                 "Writes the whole file's exposition to stdout (default: text 0.0.4; protobuf is\n"
                 "binary: length-delimited io.prometheus.client.MetricFamily messages)."}},
       {"list", {"list", "Lists families: name, type, series count, label names, help."}},
+      {"check", {"check [--repair]",
+                 "Lists every row of the file that readers cannot read (written wrongly by another\n"
+                 "program): table, key, family, problem; exit 5 when there is one. dump, list and\n"
+                 "promsqlite-server leave such rows out (dump and list exit 5). --repair deletes them\n"
+                 "in one transaction, after listing them: a family's declaration with its series, a\n"
+                 "series with its buckets and exemplars, a bucket or exemplar row alone."}},
       {"clear", {"clear NAME", "Removes every series of NAME; its declaration stays."}},
       {"wipe", {"wipe --yes", "Removes every metric from the file (the file and its schema stay)."}},
       {"housekeep", {"housekeep",
@@ -190,6 +196,27 @@ int WriteOut(const std::string& out) {
   if (std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0) return kExitOk;
   std::fprintf(stderr, "promsqlite: cannot write to stdout: %s\n", std::strerror(errno));
   return kExitDatabaseError;
+}
+
+// Readers of the file for dump and list: rows that cannot be read are left
+// out (and said on stderr, ReportSkipped), as the server leaves them out.
+ReaderOptions Lenient() {
+  ReaderOptions options;
+  options.unreadable_rows = UnreadableRows::kSkip;
+  return options;
+}
+
+// After the output: what it left out, on stderr, and the exit code.
+int ReportSkipped(const std::string& path, const SkippedRows& skipped) {
+  if (skipped.empty()) return kExitOk;
+  const int64_t total = skipped.total();
+  std::string text = "promsqlite: left out " + std::to_string(total) + (total == 1 ? " row" : " rows") + " of " +
+                     path + " that cannot be read (promsqlite check lists them, check --repair deletes them):\n";
+  for (const UnreadableRow& row : skipped.listed) text += "promsqlite:   " + row.ToString() + "\n";
+  if (static_cast<size_t>(total) > skipped.listed.size())
+    text += "promsqlite:   and " + std::to_string(total - static_cast<int64_t>(skipped.listed.size())) + " more\n";
+  std::fputs(text.c_str(), stderr);
+  return kExitUnreadableRows;
 }
 
 // One update per process: a transaction costs less than a region and a
@@ -383,8 +410,10 @@ int Dump(const Args& args) {
   } catch (const InvalidArgument& e) {
     throw UsageError(std::string("--") + e.what());  // "--format must be text, ... got ..."
   }
-  Reader reader(DatabasePath(args));
-  return WriteOut(reader.Render(format));
+  Reader reader(DatabasePath(args), Lenient());
+  SkippedRows skipped;
+  const int written = WriteOut(reader.Render(format, &skipped));
+  return written != kExitOk ? written : ReportSkipped(reader.path(), skipped);
 }
 
 std::string OneLine(const std::string& text) {
@@ -400,15 +429,51 @@ std::string OneLine(const std::string& text) {
 int List(const Args& args) {
   AllowOptions(args, {});
   NoMorePositionals(args, 0);
-  Reader reader(DatabasePath(args));
+  Reader reader(DatabasePath(args), Lenient());
   std::string out = "NAME\tTYPE\tSERIES\tLABELS\tHELP\n";
-  for (const FamilySummary& family : reader.Families()) {
+  SkippedRows skipped;
+  for (const FamilySummary& family : reader.Families(&skipped)) {
     std::string labels;
     for (const std::string& l : family.spec.label_names) labels += (labels.empty() ? "" : ",") + l;
     out += family.spec.name + "\t" + MetricTypeName(family.spec.type) + "\t" + std::to_string(family.series) + "\t" +
            (labels.empty() ? "-" : labels) + "\t" + OneLine(family.spec.help) + "\n";
   }
-  return WriteOut(out);
+  const int written = WriteOut(out);
+  return written != kExitOk ? written : ReportSkipped(reader.path(), skipped);
+}
+
+// The rows of `rows` as check lists them, under a header.
+std::string RowTable(const std::vector<UnreadableRow>& rows) {
+  std::string out = "TABLE\tKEY\tFAMILY\tPROBLEM\n";
+  for (const UnreadableRow& row : rows) out += row.table + "\t" + row.key + "\t" + row.family + "\t" + row.problem + "\n";
+  return out;
+}
+
+int Check(const Args& args) {
+  AllowOptions(args, {"--repair"});
+  NoMorePositionals(args, 0);
+  if (!args.Option("--repair")) {
+    Reader reader(DatabasePath(args));
+    const std::vector<UnreadableRow> rows = reader.Check();
+    if (rows.empty()) return WriteOut("no unreadable rows\n");
+    const int written = WriteOut(RowTable(rows));
+    if (written != kExitOk) return written;
+    std::fprintf(stderr, "promsqlite: %zu %s in %s cannot be read (promsqlite check --repair deletes %s)\n",
+                 rows.size(), rows.size() == 1 ? "row" : "rows", reader.path().c_str(),
+                 rows.size() == 1 ? "it" : "them");
+    return kExitUnreadableRows;
+  }
+  Registry registry = OpenExisting(args);
+  // Said inside the transaction, before the deletes: a listing that cannot
+  // be written rolls them back.
+  const std::string path = registry.path();
+  const std::vector<UnreadableRow> deleted = registry.DeleteUnreadableRows([&](const std::vector<UnreadableRow>& rows) {
+    if (WriteOut("deleting:\n" + RowTable(rows)) != kExitOk)
+      throw DatabaseError(path + ": nothing deleted (the rows could not be listed first)");
+  });
+  if (deleted.empty()) return WriteOut("no unreadable rows\n");
+  return WriteOut("deleted " + std::to_string(deleted.size()) + (deleted.size() == 1 ? " row" : " rows") +
+                  " (and the series of a family deleted, the buckets and exemplars of a series)\n");
 }
 
 int Clear(const Args& args) {
@@ -500,6 +565,7 @@ int RunCommand(const Args& args) {
   if (c == "state") return State(args);
   if (c == "dump") return Dump(args);
   if (c == "list") return List(args);
+  if (c == "check") return Check(args);
   if (c == "rm") return Remove(args);
   if (c == "clear") return Clear(args);
   if (c == "wipe") return Wipe(args);
@@ -544,6 +610,8 @@ std::string Usage(const std::string& command) {
       "       or (rm) no such metric or series\n"
       "  4    push, remote-write: the endpoint refused the data or could not be reached after\n"
       "       the retries (the line on stderr has its HTTP status and reason)\n"
+      "  5    dump, list: printed everything but rows of the file that cannot be read (named on\n"
+      "       stderr); check: the file has such rows (listed)\n"
       "  time exits with COMMAND's status (128+N if killed by signal N, 127 if not started)\n"
       "Nothing is written when the exit code is 1, 2 or 3.\n";
   return out;

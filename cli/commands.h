@@ -15,6 +15,8 @@ constexpr int kExitOk = 0;
 constexpr int kExitDatabaseError = 1;  // the file cannot be read or written
 constexpr int kExitUsage = 2;          // unknown command/option, missing or malformed argument
 constexpr int kExitInvalid = 3;        // rejected by the data model, clash with the file, not found
+// 4: push, remote-write (push_command.h).
+constexpr int kExitUnreadableRows = 5;  // dump, list: printed all but rows that cannot be read; check: found some
 constexpr int kExitNotStarted = 127;   // time: COMMAND could not be started
 
 // A metric or series the command needed is not in the file (exit 3).

@@ -73,6 +73,10 @@ void SetPlain(httplib::Response& res, int status, const std::string& body) {
   res.set_content(body, kPlainText);
 }
 
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -127,7 +131,12 @@ void ServeMetrics(ServerContext* ctx, const httplib::Request& req, httplib::Resp
     // The counts for our own metrics come from just before the snapshot:
     // the Reader API offers them only as a separate call.
     promsqlite::FileStats stats = reader.Stats();
-    scrape->rendering = reader.StartRender(*format, ctx->metrics->Families(stats));
+    // Made once the file is read: they report the rows it left out.
+    SelfMetrics* metrics = ctx->metrics;
+    scrape->rendering = reader.StartRender(*format, [metrics, stats](const promsqlite::SkippedRows& skipped) {
+      metrics->read_errors().Record(skipped, UnixNow());
+      return metrics->Families(stats, &skipped);
+    });
     scrape->has_first = scrape->rendering->Next(&scrape->first);
   } catch (const std::exception& e) {
     fail(e.what());
@@ -181,7 +190,9 @@ void ServeLandingPage(ServerContext* ctx, const httplib::Request& req, httplib::
   } catch (const std::exception& e) {
     error = e.what();
   }
-  res.set_content(LandingPage(ctx->readers->path(), stats, error), "text/html; charset=utf-8");
+  double scraped = 0;
+  const promsqlite::SkippedRows skipped = ctx->metrics->read_errors().Last(&scraped);
+  res.set_content(LandingPage(ctx->readers->path(), stats, error, skipped, scraped), "text/html; charset=utf-8");
 }
 
 void ServeReady(ServerContext* ctx, const httplib::Request& req, httplib::Response& res) {

@@ -1,6 +1,7 @@
 #include "landing_page.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "promsqlite/version.h"
 
@@ -34,6 +35,16 @@ void Row(std::string& out, const char* name, const std::string& value) {
   out += "</td></tr>\n";
 }
 
+// "2024-05-01 12:00:00 UTC".
+std::string UtcTime(double unix_seconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  tm parts;
+  gmtime_r(&t, &parts);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &parts);
+  return buf;
+}
+
 }  // namespace
 
 std::string HtmlEscape(const std::string& text) {
@@ -53,7 +64,7 @@ std::string HtmlEscape(const std::string& text) {
 }
 
 std::string LandingPage(const std::string& db_path, const promsqlite::FileStats& stats,
-                        const std::string& error) {
+                        const std::string& error, const promsqlite::SkippedRows& skipped, double scraped) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>promsqlite-server</title>\n"
@@ -80,9 +91,32 @@ std::string LandingPage(const std::string& db_path, const promsqlite::FileStats&
           "default settings, whatever the file's size)</small>");
   Row(out, "Families", std::to_string(stats.families));
   Row(out, "Series", std::to_string(stats.series));
+  const int64_t left_out = skipped.total();
+  if (scraped == 0) {
+    Row(out, "Unreadable rows", "not known until the first scrape of <code>/metrics</code>");
+  } else if (left_out == 0) {
+    Row(out, "Unreadable rows", "none in the last scrape (" + UtcTime(scraped) + ")");
+  } else {
+    Row(out, "Unreadable rows",
+        "<span class=\"error\">" + std::to_string(left_out) + (left_out == 1 ? " row" : " rows") +
+            " left out of the last scrape (" + UtcTime(scraped) +
+            ")</span>: written wrongly by another program, they cannot be read; everything else is served "
+            "(<code>promsqlite check</code> lists them, <code>promsqlite check --repair</code> deletes them)");
+  }
   Row(out, "promsqlite version", HtmlEscape(promsqlite::Version()));
   Row(out, "SQLite version", HtmlEscape(promsqlite::SqliteVersion()));
-  out += "</table>\n</body>\n</html>\n";
+  out += "</table>\n";
+  if (left_out > 0) {
+    out += "<h2>Rows left out of the last scrape</h2>\n<table>\n"
+           "<tr><th>table</th><th>key</th><th>family</th><th>problem</th></tr>\n";
+    for (const promsqlite::UnreadableRow& row : skipped.listed)
+      out += "<tr><td>" + HtmlEscape(row.table) + "</td><td>" + HtmlEscape(row.key) + "</td><td>" +
+             HtmlEscape(row.family) + "</td><td>" + HtmlEscape(row.problem) + "</td></tr>\n";
+    out += "</table>\n";
+    const int64_t unlisted = left_out - static_cast<int64_t>(skipped.listed.size());
+    if (unlisted > 0) out += "<p>and " + std::to_string(unlisted) + " more.</p>\n";
+  }
+  out += "</body>\n</html>\n";
   return out;
 }
 

@@ -9,8 +9,11 @@
 namespace promsqlite_server {
 
 // `error` is the file's read error, empty when it could be read.
+// `skipped`: the rows the last scrape left out (they cannot be read), at
+// Unix time `scraped` (0: no scrape yet).
 std::string LandingPage(const std::string& db_path, const promsqlite::FileStats& stats,
-                        const std::string& error);
+                        const std::string& error, const promsqlite::SkippedRows& skipped = {},
+                        double scraped = 0);
 
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string HtmlEscape(const std::string& text);

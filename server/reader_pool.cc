@@ -18,11 +18,19 @@ const char* Kind(mode_t mode) {
   return "not a file";
 }
 
+// A scrape serves what it can read: rows that cannot be read are left out
+// and reported (read_errors.h), not a 500 for the whole file.
+promsqlite::ReaderOptions ScrapeOptions() {
+  promsqlite::ReaderOptions options;
+  options.unreadable_rows = promsqlite::UnreadableRows::kSkip;
+  return options;
+}
+
 }  // namespace
 
 ReaderPool::ReaderPool(const std::string& path, int size) : path_(path), slots_(static_cast<size_t>(size)) {
   for (size_t i = 0; i < slots_.size(); ++i) {
-    slots_[i].reader = std::make_unique<promsqlite::Reader>(path);
+    slots_[i].reader = std::make_unique<promsqlite::Reader>(path, ScrapeOptions());
     free_.push_back(i);
   }
 }
@@ -50,7 +58,7 @@ ReaderPool::Lease ReaderPool::Acquire() {
   }
   // The slot is ours until released. A fresh Reader opens the file anew.
   Slot& slot = slots_[i];
-  if (slot.used && slot.file != file) slot.reader = std::make_unique<promsqlite::Reader>(path_);
+  if (slot.used && slot.file != file) slot.reader = std::make_unique<promsqlite::Reader>(path_, ScrapeOptions());
   slot.file = file;
   slot.used = true;
   return Lease(this, i, slot.reader.get());

@@ -56,7 +56,8 @@ void SelfMetrics::RecordRemoteWrite(int64_t samples, int64_t histograms, bool ok
   else rw_failures_ += 1;
 }
 
-std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& stats) const {
+std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& stats,
+                                                const promsqlite::SkippedRows* skipped) const {
   const auto kCounter = MetricType::kCounter;
   const auto kGauge = MetricType::kGauge;
   std::vector<MemoryFamily> out;
@@ -108,6 +109,7 @@ std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& sta
   out.push_back(Family(kGauge, "promsqlite_server_wal_size_bytes",
                        "Size of the file's write-ahead log in bytes (0 when absent).", "bytes",
                        static_cast<double>(stats.wal_bytes)));
+  if (skipped) out.push_back(ReadErrors::Metric(*skipped));
 
   ProcessStats process;
   std::string error;

@@ -12,6 +12,7 @@
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/reader.h"
+#include "read_errors.h"
 
 namespace promsqlite_server {
 
@@ -28,8 +29,13 @@ class SelfMetrics {
   // last success time when `ok`.
   void RecordRemoteWrite(int64_t samples, int64_t histograms, bool ok, double now);
 
-  // The families for a scrape of a file with `stats`.
-  std::vector<promsqlite::MemoryFamily> Families(const promsqlite::FileStats& stats) const;
+  // The families for a scrape of a file with `stats`; with `skipped` (the
+  // rows the scrape left out), promsqlite_file_read_errors too.
+  std::vector<promsqlite::MemoryFamily> Families(const promsqlite::FileStats& stats,
+                                                 const promsqlite::SkippedRows* skipped = nullptr) const;
+
+  // The rows each scrape left out: logged, kept for the landing page.
+  ReadErrors& read_errors() { return read_errors_; }
 
  private:
   const double start_time_;
@@ -39,6 +45,7 @@ class SelfMetrics {
   double last_duration_ = 0;
   bool remote_write_ = false;
   double rw_samples_ = 0, rw_histograms_ = 0, rw_failures_ = 0, rw_last_success_ = 0;
+  ReadErrors read_errors_;
 };
 
 }  // namespace promsqlite_server

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "promsqlite/promsqlite.h"
 #include "test_util.h"
+#include "unreadable_cases.h"
 
 using promsqlite::test::CommandResult;
 using promsqlite::test::TempDir;
@@ -62,7 +64,7 @@ const std::vector<std::vector<std::string>>& EveryCommand() {
       {"inc", "x"}, {"set", "x", "1"}, {"add", "x", "1"}, {"observe", "x", "1"}, {"time", "x", "--", "true"},
       {"info", "x"}, {"state", "x", "a", "--states", "a,b"}, {"dump"}, {"list"}, {"rm", "x"}, {"clear", "x"},
       {"wipe", "--yes"}, {"housekeep"}, {"push", "--gateway", "http://127.0.0.1:9", "--job", "j"},
-      {"remote-write", "--url", "http://127.0.0.1:9/api/v1/write"}};
+      {"remote-write", "--url", "http://127.0.0.1:9/api/v1/write"}, {"check"}, {"check", "--repair"}};
   return commands;
 }
 
@@ -213,7 +215,7 @@ TEST_CASE("without --db or $PROMSQLITE_DB every command exits 2 naming both, and
 TEST_CASE("--help on every command and --version") {
   for (const char* command :
        {"inc", "set", "add", "observe", "time", "info", "state", "dump", "list", "rm", "clear", "wipe", "housekeep",
-        "push", "remote-write"}) {
+        "push", "remote-write", "check"}) {
     CAPTURE(command);
     CommandResult r = promsqlite::test::RunCommand({Cli(), command, "--help"});
     CHECK(r.exit_code == 0);
@@ -312,6 +314,8 @@ TEST_CASE("every rejected invocation has its exit code, one line on stderr, and 
       {{"inc", "jobs", "--label"}, 2, "promsqlite: --label needs a value (see 'promsqlite --help')\n"},
       {{"inc", "jobs", "--label", "q=a", "--exemplar", "id"}, 2, "promsqlite: --exemplar needs KEY=VALUE, got \"id\" (see 'promsqlite --help')\n"},
       {{"set", "g", "2", "--exemplar", "id=1"}, 2, "promsqlite: --exemplar is for inc and observe, not set (see 'promsqlite --help')\n"},
+      {{"dump", "--repair"}, 2, "promsqlite: dump does not take --repair (see 'promsqlite --help')\n"},
+      {{"check", "all"}, 2, "promsqlite: check: unexpected argument \"all\" (see 'promsqlite --help')\n"},
       {{"inc", "jobs", "--label", "q=a", "--exemplar", "0id=1"}, 3, "promsqlite: metric 'jobs': exemplar label name \"0id\" must match [a-zA-Z_][a-zA-Z0-9_]*\n"},
       {{"observe", "new_h", "1", "--exemplar", "id=" + std::string(127, 'x')}, 3, "promsqlite: metric 'new_h': exemplar labels have 129 characters (names and values together), more than the limit of 128\n"},
       {{"inc", "jobs", "--buckets", "1", "--label", "q=a"}, 2, "promsqlite: inc does not take --buckets (see 'promsqlite --help')\n"},
@@ -439,7 +443,7 @@ TEST_CASE("a command that fails prints nothing on stdout, only its line on stder
   promsqlite::test::WriteFile(dir.File("notdb.txt"), "not a database\n" + std::string(8192, 'x'));
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"list"}, {"dump"}, {"dump", "--format", "openmetrics"}, {"dump", "--format", "protobuf"}, {"housekeep"},
-           {"inc", "x"}, {"push", "--gateway", "http://127.0.0.1:9", "--job", "j"}}) {
+           {"inc", "x"}, {"push", "--gateway", "http://127.0.0.1:9", "--job", "j"}, {"check"}, {"check", "--repair"}}) {
     CAPTURE(args[0]);
     args.insert(args.begin(), {Cli(), "--db", dir.File("notdb.txt")});
     Streams r = RunApart(args);
@@ -451,7 +455,7 @@ TEST_CASE("a command that fails prints nothing on stdout, only its line on stder
   // Output that cannot be written is an error too, with its line.
   const std::string db = dir.File("m.db");
   REQUIRE(Run(db, {"inc", "x"}).exit_code == 0);
-  for (const char* command : {"list", "dump", "housekeep"}) {
+  for (const char* command : {"list", "dump", "housekeep", "check"}) {
     CAPTURE(command);
     CommandResult full = promsqlite::test::RunCommand(
         {"/bin/sh", "-c", "exec \"$0\" --db \"$1\" \"$2\" 2>&1 >/dev/full", Cli(), db, command});
@@ -659,4 +663,68 @@ TEST_CASE("updates by processes that each open the file alone flush nothing; --s
   CHECK(FlushesOf(db, {"inc", "jobs", "--label", "q=a"}, 5, {"PROMSQLITE_SYNCHRONOUS=full"}) >= 5);
   CHECK(FlushesOf(db, {"--synchronous", "normal", "inc", "jobs", "--label", "q=a"}, 5) == 0);
   CHECK(Contains(Dump(db), "jobs_total{q=\"a\"} 36\n"));
+}
+
+TEST_CASE("a row another program wrote wrongly: dump prints the rest exactly, names the row on stderr, exits 5; "
+          "check lists it and exits 5; check --repair says what it deletes, deletes exactly it, exits 0") {
+  for (const promsqlite::test::UnreadableCase& c : promsqlite::test::UnreadableCases()) {
+    if (!c.core) continue;
+    CAPTURE(c.name);
+    TempDir dir;
+    const std::string db = dir.File("m.db"), served = dir.File("served.db"), repaired = dir.File("repaired.db");
+    promsqlite::test::WriteSoundFile(db);
+    promsqlite::test::ExecSql(db, c.mistake);
+    promsqlite::test::WriteSoundFile(served);
+    if (!c.served_as.empty()) promsqlite::test::ExecSql(served, c.served_as);
+    promsqlite::test::WriteSoundFile(repaired);
+    if (!c.repaired_as.empty()) promsqlite::test::ExecSql(repaired, c.repaired_as);
+    const std::string row_line = c.row.table + "\t" + c.row.key + "\t" + c.row.family + "\t" + c.row.problem + "\n";
+
+    for (const char* format : {"text", "openmetrics", "protobuf"}) {
+      CAPTURE(format);
+      Streams dump = RunApart({Cli(), "--db", db, "dump", "--format", format});
+      CHECK(dump.exit_code == 5);
+      CHECK(dump.out == promsqlite::Reader(served).Render(promsqlite::ParseFormat(format)));
+      CHECK(dump.err == "promsqlite: left out 1 row of " + db +
+                            " that cannot be read (promsqlite check lists them, check --repair deletes them):\n"
+                            "promsqlite:   " + c.row.ToString() + "\n");
+    }
+    Streams list = RunApart({Cli(), "--db", db, "list"});
+    CHECK(list.exit_code == (c.row.table == "families" ? 5 : 0));
+
+    Streams check = RunApart({Cli(), "--db", db, "check"});
+    CHECK(check.exit_code == 5);
+    CHECK(check.out == "TABLE\tKEY\tFAMILY\tPROBLEM\n" + row_line);
+    CHECK(check.err == "promsqlite: 1 row in " + db + " cannot be read (promsqlite check --repair deletes it)\n");
+
+    Streams repair = RunApart({Cli(), "--db", db, "check", "--repair"});
+    CHECK(repair.exit_code == 0);
+    CHECK(repair.out == "deleting:\nTABLE\tKEY\tFAMILY\tPROBLEM\n" + row_line +
+                            "deleted 1 row (and the series of a family deleted, the buckets and exemplars of a series)\n");
+    CHECK(repair.err == "");
+    CHECK(promsqlite::test::RowsOf(db) == promsqlite::test::RowsOf(repaired));
+    Streams again = RunApart({Cli(), "--db", db, "check"});
+    CHECK(again.exit_code == 0);
+    CHECK(again.out == "no unreadable rows\n");
+    CHECK(Run(db, {"dump"}).exit_code == 0);
+  }
+}
+
+TEST_CASE("check --repair on a sound file deletes nothing and says so; a listing that cannot be written deletes nothing") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::test::WriteSoundFile(db);
+  const std::string before = promsqlite::test::DumpDatabase(db);
+  CommandResult r = Run(db, {"check", "--repair"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "no unreadable rows\n");
+  promsqlite::test::ExecSql(db, promsqlite::test::UnreadableCases().front().mistake);
+  const std::string broken = promsqlite::test::DumpDatabase(db);
+  CHECK(broken != before);
+  CommandResult full = promsqlite::test::RunCommand(
+      {"/bin/sh", "-c", "exec \"$0\" --db \"$1\" check --repair 2>&1 >/dev/full", Cli(), db});
+  CHECK(full.exit_code == 1);
+  CHECK(full.output == "promsqlite: cannot write to stdout: No space left on device\npromsqlite: " + db +
+                           ": nothing deleted (the rows could not be listed first)\n");
+  CHECK(promsqlite::test::DumpDatabase(db) == broken);
 }

@@ -233,8 +233,13 @@ TEST_CASE("exemplar rows another program wrote badly: a clear error for broken l
   CHECK_FALSE(Contains(om, " # {"));
   CHECK(test::CheckExposition(om, true).exit_code == 0);
   CHECK(reader.Snapshot().at(0).series.at(0).exemplars.empty());
-  // Labels that are not a tuple of names and values: the scrape fails, naming the file.
+  // Labels that are not a tuple of names and values: a strict read fails,
+  // naming the file and the row (tests/unreadable_rows_test.cc: a lenient
+  // one leaves the exemplar out).
   test::ExecSql(path, "INSERT INTO exemplars SELECT id, 0, X'61', 1, 2 FROM series LIMIT 1");
-  CHECK_THROWS_WITH_AS(reader.Render(Format::kOpenMetrics), (path + ": an exemplar has malformed labels").c_str(),
+  CHECK_THROWS_WITH_AS(reader.Render(Format::kOpenMetrics),
+                       (path + ": cannot read exemplars series_id=1 bucket=0 of family 'c': labels are not a tuple "
+                               "encoding of names and values (promsqlite check lists such rows)")
+                           .c_str(),
                        DatabaseError);
 }

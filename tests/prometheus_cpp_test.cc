@@ -187,6 +187,36 @@ TEST_CASE("an unreadable file collects nothing and reports through the callback;
   CHECK(families.empty());
 }
 
+TEST_CASE("a row another program wrote wrongly: with UnreadableRows::kSkip the rest is collected and the row reported "
+          "through the callback; by default the Collect fails") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  {
+    Registry registry(db);
+    auto jobs = BuildCounter().Name("jobs").LabelNames({"queue"}).Register(registry);
+    jobs.WithLabelValues({"a"}).Increment(2);
+    BuildGauge().Name("temperature").Register(registry).WithLabelValues({}).Set(21);
+  }
+  test::ExecSql(db, "INSERT INTO series (family_id, labels, value, created, updated) VALUES (1, x'63', 1, 0, 0)");
+  std::vector<std::string> errors;
+  ReaderOptions lenient;
+  lenient.unreadable_rows = UnreadableRows::kSkip;
+  FileCollectable file(db, [&](const std::string& e) { errors.push_back(e); }, lenient);
+  std::vector<prometheus::MetricFamily> families = file.Collect();
+  REQUIRE(families.size() == 2);
+  CHECK(families[0].name == "jobs_total");
+  REQUIRE(families[0].metric.size() == 1);
+  CHECK(families[0].metric[0].counter.value == 2);
+  CHECK(families[1].name == "temperature");
+  CHECK(errors == std::vector<std::string>{"promsqlite: " + db + ": left out 1 row that cannot be read (promsqlite "
+                                           "check lists them): series id=3 of family 'jobs': labels are not a tuple "
+                                           "encoding"});
+  errors.clear();
+  CHECK(FileCollectable(db, [&](const std::string& e) { errors.push_back(e); }).Collect().empty());
+  REQUIRE(errors.size() == 1);
+  CHECK(Contains(errors[0], "cannot read series id=3 of family 'jobs'"));
+}
+
 TEST_CASE("the conversion: names, types and label order as the text renderer shows them") {
   TempDir dir;
   const std::string db = dir.File("m.db");

@@ -168,6 +168,21 @@ struct Options {
   unsigned file_mode = 0;
 };
 
+// What a Reader does with a row of the file it cannot read (UnreadableRow:
+// written by another program, wrongly).
+enum class UnreadableRows {
+  // The read throws DatabaseError naming the file, the row and the problem
+  // (and `promsqlite check`, which lists such rows).
+  kFail,
+  // The read leaves out what the row makes unreadable and shows everything
+  // else: the row of an exemplar; the whole series for a series row or one
+  // of its bucket rows (a histogram without a bucket would be wrong, not
+  // just short); the whole family for its declaration. Each row left out is
+  // reported to the caller (Reader::Render's `skipped`, ...). For servers,
+  // as node_exporter's textfile collector serves the files it can read.
+  kSkip,
+};
+
 // How a Reader opens a file.
 struct ReaderOptions {
   // The time TTLs are judged against (Unix seconds). Default: empty, the
@@ -186,6 +201,11 @@ struct ReaderOptions {
   // promsqlite writers end within Options::checkpoint_busy_timeout_ms
   // (default 20) plus their disk writes. 0 or less: never wait. Default: 100.
   int checkpoint_wait_ms = 100;
+
+  // What a read does with a row it cannot read. Default:
+  // UnreadableRows::kFail (tests and tools see a broken file at once;
+  // promsqlite-server and `promsqlite dump` choose kSkip).
+  UnreadableRows unreadable_rows = UnreadableRows::kFail;
 };
 
 }  // namespace promsqlite

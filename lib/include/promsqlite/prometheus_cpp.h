@@ -53,8 +53,12 @@ class FileCollectable : public prometheus::Collectable {
   // empty and is read once a writer creates it. `on_error` is called (on
   // the collecting thread) when the file exists but cannot be read (not a
   // promsqlite file, corrupt, a newer schema, no permission); that
-  // Collect() then returns nothing. Default `on_error`: empty, which prints
-  // one line to stderr per failure.
+  // Collect() then returns nothing. With `options.unreadable_rows`
+  // UnreadableRows::kSkip, a row of the file that cannot be read leaves out
+  // only its part (see UnreadableRows), and `on_error` is called with a line
+  // that says how many rows and names the first; otherwise such a row fails
+  // the Collect() as above. Default `on_error`: empty, which prints one line
+  // to stderr per failure.
   explicit FileCollectable(std::string path, ErrorCallback on_error = nullptr,
                            ReaderOptions options = ReaderOptions());
   ~FileCollectable() override;

@@ -12,6 +12,7 @@
 #define PROMSQLITE_READER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
 #include "promsqlite/options.h"
+#include "promsqlite/unreadable_row.h"
 
 namespace promsqlite {
 
@@ -119,8 +121,17 @@ class Reader {
   // server's own metrics). Throws DatabaseError when the file exists but is
   // not a readable promsqlite file; the sink may have received part of the
   // output by then.
-  void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {});
-  std::string Render(Format format);
+  //
+  // Rows that cannot be read (UnreadableRow): with
+  // ReaderOptions::unreadable_rows kFail (the default), the first one met
+  // throws DatabaseError naming it; with kSkip, they are left out (with
+  // what goes with them: see UnreadableRows) and reported in `*skipped`
+  // when `skipped` is not null (cleared first). The same for every call
+  // below that takes `skipped`. No exposition ever holds part of a series,
+  // nor a family's header without its series.
+  void Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra = {},
+              SkippedRows* skipped = nullptr);
+  std::string Render(Format format, SkippedRows* skipped = nullptr);
 
   // The same exposition taken chunk by chunk, for callers that pull (an
   // HTTP server's response body) instead of being pushed to by a Sink.
@@ -141,6 +152,11 @@ class Reader {
     // false at the end. Throws DatabaseError when the file fails part way.
     bool Next(std::string* chunk);
 
+    // The rows left out so far (ReaderOptions::unreadable_rows kSkip);
+    // complete once the file has been read (when the extra families are
+    // made, and after Next() returned false).
+    const SkippedRows& skipped() const;
+
    private:
     friend class Reader;
     struct State;
@@ -149,19 +165,41 @@ class Reader {
   };
   std::unique_ptr<Rendering> StartRender(Format format, std::vector<MemoryFamily> extra = {});
 
+  // The same with the extra families made once the file has been read,
+  // from the rows this rendering left out (e.g. a server's metric of them):
+  // `make_extra` is called once, from Next(), on the calling thread. What it
+  // throws, Next() throws.
+  using ExtraFamilies = std::function<std::vector<MemoryFamily>(const SkippedRows& skipped)>;
+  std::unique_ptr<Rendering> StartRender(Format format, ExtraFamilies make_extra);
+
   // Snapshot() (below) of only the families whose stored names (counters
   // without "_total", infos without "_info") are in `names`; the other
   // families' series are not read. Unknown names are left out (an empty
   // list gives nothing). For bridges
   // that expose one family at a time (the Python package's metrics, each a
   // prometheus_client collector). Cost: one read transaction, plus a pass
-  // over the families' declarations.
-  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names);
+  // over the families' declarations. Unreadable rows: as for Render; only
+  // those of the named families count.
+  std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names,
+                                       SkippedRows* skipped = nullptr);
 
   FileStats Stats();
 
   // Every family in the file, sorted by name (empty for a missing file).
-  std::vector<FamilySummary> Families();
+  // Unreadable declarations: as for Render (a series count is a count of
+  // rows, read or not).
+  std::vector<FamilySummary> Families(SkippedRows* skipped = nullptr);
+
+  // Every row of the file that a read cannot read, whatever
+  // ReaderOptions::unreadable_rows says (that option does not apply here):
+  // declarations, then for each readable family its series rows, and for
+  // each readable series its bucket, native bucket and exemplar rows (rows
+  // that go with an unreadable one are not listed again). Unlike a read it
+  // looks at expired series and at dead processes' rows too. Empty for a
+  // sound or missing file. Throws DatabaseError when the file is not a
+  // readable promsqlite file at all. Cost: one read transaction over every
+  // row (a render's, plus the expired ones).
+  std::vector<UnreadableRow> Check();
 
   // The whole file as data rather than text, for bridges to other metric
   // libraries (promsqlite/prometheus_cpp.h): every family sorted by name,
@@ -171,8 +209,8 @@ class Reader {
   // with none. Empty for a missing file. Throws DatabaseError when the file
   // exists but is not a readable promsqlite file. Cost: one read
   // transaction; the whole file is held in memory (about 100 bytes plus the
-  // label values per series).
-  std::vector<FamilySnapshot> Snapshot();
+  // label values per series). Unreadable rows: as for Render.
+  std::vector<FamilySnapshot> Snapshot(SkippedRows* skipped = nullptr);
 
  private:
   std::string path_;

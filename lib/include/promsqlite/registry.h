@@ -17,14 +17,17 @@
 #define PROMSQLITE_REGISTRY_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/family.h"
 #include "promsqlite/housekeeping.h"
 #include "promsqlite/options.h"
+#include "promsqlite/unreadable_row.h"
 
 namespace promsqlite {
 
@@ -81,6 +84,18 @@ class Registry {
   // transactions. Also runs by itself every
   // Options::housekeeping_interval_ms in long-lived writers.
   HousekeepingReport Housekeep();
+
+  // Deletes every row of the file that readers cannot read (as
+  // Reader::Check() lists them), in one write transaction: a declaration
+  // with its family's series, a series with its bucket rows and exemplars,
+  // a bucket or exemplar row alone. `before_delete` (when set) is called
+  // inside that transaction with the rows found, before anything is
+  // deleted (to say what will go); what it throws rolls the transaction
+  // back and is rethrown. Returns the rows deleted; none (and no call) for
+  // a sound file. Cost: a Reader::Check() inside a write transaction, which
+  // other writers wait for.
+  std::vector<UnreadableRow> DeleteUnreadableRows(
+      const std::function<void(const std::vector<UnreadableRow>& rows)>& before_delete = {});
 
   // Renders everything in the file, including other processes' families,
   // from one consistent snapshot, with the pending updates of batched

@@ -1,6 +1,7 @@
 #include "promsqlite/reader.h"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "base/process_identity.h"
 #include "promsqlite/errors.h"
 #include "read/pending_overlay.h"
+#include "read/row_checks.h"
 #include "read/snapshot.h"
 #include "render/renderers.h"
 #include "store/database.h"
@@ -87,7 +89,19 @@ class SnapshotCollector : public detail::SnapshotVisitor {
   std::vector<FamilySnapshot>* out_;
 };
 
+// Where a read of `options` puts the rows it leaves out: null (fail on the
+// first) in kFail, else the caller's list, else `own` (left out unreported).
+SkippedRows* SkipInto(const ReaderOptions& options, SkippedRows* skipped, SkippedRows* own) {
+  if (options.unreadable_rows == UnreadableRows::kFail) return nullptr;
+  return skipped != nullptr ? skipped : own;
+}
+
 }  // namespace
+
+std::string UnreadableRow::ToString() const {
+  if (table == "families") return "family '" + family + "' (families " + key + "): " + problem;
+  return table + " " + key + " of family '" + family + "': " + problem;
+}
 
 Reader::Reader(std::string path, ReaderOptions options)
     : path_(std::move(path)), options_(options), lock_(std::make_unique<Lock>()) {}
@@ -141,19 +155,23 @@ static bool WithOpenConnection(const std::string& path, const ReaderOptions& opt
   return true;
 }
 
-void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra) {
+void Reader::Render(Format format, const Sink& sink, const std::vector<MemoryFamily>& extra,
+                    SkippedRows* skipped) {
   std::lock_guard<std::mutex> lock(lock_->mu);
+  if (skipped) skipped->clear();
+  SkippedRows own;
   bool rendered = WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
-    detail::RenderDatabase(c.Db(), path_, detail::NowSeconds(options_.clock), format, sink, &extra, &c.regions);
+    detail::RenderDatabase(c.Db(), path_, detail::NowSeconds(options_.clock), format, sink, &extra, &c.regions,
+                           SkipInto(options_, skipped, &own));
   });
   if (!rendered) detail::RenderMemory(format, sink, &extra);
 }
 
 struct Reader::Rendering::State {
-  State(Reader* owner, Format format, std::vector<MemoryFamily> families)
+  State(Reader* owner, Format format, ExtraFamilies make)
       : reader(owner),
         lock(owner->lock_->mu),
-        extra(std::move(families)),
+        make_extra(std::move(make)),
         sink([this](std::string_view chunk) {
           if (!chunk.empty()) pending.emplace_back(chunk);
         }),
@@ -161,7 +179,8 @@ struct Reader::Rendering::State {
 
   Reader* reader;
   std::unique_lock<std::mutex> lock;  // the Reader's: held while this lives
-  std::vector<MemoryFamily> extra;
+  ExtraFamilies make_extra;           // called once the file is read
+  SkippedRows skipped;
   std::deque<std::string> pending;  // chunks the renderer has written
   Sink sink;                        // the renderer keeps a reference to it
   std::unique_ptr<detail::SnapshotVisitor> renderer;
@@ -190,9 +209,10 @@ bool Reader::Rendering::Next(std::string* chunk) {
         throw;
       }
     } else if (s.stage == State::kExtra) {
-      detail::VisitMemoryFamilies(s.extra, *s.renderer);
+      s.stage = State::kDone;  // whatever make_extra does, it is called once
+      detail::VisitMemoryFamilies(s.make_extra ? s.make_extra(s.skipped) : std::vector<MemoryFamily>(),
+                                  *s.renderer);
       s.renderer->End();
-      s.stage = State::kDone;
     } else {
       return false;
     }
@@ -202,31 +222,43 @@ bool Reader::Rendering::Next(std::string* chunk) {
   return true;
 }
 
+const SkippedRows& Reader::Rendering::skipped() const { return state_->skipped; }
+
 std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, std::vector<MemoryFamily> extra) {
-  auto state = std::make_unique<Rendering::State>(this, format, std::move(extra));
+  auto families = std::make_shared<std::vector<MemoryFamily>>(std::move(extra));
+  return StartRender(format, [families](const SkippedRows&) { return std::move(*families); });
+}
+
+std::unique_ptr<Reader::Rendering> Reader::StartRender(Format format, ExtraFamilies make_extra) {
+  auto state = std::make_unique<Rendering::State>(this, format, std::move(make_extra));
   WithOpenConnection(
       path_, options_, connection_,
       [&](detail::ReadConnection& c) {
         state->cursor = std::make_unique<detail::SnapshotCursor>(c.Db(), path_, detail::NowSeconds(options_.clock),
-                                                                 nullptr, &c.regions);
+                                                                 nullptr, &c.regions,
+                                                                 SkipInto(options_, &state->skipped, nullptr));
       },
       /*streamed=*/true);
   return std::unique_ptr<Rendering>(new Rendering(std::move(state)));
 }
 
-std::string Reader::Render(Format format) {
+std::string Reader::Render(Format format, SkippedRows* skipped) {
   std::string out;
-  Render(format, [&](std::string_view chunk) { out.append(chunk); });
+  Render(format, [&](std::string_view chunk) { out.append(chunk); }, {}, skipped);
   return out;
 }
 
-std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& names) {
+std::vector<FamilySnapshot> Reader::Snapshot(const std::vector<std::string>& names,
+                                             SkippedRows* skipped) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
+  SkippedRows own;
+  if (skipped) skipped->clear();
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions);
+    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, &names, &c.regions,
+                         SkipInto(options_, skipped, &own));
   });
   return out;
 }
@@ -242,21 +274,42 @@ FileStats Reader::Stats() {
   return stats;
 }
 
-std::vector<FamilySummary> Reader::Families() {
+std::vector<FamilySummary> Reader::Families(SkippedRows* skipped) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySummary> out;
-  WithOpenConnection(path_, options_, connection_,
-                     [&](detail::ReadConnection& c) { out = detail::ListFamilies(c.Db(), path_); });
+  SkippedRows own;
+  if (skipped) skipped->clear();
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
+    out = detail::ListFamilies(c.Db(), path_, SkipInto(options_, skipped, &own));
+  });
   return out;
 }
 
-std::vector<FamilySnapshot> Reader::Snapshot() {
+std::vector<UnreadableRow> Reader::Check() {
+  std::lock_guard<std::mutex> lock(lock_->mu);
+  std::vector<UnreadableRow> out;
+  WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
+    std::vector<detail::FoundRow> found = detail::GuardSqlite(path_, "cannot check", [&] {
+      SQLite::Transaction snapshot(c.Db());  // BEGIN (deferred): one read snapshot
+      std::vector<detail::FoundRow> rows = detail::FindUnreadableRows(c.Db(), path_);
+      snapshot.commit();
+      return rows;
+    });
+    for (detail::FoundRow& f : found) out.push_back(std::move(f.row));
+  });
+  return out;
+}
+
+std::vector<FamilySnapshot> Reader::Snapshot(SkippedRows* skipped) {
   std::lock_guard<std::mutex> lock(lock_->mu);
   std::vector<FamilySnapshot> out;
+  SkippedRows own;
+  if (skipped) skipped->clear();
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     out.clear();
     SnapshotCollector collector(&out);
-    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions);
+    detail::ReadSnapshot(c.Db(), path_, detail::NowSeconds(options_.clock), collector, nullptr, &c.regions,
+                         SkipInto(options_, skipped, &own));
   });
   return out;
 }

@@ -4,6 +4,8 @@
 #include "base/tuple_codec.h"
 #include "declare/validate.h"
 #include "promsqlite/errors.h"
+#include "read/row_checks.h"
+#include "store/repair.h"
 #include "write/writer.h"
 
 namespace promsqlite {
@@ -55,6 +57,26 @@ void Registry::Wipe() {
 }
 
 HousekeepingReport Registry::Housekeep() { return writer_->store().Housekeep(); }
+
+std::vector<UnreadableRow> Registry::DeleteUnreadableRows(
+    const std::function<void(const std::vector<UnreadableRow>& rows)>& before_delete) {
+  std::vector<UnreadableRow> rows;
+  detail::Store& store = writer_->store();
+  store.WriteTransaction("cannot delete unreadable rows", [&](SQLite::Database& db) {
+    // Found again inside the transaction: what is deleted is what is found.
+    std::vector<detail::FoundRow> found = detail::FindUnreadableRows(db, store.path());
+    rows.clear();
+    std::vector<detail::RowRef> refs;
+    for (detail::FoundRow& f : found) {
+      rows.push_back(std::move(f.row));
+      refs.push_back(std::move(f.ref));
+    }
+    if (rows.empty()) return;
+    if (before_delete) before_delete(rows);
+    detail::DeleteRows(db, refs);
+  });
+  return rows;
+}
 
 void Registry::Render(Format format, const Sink& sink) const {
   writer_->store().WithConnection(

@@ -6,9 +6,10 @@
 namespace promsqlite::detail {
 
 void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra, RegionCache* regions) {
+                    const std::vector<MemoryFamily>* extra, RegionCache* regions,
+                    SkippedRows* skipped) {
   auto renderer = MakeRenderer(format, sink);
-  ReadSnapshot(db, path, now, *renderer, nullptr, regions);
+  ReadSnapshot(db, path, now, *renderer, nullptr, regions, skipped);
   if (extra) VisitMemoryFamilies(*extra, *renderer);
   renderer->End();
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "promsqlite/exposition.h"
+#include "promsqlite/unreadable_row.h"
 
 namespace SQLite {
 class Database;
@@ -18,8 +19,10 @@ class RegionCache;
 
 // Renders one snapshot of `db` as of `now` (for TTLs) in `format`, then
 // `extra` (may be null). `regions`: the caller's RegionCache (may be null).
+// `skipped`: as for ReadSnapshot (null: fail on an unreadable row).
 void RenderDatabase(SQLite::Database& db, const std::string& path, double now, Format format, const Sink& sink,
-                    const std::vector<MemoryFamily>* extra, RegionCache* regions = nullptr);
+                    const std::vector<MemoryFamily>* extra, RegionCache* regions = nullptr,
+                    SkippedRows* skipped = nullptr);
 
 // Renders only `extra` (may be null), e.g. for a file that does not exist
 // yet: nothing but "# EOF" in OpenMetrics.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "promsqlite/errors.h"
@@ -113,7 +114,20 @@ std::vector<prometheus::MetricFamily> FileCollectable::Collect() const {
   std::string message;
   try {
     try {
-      return ToMetricFamilies(reader_->Snapshot());
+      SkippedRows skipped;
+      std::vector<prometheus::MetricFamily> families = ToMetricFamilies(reader_->Snapshot(&skipped));
+      if (skipped.empty()) return families;
+      // ReaderOptions::unreadable_rows kSkip: the rest is collected, and
+      // what was left out said as a failure is.
+      message = "promsqlite: " + reader_->path() + ": left out " + std::to_string(skipped.total()) +
+                (skipped.total() == 1 ? " row" : " rows") + " that cannot be read (promsqlite check lists them)";
+      for (size_t i = 0; i < skipped.listed.size() && i < 3; ++i) message += (i ? "; " : ": ") + skipped.listed[i].ToString();
+      try {
+        if (on_error_) on_error_(message);
+        else std::fprintf(stderr, "%s\n", message.c_str());
+      } catch (...) {
+      }
+      return families;
     } catch (const DatabaseError& e) {
       message = std::string("promsqlite: ") + e.what();  // names the file
     } catch (const std::exception& e) {

@@ -3,12 +3,12 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <optional>
-#include <tuple>
 #include <unordered_map>
 
 #include "base/process_identity.h"
@@ -16,8 +16,10 @@
 #include "declare/native_histogram.h"
 #include "declare/validate.h"
 #include "read/pending_overlay.h"
+#include "read/row_checks.h"
 #include "promsqlite/errors.h"
 #include "store/database.h"
+#include "store/raw_query.h"
 #include "store/schema.h"
 #include "store/sql.h"
 #include "store/sql_rows.h"
@@ -80,51 +82,6 @@ class GaugeFold {
   double value_ = 0, updated_ = 0, created_ = 0;
 };
 
-// Whether an exemplar's labels (name, value, ...) may be shown: what the
-// writers' check (ValidateExemplar) lets into the file. Another program may
-// have written one over OpenMetrics' 128 characters, which the official
-// parser rejects with the whole exposition: such an exemplar is left out.
-bool ExemplarShowable(const std::vector<std::string>& elements) {
-  size_t characters = 0;
-  for (size_t i = 0; i < elements.size(); ++i) {
-    const std::string& text = elements[i];
-    if (i % 2 == 0 && (!IsValidLabelName(text) || text.compare(0, 2, "__") == 0)) return false;
-    if (!IsValidUtf8(text)) return false;
-    for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // lead bytes
-  }
-  return characters <= kMaxExemplarCharacters;
-}
-
-// Every exemplar of the file by series id, each list sorted by bucket.
-// Read at once: most files hold none or few, and one query per series
-// would cost every scrape more than the exemplars are worth.
-std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::Database& db, const std::string& path,
-                                                                       int version) {
-  std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
-  const char* select = sql::SelectExemplars(version);
-  if (select == nullptr) return exemplars;
-  SQLite::Statement query(db, select);
-  std::vector<std::string> elements;
-  while (query.executeStep()) {
-    ExemplarRecord e;
-    e.bucket = query.getColumn(1).getInt64();
-    if (e.bucket < 0) continue;  // no bucket of ours (another program's row)
-    SQLite::Column labels = query.getColumn(2);
-    std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-    if (!DecodeTuple(blob, &elements) || elements.size() % 2 != 0)
-      throw DatabaseError(path + ": an exemplar has malformed labels");
-    if (!ExemplarShowable(elements)) continue;
-    for (size_t i = 0; i < elements.size(); i += 2) {
-      e.names.push_back(std::move(elements[i]));
-      e.values.push_back(std::move(elements[i + 1]));
-    }
-    e.value = query.getColumn(3).getDouble();
-    e.timestamp = query.getColumn(4).getDouble();
-    exemplars[query.getColumn(0).getInt64()].push_back(std::move(e));
-  }
-  return exemplars;
-}
-
 }  // namespace
 
 // Snapshots taken at most while regions flush under them; the last one is
@@ -132,16 +89,33 @@ std::unordered_map<int64_t, std::vector<ExemplarRecord>> LoadExemplars(SQLite::D
 constexpr int kSnapshotAttempts = 20;
 
 struct SnapshotCursor::State {
-  State(SQLite::Database& database, const std::string& file, double at, const std::vector<std::string>* names)
-      : db(database), path(file), now(at), only(names), snapshot(db) {}  // BEGIN (deferred): one read snapshot
+  State(SQLite::Database& database, const std::string& file, double at, const std::vector<std::string>* names,
+        SkippedRows* left_out)
+      : db(database), path(file), now(at), only(names), skipped(left_out), snapshot(db) {}  // BEGIN (deferred)
+
+  // A row that cannot be read: reported when the reader skips such rows,
+  // else the read fails here.
+  void Skip(const RowRef& ref, std::string_view problem) {
+    LeaveOut(ref, family.spec.name, problem, path, skipped);
+  }
+
+  static constexpr int kLabelsColumn = sql::SeriesColumn("labels");
 
   // Hands the visitor the next family or series; false at the end.
   bool Step(SnapshotVisitor& visitor) {
     while (!done) {
       if (in_family) {
-        if (!row_ready && !rows_done) {
-          if (series->executeStep()) row_ready = true;
-          else rows_done = true;
+        while (!row_ready && !rows_done) {
+          if (!series->Step()) {
+            rows_done = true;
+          } else if (pending == nullptr || sqlite3_value_type(series->Value(kLabelsColumn)) == SQLITE_BLOB) {
+            row_ready = true;
+          } else {
+            // Left out before the merge below, which needs the label order
+            // of BLOBs (SQLite sorts other types before them).
+            Skip(RowRef{RowRef::kSeries, sqlite3_value_int64(series->Value(sql::SeriesColumn("id")))},
+                 ColumnProblem(ReadStoredValue(series->Value(kLabelsColumn)), sql::kSeriesColumns[kLabelsColumn]));
+          }
         }
         // Pending series of the regions (docs/pending-regions.md), merged
         // in label order: those without a row go before the next row.
@@ -163,17 +137,21 @@ struct SnapshotCursor::State {
         in_family = false;
         const bool emitted = folded && EmitFold(visitor);
         group_labels.clear();
-        series->reset();
+        series->Reset();
         if (emitted) return true;
         continue;
       }
-      if (!families->executeStep()) {
+      if (!families->Step()) {
         snapshot.commit();
         done = true;
         break;
       }
-      std::tie(family.id, family.spec) = ReadFamily(*families, path);
+      const std::string problem = ReadFamilyRowChecked(*families, &family);
       if (only && std::find(only->begin(), only->end(), family.spec.name) == only->end()) continue;
+      if (!problem.empty()) {
+        Skip(RowRef{RowRef::kFamilies, family.id}, problem);  // with its series
+        continue;
+      }
       const FamilySpec& spec = family.spec;
       label_count = spec.label_names.size();
       histogram = spec.type == MetricType::kHistogram;
@@ -189,9 +167,7 @@ struct SnapshotCursor::State {
       pending = overlay && mode == GaugeMode::kShared && !native ? overlay->Family(spec.name) : nullptr;
       if (pending != nullptr) next_pending = pending->begin();
       row_ready = rows_done = false;
-      SeriesRow of_family;
-      of_family.family_id = family.id;
-      series->Bind(of_family);
+      series->Bind(":family_id", family.id);
       in_family = true;
       visitor.Family(family);
       return true;
@@ -202,8 +178,8 @@ struct SnapshotCursor::State {
   // Emits the tuple the fold holds, if any; true when it did.
   bool EmitFold(SnapshotVisitor& visitor) {
     if (fold->empty()) return false;
-    if (!DecodeTuple(group_labels, &record.label_values) || record.label_values.size() != label_count)
-      throw DatabaseError(path + ": a series of '" + family.spec.name + "' has malformed labels");
+    // Each row folded had these labels, and they decoded (Row).
+    DecodeTuple(group_labels, &record.label_values);
     fold->Emit(&record);
     record.exemplars.clear();
     visitor.Series(family, record);
@@ -211,10 +187,7 @@ struct SnapshotCursor::State {
   }
 
   // The labels blob of the current row of `series`.
-  std::string_view RowLabels() {
-    SQLite::Column labels = series->getColumn(sql::SeriesColumn("labels"));
-    return std::string_view(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-  }
+  std::string_view RowLabels() { return BytesOf(series->Value(kLabelsColumn)); }
 
   // Whether a region's entry fits the family as it is now.
   bool Fits(const PendingOverlay::Entry& entry) const {
@@ -247,7 +220,7 @@ struct SnapshotCursor::State {
 
   // The current row of `series` with `add`'s pending updates (may be null);
   // true when it reached the visitor (rows of expired series, dead writers
-  // and folded tuples do not, or later).
+  // and folded tuples do not, or later; rows that cannot be read never).
   bool Row(SnapshotVisitor& visitor, const PendingOverlay::Entry* add) {
     using sql::SeriesColumn;
     constexpr int kId = SeriesColumn("id"), kLabels = SeriesColumn("labels"), kValue = SeriesColumn("value"),
@@ -255,16 +228,21 @@ struct SnapshotCursor::State {
                   kUpdated = SeriesColumn("updated"), kWriterId = SeriesColumn("writer_id"),
                   kNativeSchema = SeriesColumn("native_schema");
     const FamilySpec& spec = family.spec;
-    SQLite::Statement& row = *series;
+    const RawQuery& row = *series;
+    // Each value once, its type checked before it is read.
+    sqlite3_value* values[std::size(sql::kSeriesColumns)];
+    int types[std::size(sql::kSeriesColumns)];
+    ReadSeriesValues(row, spec, values, types);
+    const int64_t id = sqlite3_value_int64(values[kId]);
     if (add != nullptr && !Fits(*add)) add = nullptr;
-    // TTL. A series with updates pending in a region is not expired: its
-    // flush will stamp it (housekeeping spares it too).
-    if (row.getColumn(kUpdated).getDouble() < expired_before && add == nullptr) return false;
-    SQLite::Column value_column = row.getColumn(kValue);
-    const double value = value_column.isNull() ? std::nan("") : value_column.getDouble();
-    SQLite::Column labels = row.getColumn(kLabels);
-    std::string_view blob(static_cast<const char*>(labels.getBlob()), static_cast<size_t>(labels.getBytes()));
-    const int64_t writer_id = row.getColumn(kWriterId).getInt64();
+    // Rows not shown anyway are not judged (nor reported): those of expired
+    // series and, in live modes, of dead writers. TTL: a series with updates
+    // pending in a region is not expired: its flush will stamp it
+    // (housekeeping spares it too).
+    const bool updated_is_number = types[kUpdated] == SQLITE_FLOAT || types[kUpdated] == SQLITE_INTEGER;
+    const double updated = updated_is_number ? sqlite3_value_double(values[kUpdated]) : 0;
+    if (updated_is_number && updated < expired_before && add == nullptr) return false;
+    const int64_t writer_id = types[kWriterId] == SQLITE_INTEGER ? sqlite3_value_int64(values[kWriterId]) : 0;
     const WriterState* writer = nullptr;
     if (mode != GaugeMode::kShared && writer_id != 0) {
       // Loaded at the first row that needs them: telling whether a writer
@@ -275,61 +253,91 @@ struct SnapshotCursor::State {
       if (it != writers->end()) writer = &it->second;
       if (IsLive(mode) && (writer == nullptr || !writer->alive)) return false;
     }
+    const std::string_view blob = types[kLabels] == SQLITE_BLOB ? BytesOf(values[kLabels]) : std::string_view();
+    {
+      // Labels decoded into the record (folded rows: into a scratch list,
+      // their tuple is decoded again when the fold is emitted).
+      std::string problem;
+      if (!SeriesColumnsFit(types) || native) problem = SeriesColumnsProblem(values);
+      if (problem.empty()) problem = DecodeSeriesLabels(blob, spec.label_names, label_count, folded ? &scratch : &record.label_values);
+      if (!problem.empty()) {
+        Skip(RowRef{RowRef::kSeries, id}, problem);
+        return false;
+      }
+    }
+    const double value = types[kValue] == SQLITE_NULL ? std::nan("") : sqlite3_value_double(values[kValue]);
     if (folded) {
       bool emitted = false;
       if (blob != group_labels) {
         emitted = EmitFold(visitor);
         group_labels.assign(blob);
       }
-      fold->Add(value, row.getColumn(kUpdated).getDouble(), row.getColumn(kCreated).getDouble());
+      fold->Add(value, updated, sqlite3_value_double(values[kCreated]));
       return emitted;
     }
-    if (!DecodeTuple(blob, &record.label_values) || record.label_values.size() != label_count)
-      throw DatabaseError(path + ": a series of '" + spec.name + "' has malformed labels");
     if (per_pid) record.label_values.push_back(std::to_string(writer ? writer->pid : 0));
     record.value = value;
-    record.count = row.getColumn(kCount).getInt64();
-    record.created = row.getColumn(kCreated).getDouble();
+    record.count = sqlite3_value_int64(values[kCount]);
+    record.created = sqlite3_value_double(values[kCreated]);
     record.bucket_counts.assign(histogram ? spec.buckets.size() : 0, 0);
     record.exemplars.clear();
-    if (!exemplars.empty() && (histogram || spec.type == MetricType::kCounter)) {
-      auto found = exemplars.find(row.getColumn(kId).getInt64());
-      // Only buckets the series has (another program may have written others).
-      const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
-      if (found != exemplars.end())
-        for (const ExemplarRecord& e : found->second)
-          if (e.bucket <= last_bucket) record.exemplars.push_back(e);
-    }
-    if (histogram) {
-      buckets->Bind(BucketRow{row.getColumn(kId).getInt64(), 0, 0});
-      while (buckets->executeStep()) {
-        int64_t b = buckets->getColumn(0).getInt64();
-        if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size())
-          record.bucket_counts[b] = buckets->getColumn(1).getInt64();
+    if (histogram || spec.type == MetricType::kCounter) {
+      if (!exemplars.good.empty()) {
+        auto found = exemplars.good.find(id);
+        // Only buckets the series has (another program may have written others).
+        const int64_t last_bucket = histogram ? static_cast<int64_t>(spec.buckets.size()) : 0;
+        if (found != exemplars.good.end())
+          for (const ExemplarRecord& e : found->second)
+            if (e.bucket <= last_bucket) record.exemplars.push_back(e);
       }
-      buckets->reset();
+      if (!exemplars.bad.empty()) {  // left out; the series is shown without them
+        auto found = exemplars.bad.find(id);
+        if (found != exemplars.bad.end())
+          for (const BadExemplar& e : found->second)
+            if (ExemplarShown(e.bucket, spec)) Skip(RowRef{RowRef::kExemplars, id, {}, e.bucket}, e.problem);
+      }
+    }
+    // A bucket row that cannot be read leaves its series out (each such row
+    // reported): a histogram without one of its buckets would be wrong.
+    bool readable = true;
+    if (histogram) {
+      buckets->Bind(":series_id", id);
+      int64_t b, count;
+      while (buckets->Step()) {
+        if (std::string problem = ReadBucketRow(*buckets, &b, &count); !problem.empty()) {
+          Skip(RowRef{RowRef::kBucketCounts, id, {}, ReadStoredValue(buckets->Value(0))}, problem);
+          readable = false;
+        } else if (b >= 0 && static_cast<size_t>(b) < record.bucket_counts.size()) {
+          record.bucket_counts[b] = count;
+        }
+      }
     }
     if (native && native_buckets) {
       NativeBuckets& nb = record.native;
-      SQLite::Column schema = row.getColumn(kNativeSchema);
-      nb.schema = schema.isNull() ? family_schema : schema.getInt();
+      nb.schema = types[kNativeSchema] == SQLITE_NULL ? family_schema
+                                                      : static_cast<int32_t>(sqlite3_value_int64(values[kNativeSchema]));
       nb.zero_count = 0;
       nb.positive.clear();
       nb.negative.clear();
-      NativeBucketRow of_series;
-      of_series.series_id = row.getColumn(kId).getInt64();
-      native_buckets->Bind(of_series);
-      while (native_buckets->executeStep()) {
-        int sign = native_buckets->getColumn(0).getInt();
-        int32_t index = native_buckets->getColumn(1).getInt();
-        int64_t count = native_buckets->getColumn(2).getInt64();
+      native_buckets->Bind(":series_id", id);
+      int sign;
+      int32_t index;
+      int64_t count;
+      while (native_buckets->Step()) {
+        if (std::string problem = ReadNativeBucketRow(*native_buckets, &sign, &index, &count); !problem.empty()) {
+          Skip(RowRef{RowRef::kNativeBuckets, id, ReadStoredValue(native_buckets->Value(0)),
+                      ReadStoredValue(native_buckets->Value(1))},
+               problem);
+          readable = false;
+          continue;
+        }
         if (count == 0) continue;
         if (sign == 0) nb.zero_count += count;
         else if (sign > 0) nb.positive.emplace_back(index, count);
         else nb.negative.emplace_back(index, count);
       }
-      native_buckets->reset();
     }
+    if (!readable) return false;
     if (add != nullptr) AddPending(add->cell, &record);
     visitor.Series(family, record);
     return true;
@@ -339,14 +347,18 @@ struct SnapshotCursor::State {
   const std::string path;
   const double now;
   const std::vector<std::string>* only;
+  SkippedRows* const skipped;  // null: fail on a row that cannot be read
   SQLite::Transaction snapshot;  // before the statements: they are finalized first
   int version = 0;
   std::optional<std::unordered_map<int64_t, WriterState>> writers;  // when a row needs them
-  std::unordered_map<int64_t, std::vector<ExemplarRecord>> exemplars;
-  std::optional<SQLite::Statement> families;
-  std::optional<RowStatement<SeriesRow>> series;
-  std::optional<RowStatement<BucketRow>> buckets;
-  std::optional<RowStatement<NativeBucketRow>> native_buckets;  // files of version 3 and later
+  ExemplarIndex exemplars;
+  std::vector<std::string> scratch;  // the labels of a folded row
+  std::optional<RawQuery> families;
+  // Read through SQLite's C API (store/raw_query.h): every series and bucket
+  // row of the file passes here.
+  std::optional<RawQuery> series;
+  std::optional<RawQuery> buckets;
+  std::optional<RawQuery> native_buckets;  // files of version 3 and later
   bool done = false, in_family = false;
   // The current family.
   FamilyRecord family;
@@ -367,14 +379,15 @@ struct SnapshotCursor::State {
 };
 
 SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
-                               const std::vector<std::string>* only, RegionCache* regions) {
+                               const std::vector<std::string>* only, RegionCache* regions,
+                               SkippedRows* skipped) {
   GuardSqlite(path, "cannot read", [&] {
     std::unique_ptr<State> state;
     for (int attempt = 1;; ++attempt) {
       // The regions are listed and opened before the snapshot is taken
       // (read/pending_overlay.h says why).
       PendingOverlay overlay(path, regions);
-      state = std::make_unique<State>(db, path, now, only);
+      state = std::make_unique<State>(db, path, now, only, skipped);
       state->version = CheckSchemaReadable(db, path);
       if (state->version == 0 || overlay.Load(db, state->version) || attempt == kSnapshotAttempts) {
         if (!overlay.empty()) state->overlay.emplace(std::move(overlay));
@@ -386,7 +399,7 @@ SnapshotCursor::SnapshotCursor(SQLite::Database& db, const std::string& path, do
       state->snapshot.commit();
       state->done = true;
     } else {
-      state->exemplars = LoadExemplars(db, path, state->version);
+      state->exemplars = LoadExemplars(db, state->version);
       state->families.emplace(db, sql::SelectFamilies(state->version));
       state->series.emplace(db, sql::SelectSeriesOfFamily(state->version));
       state->buckets.emplace(db, sql::kSelectBuckets);
@@ -405,8 +418,8 @@ bool SnapshotCursor::Step(SnapshotVisitor& visitor) {
 }
 
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
-                  const std::vector<std::string>* only, RegionCache* regions) {
-  SnapshotCursor cursor(db, path, now, only, regions);
+                  const std::vector<std::string>* only, RegionCache* regions, SkippedRows* skipped) {
+  SnapshotCursor cursor(db, path, now, only, regions, skipped);
   while (cursor.Step(visitor)) {
   }
 }
@@ -437,17 +450,23 @@ void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisi
   }
 }
 
-std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path) {
+std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path,
+                                        SkippedRows* skipped) {
   std::vector<FamilySummary> out;
   GuardSqlite(path, "cannot read", [&] {
     SQLite::Transaction snapshot(db);
     const int version = CheckSchemaReadable(db, path);
     if (version == 0) return;
-    SQLite::Statement families(db, sql::SelectFamiliesWithSeriesCounts(version));
-    while (families.executeStep()) {
+    RawQuery families(db, sql::SelectFamiliesWithSeriesCounts(version));
+    FamilyRecord family;
+    while (families.Step()) {
+      if (std::string problem = ReadFamilyRowChecked(families, &family); !problem.empty()) {
+        LeaveOut(RowRef{RowRef::kFamilies, family.id}, family.spec.name, problem, path, skipped);
+        continue;
+      }
       FamilySummary summary;
-      summary.spec = ReadFamily(families, path).second;
-      summary.series = families.getColumn(sql::kFamilyColumnCount).getInt64();
+      summary.spec = std::move(family.spec);
+      summary.series = sqlite3_value_int64(families.Value(sql::kFamilyColumnCount));
       out.push_back(std::move(summary));
     }
     snapshot.commit();

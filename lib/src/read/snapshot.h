@@ -29,9 +29,15 @@ class RegionCache;
 // DatabaseError naming `path`. `only` (when not null): the stored names of
 // the families to visit; the others are skipped without reading a series.
 // `regions` (when not null): the reader's RegionCache of pending regions
-// (read/pending_overlay.h), kept from one snapshot to the next.
+// (read/pending_overlay.h), kept from one snapshot to the next. `skipped`
+// (when not null): rows that cannot be read (read/row_checks.h) are left
+// out, with what goes with them (UnreadableRows::kSkip says what), and
+// reported there; when null, the first one throws DatabaseError. Either
+// way the visitor never sees part of a series, nor a family whose
+// declaration cannot be read.
 void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, SnapshotVisitor& visitor,
-                  const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr);
+                  const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr,
+                  SkippedRows* skipped = nullptr);
 
 // The same walk a step at a time, for readers that pull (a server's
 // response body, chunk by chunk): the constructor opens the read
@@ -43,7 +49,8 @@ void ReadSnapshot(SQLite::Database& db, const std::string& path, double now, Sna
 class SnapshotCursor {
  public:
   SnapshotCursor(SQLite::Database& db, const std::string& path, double now,
-                 const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr);
+                 const std::vector<std::string>* only = nullptr, RegionCache* regions = nullptr,
+                 SkippedRows* skipped = nullptr);
   ~SnapshotCursor();
   SnapshotCursor(const SnapshotCursor&) = delete;
   SnapshotCursor& operator=(const SnapshotCursor&) = delete;
@@ -59,7 +66,8 @@ class SnapshotCursor {
 void VisitMemoryFamilies(const std::vector<MemoryFamily>& families, SnapshotVisitor& visitor);
 
 // Every family with its series count, sorted by name.
-std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path);
+std::vector<FamilySummary> ListFamilies(SQLite::Database& db, const std::string& path,
+                                        SkippedRows* skipped = nullptr);
 
 // Family and series counts, read from one snapshot.
 void CountRows(SQLite::Database& db, const std::string& path, int64_t* families, int64_t* series);

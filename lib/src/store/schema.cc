@@ -80,10 +80,19 @@ FamilyRow EncodeFamily(const FamilySpec& spec) {
 }
 
 FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path) {
-  auto corrupt = [&](const std::string& what) {
-    return DatabaseError(path + ": family '" + row.name + "' has a malformed " + what);
-  };
+  std::string problem;
+  FamilySpec spec = DecodeFamily(row, &problem);
+  if (!problem.empty()) throw DatabaseError(path + ": family '" + row.name + "' has a malformed " + problem);
+  return spec;
+}
+
+FamilySpec DecodeFamily(const FamilyRow& row, std::string* problem) {
   FamilySpec spec;
+  auto corrupt = [&](const std::string& what) {
+    *problem = what;
+    return spec;
+  };
+  problem->clear();
   spec.name = row.name;
   spec.help = row.help;
   spec.unit = row.unit;
@@ -94,7 +103,7 @@ FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path) {
   for (MetricType t : kTypes) {
     if (row.type == MetricTypeName(t)) { spec.type = t; known = true; }
   }
-  if (!known) throw corrupt("type \"" + row.type + "\"");
+  if (!known) return corrupt("type \"" + row.type + "\"");
   auto split = [](const std::string& s) {
     std::vector<std::string> parts;
     if (s.empty()) return parts;
@@ -107,10 +116,10 @@ FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path) {
   spec.label_names = split(row.label_names);
   for (const std::string& bound : split(row.buckets)) {
     double value;
-    if (!ParseFloat(bound, &value)) throw corrupt("bucket bound \"" + bound + "\"");
+    if (!ParseFloat(bound, &value)) return corrupt("bucket bound \"" + bound + "\"");
     spec.buckets.push_back(value);
   }
-  if (!DecodeTuple(row.states, &spec.states)) throw corrupt("state list");
+  if (!DecodeTuple(row.states, &spec.states)) return corrupt("state list");
   static constexpr GaugeMode kModes[] = {
       GaugeMode::kShared, GaugeMode::kAll,        GaugeMode::kLiveAll,       GaugeMode::kSum,
       GaugeMode::kLiveSum, GaugeMode::kMax,       GaugeMode::kLiveMax,       GaugeMode::kMin,
@@ -119,13 +128,13 @@ FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path) {
   for (GaugeMode m : kModes) {
     if (row.gauge_mode == GaugeModeName(m)) { spec.gauge_mode = m; known = true; }
   }
-  if (!known) throw corrupt("gauge mode \"" + row.gauge_mode + "\"");
+  if (!known) return corrupt("gauge mode \"" + row.gauge_mode + "\"");
   spec.ttl_seconds = row.ttl_seconds;
   if (row.native_schema) {
     const int64_t schema = *row.native_schema;
     if (schema < kMinNativeSchema || schema > kMaxNativeSchema || row.native_max_buckets < 1 ||
         row.native_max_buckets > INT32_MAX || !(row.native_zero_threshold >= 0))
-      throw corrupt("native histogram");
+      return corrupt("native histogram");
     spec.native_bucket_factor = NativeFactorForSchema(static_cast<int>(schema));
     spec.native_zero_threshold = row.native_zero_threshold;
     spec.native_max_buckets = static_cast<int>(row.native_max_buckets);

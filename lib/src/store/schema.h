@@ -32,6 +32,10 @@ std::pair<int64_t, FamilySpec> ReadFamily(const SQLite::Statement& row, const st
 FamilyRow EncodeFamily(const FamilySpec& spec);
 // Throws DatabaseError naming `path` when a stored field is malformed.
 FamilySpec DecodeFamily(const FamilyRow& row, const std::string& path);
+// The same without throwing: *problem names the malformed field ("type
+// \"x\"", "bucket bound \"y\"", "state list", "gauge mode \"z\"", "native
+// histogram"), empty when there is none.
+FamilySpec DecodeFamily(const FamilyRow& row, std::string* problem);
 
 }  // namespace promsqlite::detail
 

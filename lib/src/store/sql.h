@@ -173,6 +173,29 @@ constexpr int32_t kApplicationId = 0x50726d53;
 namespace promsqlite::detail::sql {
 
 // ---------------------------------------------------------------------------
+// Result columns: what readers select, and what each holds.
+
+// What a column holds (docs/schema.md, "Tables"). Readers check every value
+// they read against it: SQLite would hand out another type converted (the
+// TEXT 'abc' as the number 0), so a value of another type makes its row one
+// they cannot read (read/row_checks.h).
+enum class Holds {
+  kInteger,
+  kIntegerOrNull,
+  kReal,        // or INTEGER (a literal such as the 0 of older files' columns)
+  kRealOrNull,  // NULL: NaN
+  kText,
+  kBlob,
+};
+
+struct Column {
+  const char* name;
+  int since;              // the schema version that added it
+  const char* otherwise;  // its value in files of older versions
+  Holds holds;
+};
+
+// ---------------------------------------------------------------------------
 // Identification and connection settings (docs/schema.md, docs/checkpoints.md).
 
 inline constexpr const char kApplicationIdPragma[] = "PRAGMA application_id";  // one row: the id
@@ -265,6 +288,7 @@ inline constexpr const char kAddToBucket[] =
     "ON CONFLICT (series_id, bucket) DO UPDATE SET count = count + excluded.count";
 // Columns: bucket, count.
 inline constexpr const char kSelectBuckets[] = "SELECT bucket, count FROM bucket_counts WHERE series_id = :series_id";
+inline constexpr Column kBucketColumns[] = {{"bucket", 1, "", Holds::kInteger}, {"count", 1, "", Holds::kInteger}};
 
 // ---------------------------------------------------------------------------
 // Native buckets (a NativeBucketRow each): an UPDATE, and an INSERT only
@@ -347,37 +371,31 @@ inline const char* SelectPendingFlushes(int version) { return version >= 6 ? kSe
 // file of any readable version: a column a file's version lacks reads as
 // `otherwise`.
 
-struct Column {
-  const char* name;
-  int since;              // the schema version that added it
-  const char* otherwise;  // its value in files of older versions
-};
-
 inline constexpr Column kFamilyColumns[] = {
-    {"id", 1, ""},
-    {"name", 1, ""},
-    {"help", 1, ""},
-    {"unit", 1, ""},
-    {"type", 1, ""},
-    {"label_names", 1, ""},
-    {"buckets", 1, ""},
-    {"states", 1, ""},
-    {"gauge_mode", 2, "''"},
-    {"ttl_seconds", 2, "0"},
-    {"native_schema", 3, "NULL"},
-    {"native_zero_threshold", 3, "0"},
-    {"native_max_buckets", 3, "0"},
+    {"id", 1, "", Holds::kInteger},
+    {"name", 1, "", Holds::kText},
+    {"help", 1, "", Holds::kText},
+    {"unit", 1, "", Holds::kText},
+    {"type", 1, "", Holds::kText},
+    {"label_names", 1, "", Holds::kText},
+    {"buckets", 1, "", Holds::kText},
+    {"states", 1, "", Holds::kBlob},
+    {"gauge_mode", 2, "''", Holds::kText},
+    {"ttl_seconds", 2, "0", Holds::kReal},
+    {"native_schema", 3, "NULL", Holds::kIntegerOrNull},
+    {"native_zero_threshold", 3, "0", Holds::kReal},
+    {"native_max_buckets", 3, "0", Holds::kInteger},
 };
 
 inline constexpr Column kSeriesColumns[] = {
-    {"id", 1, ""},
-    {"labels", 1, ""},
-    {"value", 1, ""},
-    {"count", 1, ""},
-    {"created", 1, ""},
-    {"updated", 1, ""},
-    {"writer_id", 2, "0"},
-    {"native_schema", 3, "NULL"},
+    {"id", 1, "", Holds::kInteger},
+    {"labels", 1, "", Holds::kBlob},
+    {"value", 1, "", Holds::kRealOrNull},
+    {"count", 1, "", Holds::kInteger},
+    {"created", 1, "", Holds::kReal},
+    {"updated", 1, "", Holds::kReal},
+    {"writer_id", 2, "0", Holds::kInteger},
+    {"native_schema", 3, "NULL", Holds::kIntegerOrNull},
 };
 
 // "a, b, x AS c" for a file of `version`.
@@ -427,23 +445,42 @@ inline std::string SelectSeriesOfFamily(int version) {
   return "SELECT " + SelectList(kSeriesColumns, version) +
          " FROM series WHERE family_id = :family_id ORDER BY labels, writer_id";
 }
-// Columns: sign, bucket, count, of one series (:series_id). Files before
+// Columns: kNativeBucketColumns, of one series (:series_id). Files before
 // version 3 have no native histograms (nullptr).
 inline const char* SelectNativeBucketsInOrder(int version) {
   return version >= 3 ? "SELECT sign, bucket, count FROM native_buckets WHERE series_id = :series_id "
                         "ORDER BY sign, bucket"
                       : nullptr;
 }
-// Columns: series_id, bucket, labels, value, timestamp; every exemplar of
-// the file. Files before version 4 have none (nullptr).
+inline constexpr Column kNativeBucketColumns[] = {
+    {"sign", 3, "", Holds::kInteger}, {"bucket", 3, "", Holds::kInteger}, {"count", 3, "", Holds::kInteger}};
+// Columns: kExemplarColumns; every exemplar of the file. Files before
+// version 4 have none (nullptr).
 inline const char* SelectExemplars(int version) {
   return version >= 4 ? "SELECT series_id, bucket, labels, value, timestamp FROM exemplars "
                         "ORDER BY series_id, bucket"
                       : nullptr;
 }
+inline constexpr Column kExemplarColumns[] = {
+    {"series_id", 4, "", Holds::kInteger}, {"bucket", 4, "", Holds::kInteger}, {"labels", 4, "", Holds::kBlob},
+    {"value", 4, "", Holds::kReal},        {"timestamp", 4, "", Holds::kReal}};
 // One row each: the number of families, of series.
 inline constexpr const char kCountFamilies[] = "SELECT count(*) FROM families";
 inline constexpr const char kCountSeries[] = "SELECT count(*) FROM series";
+
+// ---------------------------------------------------------------------------
+// Repairs (store/repair.cc): rows no reader can read, deleted by their key
+// as read. The key columns are bound by name with the values as found, of
+// whatever type (a bucket stored as TEXT is found again as that TEXT).
+// Families and series go by kDeleteFamily, kDeleteFamilySeries and
+// kDeleteSeriesById.
+
+inline constexpr const char kDeleteBucketRow[] =
+    "DELETE FROM bucket_counts WHERE series_id = :series_id AND bucket = :bucket";
+inline constexpr const char kDeleteNativeBucketRow[] =
+    "DELETE FROM native_buckets WHERE series_id = :series_id AND sign = :sign AND bucket = :bucket";
+inline constexpr const char kDeleteExemplarRow[] =
+    "DELETE FROM exemplars WHERE series_id = :series_id AND bucket = :bucket";
 
 // ---------------------------------------------------------------------------
 // Housekeeping (store/housekeeping.cc): selections of series ids to delete,

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/raw_query.h"
 #include "store/sql.h"
 
 namespace promsqlite::detail {
@@ -239,8 +240,21 @@ class RowStatement : public SQLite::Statement {
   std::array<int, 16> index_{};  // per field, in Fields() order
 };
 
-// The family at the current row of a statement selecting sql::kFamilyColumns.
-inline FamilyRow ReadFamilyRow(const SQLite::Statement& s) {
+// A column of the current row of a query, read alike whether the query is
+// a SQLite::Statement or a RawQuery (store/raw_query.h).
+inline std::string ColumnString(const SQLite::Statement& s, int i) { return s.getColumn(i).getString(); }
+inline double ColumnDouble(const SQLite::Statement& s, int i) { return s.getColumn(i).getDouble(); }
+inline int64_t ColumnInt64(const SQLite::Statement& s, int i) { return s.getColumn(i).getInt64(); }
+inline bool ColumnIsNull(const SQLite::Statement& s, int i) { return s.getColumn(i).isNull(); }
+inline std::string ColumnString(const RawQuery& q, int i) { return std::string(BytesOf(q.Value(i))); }
+inline double ColumnDouble(const RawQuery& q, int i) { return sqlite3_value_double(q.Value(i)); }
+inline int64_t ColumnInt64(const RawQuery& q, int i) { return sqlite3_value_int64(q.Value(i)); }
+inline bool ColumnIsNull(const RawQuery& q, int i) { return sqlite3_value_type(q.Value(i)) == SQLITE_NULL; }
+
+// The family at the current row of a query (a SQLite::Statement or a
+// RawQuery) selecting sql::kFamilyColumns.
+template <typename Query>
+FamilyRow ReadFamilyRow(const Query& s) {
   using sql::FamilyColumn;
   constexpr int kId = FamilyColumn("id"), kName = FamilyColumn("name"), kHelp = FamilyColumn("help"),
                 kUnit = FamilyColumn("unit"), kType = FamilyColumn("type"),
@@ -250,21 +264,20 @@ inline FamilyRow ReadFamilyRow(const SQLite::Statement& s) {
                 kNativeZeroThreshold = FamilyColumn("native_zero_threshold"),
                 kNativeMaxBuckets = FamilyColumn("native_max_buckets");
   FamilyRow row;
-  row.id = s.getColumn(kId).getInt64();
-  row.name = s.getColumn(kName).getString();
-  row.help = s.getColumn(kHelp).getString();
-  row.unit = s.getColumn(kUnit).getString();
-  row.type = s.getColumn(kType).getString();
-  row.label_names = s.getColumn(kLabelNames).getString();
-  row.buckets = s.getColumn(kBuckets).getString();
-  row.states = s.getColumn(kStates).getString();
-  row.gauge_mode = s.getColumn(kGaugeMode).getString();
-  row.ttl_seconds = s.getColumn(kTtlSeconds).getDouble();
-  SQLite::Column native_schema = s.getColumn(kNativeSchema);
-  if (!native_schema.isNull()) {
-    row.native_schema = native_schema.getInt64();
-    row.native_zero_threshold = s.getColumn(kNativeZeroThreshold).getDouble();
-    row.native_max_buckets = s.getColumn(kNativeMaxBuckets).getInt64();
+  row.id = ColumnInt64(s, kId);
+  row.name = ColumnString(s, kName);
+  row.help = ColumnString(s, kHelp);
+  row.unit = ColumnString(s, kUnit);
+  row.type = ColumnString(s, kType);
+  row.label_names = ColumnString(s, kLabelNames);
+  row.buckets = ColumnString(s, kBuckets);
+  row.states = ColumnString(s, kStates);
+  row.gauge_mode = ColumnString(s, kGaugeMode);
+  row.ttl_seconds = ColumnDouble(s, kTtlSeconds);
+  if (!ColumnIsNull(s, kNativeSchema)) {
+    row.native_schema = ColumnInt64(s, kNativeSchema);
+    row.native_zero_threshold = ColumnDouble(s, kNativeZeroThreshold);
+    row.native_max_buckets = ColumnInt64(s, kNativeMaxBuckets);
   }
   return row;
 }

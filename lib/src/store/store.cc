@@ -506,6 +506,15 @@ void Store::Wipe() {
   });
 }
 
+void Store::WriteTransaction(const char* doing, const std::function<void(SQLite::Database&)>& f) {
+  Run(doing, [&](Connection& c) {
+    Transaction txn(c, c.begin_write);
+    f(*c.db);
+    txn.Commit();
+    AfterCommit(c);
+  });
+}
+
 void Store::WithConnection(const std::function<void(SQLite::Database&)>& f) {
   std::lock_guard<std::mutex> lock(mu_);
   Connection& c = GuardSqlite(path_, "cannot open", [&]() -> Connection& { return Conn(); });

@@ -186,6 +186,12 @@ class Store {
   // Runs `f` on this process's connection, under the store's lock.
   void WithConnection(const std::function<void(SQLite::Database&)>& f);
 
+  // Runs `f` inside one write transaction on this process's connection,
+  // queued and waiting for the lock as every write does: committed when `f`
+  // returns, rolled back when it throws. `doing` starts the message of a
+  // failure ("cannot ...").
+  void WriteTransaction(const char* doing, const std::function<void(SQLite::Database&)>& f);
+
   // The connection and its statements (store/connection.h): only the
   // store's own files see inside.
   struct Connection;
