@@ -443,3 +443,43 @@ TEST_CASE("declaring a family the file has already, as declared, does not wait f
   sqlite3_close(raw);
   CHECK(Total(db) == 1);  // the registry's flush at its end
 }
+
+TEST_CASE("by default no update waits past update_lock_wait_ms or raises while another process holds the lock; all land once it is free") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  promsqlite::Options options;  // the defaults: batched, regions, immediate outside them
+  options.flush_interval_ms = 3600 * 1000;
+  options.update_lock_wait_ms = 50;
+  std::vector<std::string> reports;
+  options.on_background_error = [&](const std::string& message) { reports.push_back(message); };
+  promsqlite::Registry registry(db, options);
+  auto native = promsqlite::BuildHistogram().Name("latency").NativeHistogram(1.1).Register(registry).WithLabelValues({});
+  auto live = promsqlite::BuildGauge().Name("inflight").Mode(promsqlite::GaugeMode::kLiveSum).Register(registry)
+                  .WithLabelValues({});
+  promsqlite::Counter jobs = Jobs(registry);
+  native.Observe(1);
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  // Written at once, each would wait for the lock: kept instead, no error.
+  for (int i = 0; i < 5; ++i) {
+    native.Observe(0.5);
+    live.Set(i);
+    jobs.Increment(1, {{"trace_id", std::to_string(i)}});
+  }
+  CHECK(reports.size() == 1);  // said once, naming the bound
+  CHECK(promsqlite::test::Contains(reports.at(0), "50 ms (Options::update_lock_wait_ms)"));
+  CHECK(native.Value().count == 6);  // this process's view has them
+  CHECK(jobs.Value() == 5);
+  sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  native.Observe(0.5);  // the lock is free: written at once, and the wait reported over
+  CHECK(reports.size() == 2);
+  CHECK(promsqlite::test::Contains(reports.at(1), "15 update(s)"));
+  registry.Flush();
+  promsqlite::Reader reader(db);
+  const std::string text = reader.Render(promsqlite::Format::kOpenMetrics);
+  CHECK(promsqlite::test::Contains(text, "latency_count 7\n"));
+  CHECK(promsqlite::test::Contains(text, "inflight 4\n"));
+  CHECK(promsqlite::test::Contains(text, "jobs_total 5 # {trace_id=\"4\"} 1"));
+}

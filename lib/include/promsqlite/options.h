@@ -127,6 +127,15 @@ struct Options {
   // loses it and readers see it once flushed). Default: true.
   bool immediate_outside_regions = true;
 
+  // Batched mode with immediate_outside_regions: how long an update written
+  // at once waits for the write lock before it is kept in process memory
+  // for the flush instead (written once the lock is free; reported once per
+  // wait through on_background_error), so that another process holding the
+  // lock (stopped in a debugger, a long transaction) neither stalls the
+  // caller longer nor makes the update raise. Immediate mode waits
+  // busy_timeout_ms and then throws. Default: 100.
+  int update_lock_wait_ms = 100;
+
   // PendingStore::kSharedFile: the size of this process's region of pending
   // updates, a sparse file whose pages are allocated as series are first
   // updated (about 140 bytes per counter or gauge, 230 + 24 per bucket per

@@ -213,7 +213,7 @@ auto Store::RunOperation(const char* doing, bool write, bool pass, F&& f)
   std::lock_guard<std::mutex> lock(mu_);
   if (pass) pass_waiting_.store(false, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::milliseconds(options_.busy_timeout_ms);
+  const auto deadline = start + std::chrono::milliseconds(WaitBoundMs());
   return GuardSqlite(path_, doing, [&] {
     Connection& c = Conn();
     // Destroyed after `hold`: a checkpoint that this operation's commit made

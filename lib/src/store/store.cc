@@ -163,9 +163,25 @@ int PromptBusyHandler(void* context, int attempts) {
   return 1;
 }
 
-DatabaseError Store::LockTimeout(const char* doing, const std::string& why) const {
-  return DatabaseError(path_ + ": " + doing + ": the write lock stayed busy for " +
-                       std::to_string(options_.busy_timeout_ms) + " ms (Options::busy_timeout_ms): " + why);
+namespace {
+thread_local int t_wait_bound_ms = -1;  // Store::BoundedWait's; -1: none
+}  // namespace
+
+Store::BoundedWait::BoundedWait(int ms) : saved_(t_wait_bound_ms) {
+  t_wait_bound_ms = saved_ >= 0 ? std::min(saved_, ms) : ms;
+}
+
+Store::BoundedWait::~BoundedWait() { t_wait_bound_ms = saved_; }
+
+int Store::WaitBoundMs() const {
+  return t_wait_bound_ms >= 0 ? std::min(t_wait_bound_ms, options_.busy_timeout_ms) : options_.busy_timeout_ms;
+}
+
+LockBusy Store::LockTimeout(const char* doing, const std::string& why) const {
+  const int waited = WaitBoundMs();
+  return LockBusy(path_ + ": " + doing + ": the write lock stayed busy for " + std::to_string(waited) + " ms (" +
+                  (waited < options_.busy_timeout_ms ? "Options::update_lock_wait_ms" : "Options::busy_timeout_ms") +
+                  "): " + why);
 }
 
 double Store::Now() const { return NowSeconds(options_.clock); }

@@ -115,8 +115,29 @@ struct RegionRecoveryReport {
   std::vector<std::string> problems;  // regions that could not be read (left in place)
 };
 
+// The DatabaseError of an operation that waited its whole bound for the
+// write lock: contention, which waiting longer may cure (Writer keeps such
+// an update for its flush instead of raising).
+class LockBusy : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
 class Store {
  public:
+  // While it lives, this thread's operations wait at most `ms` for the write
+  // lock (or busy_timeout_ms, when shorter). Scoped; nests.
+  class BoundedWait {
+   public:
+    explicit BoundedWait(int ms);
+    ~BoundedWait();
+    BoundedWait(const BoundedWait&) = delete;
+    BoundedWait& operator=(const BoundedWait&) = delete;
+
+   private:
+    int saved_;
+  };
+
   Store(std::string path, const Options& options);
   ~Store();
   Store(const Store&) = delete;
@@ -209,8 +230,10 @@ class Store {
   auto RunOperation(const char* doing, bool write, bool pass, F&& f) -> decltype(f(std::declval<Connection&>()));
   // Waits (at most kPassPatience) while a housekeeping batch waits for mu_.
   void StepAsideForPass() const;
-  // DatabaseError for an operation that waited busy_timeout_ms for the lock.
-  DatabaseError LockTimeout(const char* doing, const std::string& why) const;
+  // LockBusy for an operation that waited its bound for the lock.
+  LockBusy LockTimeout(const char* doing, const std::string& why) const;
+  // This thread's bound (BoundedWait), or busy_timeout_ms.
+  int WaitBoundMs() const;
   bool DeleteFamilyRows(const char* doing, int64_t family_id, bool family_too);
   // After every commit: tells the maintenance when a checkpoint or a
   // housekeeping pass is due (it runs them elsewhere).

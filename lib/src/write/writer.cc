@@ -197,7 +197,7 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
     if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
-  if (at_once_outside_regions_) return store_->Add(series.ref(), delta, exemplar);
+  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Add(series.ref(), delta, exemplar); })) return;
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
     if (exemplar) {
@@ -217,7 +217,7 @@ void Writer::Set(SeriesState& series, double value) {
     PendingRegion::Set(slot, value);
     return MarkDirty(series);
   }
-  if (at_once_outside_regions_) return store_->Set(series.ref(), value);
+  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Set(series.ref(), value); })) return;
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
     series.pending.has_set = true;
@@ -233,7 +233,8 @@ void Writer::Observe(SeriesState& series, double value, int bucket, const Exempl
     if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
-  if (at_once_outside_regions_) return store_->Observe(series.ref(), value, bucket, exemplar);
+  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Observe(series.ref(), value, bucket, exemplar); }))
+    return;
   const NativeLayout& native = series.family->native;
   {
     PendingUpdates& p = series.pending;
@@ -265,18 +266,43 @@ void Writer::Observe(SeriesState& series, double value, int bucket, const Exempl
 // its own transaction (Options::immediate_outside_regions), else kept for
 // the flush (the latest per bucket).
 void Writer::KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar) {
-  if (!at_once_outside_regions_) {
-    std::lock_guard<SpinLock> lock(series.pending.lock);
-    series.pending.KeepExemplar(exemplar);
-    return;
+  if (at_once_outside_regions_) {
+    BatchUpdate update;
+    update.series = series.ref();
+    PendingCell nothing;
+    if (KindOf(series) == PendingKind::kDistribution) nothing.buckets.assign(series.pending.bucket_deltas.size(), 0);
+    FillFromPending(KindOf(series), nothing, &update);
+    update.exemplars.push_back(exemplar);
+    if (WriteAtOnce([&] { store_->ApplyBatch({update}); })) return;
   }
-  BatchUpdate update;
-  update.series = series.ref();
-  PendingCell nothing;
-  if (KindOf(series) == PendingKind::kDistribution) nothing.buckets.assign(series.pending.bucket_deltas.size(), 0);
-  FillFromPending(KindOf(series), nothing, &update);
-  update.exemplars.push_back(exemplar);
-  store_->ApplyBatch({update});
+  std::lock_guard<SpinLock> lock(series.pending.lock);
+  series.pending.KeepExemplar(exemplar);
+}
+
+// An update written at once waits at most update_lock_wait_ms for the
+// write lock; false when it did not get it (the caller then keeps the
+// update for the flush, which writes it once the lock is free). Errors no
+// waiting cures (a read-only file, a corrupt one) still throw.
+template <typename F>
+bool Writer::WriteAtOnce(F&& write) {
+  try {
+    Store::BoundedWait bound(options_.update_lock_wait_ms);
+    write();
+    if (kept_for_lock_.load(std::memory_order_relaxed) != 0) ReportLockFree();
+    return true;
+  } catch (const LockBusy& e) {
+    if (kept_for_lock_.fetch_add(1, std::memory_order_relaxed) == 0)
+      ReportLine(std::string(e.what()) + "; updates are kept for the flush until the lock is free");
+    return false;
+  }
+}
+
+// The first update written at once after some were kept: says how many.
+void Writer::ReportLockFree() {
+  const int64_t kept = kept_for_lock_.exchange(0, std::memory_order_relaxed);
+  if (kept > 0)
+    ReportLine(store_->path() + ": the write lock is free again; " + std::to_string(kept) +
+               " update(s) that could not wait for it were kept for the flush");
 }
 
 StoredSeries Writer::Read(SeriesState& series, size_t buckets) {

@@ -8,6 +8,7 @@
 #ifndef PROMSQLITE_SRC_WRITE_WRITER_H_
 #define PROMSQLITE_SRC_WRITE_WRITER_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -103,6 +104,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // flush_mu_); empty without a region.
   PendingCell StageOnce(SlotHead* slot, uint64_t generation);
   void KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar);
+  template <typename F>
+  bool WriteAtOnce(F&& write);
+  void ReportLockFree();
   // After a normal exit's flush left nothing pending: the region's file goes.
   void RemoveRegion() noexcept;
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
@@ -119,6 +123,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Batched, kSharedFile, immediate_outside_regions: what a region cannot
   // hold is written at once.
   const bool at_once_outside_regions_;
+  // Updates written at once that found the lock held past
+  // update_lock_wait_ms since the last that got it: kept for the flush.
+  std::atomic<int64_t> kept_for_lock_{0};
   std::shared_ptr<Store> store_;
 
   // Lock order (also of LockForFork): flush_mu_, families_mu_, each
