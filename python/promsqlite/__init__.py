@@ -169,7 +169,9 @@ def set_db(path, *, ttl=None, **options):
     busy_timeout_ms (10000), create_if_missing (True), checkpoint_wal_pages,
     housekeeping_interval_ms, checkpoint_busy_timeout_ms, file_mode (e.g.
     0o660: the mode of a file this process creates; see docs/permissions.md),
-    page_size (1024: the page size of a file this process creates).
+    page_size (1024: the page size of a file this process creates),
+    update_lock_wait_ms (100: how long an update written at once waits for
+    the write lock before it is kept for the flush instead).
 
     Metrics declared earlier (at import time, say) declare themselves in this
     file on their next use. Children already taken with labels() keep

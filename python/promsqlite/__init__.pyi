@@ -56,6 +56,7 @@ def set_db(
     checkpoint_busy_timeout_ms: int = ...,
     file_mode: int = ...,
     page_size: int = ...,
+    update_lock_wait_ms: int = ...,
 ) -> None: ...
 def setup(
     redis: None = None,
@@ -76,6 +77,7 @@ def setup(
     checkpoint_busy_timeout_ms: int = ...,
     file_mode: int = ...,
     page_size: int = ...,
+    update_lock_wait_ms: int = ...,
 ) -> None: ...
 def get_db() -> str | None: ...
 def flush() -> None: ...

@@ -254,7 +254,7 @@ Options MakeOptions(const py::kwargs& kwargs) {
                               "\" is neither \"shared_file\" nor \"process_memory\"");
     } else if (key == "busy_timeout_ms" || key == "checkpoint_wal_pages" || key == "flush_interval_ms" ||
                key == "housekeeping_interval_ms" || key == "checkpoint_busy_timeout_ms" || key == "file_mode" ||
-               key == "page_size") {
+               key == "page_size" || key == "update_lock_wait_ms") {
       if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
         throw InvalidArgument("option " + key + ": expected an integer, got " +
                               std::string(py::str(py::repr(value))));
@@ -271,13 +271,14 @@ Options MakeOptions(const py::kwargs& kwargs) {
       else if (key == "flush_interval_ms") options.flush_interval_ms = i;
       else if (key == "housekeeping_interval_ms") options.housekeeping_interval_ms = i;
       else if (key == "page_size") options.page_size = i;
+      else if (key == "update_lock_wait_ms") options.update_lock_wait_ms = i;
       else options.checkpoint_busy_timeout_ms = i;
     } else {
       throw InvalidArgument("unknown option \"" + key +
                             "\" (known: create_if_missing, synchronous, write_mode, pending_store, "
                             "immediate_outside_regions, flush_interval_ms, "
                             "busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, "
-                            "checkpoint_busy_timeout_ms, file_mode, page_size)");
+                            "checkpoint_busy_timeout_ms, file_mode, page_size, update_lock_wait_ms)");
     }
   }
   return options;

@@ -282,7 +282,7 @@ def test_registering_a_name_twice_in_one_registry_is_prometheus_client_s_value_e
 @pytest.mark.parametrize("options, message", [
     ({"bogus": 1}, 'unknown option "bogus" (known: create_if_missing, synchronous, write_mode, pending_store, immediate_outside_regions, flush_interval_ms, '
                    'busy_timeout_ms, checkpoint_wal_pages, housekeeping_interval_ms, checkpoint_busy_timeout_ms, '
-                   'file_mode, page_size)'),
+                   'file_mode, page_size, update_lock_wait_ms)'),
     ({"page_size": 1000}, "PATH: page_size 1000 must be a power of two from 512 to 65536"),
     ({"write_mode": "lazy"}, 'option write_mode: "lazy" is neither "immediate" nor "batched"'),
     ({"synchronous": "off"}, 'option synchronous: "off" is neither "normal" nor "full"'),
@@ -389,3 +389,23 @@ def test_a_failed_batched_flush_keeps_the_updates_pending(tmp_path):
         blocker.close()
     promsqlite.flush()
     assert samples(promsqlite.generate_latest(path)) == {("pending_total", ()): 3.0}
+
+
+def test_by_default_a_held_write_lock_makes_no_update_raise_and_every_update_lands_once_it_is_free(tmp_path):
+    path = str(tmp_path / "held.db")
+    promsqlite.set_db(path, flush_interval_ms=3600 * 1000, update_lock_wait_ms=50)
+    c = promsqlite.Counter("held_jobs", "x", registry=None)
+    g = promsqlite.Gauge("held_inflight", "x", multiprocess_mode="livesum", registry=None)
+    c.inc()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        for i in range(3):
+            c.inc()  # into the region: never waits
+            g.set(i)  # written at once: waits 50 ms, then kept for the flush
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    promsqlite.flush()
+    text = promsqlite.generate_latest(path).decode()
+    assert "held_jobs_total 4\n" in text and "held_inflight 2\n" in text
