@@ -28,6 +28,7 @@ constexpr Subcommand kSubcommands[] = {
     {"scrape-pending", bench::RunScrapePending},
     {"recovery", bench::RunRecovery},
     {"batched-kill", bench::RunBatchedKill},
+    {"server-slow-clients", bench::RunServerSlowClients},
 };
 
 }  // namespace
