@@ -26,9 +26,9 @@
 //    waits in memory, up to parked_per_connection per connection and
 //    parked_budget in all (beyond it, the responses waiting longest are
 //    dropped). A response larger than its share makes its render thread
-//    wait for the client, as long as the client takes bytes within
-//    write_timeout; at most half the render threads (at least one) wait so
-//    at a time, and a response that would need another is cut off.
+//    wait for the client, while the client takes bytes at least every 2 s:
+//    up to write_timeout in all for half the render threads (at least one),
+//    1 s for the others; then the response is cut off.
 //
 // Thread safety: Adopt() and Shutdown() may be called from any thread;
 // requests are served on the render threads, a connection on one thread at
@@ -72,9 +72,9 @@ struct FrontOptions {
   size_t max_body_bytes = 64 * 1024;
   // Request bytes buffered over all connections. Default: 16 MiB.
   size_t request_budget = 16 << 20;
-  // Response bytes waiting for one client, and for all. Default: 8, 32 MiB.
-  size_t parked_per_connection = 8 << 20;
-  size_t parked_budget = 32 << 20;
+  // Response bytes waiting for one client, and for all. Default: 4, 16 MiB.
+  size_t parked_per_connection = 4 << 20;
+  size_t parked_budget = 16 << 20;
 };
 
 // What the front holds and has closed, for the server's own metrics.

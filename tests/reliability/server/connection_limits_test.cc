@@ -124,6 +124,17 @@ std::string Scrape(int port) {
   return res->body;
 }
 
+// WriteLargeFile's lines are about this long.
+constexpr long kLineBytes = 70;
+
+// The most the kernel buffers for sending on one TCP socket (tcp_wmem's
+// maximum); 4 MiB when unknown.
+long KernelSendBufferMax() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  long low = 0, initial = 0, max = 0;
+  return in >> low >> initial >> max && max > 0 ? std::min<long>(max, 16 << 20) : 4 << 20;
+}
+
 const char* const kPerAddressLine = "msg=\"connections from one address reached their limit";
 const char* const kTotalLine = "msg=\"connections reached their limit";
 
@@ -196,18 +207,13 @@ TEST_CASE("over TLS, scrapes are answered beside 100 connections stalled in the 
 }
 
 TEST_CASE("a response larger than the socket buffers waits in memory for its slow reader, not in a render thread") {
-  // Larger than what the kernel takes for one connection (tcp_wmem's
-  // maximum, 4 MiB by default), so that the rest must wait in the server.
-  long wmem_max = 4 << 20;
-  {
-    std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
-    long low = 0, initial = 0, max = 0;
-    if (in >> low >> initial >> max && max > 0) wmem_max = std::min<long>(max, 16 << 20);
-  }
-  const int series_per_family = static_cast<int>((wmem_max + (3 << 20)) / 70 / 10);  // ~70 bytes a line
+  // Larger than what the kernel takes for one connection (at most
+  // tcp_wmem's maximum, 4 MiB by default), but within the 4 MiB a response
+  // may keep in the server, so that the rest waits there.
+  const long size = KernelSendBufferMax() + (3 << 19);
   server_test::TempDir dir;
   const std::string db = dir.File("large.db");
-  server_test::WriteLargeFile(db, 10, series_per_family);
+  server_test::WriteLargeFile(db, 10, static_cast<int>(size / kLineBytes / 10));
   // One render thread: had it to wait for the slow reader, nothing else
   // would be served until the write timeout cut that response off.
   server_test::ServerProcess server({"--db", db, "--web.max-requests", "1"});
@@ -239,4 +245,25 @@ TEST_CASE("a response larger than the socket buffers waits in memory for its slo
     if (waiting > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   CHECK(waiting == 0);
+}
+
+TEST_CASE("a client that stalls on a response too large for memory is cut off and frees the render thread") {
+  // Beyond what the kernel and the server's 4 MiB share hold together: the
+  // only render thread waits for the client, which takes nothing for 2 s.
+  const long size = KernelSendBufferMax() + (8 << 20);
+  server_test::TempDir dir;
+  const std::string db = dir.File("large.db");
+  server_test::WriteLargeFile(db, 10, static_cast<int>(size / kLineBytes / 10));
+  server_test::ServerProcess server({"--db", db, "--web.max-requests", "1"});
+  REQUIRE(server.Start());
+  RawConnection stalled(server.port(), 4096);
+  REQUIRE(stalled.connected());
+  stalled.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read
+  // Served by the same thread once it is free.
+  auto health = server_test::Client(server.port()).Get("/-/healthy");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  const std::string exposition = Scrape(server.port());
+  CHECK(Sample(exposition, "promsqlite_server_connections_closed_total{reason=\"slow_response\"}") == 1);
+  CHECK(Count(server.Log(), "msg=\"a response outgrew its memory share and its client took it too slowly") == 1);
 }
