@@ -508,10 +508,7 @@ class ConnectionFront::Impl::Stream : public httplib::Stream {
       if (c_.Parked() == 0) {
         ssize_t n = SendSome(c_, data.data(), data.size());
         if (n < 0) return Broken();
-        if (n > 0) {
-          if (!front_.stopping()) progress_ = Clock::now();
-          kernel_unsent_ = -1;
-        }
+        NoteSend(n);
         data.remove_prefix(static_cast<size_t>(n));
         if (data.empty()) return static_cast<ssize_t>(size);
       }
@@ -551,11 +548,34 @@ class ConnectionFront::Impl::Stream : public httplib::Stream {
     while (c_.Parked() > 0) {
       ssize_t n = SendQueued(c_);
       if (n < 0) return false;
+      NoteSend(n);
       if (n == 0) break;
       front_.ReleaseParked(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // After a send of `n` bytes (0: the socket took none): the client made
+  // progress when it took some; when it took none, what the kernel holds
+  // now is what the client's reading will shrink.
+  void NoteSend(ssize_t n) {
+    if (n > 0) {
       if (!front_.stopping()) progress_ = Clock::now();
       kernel_unsent_ = -1;
+    } else if (kernel_unsent_ < 0) {
+      kernel_unsent_ = KernelUnsent(c_.fd);
     }
+  }
+
+  // Whether the client took bytes the kernel held since the last look.
+  bool KernelProgress() {
+    const int unsent = KernelUnsent(c_.fd);
+    if (unsent < 0 || kernel_unsent_ < 0 || unsent >= kernel_unsent_) {
+      if (kernel_unsent_ < 0) kernel_unsent_ = unsent;
+      return false;
+    }
+    kernel_unsent_ = unsent;
+    if (!front_.stopping()) progress_ = Clock::now();
     return true;
   }
 
@@ -579,6 +599,7 @@ class ConnectionFront::Impl::Stream : public httplib::Stream {
         if (!Flush()) return false;
         if (c_.Parked() < before) return true;
       }
+      if (KernelProgress()) return true;  // a new deadline from here
       const int left = MillisecondsUntil(deadline);
       if (left == 0) {
         front_.LogCutOff(c_);
@@ -588,13 +609,6 @@ class ConnectionFront::Impl::Stream : public httplib::Stream {
       pollfd p{c_.fd, static_cast<short>(c_.write_wants_read ? POLLIN : POLLOUT), 0};
       poll(&p, 1, std::min(left, 100));  // in slices: the budget may get room meanwhile
       waited_ += std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-      const int unsent = KernelUnsent(c_.fd);
-      if (unsent >= 0 && kernel_unsent_ >= 0 && unsent < kernel_unsent_) {  // the client reads what the kernel holds
-        kernel_unsent_ = unsent;
-        if (!front_.stopping()) progress_ = Clock::now();
-        return true;  // a new deadline from here
-      }
-      kernel_unsent_ = unsent;
       if (c_.Parked() == 0) return true;  // writable, or the budget may have room: the caller tries again
     }
   }
