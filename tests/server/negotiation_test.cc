@@ -105,6 +105,41 @@ TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
   CHECK(parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
 }
 
+TEST_CASE("connection limits and the request timeout parse, with defaults, and refuse bad values by name") {
+  using promsqlite_server::ParseFlags;
+  using promsqlite_server::ParseResult;
+  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options,
+                  std::string* error) {
+    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+    for (auto& a : args) argv.push_back(&a[0]);
+    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
+  };
+  promsqlite_server::ServerOptions options;
+  CHECK(options.max_connections == 1024);
+  CHECK(options.max_connections_per_address == 256);
+  CHECK(options.read_header_timeout_s == 10);
+  std::string error;
+  REQUIRE(parse({"--db", "x", "--web.max-connections", "5000", "--web.max-connections-per-address=10",
+                 "--web.read-header-timeout", "2500ms"}, &options, &error) == ParseResult::kRun);
+  CHECK(options.max_connections == 5000);
+  CHECK(options.max_connections_per_address == 10);
+  CHECK(options.read_header_timeout_s == doctest::Approx(2.5));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--db", "x", "--web.max-connections", "0"}, "--web.max-connections must be a number from 1 to 1000000"},
+      {{"--db", "x", "--web.max-connections-per-address=many"},
+       "--web.max-connections-per-address must be a number from 1 to 1000000"},
+      {{"--db", "x", "--web.read-header-timeout", "2h"},
+       "--web.read-header-timeout must be a duration such as 10s or 500ms, up to 1h, not \"2h\""},
+      {{"--db", "x", "--web.read-header-timeout=0s"},
+       "--web.read-header-timeout must be a duration such as 10s or 500ms, up to 1h, not \"0s\""},
+  };
+  for (const auto& [args, message] : bad) {
+    promsqlite_server::ServerOptions fresh;
+    CHECK(parse(args, &fresh, &error) == ParseResult::kUsageError);
+    CHECK(error == message);
+  }
+}
+
 TEST_CASE("remote-write agent flags parse durations, labels and auth, and need --remote-write.url") {
   using promsqlite_server::ParseFlags;
   using promsqlite_server::ParseResult;
