@@ -135,6 +135,25 @@ long KernelSendBufferMax() {
   return in >> low >> initial >> max && max > 0 ? std::min<long>(max, 16 << 20) : 4 << 20;
 }
 
+// A server with one render thread on a file whose exposition takes about
+// `bytes`, and a client that asks for it and never reads.
+struct OneThreadAndAStalledReader {
+  explicit OneThreadAndAStalledReader(long bytes) {
+    server_test::WriteLargeFile(db, 10, static_cast<int>(bytes / kLineBytes / 10));
+    server = std::make_unique<server_test::ServerProcess>(std::vector<std::string>{"--db", db, "--web.max-requests", "1"});
+    REQUIRE(server->Start());
+    reader = std::make_unique<RawConnection>(server->port(), 4096);
+    REQUIRE(reader->connected());
+    reader->Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  int port() const { return server->port(); }
+
+  server_test::TempDir dir;
+  const std::string db = dir.File("large.db");
+  std::unique_ptr<server_test::ServerProcess> server;
+  std::unique_ptr<RawConnection> reader;
+};
+
 const char* const kPerAddressLine = "msg=\"connections from one address reached their limit";
 const char* const kTotalLine = "msg=\"connections reached their limit";
 
@@ -210,17 +229,9 @@ TEST_CASE("a response larger than the socket buffers waits in memory for its slo
   // Larger than what the kernel takes for one connection (at most
   // tcp_wmem's maximum, 4 MiB by default), but within the 4 MiB a response
   // may keep in the server, so that the rest waits there.
-  const long size = KernelSendBufferMax() + (3 << 19);
-  server_test::TempDir dir;
-  const std::string db = dir.File("large.db");
-  server_test::WriteLargeFile(db, 10, static_cast<int>(size / kLineBytes / 10));
   // One render thread: had it to wait for the slow reader, nothing else
-  // would be served until the write timeout cut that response off.
-  server_test::ServerProcess server({"--db", db, "--web.max-requests", "1"});
-  REQUIRE(server.Start());
-  RawConnection slow(server.port(), 4096);
-  REQUIRE(slow.connected());
-  slow.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read
+  // would be served until that response was cut off.
+  OneThreadAndAStalledReader server(KernelSendBufferMax() + (3 << 19));
 
   double waiting = 0;
   std::string exposition;
@@ -238,7 +249,7 @@ TEST_CASE("a response larger than the socket buffers waits in memory for its slo
   CHECK(health->status == 200);
 
   // Gone, the reader's response leaves the server's memory.
-  slow.Close(/*reset=*/true);
+  server.reader->Close(/*reset=*/true);
   start = Clock::now();
   while (waiting > 0 && SecondsSince(start) < 30) {
     waiting = Sample(Scrape(server.port()), "promsqlite_server_waiting_response_bytes");
@@ -250,20 +261,12 @@ TEST_CASE("a response larger than the socket buffers waits in memory for its slo
 TEST_CASE("a client that stalls on a response too large for memory is cut off and frees the render thread") {
   // Beyond what the kernel and the server's 4 MiB share hold together: the
   // only render thread waits for the client, which takes nothing for 2 s.
-  const long size = KernelSendBufferMax() + (8 << 20);
-  server_test::TempDir dir;
-  const std::string db = dir.File("large.db");
-  server_test::WriteLargeFile(db, 10, static_cast<int>(size / kLineBytes / 10));
-  server_test::ServerProcess server({"--db", db, "--web.max-requests", "1"});
-  REQUIRE(server.Start());
-  RawConnection stalled(server.port(), 4096);
-  REQUIRE(stalled.connected());
-  stalled.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read
+  OneThreadAndAStalledReader server(KernelSendBufferMax() + (8 << 20));
   // Served by the same thread once it is free.
   auto health = server_test::Client(server.port()).Get("/-/healthy");
   REQUIRE(health);
   CHECK(health->status == 200);
   const std::string exposition = Scrape(server.port());
   CHECK(Sample(exposition, "promsqlite_server_connections_closed_total{reason=\"slow_response\"}") == 1);
-  CHECK(Count(server.Log(), "msg=\"a response outgrew its memory share and its client took it too slowly") == 1);
+  CHECK(Count(server.server->Log(), "msg=\"a response outgrew its memory share and its client took it too slowly") == 1);
 }
