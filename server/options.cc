@@ -125,6 +125,8 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
     } else {
       bool known = name == "--db" || name == "--listen" || name == "--web.listen-address" ||
                    name == "--web.config.file" || name == "--web.max-requests" ||
+                   name == "--web.max-connections" || name == "--web.max-connections-per-address" ||
+                   name == "--web.read-header-timeout" ||
                    name == "--log.level" || name == "--housekeeping.interval" || IsRemoteWriteFlag(name);
       if (!known) {
         *error = UnknownFlag(name, i + 1 < argc ? argv[i + 1] : "");
@@ -155,6 +157,19 @@ ParseResult ParseFlags(int argc, char** argv, ServerOptions* options, std::strin
         return ParseResult::kUsageError;
       }
       options->max_requests = static_cast<int>(n);
+    } else if (name == "--web.max-connections" || name == "--web.max-connections-per-address") {
+      long n = 0;
+      if (!ParseInt(value, 1, 1000000, &n)) {
+        *error = name + " must be a number from 1 to 1000000";
+        return ParseResult::kUsageError;
+      }
+      (name == "--web.max-connections" ? options->max_connections : options->max_connections_per_address) =
+          static_cast<int>(n);
+    } else if (name == "--web.read-header-timeout") {
+      if (!ParseDuration(value, &options->read_header_timeout_s) || options->read_header_timeout_s > 3600) {
+        *error = "--web.read-header-timeout must be a duration such as 10s or 500ms, up to 1h, not \"" + value + "\"";
+        return ParseResult::kUsageError;
+      }
     } else if (name == "--housekeeping.interval") {
       long n = 0;
       if (!ParseInt(value, 0, 86400, &n)) {
@@ -288,7 +303,24 @@ std::string Usage() {
          "                               \"[::]:PORT\" on IPv6 (default 127.0.0.1:9186)\n"
          "  --web.config.file FILE       TLS and basic auth, in the Prometheus\n"
          "                               exporter-toolkit web config format\n"
-         "  --web.max-requests N         requests served at once (default 16)\n"
+         "  --web.max-requests N         requests served at once (default 16); complete\n"
+         "                               requests wait their turn, connections waiting on\n"
+         "                               their client hold no thread\n"
+         "  --web.max-connections N      open connections in all (default 1024; at most what\n"
+         "                               the open-file limit allows, which the server raises\n"
+         "                               to its hard limit at start)\n"
+         "  --web.max-connections-per-address N\n"
+         "                               open connections from one client address (default\n"
+         "                               256). Beyond either limit a new connection closes\n"
+         "                               one from that address (or, for the total, from the\n"
+         "                               address holding the most) that has waited longest\n"
+         "                               for its request, else for its client to take its\n"
+         "                               response; complete requests are always served. Each\n"
+         "                               limit logs a warning when hit (once a minute at most)\n"
+         "  --web.read-header-timeout D  time a client has to send a whole request from its\n"
+         "                               first byte, and over TLS the handshake (default 10s).\n"
+         "                               Fixed: 5s for a request to begin, 10s for a response\n"
+         "                               to progress\n"
          "  --housekeeping.interval S    seconds between housekeeping passes: expired series\n"
          "                               (TTL) and dead processes' live gauges are deleted\n"
          "                               (default 60; 0 disables)\n"

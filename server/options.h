@@ -34,10 +34,22 @@ struct ServerOptions {
   // a queue of the same length, then in the kernel's backlog. Default: 16.
   int max_requests = 16;
 
-  // Seconds a client may take to send a request or to accept each write of
-  // the response; a keep-alive connection idles at most idle_timeout_s.
-  // Default: 10, 10, 5 (fixed; slow clients must not pin scrapes open).
-  int read_timeout_s = 10;
+  // Open connections in all (--web.max-connections) and from one client
+  // address (--web.max-connections-per-address). A connection beyond either
+  // closes one from that address (for the total: from the address holding
+  // the most) that waits for its request, else one whose response waits for
+  // its client; complete requests are served (docs/server.md). At start the
+  // server raises its open-file limit to the hard limit, and uses a lower
+  // max_connections when that limit allows no more. Default: 1024, 256.
+  int max_connections = 1024;
+  int max_connections_per_address = 256;
+
+  // Seconds a client may take to send a request (line, headers, body), from
+  // its first byte; over TLS, also the handshake, from the connect, as Go's
+  // ReadHeaderTimeout (--web.read-header-timeout). Default: 10.
+  double read_header_timeout_s = 10;
+  // Seconds a response may go without the client taking a byte, and a
+  // connection may wait for a request to begin. Default: 10, 5 (fixed).
   int write_timeout_s = 10;
   int idle_timeout_s = 5;
 

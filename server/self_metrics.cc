@@ -96,6 +96,30 @@ std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& sta
                            rw_last_success_));
     }
   }
+  if (connections_) {
+    const ConnectionStats c = connections_();
+    out.push_back(Family(kGauge, "promsqlite_server_connections", "Open HTTP connections.", "",
+                         static_cast<double>(c.open)));
+    out.push_back(Family(kGauge, "promsqlite_server_waiting_response_bytes",
+                         "Bytes of responses waiting in memory for clients that have not taken them yet.", "bytes",
+                         static_cast<double>(c.response_bytes_waiting)));
+    MemoryFamily closed;
+    closed.spec.type = kCounter;
+    closed.spec.name = "promsqlite_server_connections_closed_total";
+    closed.spec.help =
+        "Connections the server closed before their client did: beyond a connection limit, for a memory "
+        "budget, a response its client was too slow to take, or a wait that timed out.";
+    closed.spec.label_names = {"reason"};
+    for (const auto& [reason, count] : std::initializer_list<std::pair<const char*, uint64_t>>{
+             {"per_address_limit", c.closed_per_address_limit},
+             {"total_limit", c.closed_total_limit},
+             {"request_memory", c.closed_request_memory},
+             {"response_memory", c.closed_response_memory},
+             {"slow_response", c.closed_slow_response},
+             {"timeout", c.closed_timeout}})
+      closed.samples.push_back({{reason}, static_cast<double>(count), start_time_});
+    out.push_back(std::move(closed));
+  }
   out.push_back(Family(kGauge, "promsqlite_server_file_exists",
                        "1 when the promsqlite file exists, 0 while no writer has created it.", "",
                        stats.exists ? 1 : 0));

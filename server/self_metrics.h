@@ -7,8 +7,11 @@
 #define PROMSQLITE_SERVER_SELF_METRICS_H_
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <vector>
+
+#include "connection_front.h"
 
 #include "promsqlite/exposition.h"
 #include "promsqlite/reader.h"
@@ -29,6 +32,10 @@ class SelfMetrics {
   // last success time when `ok`.
   void RecordRemoteWrite(int64_t samples, int64_t histograms, bool ok, double now);
 
+  // Adds the connection families (promsqlite_server_connections...), read
+  // from `source` at each scrape. Set before serving.
+  void SetConnectionStats(std::function<ConnectionStats()> source) { connections_ = std::move(source); }
+
   // The families for a scrape of a file with `stats`; with `skipped` (the
   // rows the scrape left out), promsqlite_file_read_errors too.
   std::vector<promsqlite::MemoryFamily> Families(const promsqlite::FileStats& stats,
@@ -46,6 +53,7 @@ class SelfMetrics {
   bool remote_write_ = false;
   double rw_samples_ = 0, rw_histograms_ = 0, rw_failures_ = 0, rw_last_success_ = 0;
   ReadErrors read_errors_;
+  std::function<ConnectionStats()> connections_;
 };
 
 }  // namespace promsqlite_server

@@ -3,17 +3,19 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "basic_auth.h"
-#include "bounded_pool.h"
 #include "guarded_server.h"
 #include "handlers.h"
 #include "housekeeper.h"
@@ -72,6 +74,24 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// Raises the open-file limit to the hard limit (a connection is a file
+// descriptor) and returns how many connections it leaves room for, beside
+// the files the readers, the log and the listening socket use.
+size_t ConnectionsTheFileLimitAllows(int max_requests) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return SIZE_MAX;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  // Each pooled reader holds the database, its WAL, its shared memory and
+  // the write gate's sidecar; 64 more for everything else.
+  const rlim_t reserved = 64 + 4 * static_cast<rlim_t>(max_requests);
+  return limit.rlim_cur > reserved ? static_cast<size_t>(limit.rlim_cur - reserved) : 1;
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& options) {
@@ -126,16 +146,28 @@ int RunServer(const ServerOptions& options) {
   ServerContext context{&readers, &metrics, &auth};
   InstallHandlers(*server, &context);
 
-  const size_t workers = static_cast<size_t>(options.max_requests);
-  server->new_task_queue = [workers, guarded = server.get()] {
-    auto* pool = new BoundedPool(workers, workers);
-    guarded->set_connections_waiting([pool] { return pool->queued() > 0; });
-    return pool;
-  };
-  server->set_read_timeout(options.read_timeout_s, 0);
-  server->set_write_timeout(options.write_timeout_s, 0);
+  FrontOptions front;
+  front.render_threads = static_cast<size_t>(options.max_requests);
+  front.max_connections = static_cast<size_t>(options.max_connections);
+  front.max_connections_per_address = static_cast<size_t>(options.max_connections_per_address);
+  front.request_timeout = std::chrono::milliseconds(static_cast<long long>(options.read_header_timeout_s * 1000));
+  front.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  front.write_timeout = std::chrono::seconds(options.write_timeout_s);
+  front.max_requests_per_connection = 100;
+  front.max_body_bytes = kMaxRequestBodyBytes;
+  const size_t allowed = ConnectionsTheFileLimitAllows(options.max_requests);
+  if (front.max_connections > allowed) {
+    Log(LogLevel::kWarn, "the open-file limit allows fewer connections than --web.max-connections; using fewer "
+        "(raise the hard limit, e.g. LimitNOFILE= in the systemd unit)",
+        {{"max_connections", std::to_string(allowed)},
+         {"requested", std::to_string(front.max_connections)}});
+    front.max_connections = allowed;
+  }
+  server->set_front_options(front);
+  metrics.SetConnectionStats([guarded = server.get()] { return guarded->Connections(); });
+  // Only for the Keep-Alive header httplib writes: the front enforces them.
   server->set_keep_alive_timeout(options.idle_timeout_s);
-  server->set_keep_alive_max_count(100);
+  server->set_keep_alive_max_count(front.max_requests_per_connection);
   server->set_payload_max_length(kMaxRequestBodyBytes);
   // httplib's default sets SO_REUSEPORT, which lets a second instance bind
   // the same port and silently take half the scrapes. SO_REUSEADDR alone

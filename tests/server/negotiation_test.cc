@@ -7,6 +7,18 @@
 
 #include "options.h"
 
+namespace {
+
+// ParseFlags over `args` as a command line would give them.
+promsqlite_server::ParseResult Parse(std::vector<std::string> args, promsqlite_server::ServerOptions* options,
+                                     std::string* error) {
+  std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
+  for (auto& a : args) argv.push_back(&a[0]);
+  return promsqlite_server::ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
+}
+
+}  // namespace
+
 TEST_CASE("listen addresses parse as HOST:PORT, [V6]:PORT and :PORT") {
   std::string host, error;
   int port = 0;
@@ -40,10 +52,8 @@ TEST_CASE("a bare port as listen address is refused with the HOST:PORT spellings
 
 TEST_CASE("--port and a bare port in --listen point at --web.listen-address") {
   auto parse = [](std::vector<std::string> args, std::string* error) {
-    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
-    for (auto& a : args) argv.push_back(&a[0]);
     promsqlite_server::ServerOptions options;
-    return promsqlite_server::ParseFlags(static_cast<int>(argv.size()), argv.data(), &options, error);
+    return Parse(std::move(args), &options, error);
   };
   using promsqlite_server::ParseResult;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -73,50 +83,65 @@ TEST_CASE("--port and a bare port in --listen point at --web.listen-address") {
 }
 
 TEST_CASE("flags parse in both spellings and reject mistakes with a reason") {
-  using promsqlite_server::ParseFlags;
   using promsqlite_server::ParseResult;
-  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options,
-                  std::string* error) {
-    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
-    for (auto& a : args) argv.push_back(&a[0]);
-    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
-  };
   promsqlite_server::ServerOptions options;
   std::string error;
   CHECK(options.listen_host == "127.0.0.1");
   CHECK(options.listen_port == 9186);
-  REQUIRE(parse({"--db", "/x.db", "--web.listen-address=:9999", "--log.level=debug",
+  REQUIRE(Parse({"--db", "/x.db", "--web.listen-address=:9999", "--log.level=debug",
                  "--web.max-requests", "3"}, &options, &error) == ParseResult::kRun);
   CHECK(options.db_path == "/x.db");
   CHECK(options.listen_port == 9999);
   CHECK(options.max_requests == 3);
   CHECK(options.log_level == promsqlite_server::LogLevel::kDebug);
-  CHECK(parse({"--help"}, &options, &error) == ParseResult::kHelp);
-  CHECK(parse({"--version"}, &options, &error) == ParseResult::kVersion);
+  CHECK(Parse({"--help"}, &options, &error) == ParseResult::kHelp);
+  CHECK(Parse({"--version"}, &options, &error) == ParseResult::kVersion);
 
   promsqlite_server::ServerOptions fresh;
-  CHECK(parse({}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({}, &fresh, &error) == ParseResult::kUsageError);
   CHECK(error.find("--db") != std::string::npos);
-  CHECK(parse({"--db", "x", "--bogus"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({"--db", "x", "--bogus"}, &fresh, &error) == ParseResult::kUsageError);
   CHECK(error.find("--bogus") != std::string::npos);
-  CHECK(parse({"--db"}, &fresh, &error) == ParseResult::kUsageError);
-  CHECK(parse({"--db", "x", "--log.level=loud"}, &fresh, &error) == ParseResult::kUsageError);
-  CHECK(parse({"--db", "x", "--web.max-requests=0"}, &fresh, &error) == ParseResult::kUsageError);
-  CHECK(parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({"--db"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({"--db", "x", "--log.level=loud"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({"--db", "x", "--web.max-requests=0"}, &fresh, &error) == ParseResult::kUsageError);
+  CHECK(Parse({"--db", "x", "stray"}, &fresh, &error) == ParseResult::kUsageError);
+}
+
+TEST_CASE("connection limits and the request timeout parse, with defaults, and refuse bad values by name") {
+  using promsqlite_server::ParseResult;
+  promsqlite_server::ServerOptions options;
+  CHECK(options.max_connections == 1024);
+  CHECK(options.max_connections_per_address == 256);
+  CHECK(options.read_header_timeout_s == 10);
+  std::string error;
+  REQUIRE(Parse({"--db", "x", "--web.max-connections", "5000", "--web.max-connections-per-address=10",
+                 "--web.read-header-timeout", "2500ms"}, &options, &error) == ParseResult::kRun);
+  CHECK(options.max_connections == 5000);
+  CHECK(options.max_connections_per_address == 10);
+  CHECK(options.read_header_timeout_s == doctest::Approx(2.5));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--db", "x", "--web.max-connections", "0"}, "--web.max-connections must be a number from 1 to 1000000"},
+      {{"--db", "x", "--web.max-connections-per-address=many"},
+       "--web.max-connections-per-address must be a number from 1 to 1000000"},
+      {{"--db", "x", "--web.read-header-timeout", "2h"},
+       "--web.read-header-timeout must be a duration such as 10s or 500ms, up to 1h, not \"2h\""},
+      {{"--db", "x", "--web.read-header-timeout=0s"},
+       "--web.read-header-timeout must be a duration such as 10s or 500ms, up to 1h, not \"0s\""},
+  };
+  for (const auto& [args, message] : bad) {
+    promsqlite_server::ServerOptions fresh;
+    CHECK(Parse(args, &fresh, &error) == ParseResult::kUsageError);
+    CHECK(error == message);
+  }
 }
 
 TEST_CASE("remote-write agent flags parse durations, labels and auth, and need --remote-write.url") {
-  using promsqlite_server::ParseFlags;
   using promsqlite_server::ParseResult;
-  auto parse = [](std::vector<std::string> args, promsqlite_server::ServerOptions* options, std::string* error) {
-    std::vector<char*> argv = {const_cast<char*>("promsqlite-server")};
-    for (auto& a : args) argv.push_back(&a[0]);
-    return ParseFlags(static_cast<int>(argv.size()), argv.data(), options, error);
-  };
   promsqlite_server::ServerOptions options;
   std::string error;
   CHECK(options.remote_write_interval_s == 15);
-  REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p:9090/api/v1/write", "--remote-write.interval=1m",
+  REQUIRE(Parse({"--db", "x", "--remote-write.url", "http://p:9090/api/v1/write", "--remote-write.interval=1m",
                  "--remote-write.label", "instance=a", "--remote-write.label=zone=b=c", "--remote-write.timeout",
                  "500ms", "--remote-write.retries", "0", "--remote-write.basic-auth", "u:p:w"},
                 &options, &error) == ParseResult::kRun);
@@ -130,7 +155,7 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
   CHECK_FALSE(options.remote_write.send_native_histograms);  // off unless asked, as Prometheus' send_native_histograms
   for (const char* flag : {"--remote-write.send-native-histograms", "--remote-write.send-native-histograms=true"}) {
     promsqlite_server::ServerOptions native;
-    REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", flag}, &native, &error) == ParseResult::kRun);
+    REQUIRE(Parse({"--db", "x", "--remote-write.url", "http://p", flag}, &native, &error) == ParseResult::kRun);
     CHECK(native.remote_write.send_native_histograms);
   }
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
@@ -159,7 +184,7 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
   for (const auto& [args, message] : bad) {
     promsqlite_server::ServerOptions fresh;
     CAPTURE(message);
-    CHECK(parse(args, &fresh, &error) == ParseResult::kUsageError);
+    CHECK(Parse(args, &fresh, &error) == ParseResult::kUsageError);
     CHECK(error == message);
   }
   // The password from a file, not the command line (visible in ps).
@@ -169,13 +194,13 @@ TEST_CASE("remote-write agent flags parse durations, labels and auth, and need -
   REQUIRE(write(fd, "s3cret:x\n", 9) == 9);
   close(fd);
   promsqlite_server::ServerOptions from_file;
-  REQUIRE(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u",
+  REQUIRE(Parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth-user", "u",
                  "--remote-write.basic-auth-password-file", path},
                 &from_file, &error) == ParseResult::kRun);
   CHECK(from_file.remote_write.basic_auth_user == "u");
   CHECK(from_file.remote_write.basic_auth_password == "s3cret:x");
   promsqlite_server::ServerOptions both;
-  CHECK(parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth", "u:p",
+  CHECK(Parse({"--db", "x", "--remote-write.url", "http://p", "--remote-write.basic-auth", "u:p",
                "--remote-write.basic-auth-user", "u", "--remote-write.basic-auth-password-file", path},
               &both, &error) == ParseResult::kUsageError);
   CHECK(error.find("not both") != std::string::npos);

@@ -27,7 +27,9 @@ bool LongTests();
 class RawConnection {
  public:
   // receive_buffer > 0 shrinks SO_RCVBUF, so that a response stays in flight.
-  explicit RawConnection(int port, int receive_buffer = 0);
+  // `source`: the loopback address to connect from (e.g. "127.0.0.2"), so
+  // that one test can be several clients; default 127.0.0.1.
+  explicit RawConnection(int port, int receive_buffer = 0, const std::string& source = "");
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
