@@ -222,6 +222,29 @@ int64_t Store::WriterId(Connection& c) {
 
 int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series.per_process ? WriterId(c) : 0; }
 
+// The family `spec` names as the file has it (its id, 0 when it has none,
+// and whether its help differs from a non-empty one of `spec`), after the
+// family itself and every family that could expose one of its names were
+// checked against it (declare/conflict.h has the rules): throws the
+// DeclarationConflict of the first that conflicts.
+int64_t Store::FindDeclared(Connection& c, const FamilySpec& spec, bool* help_differs) {
+  int64_t id = 0;
+  *help_differs = false;
+  for (const std::string& name : ConflictCandidates(spec.name)) {
+    FamilyRow key;
+    key.name = name;
+    c.select_family.Bind(key);
+    ResetOnExit reset{c.select_family};
+    if (!c.select_family.executeStep()) continue;
+    auto [stored_id, stored] = ReadFamily(c.select_family, path_);
+    if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
+    if (name != spec.name) continue;
+    id = stored_id;
+    *help_differs = !spec.help.empty() && stored.help != spec.help;
+  }
+  return id;
+}
+
 int64_t Store::Declare(const FamilySpec& spec) {
   const std::string doing = "cannot declare '" + spec.name + "'";
   // The common case, every process declaring its families at start: the
@@ -231,44 +254,21 @@ int64_t Store::Declare(const FamilySpec& spec) {
   // debugger, a long transaction of another program).
   const int64_t declared = RunRead(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_read);
-    int64_t id = 0;
-    for (const std::string& name : ConflictCandidates(spec.name)) {
-      FamilyRow key;
-      key.name = name;
-      c.select_family.Bind(key);
-      ResetOnExit reset{c.select_family};
-      if (!c.select_family.executeStep()) continue;
-      auto [stored_id, stored] = ReadFamily(c.select_family, path_);
-      if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
-      if (name != spec.name) continue;
-      if (!spec.help.empty() && stored.help != spec.help) return 0;  // the help to replace: a write
-      id = stored_id;
-    }
+    bool help_differs = false;
+    const int64_t id = FindDeclared(c, spec, &help_differs);
     txn.Commit();
-    return id;
+    return help_differs ? 0 : id;  // new help to store: a write
   });
   if (declared != 0) return declared;
   return Run(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_write);
-    // The family itself and every family that could expose one of its
-    // names (declare/conflict.h has the rules).
-    int64_t id = 0;
-    for (const std::string& name : ConflictCandidates(spec.name)) {
-      FamilyRow key;
-      key.name = name;
-      c.select_family.Bind(key);
-      ResetOnExit reset{c.select_family};
-      if (!c.select_family.executeStep()) continue;
-      auto [stored_id, stored] = ReadFamily(c.select_family, path_);
-      if (std::optional<DeclarationConflict> conflict = FindConflict(stored, spec, path_)) throw *conflict;
-      if (name != spec.name) continue;
-      id = stored_id;
-      if (!spec.help.empty() && stored.help != spec.help) {
-        FamilyRow help;
-        help.id = id;
-        help.help = spec.help;
-        Exec(c.update_help.Bind(help));
-      }
+    bool help_differs = false;
+    int64_t id = FindDeclared(c, spec, &help_differs);
+    if (help_differs) {
+      FamilyRow help;
+      help.id = id;
+      help.help = spec.help;
+      Exec(c.update_help.Bind(help));
     }
     if (id == 0) {
       FamilyRow row = EncodeFamily(spec);

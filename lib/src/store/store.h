@@ -230,6 +230,8 @@ class Store {
   auto RunOperation(const char* doing, bool write, bool pass, F&& f) -> decltype(f(std::declval<Connection&>()));
   // Waits (at most kPassPatience) while a housekeeping batch waits for mu_.
   void StepAsideForPass() const;
+  // Declare's look at the file's declarations (store.cc).
+  int64_t FindDeclared(Connection& c, const FamilySpec& spec, bool* help_differs);
   // LockBusy for an operation that waited its bound for the lock.
   LockBusy LockTimeout(const char* doing, const std::string& why) const;
   // This thread's bound (BoundedWait), or busy_timeout_ms.
