@@ -77,6 +77,7 @@ int RunExpiry(const Flags& flags) {
     if (before < series) throw std::runtime_error("expiry: populated " + std::to_string(before) + " series");
 
     promsqlite::Options options;
+    options.write_mode = promsqlite::WriteMode::kImmediate;  // as the header says: each commit may start the due pass
     options.housekeeping_interval_ms = interval_ms;
     options.clock = [] { return SystemSeconds() + kClockAhead; };
     std::vector<double> latencies_us;
