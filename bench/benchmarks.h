@@ -22,6 +22,7 @@ int RunExpiry(const Flags& flags);          // expiry.cc: increments while house
 int RunScrapePending(const Flags& flags);   // scrape_pending.cc: renders beside 64 writers' pending regions
 int RunRecovery(const Flags& flags);        // recovery.cc: Housekeep() recovering 1000 dead writers' regions
 int RunBatchedKill(const Flags& flags);     // batched_kill.cc: batched writers SIGKILLed at random
+int RunLockHeld(const Flags& flags);        // lock_held.cc: updates while another connection holds the lock
 int RunCli(const Flags& flags);             // cli.cc: the promsqlite tool per call, as a shell loop runs it
 int RunServerSlowClients(const Flags& flags);  // server_slow_clients.cc: scrapes beside 1000 slow connections
 

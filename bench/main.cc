@@ -29,6 +29,7 @@ constexpr Subcommand kSubcommands[] = {
     {"recovery", bench::RunRecovery},
     {"batched-kill", bench::RunBatchedKill},
     {"cli", bench::RunCli},
+    {"lock-held", bench::RunLockHeld},
     {"server-slow-clients", bench::RunServerSlowClients},
 };
 

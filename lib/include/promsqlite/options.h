@@ -132,8 +132,9 @@ struct Options {
   // for the flush instead (written once the lock is free; reported once per
   // wait through on_background_error), so that another process holding the
   // lock (stopped in a debugger, a long transaction) neither stalls the
-  // caller longer nor makes the update raise. Immediate mode waits
-  // busy_timeout_ms and then throws. Default: 100.
+  // caller longer nor makes the update raise; until one gets the lock
+  // again, the next such updates try it once without waiting. Immediate
+  // mode waits busy_timeout_ms and then throws. Default: 100.
   int update_lock_wait_ms = 100;
 
   // PendingStore::kSharedFile: the size of this process's region of pending

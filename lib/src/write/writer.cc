@@ -283,10 +283,14 @@ void Writer::KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemp
 // write lock; false when it did not get it (the caller then keeps the
 // update for the flush, which writes it once the lock is free). Errors no
 // waiting cures (a read-only file, a corrupt one) still throw.
+//
+// Once one update has waited its bound in vain, the next ones try the lock
+// once without waiting until one gets it: a hold of seconds costs the
+// caller one bound, not one per update.
 template <typename F>
 bool Writer::WriteAtOnce(F&& write) {
   try {
-    Store::BoundedWait bound(options_.update_lock_wait_ms);
+    Store::BoundedWait bound(kept_for_lock_.load(std::memory_order_relaxed) != 0 ? 0 : options_.update_lock_wait_ms);
     write();
     if (kept_for_lock_.load(std::memory_order_relaxed) != 0) ReportLockFree();
     return true;
