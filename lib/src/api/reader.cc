@@ -110,12 +110,16 @@ void Reader::CheckPath() const {
   if (std::string problem = detail::PathProblem(path_, false, false); !problem.empty()) throw DatabaseError(problem);
 }
 
-Reader::~Reader() {
-  if (connection_ && connection_->fork_generation != detail::ForkGeneration()) {
-    (void)connection_->db.release();  // the parent's SQLite connection: never used nor closed here
-    connection_.reset();
-  }
+// In a forked child: lets go of the parent's connection without closing
+// anything of it. SQLite connections must not cross fork(): its database,
+// a WalFreeRead's lock, and the statement the region cache prepared on it
+// are the parent's, so the whole connection is left behind (leaked), as
+// its mappings and descriptors, the child's copies, are with it.
+static void DropInherited(std::unique_ptr<detail::ReadConnection>& connection) {
+  if (connection && connection->fork_generation != detail::ForkGeneration()) (void)connection.release();
 }
+
+Reader::~Reader() { DropInherited(connection_); }
 
 // Opens lazily; false while the file does not exist. A failed read drops the
 // connection so that a file replaced on disk is opened afresh next time.
@@ -124,10 +128,7 @@ Reader::~Reader() {
 template <typename F>
 static bool WithOpenConnection(const std::string& path, const ReaderOptions& options,
                                std::unique_ptr<detail::ReadConnection>& connection, F&& f, bool streamed = false) {
-  if (connection && connection->fork_generation != detail::ForkGeneration()) {
-    (void)connection->db.release();  // the parent's SQLite connection: never used nor closed here
-    connection.reset();
-  }
+  DropInherited(connection);
   if (connection && connection->wal_free) connection.reset();  // a streamed snapshot left it open
   if (!connection) {
     bool exists = false;
