@@ -69,7 +69,8 @@ void Store::TouchPendingSeries() {
     std::string error;
     if (!file.Read(&slots, &error)) continue;  // reported by recovery, when dead
     for (const PendingSlotView& slot : slots)
-      if (!slot.live.empty() || (slot.staged_generation != 0 && !slot.staged.empty()))
+      if (slot.kind == PendingKind::kRecord ||  // Read gives only records not done
+          (!IsRecordKind(slot.kind) && (!slot.live.empty() || (slot.staged_generation != 0 && !slot.staged.empty()))))
         pending.emplace_back(slot.family, slot.labels);
   }
   if (pending.empty()) return;

@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "declare/native_histogram.h"
 #include "promsqlite/errors.h"
 #include "store/connection.h"
+#include "store/pending_record.h"
 #include "store/pending_region.h"
 #include "store/schema.h"
 #include "store/sql.h"
@@ -41,7 +43,51 @@ void FillFromPending(PendingKind kind, const PendingCell& cell, BatchUpdate* u) 
       u->count = cell.count;
       u->bucket_deltas = cell.buckets;
       break;
+    case PendingKind::kRecord:
+    case PendingKind::kDeclaration:
+      break;  // not cells (DecodeKeptUpdate, DecodeKeptDeclaration)
   }
+}
+
+// Whether `u` (a record's update) fits the family `spec` declares now: the
+// kind of update its type takes, its bucket count, a native histogram's
+// buckets only where the family has one.
+bool KeptFits(const BatchUpdate& u, const FamilySpec& spec) {
+  const bool distribution = spec.type == MetricType::kHistogram || spec.type == MetricType::kSummary;
+  if (u.kind == BatchUpdate::kObserve) {
+    if (!distribution) return false;
+    const size_t buckets = spec.type == MetricType::kHistogram ? spec.buckets.size() : 0;
+    if (!u.bucket_deltas.empty() && u.bucket_deltas.size() != buckets) return false;
+    return u.native.empty() || spec.native_bucket_factor > 1;
+  }
+  if (distribution) return false;
+  return u.kind == BatchUpdate::kAdd || spec.type != MetricType::kCounter;
+}
+
+bool Store::ApplyKept(Connection& c, const KeptWrite& kept, int64_t owner, double now) {
+  FamilyRow family_key;
+  family_key.name = kept.family;
+  c.select_family.Bind(family_key);
+  ResetOnExit reset{c.select_family};
+  if (!c.select_family.executeStep()) return false;
+  auto [family_id, spec] = ReadFamily(c.select_family, path_);
+  if (!KeptFits(kept.update, spec)) return false;
+  std::atomic<int64_t> id{0};
+  std::atomic<int32_t> schema{0};
+  BatchUpdate u = kept.update;
+  NativeLayout native;
+  if (spec.native_bucket_factor > 1) {
+    native.enabled = true;
+    native.schema = NativeSchemaForFactor(spec.native_bucket_factor);
+    native.zero_threshold = spec.native_zero_threshold;
+    native.max_buckets = spec.native_max_buckets;
+    schema = native.schema;
+  }
+  u.series = SeriesRef{family_id, kept.labels, &id, spec.gauge_mode != GaugeMode::kShared, native, &schema, owner};
+  if (u.kind == BatchUpdate::kObserve && spec.type == MetricType::kHistogram && u.bucket_deltas.empty())
+    u.bucket_deltas.assign(spec.buckets.size(), 0);
+  ApplyUpdates(c, {u}, now);
+  return true;
 }
 
 void Store::RecordPendingFlush(Connection& c, const PendingFlush& flush, double now) {
@@ -120,8 +166,27 @@ RegionRecoveryReport Store::RecoverRegions() {
         }
         updates.clear();
         keys.clear();
+        const uint64_t committed = static_cast<uint64_t>(record.generation);
+        // Declarations that waited for the lock first: the slots and records
+        // after them may be of those families.
         for (const PendingSlotView& view : views) {
-          PendingCell cell = view.Unflushed(static_cast<uint64_t>(record.generation));
+          if (view.kind != PendingKind::kDeclaration || !view.RecordUnflushed(committed)) continue;
+          std::string problem;
+          FamilySpec spec;
+          if (!DecodeKeptDeclaration(view.record, &spec, &problem)) {
+            problems.push_back(file.path() + ": a kept declaration of '" + view.family + "' cannot be read (" +
+                               problem + ")");
+            continue;
+          }
+          try {
+            DeclareIn(c, spec);
+          } catch (const DeclarationConflict& e) {
+            problems.push_back(file.path() + ": a kept declaration is dropped: " + e.what());
+          }
+        }
+        for (const PendingSlotView& view : views) {
+          if (IsRecordKind(view.kind)) continue;
+          PendingCell cell = view.Unflushed(committed);
           if (cell.empty()) continue;
           FamilyRow family_key;
           family_key.name = view.family;
@@ -144,6 +209,28 @@ RegionRecoveryReport Store::RecoverRegions() {
         }
         ApplyUpdates(c, updates, now);
         slots += static_cast<int64_t>(updates.size());
+        // Updates kept for the lock, in the order they were made.
+        int64_t owner = 0;
+        for (const PendingSlotView& view : views) {
+          if (view.kind != PendingKind::kRecord || !view.RecordUnflushed(committed)) continue;
+          KeptWrite kept;
+          kept.family = view.family;
+          kept.labels = view.labels;
+          if (!DecodeKeptUpdate(view.record, &kept.update)) {
+            problems.push_back(file.path() + ": a malformed kept update of '" + view.family + "' is dropped");
+            ++dropped;
+            continue;
+          }
+          if (owner == 0) {
+            int64_t pid = 0, start_time = 0;
+            std::string boot_id;
+            file.Owner(&pid, &start_time, &boot_id);
+            owner = WriterIdOf(c, pid, start_time, boot_id, now);
+          }
+          if (ApplyKept(c, kept, owner, now)) ++slots;
+          else ++dropped;
+          ++rows;
+        }
         rows += updates.size() + 1;
         PendingFlushRow done;
         done.region = file.name();

@@ -39,7 +39,11 @@ struct RegionHeader {
   char boot_id[40];
   std::atomic<uint64_t> used;       // bytes of complete slots after the header
   std::atomic<uint64_t> committed;  // the last generation SQLite committed
-  char reserved[256 - 96];
+  // Updates kept for the write lock and not yet written, and since when
+  // (Unix ms of the oldest): for readers' self-metrics only.
+  std::atomic<int64_t> kept_updates;
+  std::atomic<int64_t> kept_since_ms;
+  char reserved[256 - 112];
 };
 static_assert(sizeof(RegionHeader) == 256, "region header layout");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared atomics must be lock-free");
@@ -84,7 +88,7 @@ struct SlotHead {
   std::atomic<uint64_t> undo_generation;
   std::atomic<uint32_t> undo_kind;
   std::atomic<int32_t> undo_bucket;
-  uint64_t reserved;
+  std::atomic<uint64_t> done;  // records: 1 once RecordDone marked it
 };
 static_assert(sizeof(SlotHead) == 64, "slot layout");
 
@@ -99,10 +103,22 @@ inline std::atomic<uint64_t>* CellOf(SlotHead* h, Cell c) {
 inline const std::atomic<uint64_t>* CellOf(const SlotHead* h, Cell c) {
   return reinterpret_cast<const std::atomic<uint64_t>*>(h + 1) + c * CellWords(h);
 }
-inline const char* KeyOf(const SlotHead* h) { return reinterpret_cast<const char*>(CellOf(h, kUndo) + CellWords(h)); }
+// A record (IsRecordKind) has no cells: its key follows the head, then its
+// payload, whose length is in `buckets`.
+inline bool IsRecord(const SlotHead* h) { return IsRecordKind(static_cast<PendingKind>(h->kind)); }
+inline const char* KeyOf(const SlotHead* h) {
+  if (IsRecord(h)) return reinterpret_cast<const char*>(h + 1);
+  return reinterpret_cast<const char*>(CellOf(h, kUndo) + CellWords(h));
+}
 size_t SlotBytes(uint32_t buckets, size_t key_bytes) {
   size_t bytes = sizeof(SlotHead) + 3 * (kCellHeadWords + buckets) * sizeof(uint64_t) + key_bytes;
   return (bytes + 7) & ~size_t{7};
+}
+size_t RecordBytes(uint32_t payload_bytes, size_t key_bytes) {
+  return (sizeof(SlotHead) + key_bytes + payload_bytes + 7) & ~size_t{7};
+}
+inline size_t ExpectedBytes(const SlotHead* h) {
+  return IsRecord(h) ? RecordBytes(h->buckets, h->key_bytes) : SlotBytes(h->buckets, h->key_bytes);
 }
 
 // The owner's lock on a slot: its sequence number made odd.
@@ -328,11 +344,10 @@ PendingRegion::~PendingRegion() {
   if (fd_ >= 0) close(fd_);
 }
 
-SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std::string_view labels,
-                                 uint32_t buckets) {
+// Room for `bytes` more at the end of the slots, with its disk space
+// allocated; null when the region is full or the disk has no room.
+SlotHead* PendingRegion::Allocate(size_t bytes) {
   auto* header = static_cast<RegionHeader*>(map_);
-  const size_t key_bytes = family.size() + 1 + labels.size();
-  const size_t bytes = SlotBytes(buckets, key_bytes);
   const uint64_t used = header->used.load(std::memory_order_relaxed);
   const size_t end = sizeof(RegionHeader) + used + bytes;
   if (end > capacity_ || bytes > UINT32_MAX) return nullptr;
@@ -343,7 +358,22 @@ SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std:
       return nullptr;
     allocated_ = grown;
   }
-  auto* slot = reinterpret_cast<SlotHead*>(static_cast<char*>(map_) + sizeof(RegionHeader) + used);
+  return reinterpret_cast<SlotHead*>(static_cast<char*>(map_) + sizeof(RegionHeader) + used);
+}
+
+// Publishes a slot or record Allocate() gave, once everything in it is
+// written: `used` covers it.
+void PendingRegion::Publish(SlotHead* slot) {
+  auto* header = static_cast<RegionHeader*>(map_);
+  header->used.store(header->used.load(std::memory_order_relaxed) + slot->bytes, std::memory_order_release);
+}
+
+SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std::string_view labels,
+                                 uint32_t buckets) {
+  const size_t key_bytes = family.size() + 1 + labels.size();
+  const size_t bytes = SlotBytes(buckets, key_bytes);
+  SlotHead* slot = Allocate(bytes);
+  if (slot == nullptr) return nullptr;
   slot->bytes = static_cast<uint32_t>(bytes);
   slot->kind = static_cast<uint32_t>(kind);
   slot->buckets = buckets;
@@ -354,8 +384,40 @@ SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std:
   std::memcpy(key + family.size() + 1, labels.data(), labels.size());
   // The file's pages are zeros: cells, sequence numbers and generations
   // start empty. Published by `used`, after everything above.
-  header->used.store(used + bytes, std::memory_order_release);
+  Publish(slot);
   return slot;
+}
+
+SlotHead* PendingRegion::NewRecord(PendingKind kind, std::string_view family, std::string_view labels,
+                                   std::string_view payload) {
+  const size_t key_bytes = family.size() + 1 + labels.size();
+  if (!IsRecordKind(kind) || payload.size() > UINT32_MAX) return nullptr;
+  const size_t bytes = RecordBytes(static_cast<uint32_t>(payload.size()), key_bytes);
+  SlotHead* record = Allocate(bytes);
+  if (record == nullptr) return nullptr;
+  record->bytes = static_cast<uint32_t>(bytes);
+  record->kind = static_cast<uint32_t>(kind);
+  record->buckets = static_cast<uint32_t>(payload.size());
+  record->key_bytes = static_cast<uint32_t>(key_bytes);
+  char* key = const_cast<char*>(KeyOf(record));
+  std::memcpy(key, family.data(), family.size());
+  key[family.size()] = '\0';
+  std::memcpy(key + family.size() + 1, labels.data(), labels.size());
+  std::memcpy(key + key_bytes, payload.data(), payload.size());
+  Publish(record);
+  return record;
+}
+
+void PendingRegion::StageRecord(SlotHead* record, uint64_t generation) {
+  record->staged_generation.store(generation, std::memory_order_release);
+}
+
+void PendingRegion::RecordDone(SlotHead* record) { record->done.store(1, std::memory_order_release); }
+
+void PendingRegion::SetKept(int64_t updates, int64_t since_ms) {
+  auto* header = static_cast<RegionHeader*>(map_);
+  header->kept_since_ms.store(since_ms, std::memory_order_relaxed);
+  header->kept_updates.store(updates, std::memory_order_release);
 }
 
 void PendingRegion::Add(SlotHead* slot, double delta) {
@@ -444,7 +506,7 @@ void PendingRegion::Committed(uint64_t generation, const std::vector<SlotHead*>&
   // cleared also sees the header's committed generation (the fence).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   for (SlotHead* slot : staged) {
-    if (slot->staged_generation.load(std::memory_order_relaxed) > generation) continue;
+    if (IsRecord(slot) || slot->staged_generation.load(std::memory_order_relaxed) > generation) continue;
     slot->staged_generation.store(0, std::memory_order_relaxed);
     ClearCell(CellOf(slot, kStaged), slot->buckets);
   }
@@ -483,6 +545,9 @@ bool SlotFits(PendingKind kind, size_t buckets, const FamilySpec& spec) {
     case PendingKind::kGauge:
       return spec.type != MetricType::kCounter && spec.type != MetricType::kHistogram &&
              spec.type != MetricType::kSummary && spec.gauge_mode == GaugeMode::kShared;
+    case PendingKind::kRecord:
+    case PendingKind::kDeclaration:
+      return false;  // not slots
   }
   return false;
 }
@@ -601,6 +666,24 @@ bool RegionFile::OwnerAlive() const {
   return !OwnerLockFree(fd_);  // cannot tell: never recover a region that may live
 }
 
+bool RegionFile::Kept(int64_t* pid, int64_t* updates, int64_t* since_ms) const {
+  const auto* header = static_cast<const RegionHeader*>(map_);
+  if (!ValidHeader(header)) return false;
+  *pid = header->pid;
+  *updates = header->kept_updates.load(std::memory_order_acquire);
+  *since_ms = header->kept_since_ms.load(std::memory_order_relaxed);
+  return true;
+}
+
+bool RegionFile::Owner(int64_t* pid, int64_t* start_time, std::string* boot_id) const {
+  const auto* header = static_cast<const RegionHeader*>(map_);
+  if (!ValidHeader(header)) return false;
+  *pid = header->pid;
+  *start_time = header->start_time;
+  boot_id->assign(header->boot_id, strnlen(header->boot_id, sizeof header->boot_id));
+  return true;
+}
+
 uint64_t RegionFile::Committed() const {
   const auto* header = static_cast<const RegionHeader*>(map_);
   if (!ValidHeader(header)) return 0;
@@ -633,7 +716,7 @@ bool RegionFile::Walk(uint64_t from, uint64_t* end, std::string* error,
     const auto* slot = reinterpret_cast<const SlotHead*>(base + offset);
     if (cut && slot->bytes > used - offset && slot->bytes <= published - offset) break;
     if (slot->bytes < sizeof(SlotHead) || slot->bytes > used - offset || slot->bytes % 8 != 0 ||
-        SlotBytes(slot->buckets, slot->key_bytes) != slot->bytes || slot->kind < 1 || slot->kind > 3 ||
+        slot->kind < 1 || slot->kind > 5 || ExpectedBytes(slot) != slot->bytes ||
         std::memchr(KeyOf(slot), '\0', slot->key_bytes) == nullptr) {
       *error = path_ + ": malformed region (slot at offset " + std::to_string(offset) + ")";
       return false;
@@ -662,6 +745,17 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
   return Walk(0, &end, error, [&](uint64_t, const SlotHead* slot) {
     PendingSlotView view;
     view.kind = static_cast<PendingKind>(slot->kind);
+    if (IsRecord(slot)) {
+      // Written whole before `used` covered it; only its generation and
+      // its mark change.
+      view.done = slot->done.load(std::memory_order_acquire) != 0;
+      view.staged_generation = slot->staged_generation.load(std::memory_order_acquire);
+      if (view.done && !with_empty) return true;
+      ReadKey(slot, &view.family, &view.labels);
+      view.record.assign(KeyOf(slot) + slot->key_bytes, slot->buckets);
+      slots->push_back(std::move(view));
+      return true;
+    }
     ReadSlot(slot, &view);
     if (!with_empty && view.live.empty() && view.staged_generation == 0) return true;  // nothing pending: what every reader skips
     ReadKey(slot, &view.family, &view.labels);
@@ -672,6 +766,7 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
 
 bool RegionFile::Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, std::string* error) const {
   return Walk(from, end, error, [&](uint64_t offset, const SlotHead* slot) {
+    if (IsRecord(slot)) return true;  // no cells: nothing a reader shows
     SlotKey key;
     key.offset = offset;
     key.kind = static_cast<PendingKind>(slot->kind);

@@ -55,7 +55,15 @@ enum class PendingKind : uint32_t {
   kCounter = 1,       // value: sum of increments
   kGauge = 2,         // value: sum of adds, or the value to set (has_set)
   kDistribution = 3,  // value: sum of observations, count, per-bucket counts
+  // Records, not cells: written once and never changed, read only by the
+  // owner's flush and by recoverers (readers skip them). An update written
+  // at once that could not get the write lock within
+  // Options::update_lock_wait_ms (store/pending_record.h encodes it), and a
+  // declaration that could not (the family's FamilyRow, tuple-encoded).
+  kRecord = 4,
+  kDeclaration = 5,
 };
+inline bool IsRecordKind(PendingKind kind) { return kind == PendingKind::kRecord || kind == PendingKind::kDeclaration; }
 
 // One cell's values (or the sum of several).
 struct PendingCell {
@@ -98,6 +106,24 @@ class PendingRegion {
   // Safe to call concurrently with updates of other slots.
   SlotHead* NewSlot(PendingKind kind, std::string_view family, std::string_view labels, uint32_t buckets);
 
+  // A record (kRecord, kDeclaration) holding `payload`; nullptr when the
+  // region is full or the disk has no room for it. As NewSlot: one thread
+  // at a time (with NewSlot), concurrently with updates of other slots.
+  SlotHead* NewRecord(PendingKind kind, std::string_view family, std::string_view labels,
+                      std::string_view payload);
+  // A record carried by the flush of `generation` (before its transaction):
+  // from its commit on, it counts for nobody. One store.
+  static void StageRecord(SlotHead* record, uint64_t generation);
+  // A record that must count for nobody whatever is committed: written
+  // otherwise (a declaration's own transaction), or dropped with its
+  // series. One store.
+  static void RecordDone(SlotHead* record);
+
+  // The header's account of updates kept for the write lock (records and
+  // slot updates not yet written), for readers' self-metrics: how many,
+  // and since when (Unix milliseconds of the oldest; 0: none).
+  void SetKept(int64_t updates, int64_t since_ms);
+
   static void Add(SlotHead* slot, double delta);
   static void Set(SlotHead* slot, double value);
   // `bucket` < 0: a summary's observation (no bucket).
@@ -127,6 +153,8 @@ class PendingRegion {
 
  private:
   PendingRegion(std::string path, std::string name, int fd, void* map, size_t capacity);
+  SlotHead* Allocate(size_t bytes);
+  void Publish(SlotHead* slot);
   std::string path_, name_;
   int fd_;
   void* map_;
@@ -140,6 +168,14 @@ struct PendingSlotView {
   std::string family, labels;
   PendingCell live, staged;
   uint64_t staged_generation = 0;
+  // Records (IsRecordKind): the payload, and whether RecordDone marked it.
+  std::string record;
+  bool done = false;
+  // A record not yet in the rows of a snapshot (or a recoverer's
+  // transaction) whose flush record has `committed` for the region.
+  bool RecordUnflushed(uint64_t committed) const {
+    return !done && (staged_generation == 0 || staged_generation > committed);
+  }
   // What is not in the rows of a snapshot (or a recoverer's transaction)
   // whose record has `committed` for the region: the live cell, after the
   // staged one when its generation is above that.
@@ -187,11 +223,19 @@ class RegionFile {
   bool OwnerAlive() const;
   // The header's committed generation.
   uint64_t Committed() const;
+  // The owner's pid and the header's account of updates kept for the
+  // write lock (PendingRegion::SetKept); false for a header not yet made.
+  bool Kept(int64_t* pid, int64_t* updates, int64_t* since_ms) const;
+  // The owner's identity as its header has it (a recoverer writes a dead
+  // owner's per-process rows under it); false for a header not yet made.
+  bool Owner(int64_t* pid, int64_t* start_time, std::string* boot_id) const;
   // Every slot with something pending (`with_empty`: every slot), each
-  // read consistently (an update in progress is taken from before it).
+  // read consistently (an update in progress is taken from before it),
+  // with the records that are not done (callers that know no records skip
+  // IsRecordKind views).
   // False with `error` for a malformed file.
   bool Read(std::vector<PendingSlotView>* slots, std::string* error, bool with_empty = false) const;
-  // The keys of the slots from byte `from` of the slot area (0, or the
+  // The keys of the slots (not records) from byte `from` of the slot area (0, or the
   // `*end` of an earlier call on this file) to the end of the mapping: a
   // slot's kind and key never change once made, so a reader that keeps the
   // file indexes each slot once. False with `error` for a malformed file.

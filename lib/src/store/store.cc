@@ -220,7 +220,26 @@ int64_t Store::WriterId(Connection& c) {
   return c.pending_writer_id = c.select_writer.getColumn(0).getInt64();
 }
 
-int64_t Store::WriterFor(Connection& c, const SeriesRef& series) { return series.per_process ? WriterId(c) : 0; }
+int64_t Store::WriterFor(Connection& c, const SeriesRef& series) {
+  if (!series.per_process) return 0;
+  return series.writer_id != 0 ? series.writer_id : WriterId(c);
+}
+
+int64_t Store::WriterIdOf(Connection& c, int64_t pid, int64_t start_time, const std::string& boot_id, double now) {
+  WriterRow row;
+  row.pid = pid;
+  row.start_time = start_time;
+  row.boot_id = boot_id;
+  row.created = now;
+  auto select = [&]() -> int64_t {
+    c.select_writer.Bind(row);
+    ResetOnExit reset{c.select_writer};
+    return c.select_writer.executeStep() ? c.select_writer.getColumn(0).getInt64() : 0;
+  };
+  if (int64_t id = select()) return id;
+  Exec(c.insert_writer.Bind(row));
+  return select();
+}
 
 // The family `spec` names as the file has it (its id, 0 when it has none,
 // and whether its help differs from a non-empty one of `spec`), after the
@@ -262,24 +281,40 @@ int64_t Store::Declare(const FamilySpec& spec) {
   if (declared != 0) return declared;
   return Run(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_write);
-    bool help_differs = false;
-    int64_t id = FindDeclared(c, spec, &help_differs);
-    if (help_differs) {
-      FamilyRow help;
-      help.id = id;
-      help.help = spec.help;
-      Exec(c.update_help.Bind(help));
-    }
-    if (id == 0) {
-      FamilyRow row = EncodeFamily(spec);
-      row.created = Now();
-      Exec(c.insert_family.Bind(row));
-      id = c.db->getLastInsertRowid();
-    }
+    const int64_t id = DeclareIn(c, spec);
     txn.Commit();
     AfterCommit(c);
     return id;
   });
+}
+
+int64_t Store::CheckDeclared(const FamilySpec& spec) {
+  const std::string doing = "cannot declare '" + spec.name + "'";
+  return RunRead(doing.c_str(), [&](Connection& c) -> int64_t {
+    Transaction txn(c, c.begin_read);
+    bool help_differs = false;
+    const int64_t id = FindDeclared(c, spec, &help_differs);
+    txn.Commit();
+    return id;
+  });
+}
+
+int64_t Store::DeclareIn(Connection& c, const FamilySpec& spec) {
+  bool help_differs = false;
+  int64_t id = FindDeclared(c, spec, &help_differs);
+  if (help_differs) {
+    FamilyRow help;
+    help.id = id;
+    help.help = spec.help;
+    Exec(c.update_help.Bind(help));
+  }
+  if (id == 0) {
+    FamilyRow row = EncodeFamily(spec);
+    row.created = Now();
+    Exec(c.insert_family.Bind(row));
+    id = c.db->getLastInsertRowid();
+  }
+  return id;
 }
 
 int64_t Store::EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process) {
@@ -403,10 +438,17 @@ void Store::ApplyUpdates(Connection& c, const std::vector<BatchUpdate>& updates,
   }
 }
 
-void Store::ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush) {
+void Store::ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush,
+                       const std::vector<KeptWrite>* kept, int64_t* dropped) {
   Run("cannot flush", [&](Connection& c) {
     const double now = Now();
     Transaction txn(c, c.begin_write);
+    // Kept records first: they were made before what waits in memory.
+    if (kept != nullptr) {
+      *dropped = 0;
+      for (const KeptWrite& k : *kept)
+        if (!ApplyKept(c, k, 0, now)) ++*dropped;
+    }
     ApplyUpdates(c, updates, now);
     if (flush != nullptr) RecordPendingFlush(c, *flush, now);
     txn.Commit();

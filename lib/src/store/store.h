@@ -67,6 +67,9 @@ struct SeriesRef {
   // Native histograms: the series' schema as this process last saw it;
   // observations refresh it (batched mode counts at it until the next flush).
   std::atomic<int32_t>* cached_schema = nullptr;
+  // Per-process series: the writers-table id of the process whose row this
+  // is; 0: this process's (a recoverer writes a dead writer's).
+  int64_t writer_id = 0;
 };
 
 // An exemplar to keep for a counter series or a classic histogram bucket:
@@ -99,6 +102,15 @@ struct StoredSeries {
   double value = 0;  // NaN for NULL
   int64_t count = 0;
   std::vector<int64_t> bucket_counts;  // per bucket index, not cumulative
+};
+
+// An update kept in a region record (store/pending_record.h) for the series
+// (family name, labels): its family is looked up by name when it is
+// written, so the flush of a family whose declaration waited for the lock,
+// and a recoverer, write it alike.
+struct KeptWrite {
+  std::string family, labels;
+  BatchUpdate update;  // all but `series`
 };
 
 // A flush of a pending region: its name and the generation it commits.
@@ -150,6 +162,10 @@ class Store {
   // Stores `spec` (already normalized) or checks it against the stored
   // declaration. Returns the family id.
   int64_t Declare(const FamilySpec& spec);
+  // Checks `spec` against the file's declarations by reading only (throws
+  // DeclarationConflict as Declare does) and returns the family's id, 0
+  // when the file has none; a different help is not written.
+  int64_t CheckDeclared(const FamilySpec& spec);
 
   // Creates the series with `initial_value` unless it exists; returns its id.
   int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process);
@@ -168,7 +184,11 @@ class Store {
   // Applies many updates in ONE write transaction: all or none. With
   // `flush` (not null), records in that transaction that the region's
   // flush of that generation committed (docs/pending-regions.md).
-  void ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush = nullptr);
+  // `kept`: updates of region records, written after `updates` in the same
+  // transaction; those whose family is gone or declared otherwise now are
+  // dropped, counted in `*dropped` (not null with `kept`).
+  void ApplyBatch(const std::vector<BatchUpdate>& updates, const PendingFlush* flush = nullptr,
+                  const std::vector<KeptWrite>* kept = nullptr, int64_t* dropped = nullptr);
 
   // Pending regions (store/pending_recovery.cc). Writes what the regions of
   // dead writers hold, exactly once, a few regions per transaction, and
@@ -232,6 +252,17 @@ class Store {
   void StepAsideForPass() const;
   // Declare's look at the file's declarations (store.cc).
   int64_t FindDeclared(Connection& c, const FamilySpec& spec, bool* help_differs);
+  // Declare's write, inside the caller's write transaction: the family's
+  // id, with `spec` inserted or its new help stored.
+  int64_t DeclareIn(Connection& c, const FamilySpec& spec);
+  // A record's update written to its series, found by family name; false
+  // (nothing written) when the family is gone or does not take it.
+  // `owner`: the writers-table id for per-process series (0: this
+  // process's).
+  bool ApplyKept(Connection& c, const KeptWrite& kept, int64_t owner, double now);
+  // The writers-table id of `owner` (a recovered region's dead writer),
+  // made when it has none.
+  int64_t WriterIdOf(Connection& c, int64_t pid, int64_t start_time, const std::string& boot_id, double now);
   // LockBusy for an operation that waited its bound for the lock.
   LockBusy LockTimeout(const char* doing, const std::string& why) const;
   // This thread's bound (BoundedWait), or busy_timeout_ms.
