@@ -2,6 +2,7 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <string>
 
 #include "log.h"
@@ -133,6 +134,27 @@ std::vector<MemoryFamily> SelfMetrics::Families(const promsqlite::FileStats& sta
   out.push_back(Family(kGauge, "promsqlite_server_wal_size_bytes",
                        "Size of the file's write-ahead log in bytes (0 when absent).", "bytes",
                        static_cast<double>(stats.wal_bytes)));
+  if (!stats.waiting.empty()) {
+    // Writers whose updates wait for the write lock another process holds
+    // (Options::update_lock_wait_ms): none while nothing waits.
+    MemoryFamily waiting, age;
+    waiting.spec.type = age.spec.type = kGauge;
+    waiting.spec.name = "promsqlite_writer_updates_waiting";
+    waiting.spec.help =
+        "Updates of a writer process that found the file's write lock held by another process and wait, "
+        "kept in its pending region, to be written once it is free.";
+    age.spec.name = "promsqlite_writer_updates_waiting_seconds";
+    age.spec.help = "Seconds the oldest of a writer process's updates waiting for the write lock has waited.";
+    age.spec.unit = "seconds";
+    waiting.spec.label_names = age.spec.label_names = {"pid"};
+    const double now = Now();
+    for (const promsqlite::WaitingWriter& w : stats.waiting) {
+      waiting.samples.push_back({{std::to_string(w.pid)}, static_cast<double>(w.updates), 0});
+      age.samples.push_back({{std::to_string(w.pid)}, w.since > 0 ? std::max(0.0, now - w.since) : 0, 0});
+    }
+    out.push_back(std::move(waiting));
+    out.push_back(std::move(age));
+  }
   if (skipped) out.push_back(ReadErrors::Metric(*skipped));
 
   ProcessStats process;

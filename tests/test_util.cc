@@ -292,6 +292,7 @@ NativeExpectation ExpectNative(std::vector<double> values, int schema) {
 }
 
 void KillAndReap(pid_t pid) {
+  if (pid <= 0) return;  // kill(0 or -1) would reach the test's process group, or every process
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
 }

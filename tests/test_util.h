@@ -73,7 +73,8 @@ std::string IntegrityCheck(const std::string& path);
 // and reaps the process.
 pid_t StartPausedChild(const std::function<void()>& setup);
 
-// SIGKILLs the process and reaps it.
+// SIGKILLs the process and reaps it; nothing for a pid <= 0 (one already
+// reaped, say).
 void KillAndReap(pid_t pid);
 
 // A waitpid() status as a shell reports it: the exit code, or 128 + the

@@ -352,11 +352,12 @@ TEST_CASE("LockWait::kPoll and kSqliteDefault make no sidecar and stay exact") {
   }
 }
 
-TEST_CASE("an update that cannot get the lock within busy_timeout_ms fails naming the file and the wait") {
+TEST_CASE("with update_lock_wait_ms < 0, an update that cannot get the lock within busy_timeout_ms fails naming the file and the wait") {
   TempDir dir;
   const std::string db = dir.File("m.db");
   promsqlite::Options options = Immediate();
   options.busy_timeout_ms = 300;
+  options.update_lock_wait_ms = -1;  // wait busy_timeout_ms, then throw
   promsqlite::Registry registry(db, options);  // opened before anyone holds the lock
   promsqlite::Counter jobs = Jobs(registry);
   for (bool gate_too : {false, true}) {
@@ -433,15 +434,22 @@ TEST_CASE("declaring a family the file has already, as declared, does not wait f
     jobs.Increment();  // batched: into the region, no wait either
     // ...and a conflicting declaration is still refused, by reading.
     CHECK_THROWS_AS(promsqlite::BuildGauge().Name("jobs_total").Register(registry), promsqlite::DeclarationConflict);
-    // A new family needs the lock: with a short wait it times out, naming it.
+    // A new family needs the lock: it is checked by reading and kept for
+    // the flush, with its first series (its row waits too) and an update.
     promsqlite::Options impatient = options;
-    impatient.busy_timeout_ms = 50;
+    impatient.update_lock_wait_ms = 20;
     promsqlite::Registry other(db, impatient);
-    CHECK_THROWS_AS(promsqlite::BuildCounter().Name("new_family").Register(other), promsqlite::DatabaseError);
+    auto fresh = promsqlite::BuildCounter().Name("new_family").Help("New.").Register(other);
+    fresh.WithLabelValues({}).Increment(2);
+    CHECK(fresh.WithLabelValues({}).Value() == 2);  // this process's view has it
     sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
+    other.Flush();
   }
   sqlite3_close(raw);
   CHECK(Total(db) == 1);  // the registry's flush at its end
+  promsqlite::Reader reader(db);
+  const std::string text = reader.Render(promsqlite::Format::kText);
+  CHECK(promsqlite::test::Contains(text, "# HELP new_family_total New.\n# TYPE new_family_total counter\nnew_family_total 2\n"));
 }
 
 TEST_CASE("by default no update waits past update_lock_wait_ms or raises while another process holds the lock; all land once it is free") {
@@ -473,10 +481,15 @@ TEST_CASE("by default no update waits past update_lock_wait_ms or raises while a
   CHECK(jobs.Value() == 5);
   sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(raw);
-  native.Observe(0.5);  // the lock is free: written at once, and the wait reported over
-  CHECK(reports.size() == 2);
-  CHECK(promsqlite::test::Contains(reports.at(1), "15 update(s)"));
-  registry.Flush();
+  // The lock is free, but earlier updates of the series wait: kept too, so
+  // that they are written in order (the gauge's last Set wins).
+  native.Observe(0.5);
+  live.Set(7);
+  CHECK(reports.size() == 1);
+  registry.Flush();  // writes them all, and reports the wait over
+  REQUIRE(reports.size() == 2);
+  CHECK(promsqlite::test::Contains(reports.at(1), "17 update(s)"));
+  live.Set(4);  // written at once again
   promsqlite::Reader reader(db);
   const std::string text = reader.Render(promsqlite::Format::kOpenMetrics);
   CHECK(promsqlite::test::Contains(text, "latency_count 7\n"));

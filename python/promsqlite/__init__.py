@@ -56,7 +56,7 @@ except ImportError:  # optional: the metrics still write, FileCollector and regi
 __all__ = [
     "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
     "FileCollector", "Gauge", "Histogram", "Info", "PROTOBUF_CONTENT_TYPE", "REGISTRY", "Summary", "flush",
-    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup",
+    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup", "waiting_for_lock",
 ]
 
 __version__ = _core.version()
@@ -170,8 +170,10 @@ def set_db(path, *, ttl=None, **options):
     housekeeping_interval_ms, checkpoint_busy_timeout_ms, file_mode (e.g.
     0o660: the mode of a file this process creates; see docs/permissions.md),
     page_size (1024: the page size of a file this process creates),
-    update_lock_wait_ms (100: how long an update written at once waits for
-    the write lock before it is kept for the flush instead).
+    update_lock_wait_ms (100: how long an update written at once, in either
+    write mode, waits for the write lock before it is kept for the flush
+    instead, in the file's pending region, so that it survives a kill of
+    the process; -1: wait busy_timeout_ms, then raise DatabaseError).
 
     Metrics declared earlier (at import time, say) declare themselves in this
     file on their next use. Children already taken with labels() keep
@@ -264,21 +266,36 @@ def _reader(path):
 
 
 def flush():
-    """Writes this process's pending batched updates now (nothing to do in
-    immediate mode). Raises DatabaseError when a file cannot be written; the
-    updates then stay pending."""
+    """Writes this process's pending updates now: batched mode's, and in
+    either mode those kept because another process held the write lock
+    (waiting_for_lock()). Raises DatabaseError when a file cannot be
+    written; the updates then stay pending."""
     for registry in list(_state.registries.values()):
-        if registry.batched:
-            registry.flush()
+        registry.flush()
+
+
+def waiting_for_lock():
+    """Updates of this process that were to be written at once but found
+    the write lock held by another process past update_lock_wait_ms, and
+    wait for the flush that writes them once it is free:
+    {"updates": n, "since": Unix time of the oldest, 0 when none}, summed
+    over the files this process writes. inc() and the like never raise or
+    stall for a held lock; this says what waits."""
+    total = {"updates": 0, "since": 0.0}
+    for registry in list(_state.registries.values()):
+        waiting = registry.waiting_for_lock()
+        total["updates"] += waiting["updates"]
+        if waiting["since"] and (not total["since"] or waiting["since"] < total["since"]):
+            total["since"] = waiting["since"]
+    return total
 
 
 def _flush_at_exit():
     for registry in list(_state.registries.values()):
-        if registry.batched:
-            try:
-                registry.flush()
-            except DatabaseError as e:
-                sys.stderr.write("promsqlite: updates lost at exit: %s\n" % e)
+        try:
+            registry.flush()
+        except DatabaseError as e:
+            sys.stderr.write("promsqlite: not written at exit: %s\n" % e)
 
 
 atexit.register(_flush_at_exit)

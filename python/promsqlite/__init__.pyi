@@ -15,7 +15,7 @@ from ._promsqlite import EnumChild, GaugeChild, HistogramChild, SummaryChild
 __all__ = [
     "CONTENT_TYPE_LATEST", "OPENMETRICS_CONTENT_TYPE", "Counter", "DEFAULT_BUCKETS", "DatabaseError", "DeclarationConflict", "Enum",
     "FileCollector", "Gauge", "Histogram", "Info", "PROTOBUF_CONTENT_TYPE", "REGISTRY", "Summary", "flush",
-    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup",
+    "generate_latest", "get_db", "housekeep", "remove_family", "set_db", "setup", "waiting_for_lock",
 ]
 
 __version__: str
@@ -81,6 +81,7 @@ def setup(
 ) -> None: ...
 def get_db() -> str | None: ...
 def flush() -> None: ...
+def waiting_for_lock() -> Mapping[str, float]: ...
 def remove_family(name: str) -> bool: ...
 def housekeep() -> dict[str, int]:
     """What one housekeeping pass deleted: {"expired_series": n, ...}."""

@@ -192,6 +192,14 @@ class PyRegistry {
     registry_.Flush();
   }
 
+  py::dict WaitingForLock() const {
+    const Registry::Waiting waiting = registry_.WaitingForLock();
+    py::dict out;
+    out["updates"] = waiting.updates;
+    out["since"] = waiting.since;
+    return out;
+  }
+
   const std::string& path() const { return registry_.path(); }
   bool batched() const { return batched_; }
 
@@ -259,7 +267,8 @@ Options MakeOptions(const py::kwargs& kwargs) {
         throw InvalidArgument("option " + key + ": expected an integer, got " +
                               std::string(py::str(py::repr(value))));
       long long v = value.cast<long long>();
-      const long long low = key == "flush_interval_ms" ? 1 : 0;
+      // update_lock_wait_ms -1: wait busy_timeout_ms for the lock, then raise.
+      const long long low = key == "flush_interval_ms" ? 1 : key == "update_lock_wait_ms" ? -1 : 0;
       const long long high = key == "file_mode" ? 0777 : 1000000000;
       if (v < low || v > high)
         throw InvalidArgument("option " + key + ": " + std::to_string(v) + " is out of range (" +
@@ -393,6 +402,7 @@ PYBIND11_MODULE(_promsqlite, m) {
       .def("remove_family", &PyRegistry::RemoveFamily)
       .def("housekeep", &PyRegistry::Housekeep)
       .def("flush", &PyRegistry::Flush)
+      .def("waiting_for_lock", &PyRegistry::WaitingForLock)
       .def_property_readonly("path", &PyRegistry::path)
       .def_property_readonly("batched", &PyRegistry::batched);
 

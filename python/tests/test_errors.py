@@ -357,10 +357,11 @@ def test_no_file_chosen_is_a_database_error_naming_the_remedy():
         "OSError no promsqlite file chosen: call promsqlite.set_db(path) or set PROMSQLITE_DB"] * 2
 
 
-def test_a_write_lock_held_too_long_is_a_database_error_and_the_update_is_not_applied(tmp_path):
+def test_a_write_lock_held_too_long_is_a_database_error_when_asked_for(tmp_path):
     path = str(tmp_path / "locked.db")
-    # Immediate updates wait for the lock; batched ones (the default) never do.
-    promsqlite.set_db(path, busy_timeout_ms=50, write_mode="immediate")
+    # update_lock_wait_ms=-1: an immediate update waits busy_timeout_ms for
+    # the lock, then raises and is not applied.
+    promsqlite.set_db(path, busy_timeout_ms=50, write_mode="immediate", update_lock_wait_ms=-1)
     c = promsqlite.Counter("locked", "x", registry=None)
     c.inc()
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -409,3 +410,82 @@ def test_by_default_a_held_write_lock_makes_no_update_raise_and_every_update_lan
     promsqlite.flush()
     text = promsqlite.generate_latest(path).decode()
     assert "held_jobs_total 4\n" in text and "held_inflight 2\n" in text
+
+
+def _hold_lock(path):
+    """Another process holding the file's write lock until killed."""
+    holder = subprocess.Popen(
+        ["/usr/bin/python3", "-c",
+         "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "print('held', flush=True)\n"
+         "time.sleep(600)\n", path],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+@pytest.mark.parametrize("write_mode", ["immediate", "batched"])
+def test_inc_never_raises_for_a_lock_another_process_holds_and_every_update_lands_once(tmp_path, write_mode):
+    path = str(tmp_path / "held.db")
+    promsqlite.set_db(path, write_mode=write_mode, update_lock_wait_ms=20, flush_interval_ms=3600000)
+    jobs = promsqlite.Counter("jobs", "Jobs.", registry=None)
+    jobs.inc()
+    holder = _hold_lock(path)
+    try:
+        # An existing series, a new one, a metric declared during the hold,
+        # a per-process gauge, a histogram, an exemplar: no raise.
+        late = promsqlite.Counter("late", "Declared during the hold.", ["k"], registry=None)
+        peak = promsqlite.Gauge("peak", "x", registry=None, multiprocess_mode="max")
+        lat = promsqlite.Histogram("lat", "x", registry=None)
+        for i in range(20):
+            jobs.inc()
+            late.labels(str(i % 2)).inc(2)
+            peak.set(i)
+            lat.observe(0.25)
+        jobs.inc(exemplar={"trace": "t"})
+        waiting = promsqlite.waiting_for_lock()
+        assert waiting["updates"] > 0 and waiting["since"] > 0
+    finally:
+        holder.kill()
+        holder.wait()
+    promsqlite.flush()
+    assert promsqlite.waiting_for_lock() == {"updates": 0, "since": 0.0}
+    got = samples(promsqlite.generate_latest(path))
+    assert got[("jobs_total", ())] == 22.0
+    assert got[("late_total", (("k", "0"),))] == 20.0
+    assert got[("late_total", (("k", "1"),))] == 20.0
+    assert got[("peak", ())] == 19.0
+    assert got[("lat_count", ())] == 20.0
+
+
+def test_a_process_killed_while_another_holds_the_lock_loses_no_update(tmp_path):
+    path = str(tmp_path / "killed.db")
+    promsqlite.set_db(path)
+    promsqlite.Counter("jobs", "Jobs.", registry=None).inc()
+    holder = _hold_lock(path)
+    try:
+        # Immediate mode, so every update would be a transaction; each is
+        # kept in the process's region instead, and the process dies.
+        result = run_python("""
+            import os, signal, promsqlite
+            promsqlite.set_db(%r, write_mode="immediate", update_lock_wait_ms=20)
+            jobs = promsqlite.Counter("jobs", "Jobs.", registry=None)
+            late = promsqlite.Counter("late", "Declared during the hold.", registry=None)
+            for i in range(50):
+                jobs.inc()
+                late.inc(2)
+            print(promsqlite.waiting_for_lock()["updates"] > 0, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """ % path, check=False)
+        assert result.returncode == -9, result.stderr
+        assert result.stdout == "True\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    report = promsqlite.housekeep()
+    assert report["recovered_regions"] == 1
+    got = samples(promsqlite.generate_latest(path))
+    assert got[("jobs_total", ())] == 51.0
+    assert got[("late_total", ())] == 100.0

@@ -127,14 +127,25 @@ struct Options {
   // loses it and readers see it once flushed). Default: true.
   bool immediate_outside_regions = true;
 
-  // Batched mode with immediate_outside_regions: how long an update written
-  // at once waits for the write lock before it is kept in process memory
-  // for the flush instead (written once the lock is free; reported once per
-  // wait through on_background_error), so that another process holding the
-  // lock (stopped in a debugger, a long transaction) neither stalls the
-  // caller longer nor makes the update raise; until one gets the lock
-  // again, the next such updates try it once without waiting. Immediate
-  // mode waits busy_timeout_ms and then throws. Default: 100.
+  // How long an update written at once (immediate mode; in batched mode
+  // what a region cannot hold) waits for the write lock before it is kept
+  // instead: a record in this process's region of pending updates, which
+  // survives a SIGKILL of the process (a recoverer writes it), written by
+  // the next flush once the lock is free (in memory when the region has no
+  // room, reported once). Later updates of the same series are kept too
+  // until then, so that every series' updates are written in the order
+  // they were made. So another process holding the lock (stopped in a
+  // debugger, a sqlite3 shell in BEGIN IMMEDIATE) neither stalls the caller
+  // longer nor makes an update raise; until one gets the lock again, the
+  // next updates try it once without waiting. Also bounds a declaration
+  // that must write (a new family, new help: checked by reading, then kept
+  // likewise), a new series' row, and the background flusher's wait. Said
+  // once per hold through on_background_error, again when it ends;
+  // Registry::WaitingForLock and promsqlite-server's
+  // promsqlite_writer_updates_waiting tell what waits. Only errors no wait
+  // cures (a read-only or corrupt file, a newer schema) still throw.
+  // Negative: wait busy_timeout_ms, then throw DatabaseError with nothing
+  // written. Default: 100.
   int update_lock_wait_ms = 100;
 
   // PendingStore::kSharedFile: the size of this process's region of pending

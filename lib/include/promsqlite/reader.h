@@ -31,12 +31,21 @@ class ReadConnection;
 }  // namespace detail
 
 // Sizes and counts of a file at one moment.
+// A writer process with updates that wait for the write lock
+// (Registry::WaitingForLock), as its pending region says.
+struct WaitingWriter {
+  int64_t pid = 0;
+  int64_t updates = 0;
+  double since = 0;  // Unix time of the oldest
+};
+
 struct FileStats {
   bool exists = false;
   int64_t families = 0;
   int64_t series = 0;
   int64_t db_bytes = 0;   // the main file
   int64_t wal_bytes = 0;  // the -wal file, 0 when absent
+  std::vector<WaitingWriter> waiting;  // writers with updates waiting for the lock, by pid
 };
 
 // A family as stored, with its number of series.
@@ -183,6 +192,9 @@ class Reader {
   std::vector<FamilySnapshot> Snapshot(const std::vector<std::string>& names,
                                        SkippedRows* skipped = nullptr);
 
+  // Counts of the file, its sizes, and the writers whose updates wait for
+  // the write lock. Cost: a read transaction counting rows, and a listing
+  // of the pending regions (kept mapped as for a snapshot).
   FileStats Stats();
 
   // Every family in the file, sorted by name (empty for a missing file).

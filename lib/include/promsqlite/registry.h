@@ -64,10 +64,27 @@ class Registry {
   // the family is declared again. Batched mode: as RemoveSeries.
   bool RemoveFamily(const std::string& name);
 
-  // Batched mode: writes every pending update now, in one transaction.
-  // Throws DatabaseError when that fails (the updates stay pending and are
-  // retried by the next flush). Immediate mode: nothing to do.
+  // Writes every pending update now, in one transaction, waiting for the
+  // write lock up to busy_timeout_ms: batched mode's, and in either mode
+  // those kept because the lock was held (WaitingForLock). Throws
+  // DatabaseError when that fails (the updates stay pending and are
+  // retried by the next flush).
   void Flush();
+
+  // Updates that were to be written at once (immediate mode; in batched
+  // mode native histograms, per-process gauges, exemplars) but found the
+  // write lock held past Options::update_lock_wait_ms, and wait for the
+  // flush that writes them once it is free: how many, and the Unix time
+  // of the oldest (0 when none). They survive a SIGKILL of this process
+  // (its region holds them, until a recoverer writes them) unless the
+  // region had no room for them (reported through on_background_error).
+  // promsqlite-server shows every process's as
+  // promsqlite_writer_updates_waiting. Cost: a mutex; safe from any thread.
+  struct Waiting {
+    int64_t updates = 0;
+    double since = 0;
+  };
+  Waiting WaitingForLock() const;
 
   // Removes every series of family `name` but keeps its declaration; true
   // when the family exists. Batched mode: as RemoveSeries.

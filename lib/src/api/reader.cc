@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 
@@ -271,7 +272,17 @@ FileStats Reader::Stats() {
   stats.wal_bytes = FileSize(path_ + "-wal");
   WithOpenConnection(path_, options_, connection_, [&](detail::ReadConnection& c) {
     detail::CountRows(c.Db(), path_, &stats.families, &stats.series);
+    for (const detail::RegionCache::Indexed* region : c.regions.Refresh(path_)) {
+      WaitingWriter writer;
+      int64_t since_ms = 0;
+      if (region->file->Kept(&writer.pid, &writer.updates, &since_ms) && writer.updates > 0) {
+        writer.since = static_cast<double>(since_ms) / 1000;
+        stats.waiting.push_back(writer);
+      }
+    }
   });
+  std::sort(stats.waiting.begin(), stats.waiting.end(),
+            [](const WaitingWriter& a, const WaitingWriter& b) { return a.pid < b.pid; });
   return stats;
 }
 

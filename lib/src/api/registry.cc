@@ -39,6 +39,11 @@ bool Registry::RemoveFamily(const std::string& name) {
 
 void Registry::Flush() { writer_->Flush(); }
 
+Registry::Waiting Registry::WaitingForLock() const {
+  const detail::Writer::Waiting waiting = writer_->WaitingForLock();
+  return Waiting{waiting.updates, waiting.since};
+}
+
 bool Registry::ClearFamily(const std::string& name) {
   auto found = writer_->store().FindFamily(name);
   if (found)

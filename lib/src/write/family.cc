@@ -42,10 +42,8 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   series->family = info;
   series->labels = std::string(labels);
   series->native_schema = info->native.schema;
-  double initial = info->spec.type == MetricType::kInfo ? 1 : 0;
-  series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial,
-                                                  info->spec.gauge_mode != GaugeMode::kShared);
   info->writer->Track(series);
+  info->writer->MakeRow(*series);
   children.emplace(series->labels, series);
   return series;
 }
@@ -66,13 +64,13 @@ Family<T> Registry::Register(const FamilySpec& declared) {
   std::sort(info->declared_index.begin(), info->declared_index.end(),
             [&](size_t a, size_t b) { return names[a] < names[b]; });
   for (size_t i : info->declared_index) info->sorted_label_names.push_back(names[i]);
-  info->id = writer_->store().Declare(info->spec);
   if (info->spec.native_bucket_factor > 1) {
     info->native.enabled = true;
     info->native.schema = detail::NativeSchemaForFactor(info->spec.native_bucket_factor);
     info->native.zero_threshold = info->spec.native_zero_threshold;
     info->native.max_buckets = info->spec.native_max_buckets;
   }
+  writer_->DeclareOrKeep(info);
   auto state = std::make_shared<detail::FamilyState>();
   state->info = std::move(info);
   writer_->Track(state);

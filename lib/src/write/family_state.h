@@ -22,7 +22,9 @@ namespace promsqlite::detail {
 struct FamilyInfo {
   std::shared_ptr<Writer> writer;
   FamilySpec spec;  // normalized; label names in declared order
-  int64_t id = 0;
+  // The family's row; 0 while its declaration waits for the write lock
+  // (Writer::DeclareOrKeep), set by the flush that writes it.
+  mutable std::atomic<int64_t> id{0};
   // Label names sorted (the stored, canonical order) and, for each sorted
   // slot, the index of that label in declared order.
   std::vector<std::string> sorted_label_names;
@@ -42,8 +44,16 @@ struct SeriesState {
   // region cannot take it), and its slot there, made on its first update.
   std::atomic<bool> in_region{false};
   std::atomic<SlotHead*> slot{nullptr};
+  // Updates written at once that found the write lock held are kept
+  // (Writer::Keep): until the flush that started after the last of them
+  // commits (Writer's flush numbers), later ones are kept too, so that
+  // they are written in the order they were made.
+  std::atomic<uint64_t> kept_until{0};
+  // Its row could not be made when it was created (the lock was held, or
+  // its family's declaration waits): the next flush makes it.
+  std::atomic<bool> needs_row{false};
   SeriesRef ref() {
-    return SeriesRef{family->id, labels, &id, family->spec.gauge_mode != GaugeMode::kShared, family->native,
+    return SeriesRef{family->id.load(std::memory_order_acquire), labels, &id, family->spec.gauge_mode != GaugeMode::kShared, family->native,
                      &native_schema};
   }
   const std::string& name() const { return family->spec.name; }

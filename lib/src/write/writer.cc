@@ -5,11 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <set>
 #include <vector>
 
 #include "promsqlite/errors.h"
 #include "declare/native_histogram.h"
+#include "store/pending_record.h"
 #include "write/family_state.h"
 
 namespace promsqlite::detail {
@@ -84,6 +87,27 @@ bool RegionCanHold(SeriesState& s) {
   return !s.family->native.enabled && !s.ref().per_process;
 }
 
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The update that makes a series' row when nothing else pending does: what
+// Store::EnsureSeries would have inserted (0; an info's 1).
+void RowOnly(const SeriesState& s, BatchUpdate* u) {
+  const MetricType type = s.family->spec.type;
+  u->value = 0;
+  u->count = 0;
+  if (type == MetricType::kHistogram || type == MetricType::kSummary) {
+    u->kind = BatchUpdate::kObserve;
+    u->bucket_deltas.assign(type == MetricType::kHistogram ? s.family->spec.buckets.size() : 0, 0);
+  } else if (type == MetricType::kInfo) {
+    u->kind = BatchUpdate::kSet;
+    u->value = 1;
+  } else {
+    u->kind = BatchUpdate::kAdd;
+  }
+}
+
 
 }  // namespace
 
@@ -111,11 +135,12 @@ void Writer::Track(const std::shared_ptr<FamilyState>& family) {
 }
 
 void Writer::Track(const std::shared_ptr<SeriesState>& series) {
-  if (!batched()) return;
+  // Immediate mode too: an update kept for the lock may wait in memory.
   series->pending.bucket_deltas.assign(
       series->family->spec.type == MetricType::kHistogram ? series->family->spec.buckets.size() : 0, 0);
-  series->in_region.store(options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*series),
-                          std::memory_order_relaxed);
+  series->in_region.store(
+      batched() && options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*series),
+      std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(dirty_mu_);
   series_.push_back(series);
 }
@@ -126,21 +151,26 @@ inline SlotHead* Writer::RegionSlot(SeriesState& series) {
   return slot != nullptr ? slot : NewSlot(series);
 }
 
+PendingRegion* Writer::EnsureRegion(std::string* problem) {
+  if (!region_ && !region_problem_) {
+    try {
+      region_ = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
+    } catch (const std::exception& e) {
+      region_problem_ = true;
+      *problem = std::string(e.what()) + (at_once_outside_regions_
+                                              ? "; updates are written at once instead"
+                                              : "; pending updates wait in process memory (lost if the process is killed)");
+    }
+  }
+  return region_removed_ ? nullptr : region_.get();
+}
+
 SlotHead* Writer::NewSlot(SeriesState& series) {
   std::string problem;
   {
     std::lock_guard<std::mutex> lock(region_mu_);
     if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) return slot;
-    if (!region_ && !region_problem_) {
-      try {
-        region_ = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
-      } catch (const std::exception& e) {
-        region_problem_ = true;
-        problem = std::string(e.what()) + (at_once_outside_regions_
-                                               ? "; updates are written at once instead"
-                                               : "; pending updates wait in process memory (lost if the process is killed)");
-      }
-    }
+    EnsureRegion(&problem);
     if (region_) {
       const FamilySpec& spec = series.family->spec;
       // One slot per series in this process, whichever handle updates it,
@@ -149,7 +179,10 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
       // anew (another id) gets slots of its own, so that a flush of a
       // handle of the old one never writes to the new one's series.
       uint32_t buckets = spec.type == MetricType::kHistogram ? static_cast<uint32_t>(spec.buckets.size()) : 0;
-      std::string key = std::to_string(series.family->id) + ":";
+      // A family whose declaration waits for the lock has no id yet: by name.
+      const int64_t family_id = series.family->id.load(std::memory_order_acquire);
+      std::string key = std::to_string(family_id) + ":";
+      if (family_id == 0) key.append(spec.name).push_back('\0');
       key.append(series.labels);
       if (auto found = slots_.find(key); found != slots_.end()) {
         series.slot.store(found->second, std::memory_order_release);
@@ -190,14 +223,32 @@ void Writer::MarkDirty(SeriesState& series) {
 // keeps both guarantees; or waits in process memory, as with
 // kProcessMemory, so that batched mode stays nanoseconds for every kind
 // (docs/pending-regions.md).
+//
+// An update written at once that cannot get the write lock within
+// Options::update_lock_wait_ms is kept: a record in the region (it
+// survives a SIGKILL; a recoverer writes it), or in process memory when
+// the region has no room; the flush writes it once the lock is free.
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
-  if (!batched()) return store_->Add(series.ref(), delta, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Add(slot, delta);
-    if (exemplar) KeepOrWriteExemplar(series, *exemplar);
-    return MarkDirty(series);
+  if (batched()) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Add(slot, delta);
+      if (exemplar) KeepOrWriteExemplar(series, *exemplar);
+      return MarkDirty(series);
+    }
+    if (!at_once_outside_regions_) return AddInMemory(series, delta, exemplar);
   }
-  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Add(series.ref(), delta, exemplar); })) return;
+  if (TryAtOnce(series, [&] { store_->Add(series.ref(), delta, exemplar); })) return;
+  BatchUpdate u;
+  u.kind = BatchUpdate::kAdd;
+  u.value = delta;
+  if (exemplar) u.exemplars.push_back(*exemplar);
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  const bool recorded = KeepRecord(series, u);
+  if (!recorded) AddInMemory(series, delta, exemplar);
+  NoteKept(series, !recorded);
+}
+
+void Writer::AddInMemory(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
   if (IsCounter(series)) {
     AtomicAdd(series.pending.counter_delta, delta);
     if (exemplar) {
@@ -212,12 +263,24 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
 }
 
 void Writer::Set(SeriesState& series, double value) {
-  if (!batched()) return store_->Set(series.ref(), value);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Set(slot, value);
-    return MarkDirty(series);
+  if (batched()) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Set(slot, value);
+      return MarkDirty(series);
+    }
+    if (!at_once_outside_regions_) return SetInMemory(series, value);
   }
-  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Set(series.ref(), value); })) return;
+  if (TryAtOnce(series, [&] { store_->Set(series.ref(), value); })) return;
+  BatchUpdate u;
+  u.kind = BatchUpdate::kSet;
+  u.value = value;
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  const bool recorded = KeepRecord(series, u);
+  if (!recorded) SetInMemory(series, value);
+  NoteKept(series, !recorded);
+}
+
+void Writer::SetInMemory(SeriesState& series, double value) {
   {
     std::lock_guard<SpinLock> lock(series.pending.lock);
     series.pending.has_set = true;
@@ -227,14 +290,43 @@ void Writer::Set(SeriesState& series, double value) {
 }
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
-  if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Observe(slot, value, bucket);
-    if (exemplar) KeepOrWriteExemplar(series, *exemplar);
-    return MarkDirty(series);
+  if (batched()) {
+    if (SlotHead* slot = RegionSlot(series)) {
+      PendingRegion::Observe(slot, value, bucket);
+      if (exemplar) KeepOrWriteExemplar(series, *exemplar);
+      return MarkDirty(series);
+    }
+    if (!at_once_outside_regions_) return ObserveInMemory(series, value, bucket, exemplar);
   }
-  if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Observe(series.ref(), value, bucket, exemplar); }))
-    return;
+  if (TryAtOnce(series, [&] { store_->Observe(series.ref(), value, bucket, exemplar); })) return;
+  BatchUpdate u;
+  u.kind = BatchUpdate::kObserve;
+  u.value = value;
+  u.count = 1;
+  if (bucket >= 0) {
+    u.bucket_deltas.assign(series.family->spec.buckets.size(), 0);
+    if (static_cast<size_t>(bucket) < u.bucket_deltas.size()) u.bucket_deltas[static_cast<size_t>(bucket)] = 1;
+  }
+  const NativeLayout& native = series.family->native;
+  if (native.enabled) {
+    // At the schema this process knows; the flush (or a recoverer) merges
+    // it down when the file's is lower by then.
+    u.native.schema = series.native_schema.load(std::memory_order_relaxed);
+    int sign;
+    int32_t index;
+    if (NativeBucketOf(value, u.native.schema, native.zero_threshold, &sign, &index)) {
+      if (sign == 0) u.native.zero = 1;
+      else (sign > 0 ? u.native.positive : u.native.negative).emplace_back(index, 1);
+    }
+  }
+  if (exemplar) u.exemplars.push_back(*exemplar);
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  const bool recorded = KeepRecord(series, u);
+  if (!recorded) ObserveInMemory(series, value, bucket, exemplar);
+  NoteKept(series, !recorded);
+}
+
+void Writer::ObserveInMemory(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
   const NativeLayout& native = series.family->native;
   {
     PendingUpdates& p = series.pending;
@@ -273,10 +365,128 @@ void Writer::KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemp
     if (KindOf(series) == PendingKind::kDistribution) nothing.buckets.assign(series.pending.bucket_deltas.size(), 0);
     FillFromPending(KindOf(series), nothing, &update);
     update.exemplars.push_back(exemplar);
-    if (WriteAtOnce([&] { store_->ApplyBatch({update}); })) return;
+    if (TryAtOnce(series, [&] {
+          update.series = series.ref();
+          store_->ApplyBatch({update});
+        }))
+      return;
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    if (KeepRecord(series, update)) return NoteKept(series, false);
   }
   std::lock_guard<SpinLock> lock(series.pending.lock);
   series.pending.KeepExemplar(exemplar);
+}
+
+bool Writer::MustKeep(const SeriesState& series) const {
+  return series.family->id.load(std::memory_order_acquire) == 0 ||
+         series.kept_until.load(std::memory_order_acquire) > flush_committed_.load(std::memory_order_acquire);
+}
+
+template <typename F>
+bool Writer::TryAtOnce(SeriesState& series, F&& write) {
+  if (MustKeep(series)) return false;
+  return WriteAtOnce(std::forward<F>(write));
+}
+
+bool Writer::KeepRecord(SeriesState& series, const BatchUpdate& update) {
+  std::string problem;
+  SlotHead* record = nullptr;
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    if (PendingRegion* region = EnsureRegion(&problem)) {
+      record = region->NewRecord(PendingKind::kRecord, series.name(), series.labels, EncodeKeptUpdate(update));
+      full = record == nullptr;
+    }
+  }
+  if (!problem.empty()) ReportLine(problem);
+  if (record == nullptr) {
+    if (full && kept_in_memory_ == 0)
+      ReportLine(region_->path() + " has no room for more updates kept for the write lock (Options::pending_region_bytes = " +
+                 std::to_string(options_.pending_region_bytes) +
+                 "); further ones wait in process memory (lost if the process is killed)");
+    return false;
+  }
+  KeptRecord& kept = kept_.emplace_back();
+  kept.record = record;
+  kept.write.family = series.name();
+  kept.write.labels = series.labels;
+  kept.write.update = update;
+  kept.made = WallNow();
+  return true;
+}
+
+void Writer::NoteKept(SeriesState& series, bool in_memory) {
+  kept_for_lock_.fetch_add(1, std::memory_order_relaxed);
+  series.kept_until.store(flush_started_.load(std::memory_order_acquire) + 1, std::memory_order_release);
+  if (in_memory && kept_in_memory_++ == 0) kept_in_memory_since_ = WallNow();
+  UpdateWaitingAccount();
+  std::lock_guard<std::mutex> lock(dirty_mu_);
+  if (!flusher_) StartFlusher();
+}
+
+void Writer::UpdateWaitingAccount() {
+  const Waiting waiting = [&] {
+    Waiting w;
+    w.updates = static_cast<int64_t>(kept_.size()) + kept_in_memory_;
+    if (!kept_.empty()) w.since = kept_.front().made;
+    if (kept_in_memory_ > 0 && (w.since == 0 || kept_in_memory_since_ < w.since)) w.since = kept_in_memory_since_;
+    return w;
+  }();
+  std::lock_guard<std::mutex> lock(region_mu_);
+  if (region_ && !region_removed_) region_->SetKept(waiting.updates, static_cast<int64_t>(waiting.since * 1000));
+}
+
+Writer::Waiting Writer::WaitingForLock() {
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  Waiting w;
+  w.updates = static_cast<int64_t>(kept_.size()) + kept_in_memory_;
+  if (!kept_.empty()) w.since = kept_.front().made;
+  if (kept_in_memory_ > 0 && (w.since == 0 || kept_in_memory_since_ < w.since)) w.since = kept_in_memory_since_;
+  return w;
+}
+
+void Writer::DeclareOrKeep(const std::shared_ptr<FamilyInfo>& info) {
+  if (WriteAtOnce([&] { info->id.store(store_->Declare(info->spec), std::memory_order_release); })) return;
+  // The lock is held: checked by reading (a conflict throws here), then
+  // kept for the flush. A family the file has keeps its id (only its help
+  // waits).
+  info->id.store(store_->CheckDeclared(info->spec), std::memory_order_release);
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  for (KeptDeclaration& kept : declarations_) {
+    if (kept.spec.name != info->spec.name) continue;
+    if (!info->spec.help.empty()) kept.spec.help = info->spec.help;
+    kept.infos.push_back(info);
+    return;
+  }
+  KeptDeclaration& kept = declarations_.emplace_back();
+  kept.spec = info->spec;
+  kept.infos.push_back(info);
+  if (info->id.load() == 0) {  // a new family: a recoverer must declare it before writing its slots
+    std::string problem;
+    {
+      std::lock_guard<std::mutex> region_lock(region_mu_);
+      if (PendingRegion* region = EnsureRegion(&problem))
+        kept.record = region->NewRecord(PendingKind::kDeclaration, info->spec.name, "",
+                                        EncodeKeptDeclaration(info->spec));
+    }
+    if (!problem.empty()) ReportLine(problem);
+  }
+  std::lock_guard<std::mutex> dirty(dirty_mu_);
+  if (!flusher_) StartFlusher();
+}
+
+void Writer::MakeRow(SeriesState& series) {
+  const double initial = series.family->spec.type == MetricType::kInfo ? 1 : 0;
+  if (TryAtOnce(series, [&] {
+        series.id = store_->EnsureSeries(series.family->id.load(std::memory_order_acquire), series.labels, initial,
+                                         series.family->spec.gauge_mode != GaugeMode::kShared);
+      }))
+    return;
+  series.needs_row.store(true, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(kept_mu_);
+  series.kept_until.store(flush_started_.load(std::memory_order_acquire) + 1, std::memory_order_release);
+  MarkDirty(series);
 }
 
 // An update written at once waits at most update_lock_wait_ms for the
@@ -289,13 +499,17 @@ void Writer::KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemp
 // caller one bound, not one per update.
 template <typename F>
 bool Writer::WriteAtOnce(F&& write) {
-  try {
-    Store::BoundedWait bound(kept_for_lock_.load(std::memory_order_relaxed) != 0 ? 0 : options_.update_lock_wait_ms);
+  if (options_.update_lock_wait_ms < 0) {  // wait busy_timeout_ms, then throw
     write();
-    if (kept_for_lock_.load(std::memory_order_relaxed) != 0) ReportLockFree();
+    return true;
+  }
+  try {
+    Store::BoundedWait bound(lock_busy_.load(std::memory_order_relaxed) ? 0 : options_.update_lock_wait_ms);
+    write();
+    if (lock_busy_.load(std::memory_order_relaxed)) ReportLockFree();
     return true;
   } catch (const LockBusy& e) {
-    if (kept_for_lock_.fetch_add(1, std::memory_order_relaxed) == 0)
+    if (!lock_busy_.exchange(true, std::memory_order_relaxed))
       ReportLine(std::string(e.what()) + "; updates are kept for the flush until the lock is free");
     return false;
   }
@@ -303,6 +517,7 @@ bool Writer::WriteAtOnce(F&& write) {
 
 // The first update written at once after some were kept: says how many.
 void Writer::ReportLockFree() {
+  if (!lock_busy_.exchange(false, std::memory_order_relaxed)) return;
   const int64_t kept = kept_for_lock_.exchange(0, std::memory_order_relaxed);
   if (kept > 0)
     ReportLine(store_->path() + ": the write lock is free again; " + std::to_string(kept) +
@@ -310,9 +525,20 @@ void Writer::ReportLockFree() {
 }
 
 StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
-  if (!batched()) return store_->Read(series.ref(), buckets);
   std::lock_guard<std::mutex> no_flush_in_flight(flush_mu_);
   StoredSeries stored = store_->Read(series.ref(), buckets);
+  {
+    // Updates kept for the lock, in the order they were made (before what
+    // waits in memory).
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    for (const KeptRecord& kept : kept_) {
+      if (kept.write.labels != series.labels || kept.write.family != series.name()) continue;
+      const BatchUpdate& u = kept.write.update;
+      stored.value = u.kind == BatchUpdate::kSet ? u.value : stored.value + u.value;
+      stored.count += u.count;
+      for (size_t b = 0; b < buckets && b < u.bucket_deltas.size(); ++b) stored.bucket_counts[b] += u.bucket_deltas[b];
+    }
+  }
   if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
     PendingCell cell = region_->Pending(slot);
     stored.value = cell.has_set ? cell.value : stored.value + cell.value;
@@ -333,6 +559,13 @@ StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
 }
 
 bool Writer::TakePending(SeriesState& s, BatchUpdate* u, uint64_t generation, std::vector<SlotHead*>* staged) {
+  if (TakeUpdates(s, u, generation, staged)) return true;
+  if (!s.needs_row.load(std::memory_order_acquire)) return false;
+  RowOnly(s, u);
+  return true;
+}
+
+bool Writer::TakeUpdates(SeriesState& s, BatchUpdate* u, uint64_t generation, std::vector<SlotHead*>* staged) {
   PendingUpdates& p = s.pending;
   p.dirty.store(false);  // before taking: a later update marks it again
   u->series = s.ref();
@@ -433,7 +666,6 @@ void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
 }
 
 void Writer::Forget(SeriesState& series) {
-  if (!batched()) return;
   std::lock_guard<std::mutex> one_flush(flush_mu_);
   {
     std::lock_guard<std::mutex> lock(dirty_mu_);
@@ -451,8 +683,8 @@ void Writer::Forget(SeriesState& series) {
       std::lock_guard<SpinLock> lock(series.pending.lock);
       orphan.update.exemplars.swap(series.pending.exemplars);
     }
-    orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, false, series.family->native,
-                                     &orphan.schema};
+    orphan.update.series = SeriesRef{series.family->id.load(), orphan.labels, &orphan.id, false,
+                                     series.family->native, &orphan.schema};
     return;
   }
   BatchUpdate update;
@@ -463,19 +695,36 @@ void Writer::Forget(SeriesState& series) {
   orphan.id = series.id.load();
   orphan.schema = series.native_schema.load();
   orphan.update = std::move(update);
-  orphan.update.series = SeriesRef{series.family->id, orphan.labels, &orphan.id, series.ref().per_process,
+  orphan.update.series = SeriesRef{series.family->id.load(), orphan.labels, &orphan.id, series.ref().per_process,
                                    series.family->native, &orphan.schema};
 }
 
 // Takes every dirty series' pending updates and writes them in ONE
-// transaction. On failure they are merged back and stay dirty: retried,
-// never dropped, never doubled.
-bool Writer::FlushPending(std::string* error) {
+// transaction, with the updates kept in region records. On failure they
+// are merged back and stay dirty (records stay): retried, never dropped,
+// never doubled.
+bool Writer::FlushPending(std::string* error, bool* busy) {
   std::lock_guard<std::mutex> one_flush(flush_mu_);
+  if (!DeclareKept(error, busy)) return false;
   std::vector<SeriesState*> batch;
   {
     std::lock_guard<std::mutex> lock(dirty_mu_);
     batch.swap(dirty_);
+  }
+  // This flush's number and the records it carries: every update kept
+  // before it (NoteKept asks for the flush after the one that started).
+  uint64_t number;
+  std::vector<KeptWrite> kept;
+  std::vector<SlotHead*> records;
+  int64_t kept_in_memory;
+  {
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    number = flush_started_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    for (const KeptRecord& k : kept_) {
+      kept.push_back(k.write);
+      records.push_back(k.record);
+    }
+    kept_in_memory = kept_in_memory_;
   }
   PendingRegion* region;
   {
@@ -501,14 +750,26 @@ bool Writer::FlushPending(std::string* error) {
   std::vector<SlotHead*> staged;
   std::vector<BatchUpdate> updates;
   std::vector<SeriesState*> owners;  // null for orphans
+  std::vector<SeriesState*> undeclared;  // their family's declaration still waits
   updates.reserve(batch.size() + orphans_.size());
   for (SeriesState* s : batch) {
+    if (s->family->id.load(std::memory_order_acquire) == 0) {
+      undeclared.push_back(s);
+      continue;
+    }
     BatchUpdate u;
     if (!TakePending(*s, &u, generation, &staged)) continue;
     updates.push_back(std::move(u));
     owners.push_back(s);
   }
+  std::vector<Orphan*> written_orphans;
   for (Orphan& orphan : orphans_) {
+    if (orphan.update.series.family_id == 0) {  // made while its family's declaration waited
+      auto declared = declared_late_.find(orphan.family);
+      if (declared == declared_late_.end()) continue;
+      orphan.update.series.family_id = declared->second;
+    }
+    written_orphans.push_back(&orphan);
     if (orphan.slot != nullptr) {
       PendingCell cell = StageOnce(orphan.slot, generation);
       if (!cell.empty()) staged.push_back(orphan.slot);
@@ -518,16 +779,40 @@ bool Writer::FlushPending(std::string* error) {
     updates.push_back(orphan.update);
     owners.push_back(nullptr);
   }
-  if (updates.empty()) {
-    orphans_.clear();
+  auto done_with_orphans = [&] {
+    for (Orphan* orphan : written_orphans) orphan->written = true;
+    orphans_.remove_if([](const Orphan& orphan) { return orphan.written; });
+  };
+  for (SeriesState* s : undeclared) MarkDirty(*s);
+  if (updates.empty() && kept.empty()) {
+    done_with_orphans();
+    flush_committed_.store(number, std::memory_order_release);
     return true;
   }
   try {
-    PendingFlush record;
-    if (!staged.empty()) record = PendingFlush{region->name(), generation};
-    store_->ApplyBatch(updates, staged.empty() ? nullptr : &record);
-    if (!staged.empty()) region->Committed(generation, staged);
-    orphans_.clear();
+    for (SlotHead* record : records) PendingRegion::StageRecord(record, generation);
+    PendingFlush flush_record;
+    const bool in_region = !staged.empty() || !records.empty();
+    if (in_region) flush_record = PendingFlush{region->name(), generation};
+    int64_t dropped = 0;
+    store_->ApplyBatch(updates, in_region ? &flush_record : nullptr, &kept, &dropped);
+    if (in_region) region->Committed(generation, staged);
+    done_with_orphans();
+    for (size_t i = 0; i < updates.size(); ++i)
+      if (owners[i] != nullptr) owners[i]->needs_row.store(false, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(kept_mu_);
+      for (SlotHead* record : records) PendingRegion::RecordDone(record);
+      kept_.erase(kept_.begin(), kept_.begin() + static_cast<ptrdiff_t>(records.size()));
+      kept_in_memory_ -= kept_in_memory;
+      if (kept_in_memory_ == 0) kept_in_memory_since_ = 0;
+      UpdateWaitingAccount();
+    }
+    flush_committed_.store(number, std::memory_order_release);
+    ReportLockFree();
+    if (dropped > 0)
+      ReportLine(std::to_string(dropped) + " update(s) kept for the write lock were dropped: their family was " +
+                 "removed, or declared anew otherwise, before they could be written");
     return true;
   } catch (const std::exception& e) {
     for (size_t i = 0; i < updates.size(); ++i) {
@@ -536,8 +821,49 @@ bool Writer::FlushPending(std::string* error) {
       MarkDirty(*owners[i]);
     }
     *error = e.what();
+    if (busy != nullptr) *busy = dynamic_cast<const LockBusy*>(&e) != nullptr;
     return false;
   }
+}
+
+// Declarations kept for the lock, each in its own transaction (waiting as
+// a flush does); false with `error` when one could not be written.
+bool Writer::DeclareKept(std::string* error, bool* busy) {
+  std::vector<KeptDeclaration> todo;
+  {
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    if (declarations_.empty()) return true;
+    todo = declarations_;
+  }
+  for (KeptDeclaration& kept : todo) {
+    int64_t id = 0;
+    std::string conflict;
+    try {
+      id = store_->Declare(kept.spec);
+    } catch (const DeclarationConflict& e) {
+      conflict = e.what();
+    } catch (const std::exception& e) {
+      *error = e.what();
+      if (busy != nullptr) *busy = dynamic_cast<const LockBusy*>(&e) != nullptr;
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    for (auto it = declarations_.begin(); it != declarations_.end(); ++it) {
+      if (it->spec.name != kept.spec.name) continue;
+      if (it->record != nullptr) PendingRegion::RecordDone(it->record);
+      if (conflict.empty()) {
+        for (const std::weak_ptr<const FamilyInfo>& weak : it->infos)
+          if (auto info = weak.lock()) info->id.store(id, std::memory_order_release);
+        declared_late_[kept.spec.name] = id;
+      }
+      declarations_.erase(it);
+      break;
+    }
+    if (!conflict.empty())
+      ReportLine("a declaration kept for the write lock cannot be written, and the updates of its family "
+                 "are not written either: " + conflict);
+  }
+  return true;
 }
 
 // A slot shared by several handles of one series (and by the orphan of a
@@ -549,7 +875,6 @@ PendingCell Writer::StageOnce(SlotHead* slot, uint64_t generation) {
 }
 
 void Writer::DropPending(const std::string& family, const std::string* labels) {
-  if (!batched()) return;
   auto matches = [&](const std::string& name, const std::string& series_labels) {
     return (family.empty() || name == family) && (labels == nullptr || series_labels == *labels);
   };
@@ -568,6 +893,20 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
       BatchUpdate dropped;
       TakePending(*s, &dropped, 0, nullptr);
     }
+  }
+  {
+    // Updates kept for the lock: removed with their series (the removal
+    // came after them).
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    for (auto it = kept_.begin(); it != kept_.end();) {
+      if (!matches(it->write.family, it->write.labels)) {
+        ++it;
+        continue;
+      }
+      PendingRegion::RecordDone(it->record);
+      it = kept_.erase(it);
+    }
+    UpdateWaitingAccount();
   }
   for (auto it = orphans_.begin(); it != orphans_.end();) {
     if (!matches(it->family, it->labels)) {
@@ -599,13 +938,26 @@ void Writer::StartFlusher() {
 // copies.
 void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                         std::chrono::milliseconds interval) {
+  // The flusher holds flush_mu_ while it waits for the lock, and Value(),
+  // removals and a handle's last copy going wait for flush_mu_: it waits
+  // no longer than an update would (the next interval tries again; what
+  // it carries stays pending, in the region).
+  std::optional<Store::BoundedWait> bound;
+  if (writer->options_.update_lock_wait_ms >= 0) bound.emplace(writer->options_.update_lock_wait_ms);
+  bool busy_reported = false;
   std::unique_lock<std::mutex> lock(control->mu);
   while (!control->stopping) {
     control->wake.wait_for(lock, interval, [&] { return control->stopping; });
     if (control->stopping) break;
     lock.unlock();
     std::string error;
-    if (!writer->FlushPending(&error)) writer->Report(error);
+    bool busy = false;
+    if (writer->FlushPending(&error, &busy)) {
+      busy_reported = false;
+    } else if (!busy || !busy_reported) {  // a held lock: said once per hold
+      writer->Report(error);
+      busy_reported = busy_reported || busy;
+    }
     lock.lock();
   }
 }
@@ -644,8 +996,12 @@ void Writer::ReportLine(const std::string& line) noexcept {
 
 void Writer::FlushAtExit() noexcept {
   StopFlusher();
-  if (!batched()) return;
   try {
+    // While the lock is known to be held, waits no longer than an update:
+    // what stays pending stays in the region, for a recoverer.
+    std::optional<Store::BoundedWait> bound;
+    if (lock_busy_.load(std::memory_order_relaxed) && options_.update_lock_wait_ms >= 0)
+      bound.emplace(options_.update_lock_wait_ms);
     std::string error;
     if (!FlushPending(&error)) Report(error);
     else RemoveRegion();
@@ -687,6 +1043,7 @@ void Writer::LockForFork() {
       locked_families_.push_back(std::move(family));
     }
   }
+  kept_mu_.lock();
   dirty_mu_.lock();
   region_mu_.lock();
   store_->mutex().lock();
@@ -713,9 +1070,18 @@ void Writer::UnlockAfterFork(bool child) {
         s->pending.dirty.store(false);
         // The parent's region is the parent's: the child makes its own.
         s->slot.store(nullptr);
-        s->in_region.store(options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*s));
+        s->in_region.store(batched() && options_.pending_store == PendingStore::kSharedFile && RegionCanHold(*s));
+        s->kept_until.store(0);
       }
     }
+    // The parent's kept records are the parent's; the child's declarations
+    // still wait (without the parent's records).
+    kept_.clear();
+    kept_in_memory_ = 0;
+    kept_in_memory_since_ = 0;
+    kept_for_lock_.store(0);
+    lock_busy_.store(false);
+    for (KeptDeclaration& kept : declarations_) kept.record = nullptr;
     if (region_) region_->AbandonInChild();
     region_.reset();
     slots_.clear();
@@ -735,6 +1101,7 @@ void Writer::UnlockAfterFork(bool child) {
   store_->mutex().unlock();
   region_mu_.unlock();
   dirty_mu_.unlock();
+  kept_mu_.unlock();
   for (const std::shared_ptr<FamilyState>& family : locked_families_) family->mu.unlock();
   locked_families_.clear();
   families_mu_.unlock();

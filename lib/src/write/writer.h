@@ -28,6 +28,7 @@ namespace promsqlite::detail {
 
 struct SeriesState;
 struct FamilyState;
+struct FamilyInfo;
 struct PendingUpdates;
 
 // Shared by a Writer and its flusher thread (and replaced in a forked
@@ -55,6 +56,27 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Called by ~SeriesState: its pending updates move into the writer, to be
   // flushed with the rest.
   void Forget(SeriesState& series);
+
+  // Declares `info`'s family and sets its id. A family the file has as
+  // declared costs a read; one to write (new, or new help) waits at most
+  // Options::update_lock_wait_ms for the write lock and is then kept (in
+  // the region, so that a recoverer declares it if this process dies) and
+  // written by the next flush that gets the lock; until then its id is 0.
+  // A conflicting declaration throws DeclarationConflict either way.
+  void DeclareOrKeep(const std::shared_ptr<FamilyInfo>& info);
+  // Makes a new child's row (value 0, an info's 1) unless the file has it,
+  // waiting for the lock as an update does; when it cannot, the next flush
+  // makes it.
+  void MakeRow(SeriesState& series);
+
+  // Updates kept for the write lock and not yet written (in the region's
+  // records, or in memory when it has no room), and the Unix time of the
+  // oldest (0 when none).
+  struct Waiting {
+    int64_t updates = 0;
+    double since = 0;
+  };
+  Waiting WaitingForLock();
 
   // `exemplar` (may be null): kept with the update (Store::Add, Observe).
   void Add(SeriesState& series, double delta, const ExemplarWrite* exemplar = nullptr);
@@ -89,13 +111,22 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void FlushAtExit() noexcept;
 
  private:
-  bool FlushPending(std::string* error);
+  // `busy` (may be null): set when it failed for want of the write lock.
+  bool FlushPending(std::string* error, bool* busy = nullptr);
   void DropPending(const std::string& family, const std::string* labels);  // requires flush_mu_
   // Moves a series' pending updates into `update`; false when there are none.
   // A series in the region has them staged at `generation` (its slot is
   // added to `staged`).
   bool TakePending(SeriesState& series, BatchUpdate* update, uint64_t generation,
                    std::vector<SlotHead*>* staged);
+  // TakePending without the row a new series may need.
+  bool TakeUpdates(SeriesState& series, BatchUpdate* update, uint64_t generation,
+                   std::vector<SlotHead*>* staged);
+  // The in-memory paths of Add, Set, Observe (kProcessMemory, and updates
+  // kept for the lock that the region has no room for).
+  void AddInMemory(SeriesState& series, double delta, const ExemplarWrite* exemplar);
+  void SetInMemory(SeriesState& series, double value);
+  void ObserveInMemory(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar);
   // The series' slot in the region, made on first use; null when its
   // updates wait in process memory.
   SlotHead* RegionSlot(SeriesState& series);  // inline in writer.cc, its only user
@@ -104,8 +135,28 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // flush_mu_); empty without a region.
   PendingCell StageOnce(SlotHead* slot, uint64_t generation);
   void KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar);
+  // An update written at once (immediate mode; in batched mode what a
+  // region cannot hold): tried with a bounded wait unless earlier updates
+  // of its series wait to be written; false when it must be kept.
+  template <typename F>
+  bool TryAtOnce(SeriesState& series, F&& write);
   template <typename F>
   bool WriteAtOnce(F&& write);
+  // Keeps an update that TryAtOnce could not write: a record in the region
+  // (true), or false when the region cannot take it (the caller then keeps
+  // it in the series' pending updates). Requires kept_mu_.
+  bool KeepRecord(SeriesState& series, const BatchUpdate& update);
+  // After an update of `series` was kept: later ones follow it (requires
+  // kept_mu_), and the flusher runs.
+  void NoteKept(SeriesState& series, bool in_memory);
+  // Whether `series`' updates must be kept (earlier ones wait, or its
+  // family is not declared yet).
+  bool MustKeep(const SeriesState& series) const;
+  // The region, made on first use; null when it cannot be (reported once).
+  PendingRegion* EnsureRegion(std::string* problem);  // requires region_mu_
+  // Flush: writes kept declarations first; false when one could not be.
+  bool DeclareKept(std::string* error, bool* busy);  // requires flush_mu_
+  void UpdateWaitingAccount();  // requires kept_mu_
   void ReportLockFree();
   // After a normal exit's flush left nothing pending: the region's file goes.
   void RemoveRegion() noexcept;
@@ -126,6 +177,37 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Updates written at once that found the lock held past
   // update_lock_wait_ms since the last that got it: kept for the flush.
   std::atomic<int64_t> kept_for_lock_{0};
+  // An update waited update_lock_wait_ms in vain since the last write that
+  // got the lock: the next ones try it once, without waiting.
+  std::atomic<bool> lock_busy_{false};
+
+  // Flush numbers: each flush takes the next when it starts collecting
+  // (under kept_mu_); flush_committed_ is the number of the last that
+  // committed. A series kept at flush_started_ = n waits for n + 1.
+  std::atomic<uint64_t> flush_started_{0}, flush_committed_{0};
+  // Lock order: after each FamilyState::mu, before dirty_mu_ and region_mu_.
+  std::mutex kept_mu_;
+  // Updates kept in region records, in the order they were made; written
+  // by the flush after the batch, in its transaction.
+  struct KeptRecord {
+    SlotHead* record = nullptr;
+    KeptWrite write;
+    double made = 0;  // Unix seconds
+  };
+  std::vector<KeptRecord> kept_;
+  int64_t kept_in_memory_ = 0;  // under kept_mu_: kept in series' pending updates
+  double kept_in_memory_since_ = 0;
+  // Declarations kept for the lock (under flush_mu_ and kept_mu_ to change,
+  // either to read): the family's infos waiting for its id.
+  struct KeptDeclaration {
+    FamilySpec spec;
+    SlotHead* record = nullptr;
+    std::vector<std::weak_ptr<const FamilyInfo>> infos;
+  };
+  std::vector<KeptDeclaration> declarations_;
+  // Families declared by a flush after their declaration was kept: their
+  // ids by name, for orphans made while the id was 0.
+  std::unordered_map<std::string, int64_t> declared_late_;
   std::shared_ptr<Store> store_;
 
   // Lock order (also of LockForFork): flush_mu_, families_mu_, each
@@ -146,6 +228,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     BatchUpdate update;
     SlotHead* slot = nullptr;  // its values are in the region: staged at each flush
     PendingKind kind = PendingKind::kCounter;
+    bool written = false;  // by the flush that just committed
   };
   std::list<Orphan> orphans_;
   std::vector<std::weak_ptr<FamilyState>> families_;
