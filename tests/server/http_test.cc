@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,7 +10,9 @@
 #include <fstream>
 #include <thread>
 
+#include "promsqlite/promsqlite.h"
 #include "promsqlite/version.h"
+#include "test_util.h"
 #include "test_helper.h"
 
 using server_test::Client;
@@ -481,4 +484,40 @@ TEST_CASE("--log.level=debug logs each request; info logs none") {
   for (int i = 0; i < 100 && !Contains(debug.Log(), line); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(Contains(debug.Log(), line));
+}
+
+TEST_CASE("a writer whose updates wait for a lock another process holds shows in the server's own metrics") {
+  TempDir dir;
+  const std::string db = dir.File("held.db");
+  { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Register(registry); }
+  // Another process holds SQLite's write lock until killed.
+  pid_t holder = promsqlite::test::StartPausedChild([&] {
+    sqlite3* raw = nullptr;  // left open: the lock stays until the kill
+    if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK ||
+        sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      throw std::runtime_error("cannot take SQLite's write lock");
+  });
+  promsqlite::test::KilledAtScopeEnd holder_at_end{holder};
+  promsqlite::Options options;
+  options.write_mode = promsqlite::WriteMode::kImmediate;
+  options.update_lock_wait_ms = 20;
+  options.on_background_error = [](const std::string&) {};
+  promsqlite::Registry registry(db, options);
+  auto jobs = promsqlite::BuildCounter().Name("jobs").Register(registry).WithLabelValues({});
+  for (int i = 0; i < 3; ++i) jobs.Increment();  // each kept: no wait past the bound, no error
+  ServerProcess server({"--db", db});
+  REQUIRE(server.Start());
+  auto res = Client(server.port()).Get("/metrics");
+  REQUIRE(res);
+  const std::string pid = std::to_string(getpid());
+  CHECK(Contains(res->body, "promsqlite_writer_updates_waiting{pid=\"" + pid + "\"} 3\n"));
+  CHECK(Contains(res->body, "promsqlite_writer_updates_waiting_seconds{pid=\"" + pid + "\"} "));
+  CHECK(promsqlite::test::CheckExposition(res->body, false).exit_code == 0);
+  holder_at_end.pid = 0;
+  promsqlite::test::KillAndReap(holder);
+  registry.Flush();
+  res = Client(server.port()).Get("/metrics");
+  REQUIRE(res);
+  CHECK_FALSE(Contains(res->body, "promsqlite_writer_updates_waiting"));
+  CHECK(Contains(res->body, "jobs_total 3\n"));
 }
