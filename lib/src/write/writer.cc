@@ -1003,7 +1003,18 @@ void Writer::FlushAtExit() noexcept {
     if (lock_busy_.load(std::memory_order_relaxed) && options_.update_lock_wait_ms >= 0)
       bound.emplace(options_.update_lock_wait_ms);
     std::string error;
-    if (!FlushPending(&error)) Report(error);
+    if (!FlushPending(&error)) {
+      // What the region holds is written by the next writer or
+      // housekeeping pass (docs/pending-regions.md, "Recovery").
+      std::string kept;
+      {
+        std::lock_guard<std::mutex> lock(region_mu_);
+        if (region_ && !region_removed_)
+          kept = "; what this process kept waits in " + region_->path() +
+                 " for the next writer's or housekeeping pass's recovery";
+      }
+      ReportLine("not everything was written at exit: " + error + kept);
+    }
     else RemoveRegion();
   } catch (...) {
   }
