@@ -97,6 +97,13 @@ void CheckExact(const std::string& db, const Round& plan) {
                            std::to_string(plan.rounds - 1) + "\"} 1"));
 }
 
+// A file with the counter `jobs` declared, and another process holding its
+// write lock; returns that process.
+pid_t HoldFileWithJobs(const std::string& db) {
+  { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry); }
+  return StartLockHolder(db);
+}
+
 promsqlite::Options Mode(bool immediate) {
   promsqlite::Options options;
   if (immediate) options.write_mode = promsqlite::WriteMode::kImmediate;
@@ -114,9 +121,8 @@ TEST_CASE("a writer SIGKILLed while another process holds the lock loses none of
     CAPTURE(immediate);
     TempDir dir;
     const std::string db = dir.File("m.db");
-    { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry); }
-    pid_t holder = StartLockHolder(db);
-    promsqlite::test::KilledAtScopeEnd holder_at_end{holder};
+    promsqlite::test::KilledAtScopeEnd holder_at_end{HoldFileWithJobs(db)};
+    const pid_t holder = holder_at_end.pid;
     // Every update returns without an error (a throw fails the child, and
     // StartPausedChild then throws); then the writer is killed, still
     // holding whatever it kept.
@@ -153,9 +159,8 @@ TEST_CASE("a writer that lives through another process's hold writes every kept 
     CAPTURE(immediate);
     TempDir dir;
     const std::string db = dir.File("m.db");
-    { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry); }
-    pid_t holder = StartLockHolder(db);
-    promsqlite::test::KilledAtScopeEnd holder_at_end{holder};
+    promsqlite::test::KilledAtScopeEnd holder_at_end{HoldFileWithJobs(db)};
+    const pid_t holder = holder_at_end.pid;
     promsqlite::Options options = Mode(immediate);
     std::vector<std::string> reports;
     options.on_background_error = [&](const std::string& line) { reports.push_back(line); };
