@@ -219,14 +219,41 @@ int ReportSkipped(const std::string& path, const SkippedRows& skipped) {
   return kExitUnreadableRows;
 }
 
+// How long an update command waits for a write lock another process
+// holds, before it keeps the update in the file's pending region: for the
+// update, and again for the flush before the command exits.
+constexpr int kUpdateLockWaitMs = 1000;
+
 // One update per process: a transaction costs less than a region and a
 // flusher thread, and the update is in the file when the command exits.
+// Unless another process holds the write lock past kUpdateLockWaitMs: the
+// update is then kept in the pending region (docs/pending-regions.md,
+// "Records"), Finish says so in one line, and the command still succeeds.
 Registry Open(const Args& args) {
   Options options;
   options.write_mode = WriteMode::kImmediate;
   options.file_mode = FileMode(args);
   options.synchronous = SynchronousMode(args);
+  options.update_lock_wait_ms = kUpdateLockWaitMs;
+  options.busy_timeout_ms = kUpdateLockWaitMs;
+  // Finish says what matters in one line: whether the update had to be
+  // left for another process to write.
+  options.on_background_error = [](const std::string&) {};
   return Registry(DatabasePath(args), options);
+}
+
+// After an update command: says in one line when the update had to be
+// kept for the lock (the flush at exit writes it if the lock is free by
+// then, waiting kUpdateLockWaitMs more; else the next writer or
+// housekeeping pass does). The command still succeeds: the update is safe.
+int Finish(Registry& registry) {
+  if (registry.WaitingForLock().updates == 0) return kExitOk;
+  std::fprintf(stderr,
+               "promsqlite: %s: another process held the write lock for %d ms; the update is kept in the file's "
+               "pending region, written at exit if the lock is free by then, else by the next writer or "
+               "housekeeping pass\n",
+               registry.path().c_str(), kUpdateLockWaitMs);
+  return kExitOk;
 }
 
 // For commands that only change what exists: a missing file is an error
@@ -258,7 +285,7 @@ int Inc(const Args& args) {
   Counter counter = registry.Register<Counter>(spec).Add(args.labels);
   if (args.has_exemplar) counter.Increment(amount, args.exemplar);
   else counter.Increment(amount);
-  return kExitOk;
+  return Finish(registry);
 }
 
 int Gauge(const Args& args, bool add) {
@@ -274,7 +301,7 @@ int Gauge(const Args& args, bool add) {
   promsqlite::Gauge gauge = registry.Register<promsqlite::Gauge>(spec).Add(args.labels);
   if (add) gauge.Increment(value);
   else gauge.Set(value);
-  return kExitOk;
+  return Finish(registry);
 }
 
 // A histogram declaration: --buckets and the --native-* options, else the
@@ -323,7 +350,7 @@ int Observe(const Args& args) {
   Histogram histogram = registry.Register<Histogram>(HistogramSpec(args, name, &registry)).Add(args.labels);
   if (args.has_exemplar) histogram.Observe(value, args.exemplar);
   else histogram.Observe(value);
-  return kExitOk;
+  return Finish(registry);
 }
 
 int Time(const Args& args) {
@@ -362,6 +389,7 @@ int Time(const Args& args) {
   } catch (const Error& e) {
     std::fprintf(stderr, "promsqlite: could not record the run: %s\n", InToolWords(e.what()).c_str());
   }
+  Finish(registry);
   return run.exit_status;
 }
 
@@ -373,7 +401,7 @@ int InfoCommand(const Args& args) {
   CheckLabels(spec, args.labels);
   Registry registry = Open(args);
   registry.Register<Info>(spec).Add(args.labels);
-  return kExitOk;
+  return Finish(registry);
 }
 
 int State(const Args& args) {
@@ -398,7 +426,7 @@ int State(const Args& args) {
     spec.states = stored->states;
   }
   registry.Register<Enum>(spec).Add(args.labels).Set(state);
-  return kExitOk;
+  return Finish(registry);
 }
 
 int Dump(const Args& args) {

@@ -170,6 +170,16 @@ TEST_CASE("a writer that lives through another process's hold writes every kept 
     CHECK(waiting.updates > 0);
     CHECK(waiting.since > 0);
     promsqlite::Reader reader(db);
+    {
+      // A scrape during the hold shows what a slot could hold (counters,
+      // shared gauges, classic histograms), kept or not, in either mode;
+      // the families declared during the hold show once their
+      // declarations are written.
+      const std::string text = reader.Render(promsqlite::Format::kText);
+      CHECK(Contains(text, "\njobs_total " + std::to_string(2 * plan.rounds) + "\n"));
+      for (const char* declared_meanwhile : {"late_total", "level", "size_count", "peak", "lat_count"})
+        CHECK_FALSE(Contains(text, declared_meanwhile));
+    }
     REQUIRE(reader.Stats().waiting.size() == 1);
     CHECK(reader.Stats().waiting[0].updates == waiting.updates);
     holder_at_end.pid = 0;  // reaped here

@@ -489,7 +489,7 @@ TEST_CASE("--log.level=debug logs each request; info logs none") {
 TEST_CASE("a writer whose updates wait for a lock another process holds shows in the server's own metrics") {
   TempDir dir;
   const std::string db = dir.File("held.db");
-  { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Register(registry); }
+  { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry); }
   // Another process holds SQLite's write lock until killed.
   pid_t holder = promsqlite::test::StartPausedChild([&] {
     sqlite3* raw = nullptr;  // left open: the lock stays until the kill
@@ -512,6 +512,7 @@ TEST_CASE("a writer whose updates wait for a lock another process holds shows in
   const std::string pid = std::to_string(getpid());
   CHECK(Contains(res->body, "promsqlite_writer_updates_waiting{pid=\"" + pid + "\"} 3\n"));
   CHECK(Contains(res->body, "promsqlite_writer_updates_waiting_seconds{pid=\"" + pid + "\"} "));
+  CHECK(Contains(res->body, "\njobs_total 3\n"));  // kept, and shown at once
   CHECK(promsqlite::test::CheckExposition(res->body, false).exit_code == 0);
   holder_at_end.pid = 0;
   promsqlite::test::KillAndReap(holder);

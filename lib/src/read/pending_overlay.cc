@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "promsqlite/errors.h"
+#include "store/pending_record.h"
 #include "store/sql.h"
 #include "store/sql_rows.h"
 
@@ -31,7 +32,7 @@ const std::vector<const RegionCache::Indexed*>& RegionCache::Refresh(const std::
   std::vector<RegionFile::Listed> listed = RegionFile::List(path, nullptr);
   // Keys of series no listed region holds any more: start afresh.
   size_t slots = 0;
-  for (const auto& [name, indexed] : files_) slots += indexed.slots.size();
+  for (const auto& [name, indexed] : files_) slots += indexed.slots.size() + indexed.records.size();
   if (keys_.size() > 2 * slots + 1024) {
     files_.clear();
     key_ids_.clear();
@@ -58,7 +59,11 @@ const std::vector<const RegionCache::Indexed*>& RegionCache::Refresh(const std::
       std::string error;
       // A region that cannot be read is left out, not the scrape failed.
       indexed.malformed = !indexed.file->Keys(indexed.end, &keys, &indexed.end, &error);
-      for (RegionFile::SlotKey& key : keys) indexed.slots.emplace_back(key.offset, KeyId(std::move(key)));
+      for (RegionFile::SlotKey& key : keys) {
+        const bool record = key.record;
+        const uint64_t offset = key.offset;
+        (record ? indexed.records : indexed.slots).emplace_back(offset, KeyId(std::move(key)));
+      }
     }
     kept.emplace(std::move(name.name), std::move(indexed));
   }
@@ -137,6 +142,30 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
       }
       if (staged) entry.cell.Merge(view.staged);
       entry.cell.Merge(view.live);
+    }
+    // Updates kept for the write lock, after the slot's (a series with
+    // both has only exemplars in its records): counted as staged cells are.
+    BatchUpdate kept;
+    for (const auto& [offset, id] : indexed->records) {
+      file.Record(offset, &view);
+      if (!view.RecordUnflushed(generation) || !DecodeKeptUpdate(view.record, &kept)) continue;
+      PendingCell cell;
+      cell.has_set = kept.kind == BatchUpdate::kSet;
+      cell.value = kept.value;
+      cell.count = kept.count;
+      cell.buckets = kept.bucket_deltas;
+      if (cell.empty()) continue;  // an exemplar alone
+      const PendingKind kind = cache_->key(id).kind;
+      Entry& entry = merged[id];
+      if (!seen[id]) {
+        seen[id] = 1;
+        touched.push_back(id);
+        entry.kind = kind;
+        entry.cell.buckets.assign(cell.buckets.size(), 0);
+      } else if (entry.kind != kind) {
+        continue;
+      }
+      entry.cell.Merge(cell);
     }
     if (file.Committed() > generation) consistent = false;
   }

@@ -57,6 +57,10 @@ class RegionCache {
   struct Indexed {
     std::shared_ptr<const RegionFile> file;
     std::vector<std::pair<uint64_t, uint32_t>> slots;  // offset, key
+    // Records of updates kept for the write lock that readers show (a
+    // counter's, shared gauge's or classic distribution's), in the order
+    // they were made.
+    std::vector<std::pair<uint64_t, uint32_t>> records;
     uint64_t end = 0;                                   // where indexing goes on
     bool malformed = false;                             // left out
   };

@@ -389,7 +389,7 @@ SlotHead* PendingRegion::NewSlot(PendingKind kind, std::string_view family, std:
 }
 
 SlotHead* PendingRegion::NewRecord(PendingKind kind, std::string_view family, std::string_view labels,
-                                   std::string_view payload) {
+                                   std::string_view payload, uint32_t shows_as) {
   const size_t key_bytes = family.size() + 1 + labels.size();
   if (!IsRecordKind(kind) || payload.size() > UINT32_MAX) return nullptr;
   const size_t bytes = RecordBytes(static_cast<uint32_t>(payload.size()), key_bytes);
@@ -399,6 +399,9 @@ SlotHead* PendingRegion::NewRecord(PendingKind kind, std::string_view family, st
   record->kind = static_cast<uint32_t>(kind);
   record->buckets = static_cast<uint32_t>(payload.size());
   record->key_bytes = static_cast<uint32_t>(key_bytes);
+  // A record has no undo cell: the field says what readers show it as.
+  record->undo_kind.store(kind == PendingKind::kRecord && shows_as >= 1 && shows_as <= 3 ? shows_as : 0,
+                          std::memory_order_relaxed);
   char* key = const_cast<char*>(KeyOf(record));
   std::memcpy(key, family.data(), family.size());
   key[family.size()] = '\0';
@@ -766,14 +769,31 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
 
 bool RegionFile::Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, std::string* error) const {
   return Walk(from, end, error, [&](uint64_t offset, const SlotHead* slot) {
-    if (IsRecord(slot)) return true;  // no cells: nothing a reader shows
     SlotKey key;
+    if (IsRecord(slot)) {
+      const uint32_t shows_as = slot->undo_kind.load(std::memory_order_relaxed);
+      if (shows_as < 1 || shows_as > 3) return true;  // left out until written
+      key.kind = static_cast<PendingKind>(shows_as);
+      key.record = true;
+      key.offset = offset;
+      ReadKey(slot, &key.family, &key.labels);
+      keys->push_back(std::move(key));
+      return true;
+    }
     key.offset = offset;
     key.kind = static_cast<PendingKind>(slot->kind);
     ReadKey(slot, &key.family, &key.labels);
     keys->push_back(std::move(key));
     return true;
   });
+}
+
+void RegionFile::Record(uint64_t offset, PendingSlotView* view) const {
+  const auto* slot =
+      reinterpret_cast<const SlotHead*>(static_cast<const char*>(map_) + sizeof(RegionHeader) + offset);
+  view->done = slot->done.load(std::memory_order_acquire) != 0;
+  view->staged_generation = slot->staged_generation.load(std::memory_order_acquire);
+  view->record.assign(KeyOf(slot) + slot->key_bytes, slot->buckets);
 }
 
 void RegionFile::Cells(uint64_t offset, PendingSlotView* view) const {

@@ -109,8 +109,12 @@ class PendingRegion {
   // A record (kRecord, kDeclaration) holding `payload`; nullptr when the
   // region is full or the disk has no room for it. As NewSlot: one thread
   // at a time (with NewSlot), concurrently with updates of other slots.
+  // `shows_as`: the slot kind readers show a kRecord as (a counter, shared
+  // gauge or classic distribution: its value, count and buckets); 0 for
+  // one they leave out until it is written (native histograms, per-process
+  // gauges, declarations).
   SlotHead* NewRecord(PendingKind kind, std::string_view family, std::string_view labels,
-                      std::string_view payload);
+                      std::string_view payload, uint32_t shows_as = 0);
   // A record carried by the flush of `generation` (before its transaction):
   // from its commit on, it counts for nobody. One store.
   static void StageRecord(SlotHead* record, uint64_t generation);
@@ -241,10 +245,14 @@ class RegionFile {
   // file indexes each slot once. False with `error` for a malformed file.
   struct SlotKey {
     uint64_t offset = 0;
-    PendingKind kind = PendingKind::kCounter;
+    PendingKind kind = PendingKind::kCounter;  // a record's: what it shows as
     std::string family, labels;
+    bool record = false;  // a kRecord readers show (NewRecord's shows_as)
   };
   bool Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, std::string* error) const;
+  // The state and payload of the record at `offset` (a key Keys() gave
+  // with `record`): `view`'s done, staged_generation and record.
+  void Record(uint64_t offset, PendingSlotView* view) const;
   // The cells of the slot at `offset` (one Keys() gave), read as Read()
   // reads them; `view`'s kind, family and labels are left as they are.
   void Cells(uint64_t offset, PendingSlotView* view) const;

@@ -395,7 +395,10 @@ bool Writer::KeepRecord(SeriesState& series, const BatchUpdate& update) {
   {
     std::lock_guard<std::mutex> lock(region_mu_);
     if (PendingRegion* region = EnsureRegion(&problem)) {
-      record = region->NewRecord(PendingKind::kRecord, series.name(), series.labels, EncodeKeptUpdate(update));
+      // Readers show it at once where a slot's cells could hold it.
+      const uint32_t shows_as = RegionCanHold(series) ? static_cast<uint32_t>(KindOf(series)) : 0;
+      record = region->NewRecord(PendingKind::kRecord, series.name(), series.labels, EncodeKeptUpdate(update),
+                                 shows_as);
       full = record == nullptr;
     }
   }
@@ -938,12 +941,6 @@ void Writer::StartFlusher() {
 // copies.
 void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                         std::chrono::milliseconds interval) {
-  // The flusher holds flush_mu_ while it waits for the lock, and Value(),
-  // removals and a handle's last copy going wait for flush_mu_: it waits
-  // no longer than an update would (the next interval tries again; what
-  // it carries stays pending, in the region).
-  std::optional<Store::BoundedWait> bound;
-  if (writer->options_.update_lock_wait_ms >= 0) bound.emplace(writer->options_.update_lock_wait_ms);
   bool busy_reported = false;
   std::unique_lock<std::mutex> lock(control->mu);
   while (!control->stopping) {
@@ -952,6 +949,15 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
     lock.unlock();
     std::string error;
     bool busy = false;
+    // The flusher holds flush_mu_ while it waits for the lock, and Value(),
+    // removals and a series' last handle going wait for flush_mu_: while
+    // updates find the lock held past their bound (a stuck holder, or
+    // contention that long), it waits no longer than they do (the next
+    // interval tries again; what it carries stays pending, in the region).
+    // Otherwise it waits busy_timeout_ms, keeping its place in the queue.
+    std::optional<Store::BoundedWait> bound;
+    if (writer->lock_busy_.load(std::memory_order_relaxed) && writer->options_.update_lock_wait_ms >= 0)
+      bound.emplace(writer->options_.update_lock_wait_ms);
     if (writer->FlushPending(&error, &busy)) {
       busy_reported = false;
     } else if (!busy || !busy_reported) {  // a held lock: said once per hold
@@ -997,11 +1003,8 @@ void Writer::ReportLine(const std::string& line) noexcept {
 void Writer::FlushAtExit() noexcept {
   StopFlusher();
   try {
-    // While the lock is known to be held, waits no longer than an update:
-    // what stays pending stays in the region, for a recoverer.
-    std::optional<Store::BoundedWait> bound;
-    if (lock_busy_.load(std::memory_order_relaxed) && options_.update_lock_wait_ms >= 0)
-      bound.emplace(options_.update_lock_wait_ms);
+    // Waits busy_timeout_ms for the lock, as Flush() does: what it cannot
+    // write stays in the region, for a recoverer.
     std::string error;
     if (!FlushPending(&error)) {
       // What the region holds is written by the next writer or
