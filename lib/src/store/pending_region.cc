@@ -417,6 +417,15 @@ void PendingRegion::StageRecord(SlotHead* record, uint64_t generation) {
 
 void PendingRegion::RecordDone(SlotHead* record) { record->done.store(1, std::memory_order_release); }
 
+void PendingRegion::ReadRecord(const SlotHead* record, std::string_view* family, std::string_view* labels,
+                               std::string_view* payload) {
+  const char* key = KeyOf(record);
+  const size_t family_bytes = std::strlen(key);  // NewRecord wrote the NUL
+  *family = std::string_view(key, family_bytes);
+  *labels = std::string_view(key + family_bytes + 1, record->key_bytes - family_bytes - 1);
+  *payload = std::string_view(key + record->key_bytes, record->buckets);
+}
+
 void PendingRegion::SetKept(int64_t updates, int64_t since_ms) {
   auto* header = static_cast<RegionHeader*>(map_);
   header->kept_since_ms.store(since_ms, std::memory_order_relaxed);

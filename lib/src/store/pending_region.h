@@ -122,6 +122,10 @@ class PendingRegion {
   // otherwise (a declaration's own transaction), or dropped with its
   // series. One store.
   static void RecordDone(SlotHead* record);
+  // The key and payload of a record this region made (views into the
+  // mapping, valid while the region lives).
+  static void ReadRecord(const SlotHead* record, std::string_view* family, std::string_view* labels,
+                         std::string_view* payload);
 
   // The header's account of updates kept for the write lock (records and
   // slot updates not yet written), for readers' self-metrics: how many,

@@ -410,13 +410,17 @@ bool Writer::KeepRecord(SeriesState& series, const BatchUpdate& update) {
                  "); further ones wait in process memory (lost if the process is killed)");
     return false;
   }
-  KeptRecord& kept = kept_.emplace_back();
-  kept.record = record;
-  kept.write.family = series.name();
-  kept.write.labels = series.labels;
-  kept.write.update = update;
-  kept.made = WallNow();
+  kept_.push_back(KeptRecord{record, WallNow()});
   return true;
+}
+
+bool Writer::ReadKept(const KeptRecord& kept, KeptWrite* write) {
+  std::string_view family, labels, payload;
+  PendingRegion::ReadRecord(kept.record, &family, &labels, &payload);
+  write->family.assign(family);
+  write->labels.assign(labels);
+  write->update = BatchUpdate{};
+  return DecodeKeptUpdate(payload, &write->update);
 }
 
 void Writer::NoteKept(SeriesState& series, bool in_memory) {
@@ -534,9 +538,12 @@ StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
     // Updates kept for the lock, in the order they were made (before what
     // waits in memory).
     std::lock_guard<std::mutex> lock(kept_mu_);
+    KeptWrite write;
     for (const KeptRecord& kept : kept_) {
-      if (kept.write.labels != series.labels || kept.write.family != series.name()) continue;
-      const BatchUpdate& u = kept.write.update;
+      std::string_view family, labels, payload;
+      PendingRegion::ReadRecord(kept.record, &family, &labels, &payload);
+      if (labels != series.labels || family != series.name() || !ReadKept(kept, &write)) continue;
+      const BatchUpdate& u = write.update;
       stored.value = u.kind == BatchUpdate::kSet ? u.value : stored.value + u.value;
       stored.count += u.count;
       for (size_t b = 0; b < buckets && b < u.bucket_deltas.size(); ++b) stored.bucket_counts[b] += u.bucket_deltas[b];
@@ -723,12 +730,15 @@ bool Writer::FlushPending(std::string* error, bool* busy) {
   {
     std::lock_guard<std::mutex> lock(kept_mu_);
     number = flush_started_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    for (const KeptRecord& k : kept_) {
-      kept.push_back(k.write);
-      records.push_back(k.record);
-    }
+    records.reserve(kept_.size());
+    for (const KeptRecord& k : kept_) records.push_back(k.record);
     kept_in_memory = kept_in_memory_;
   }
+  // Read outside the lock (records never change once made): updates
+  // that keep meanwhile do not wait for this.
+  kept.reserve(records.size());
+  for (SlotHead* record : records)
+    if (!ReadKept(KeptRecord{record, 0}, &kept.emplace_back())) kept.pop_back();
   PendingRegion* region;
   {
     std::lock_guard<std::mutex> lock(region_mu_);
@@ -902,7 +912,9 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
     // came after them).
     std::lock_guard<std::mutex> lock(kept_mu_);
     for (auto it = kept_.begin(); it != kept_.end();) {
-      if (!matches(it->write.family, it->write.labels)) {
+      std::string_view family, labels, payload;
+      PendingRegion::ReadRecord(it->record, &family, &labels, &payload);
+      if (!matches(std::string(family), std::string(labels))) {
         ++it;
         continue;
       }

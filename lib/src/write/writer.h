@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -188,13 +189,16 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Lock order: after each FamilyState::mu, before dirty_mu_ and region_mu_.
   std::mutex kept_mu_;
   // Updates kept in region records, in the order they were made; written
-  // by the flush after the batch, in its transaction.
+  // by the flush before the batch, in its transaction. The record holds
+  // the update (no copy in memory; a deque: no relocation as it grows).
   struct KeptRecord {
     SlotHead* record = nullptr;
-    KeptWrite write;
     double made = 0;  // Unix seconds
   };
-  std::vector<KeptRecord> kept_;
+  std::deque<KeptRecord> kept_;
+  // The update a record holds; false for one that cannot be read (never
+  // made by this writer).
+  static bool ReadKept(const KeptRecord& kept, KeptWrite* write);
   int64_t kept_in_memory_ = 0;  // under kept_mu_: kept in series' pending updates
   double kept_in_memory_since_ = 0;
   // Declarations kept for the lock (under flush_mu_ and kept_mu_ to change,
