@@ -118,6 +118,7 @@ void Writer::Track(const std::shared_ptr<SeriesState>& series) {
                           std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(dirty_mu_);
   series_.push_back(series);
+  if (series_.size() >= prune_series_at_) PruneSeries();
 }
 
 inline SlotHead* Writer::RegionSlot(SeriesState& series) {
@@ -152,11 +153,13 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
       std::string key = std::to_string(series.family->id) + ":";
       key.append(series.labels);
       if (auto found = slots_.find(key); found != slots_.end()) {
-        series.slot.store(found->second, std::memory_order_release);
-        return found->second;
+        ++found->second.refs;
+        series.slot.store(found->second.slot, std::memory_order_release);
+        return found->second.slot;
       }
       if (SlotHead* slot = region_->NewSlot(KindOf(series), spec.name, series.labels, buckets)) {
-        slots_.emplace(std::move(key), slot);
+        slots_.emplace(std::move(key), SlotUse{slot, 1});
+        live_slot_bytes_ += PendingRegion::Bytes(slot);
         series.slot.store(slot, std::memory_order_release);
         return slot;
       }
@@ -172,6 +175,16 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
   }
   if (!problem.empty()) ReportLine(problem);
   return nullptr;
+}
+
+template <typename F>
+inline bool Writer::RegionUpdate(SeriesState& series, F&& update) {
+  for (;;) {
+    SlotHead* slot = RegionSlot(series);
+    if (slot == nullptr) return false;
+    if (update(slot)) return true;
+    // Its region was released: a rotation gave the series another slot.
+  }
 }
 
 void Writer::MarkDirty(SeriesState& series) {
@@ -192,8 +205,7 @@ void Writer::MarkDirty(SeriesState& series) {
 // (docs/pending-regions.md).
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
   if (!batched()) return store_->Add(series.ref(), delta, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Add(slot, delta);
+  if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Add(slot, delta); })) {
     if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
@@ -213,8 +225,7 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
 
 void Writer::Set(SeriesState& series, double value) {
   if (!batched()) return store_->Set(series.ref(), value);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Set(slot, value);
+  if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Set(slot, value); })) {
     return MarkDirty(series);
   }
   if (at_once_outside_regions_ && WriteAtOnce([&] { store_->Set(series.ref(), value); })) return;
@@ -228,8 +239,7 @@ void Writer::Set(SeriesState& series, double value) {
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
   if (!batched()) return store_->Observe(series.ref(), value, bucket, exemplar);
-  if (SlotHead* slot = RegionSlot(series)) {
-    PendingRegion::Observe(slot, value, bucket);
+  if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Observe(slot, value, bucket); })) {
     if (exemplar) KeepOrWriteExemplar(series, *exemplar);
     return MarkDirty(series);
   }
@@ -433,13 +443,15 @@ void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
 }
 
 void Writer::Forget(SeriesState& series) {
+  forgotten_.fetch_add(1, std::memory_order_relaxed);
   if (!batched()) return;
   std::lock_guard<std::mutex> one_flush(flush_mu_);
-  {
+  if (series.pending.dirty.load()) {  // else not in the list: no search through it
     std::lock_guard<std::mutex> lock(dirty_mu_);
     dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &series), dirty_.end());
   }
-  if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
+  // Latest: a rotation that ran while this series was dying moved its slot.
+  if (SlotHead* slot = PendingRegion::Latest(series.slot.load(std::memory_order_acquire))) {
     // Its values stay in the region; each flush stages them until written.
     Orphan& orphan = orphans_.emplace_back();
     orphan.family = series.name();
@@ -519,7 +531,7 @@ bool Writer::FlushPending(std::string* error) {
     owners.push_back(nullptr);
   }
   if (updates.empty()) {
-    orphans_.clear();
+    ClearOrphans();
     return true;
   }
   try {
@@ -527,7 +539,7 @@ bool Writer::FlushPending(std::string* error) {
     if (!staged.empty()) record = PendingFlush{region->name(), generation};
     store_->ApplyBatch(updates, staged.empty() ? nullptr : &record);
     if (!staged.empty()) region->Committed(generation, staged);
-    orphans_.clear();
+    ClearOrphans();
     return true;
   } catch (const std::exception& e) {
     for (size_t i = 0; i < updates.size(); ++i) {
@@ -574,7 +586,11 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
       ++it;
       continue;
     }
-    if (it->slot != nullptr) region_->Discard(it->slot);
+    if (it->slot != nullptr) {
+      region_->Discard(it->slot);
+      std::lock_guard<std::mutex> lock(region_mu_);
+      ReleaseSlot(it->update.series.family_id, it->labels);
+    }
     it = orphans_.erase(it);
   }
 }
@@ -582,6 +598,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
 void Writer::Flush() {
   std::string error;
   if (!FlushPending(&error)) throw DatabaseError(error + " (the updates stay pending)");
+  MaintainRegion();
 }
 
 void Writer::StartFlusher() {
@@ -606,6 +623,7 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
     lock.unlock();
     std::string error;
     if (!writer->FlushPending(&error)) writer->Report(error);
+    else writer->MaintainRegion();
     lock.lock();
   }
 }
@@ -718,7 +736,10 @@ void Writer::UnlockAfterFork(bool child) {
     }
     if (region_) region_->AbandonInChild();
     region_.reset();
+    for (RetiredRegion& retired : retired_) retired.region->AbandonInChild();
+    retired_.clear();
     slots_.clear();
+    live_slot_bytes_ = 0;
     region_problem_ = false;
     region_removed_ = false;
     recovered_regions_ = false;

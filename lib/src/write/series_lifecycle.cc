@@ -1,0 +1,219 @@
+// Bounded memory under label churn (issue 30): what a writer keeps per
+// series is given back once the series is no longer used.
+//
+// - Children caches evict unused children (series_cache.h); a SeriesState
+//   that dies hands what it has pending to an orphan (Writer::Forget).
+// - series_, the weak list for fork(), forgets dead entries once it doubled.
+// - A region slot is counted by the series states and orphans that use it;
+//   one nobody uses leaves slots_ (its bytes in the region stay, dead).
+// - Rotation: a region of at least kRotateBytes (or full) whose slots are
+//   more than half dead is replaced by a fresh one holding slots for the
+//   live series only. Each live slot is retired (PendingRegion::Retire):
+//   pointed at its successor, its last updates staged, locked for good;
+//   series states and orphans move to the successors. The retired region's
+//   staged cells are written in one transaction with its flush record, as
+//   any flush of it (exactly once, also if the process dies meanwhile: a
+//   recoverer finds the file as any region), then its file and record go.
+//   Its mapping stays (an updater that loaded a slot just before the move
+//   follows the successor) until kReleaseAfter and two flush intervals
+//   later, when its pages are replaced by zero pages that take no memory
+//   and that an updater recognises as released (it then reloads its
+//   series' slot); the address range is unmapped kUnmapAfter later.
+//
+// Bound: a region's pages in memory are at most max(kRotateBytes, 2 x the
+// live slots' bytes), plus a retired one's until its release.
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "write/family_state.h"
+#include "write/writer.h"
+
+namespace promsqlite::detail {
+namespace {
+
+constexpr uint64_t kRotateBytes = uint64_t{4} << 20;
+constexpr std::chrono::minutes kUnmapAfter{10};
+constexpr int64_t kTrimAfterForgotten = 10000;
+
+std::string SlotKey(int64_t family_id, std::string_view labels) {
+  std::string key = std::to_string(family_id) + ":";
+  key.append(labels);
+  return key;
+}
+
+}  // namespace
+
+void Writer::PruneSeries() {
+  series_.erase(std::remove_if(series_.begin(), series_.end(),
+                               [](const std::weak_ptr<SeriesState>& weak) { return weak.expired(); }),
+                series_.end());
+  prune_series_at_ = std::max<size_t>(1024, 2 * series_.size());
+}
+
+void Writer::EvictCached(const std::string& family, const std::string* labels,
+                         std::vector<std::shared_ptr<SeriesState>>* evicted) {
+  std::lock_guard<std::mutex> lock(families_mu_);
+  for (const std::weak_ptr<FamilyState>& weak : families_) {
+    auto state = weak.lock();
+    if (state && (family.empty() || state->info->spec.name == family)) state->Evict(labels, evicted);
+  }
+}
+
+void Writer::ClearOrphans() {
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    for (const Orphan& orphan : orphans_)
+      if (orphan.slot != nullptr) ReleaseSlot(orphan.update.series.family_id, orphan.labels);
+  }
+  orphans_.clear();
+}
+
+void Writer::ReleaseSlot(int64_t family_id, const std::string& labels) {
+  auto found = slots_.find(SlotKey(family_id, labels));
+  if (found == slots_.end() || --found->second.refs > 0) return;
+  live_slot_bytes_ -= PendingRegion::Bytes(found->second.slot);
+  slots_.erase(found);
+}
+
+void Writer::MaintainRegion() {
+  if (!batched()) return;
+  std::lock_guard<std::mutex> one_flush(flush_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  bool draining = false;
+  for (auto it = retired_.begin(); it != retired_.end();) {
+    RetiredRegion& retired = *it;
+    if (!retired.drained) {
+      draining = !DrainRetired(retired);
+    } else if (!retired.released) {  // drained by an earlier call
+      retired.region->Release();
+      retired.released = true;
+    } else if (retired.released && now - retired.drained_at >= kUnmapAfter) {
+      it = retired_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+  if (!draining) RotateRegion();
+#ifdef __GLIBC__
+  // The series states, orphans and flush batches of churned series are
+  // freed in the middle of the heap, which glibc keeps (17 MiB in use of a
+  // 70 MiB heap after 300 000 churned series): given back after every
+  // kTrimAfterForgotten series that died.
+  if (forgotten_.load(std::memory_order_relaxed) >= kTrimAfterForgotten) {
+    forgotten_.store(0, std::memory_order_relaxed);
+    malloc_trim(0);
+  }
+#endif
+}
+
+void Writer::RotateRegion() {
+  {
+    std::lock_guard<std::mutex> lock(region_mu_);
+    if (!region_ || region_removed_) return;
+    const uint64_t used = region_->used();
+    // region_problem_ with a region: it is full.
+    if (used < kRotateBytes && !region_problem_) return;
+    if (live_slot_bytes_ * 2 > used) return;
+  }
+  std::unique_ptr<PendingRegion> fresh;
+  try {
+    fresh = PendingRegion::Create(store_->path(), options_.pending_region_bytes);
+  } catch (const std::exception& e) {
+    ReportLine(std::string("cannot rotate the region of pending updates (it keeps its dead slots): ") + e.what());
+    return;
+  }
+  RetiredRegion& retired = retired_.emplace_back();
+  {
+    // Series states hold their slots: moved under dirty_mu_ (series_) and
+    // region_mu_ (slots_), in that order.
+    std::lock_guard<std::mutex> series_lock(dirty_mu_);
+    std::lock_guard<std::mutex> lock(region_mu_);
+    std::unordered_map<SlotHead*, SlotHead*> moved;
+    moved.reserve(slots_.size());
+    uint64_t live_bytes = 0;
+    for (const auto& entry : slots_) {
+      SlotHead* old = entry.second.slot;
+      SlotHead* successor = fresh->NewSlot(PendingRegion::Kind(old), PendingRegion::Family(old),
+                                           PendingRegion::Labels(old), PendingRegion::Buckets(old));
+      if (successor == nullptr) {  // no disk space: nothing moved yet
+        fresh->Remove();
+        retired_.pop_back();
+        ReportLine("cannot rotate the region of pending updates: " + fresh->path() + " has no room");
+        return;
+      }
+      moved.emplace(old, successor);
+      live_bytes += PendingRegion::Bytes(successor);
+    }
+    for (const std::weak_ptr<SeriesState>& weak : series_) {
+      auto series = weak.lock();
+      if (!series) continue;  // a dying one: its Forget follows the successor
+      if (auto it = moved.find(series->slot.load(std::memory_order_acquire)); it != moved.end())
+        series->slot.store(it->second, std::memory_order_release);
+    }
+    for (Orphan& orphan : orphans_)
+      if (auto it = moved.find(orphan.slot); it != moved.end()) orphan.slot = it->second;
+    retired.generation = region_->committed() + 1;
+    for (auto& entry : slots_) {
+      SlotHead* old = entry.second.slot;
+      SlotHead* successor = moved[old];
+      PendingCell cell = region_->Retire(old, successor, retired.generation);
+      entry.second.slot = successor;
+      if (cell.empty()) continue;
+      Orphan& last = retired.drain.emplace_back();
+      last.family = std::string(PendingRegion::Family(old));
+      last.labels = std::string(PendingRegion::Labels(old));
+      last.kind = PendingRegion::Kind(old);
+      const int64_t family_id = std::stoll(entry.first.substr(0, entry.first.find(':')));
+      FillFromPending(last.kind, cell, &last.update);
+      last.update.series = SeriesRef{family_id, last.labels, &last.id, false, NativeLayout{}, &last.schema};
+    }
+    live_slot_bytes_ = live_bytes;
+    retired.region = std::move(region_);
+    region_ = std::move(fresh);
+    region_problem_ = false;  // a full region's successor takes new series again
+  }
+  DrainRetired(retired);
+}
+
+bool Writer::DrainRetired(RetiredRegion& retired) {
+  try {
+    if (!retired.drain.empty()) {
+      std::vector<BatchUpdate> updates;
+      updates.reserve(retired.drain.size());
+      for (const Orphan& last : retired.drain) updates.push_back(last.update);
+      PendingFlush record{retired.region->name(), retired.generation};
+      store_->ApplyBatch(updates, &record);
+      retired.region->Committed(retired.generation, {});
+    }
+  } catch (const std::exception& e) {
+    Report(e.what());  // retried after the next flush; a recoverer takes it if this process dies
+    return false;
+  }
+  retired.region->Remove();
+  retired.drain.clear();
+  retired.drained = true;
+  retired.drained_at = std::chrono::steady_clock::now();
+  try {
+    store_->ForgetPendingRegion(retired.region->name());
+  } catch (const std::exception& e) {
+    ReportLine("cannot remove the flush record of " + retired.region->name() + ": " + e.what());
+  }
+  return true;
+}
+
+size_t Writer::HeldSlotsForTest() {
+  std::lock_guard<std::mutex> lock(region_mu_);
+  return slots_.size();
+}
+
+size_t Writer::RetiredRegionsForTest() {
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  return retired_.size();
+}
+
+}  // namespace promsqlite::detail
