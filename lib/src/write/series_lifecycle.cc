@@ -56,11 +56,14 @@ void Writer::PruneSeries() {
 }
 
 void Writer::EvictCached(const std::string& family, const std::string* labels,
+                         std::vector<std::shared_ptr<FamilyState>>* families,
                          std::vector<std::shared_ptr<SeriesState>>* evicted) {
   std::lock_guard<std::mutex> lock(families_mu_);
   for (const std::weak_ptr<FamilyState>& weak : families_) {
     auto state = weak.lock();
-    if (state && (family.empty() || state->info->spec.name == family)) state->Evict(labels, evicted);
+    if (!state || !(family.empty() || state->info->spec.name == family)) continue;
+    state->Evict(labels, evicted);
+    families->push_back(std::move(state));  // its last reference, maybe: dropped after flush_mu_
   }
 }
 
@@ -82,6 +85,7 @@ void Writer::ReleaseSlot(int64_t family_id, const std::string& labels) {
 
 void Writer::MaintainRegion() {
   if (!batched()) return;
+  std::vector<std::shared_ptr<SeriesState>> moved;  // released after flush_mu_ (~SeriesState takes it)
   std::lock_guard<std::mutex> one_flush(flush_mu_);
   const auto now = std::chrono::steady_clock::now();
   bool draining = false;
@@ -98,7 +102,7 @@ void Writer::MaintainRegion() {
     }
     ++it;
   }
-  if (!draining) RotateRegion();
+  if (!draining) RotateRegion(&moved);
 #ifdef __GLIBC__
   // The series states, orphans and flush batches of churned series are
   // freed in the middle of the heap, which glibc keeps (17 MiB in use of a
@@ -111,7 +115,7 @@ void Writer::MaintainRegion() {
 #endif
 }
 
-void Writer::RotateRegion() {
+void Writer::RotateRegion(std::vector<std::shared_ptr<SeriesState>>* moved_series) {
   {
     std::lock_guard<std::mutex> lock(region_mu_);
     if (!region_ || region_removed_) return;
@@ -154,6 +158,7 @@ void Writer::RotateRegion() {
       if (!series) continue;  // a dying one: its Forget follows the successor
       if (auto it = moved.find(series->slot.load(std::memory_order_acquire)); it != moved.end())
         series->slot.store(it->second, std::memory_order_release);
+      moved_series->push_back(std::move(series));
     }
     for (Orphan& orphan : orphans_)
       if (auto it = moved.find(orphan.slot); it != moved.end()) orphan.slot = it->second;
@@ -168,6 +173,7 @@ void Writer::RotateRegion() {
       last.family = std::string(PendingRegion::Family(old));
       last.labels = std::string(PendingRegion::Labels(old));
       last.kind = PendingRegion::Kind(old);
+      last.slot = old;
       const int64_t family_id = std::stoll(entry.first.substr(0, entry.first.find(':')));
       FillFromPending(last.kind, cell, &last.update);
       last.update.series = SeriesRef{family_id, last.labels, &last.id, false, NativeLayout{}, &last.schema};
@@ -184,11 +190,18 @@ bool Writer::DrainRetired(RetiredRegion& retired) {
   try {
     if (!retired.drain.empty()) {
       std::vector<BatchUpdate> updates;
+      std::vector<SlotHead*> staged;
       updates.reserve(retired.drain.size());
-      for (const Orphan& last : retired.drain) updates.push_back(last.update);
+      for (const Orphan& last : retired.drain) {
+        updates.push_back(last.update);
+        staged.push_back(last.slot);
+      }
       PendingFlush record{retired.region->name(), retired.generation};
       store_->ApplyBatch(updates, &record);
-      retired.region->Committed(retired.generation, {});
+      // Cleared before the file goes and long before the owner's lock is
+      // given up (Release): a recoverer that opened the file before its
+      // removal and finds its record deleted reads nothing staged.
+      retired.region->Committed(retired.generation, staged);
     }
   } catch (const std::exception& e) {
     Report(e.what());  // retried after the next flush; a recoverer takes it if this process dies

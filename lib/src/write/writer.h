@@ -77,11 +77,12 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // too (released after the lock: ~SeriesState takes flush_mu_).
   template <typename F>
   auto RemoveWithPending(const std::string& family, const std::string* labels, F&& remove) {
+    std::vector<std::shared_ptr<FamilyState>> families;
     std::vector<std::shared_ptr<SeriesState>> evicted;
     std::lock_guard<std::mutex> one_flush(flush_mu_);
     DropPending(family, labels);
     auto result = remove();
-    EvictCached(family, labels, &evicted);
+    EvictCached(family, labels, &families, &evicted);
     return result;
   }
 
@@ -130,7 +131,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Forgets expired entries of series_ once it doubled (requires dirty_mu_).
   void PruneSeries();
   // See RemoveWithPending.
+  // `families`: those it looked at, kept alive until the caller's lock is
+  // released, as `evicted`.
   void EvictCached(const std::string& family, const std::string* labels,
+                   std::vector<std::shared_ptr<FamilyState>>* families,
                    std::vector<std::shared_ptr<SeriesState>>* evicted);
   // Clears orphans_, giving back their slots (requires flush_mu_).
   void ClearOrphans();
@@ -138,7 +142,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // After a flush: rotates a region whose slots are mostly dead, drains
   // and releases retired ones. Takes flush_mu_.
   void MaintainRegion();
-  void RotateRegion();  // requires flush_mu_
+  // Requires flush_mu_; the series it moved are kept alive in `moved`
+  // until the caller releases it.
+  void RotateRegion(std::vector<std::shared_ptr<SeriesState>>* moved);
   struct RetiredRegion;
   bool DrainRetired(RetiredRegion& retired);  // requires flush_mu_
   void StartFlusher();  // requires dirty_mu_
