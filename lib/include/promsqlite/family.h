@@ -94,7 +94,11 @@ const std::vector<double>& DefaultBuckets();
 // twice what is left, at least 4096. So a family caches the children whose
 // handles are held elsewhere plus at most max(4096, 2 x those looked up in
 // the last sweep period) others: a writer that uses each of a million
-// session labels once keeps a few thousand, about 0.5 KiB each. RemoveSeries,
+// session labels once keeps a few thousand, about 0.5 KiB each. Evicted
+// children with updates still waiting for the flush are kept until it
+// writes them; once 2048 of them wait, a batched writer's flush runs at
+// once instead of at the end of its interval, so what churn keeps does not
+// grow with its rate. RemoveSeries,
 // ClearFamily, RemoveFamily and Wipe (and the Python client's remove() and
 // clear()) evict the children they remove at once; children of series that
 // expired or another process removed go as unused ones do. Eviction is

@@ -37,7 +37,7 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   // Released after the lock: ~SeriesState takes the writer's flush mutex,
   // which comes before this one in the lock order.
   std::vector<std::shared_ptr<SeriesState>> evicted;
-  std::lock_guard<std::mutex> lock(mu);
+  std::unique_lock<std::mutex> lock(mu);
   if (auto known = children.Find(labels)) return known;
   auto series = std::make_shared<SeriesState>();
   series->family = info;
@@ -47,7 +47,9 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   series->id = info->writer->store().EnsureSeries(info->id, series->labels, initial,
                                                   info->spec.gauge_mode != GaugeMode::kShared);
   info->writer->Track(series);
-  children.Insert(series, &evicted);
+  const bool flush = children.Insert(series, &evicted);
+  lock.unlock();
+  if (flush) info->writer->FlushSoon();
   return series;
 }
 

@@ -26,10 +26,15 @@ std::shared_ptr<SeriesState> SeriesCache::Find(std::string_view labels) {
   return series;
 }
 
-void SeriesCache::Insert(std::shared_ptr<SeriesState> series, std::vector<std::shared_ptr<SeriesState>>* evicted) {
-  if (entries_.size() >= sweep_at_) Sweep(evicted);
+bool SeriesCache::Insert(std::shared_ptr<SeriesState> series, std::vector<std::shared_ptr<SeriesState>>* evicted) {
+  bool flush = false;
+  if (entries_.size() >= sweep_at_) {
+    Sweep(evicted);
+    flush = parked_.size() >= kFlushParked;
+  }
   std::string key = series->labels;
   entries_.emplace(std::move(key), Entry{std::move(series), true, false});
+  return flush;
 }
 
 void SeriesCache::Sweep(std::vector<std::shared_ptr<SeriesState>>* evicted) {

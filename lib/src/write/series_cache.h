@@ -11,8 +11,9 @@
 // the last sweep), so a sweep's cost is spread over at least that many
 // new children. Bound: the children held elsewhere, plus twice those
 // looked up again within a sweep period, plus 2 x kMinSweep made since
-// (and the parked ones, updated within a flush interval): a writer that
-// uses each of a million session labels once keeps about 2 000. An evicted series loses nothing: its
+// (and the parked ones: about kFlushParked, as Insert asks for a flush
+// once that many wait): a writer that uses each of a million session
+// labels once keeps about 2 000 plus those. An evicted series loses nothing: its
 // SeriesState dies (Writer::Forget keeps anything pending for the flush)
 // and a later lookup makes a new one (Store::EnsureSeries: a SELECT, or an
 // INSERT when the row is gone). Removals by this process (RemoveSeries,
@@ -38,12 +39,16 @@ struct SeriesState;
 class SeriesCache {
  public:
   static constexpr size_t kMinSweep = 1024;
+  static constexpr size_t kFlushParked = 2048;
 
   // The cached series for `labels` (marked used), or null. No allocation.
   std::shared_ptr<SeriesState> Find(std::string_view labels);
   // Caches `series` (marked used); may sweep first, moving what it evicts
-  // into `evicted`.
-  void Insert(std::shared_ptr<SeriesState> series, std::vector<std::shared_ptr<SeriesState>>* evicted);
+  // into `evicted`. True when kFlushParked or more evicted series wait for
+  // a flush: the caller asks for one (Writer::FlushSoon), so that what
+  // label churn keeps is bounded by that count, not by the churn's rate
+  // times the flush interval.
+  bool Insert(std::shared_ptr<SeriesState> series, std::vector<std::shared_ptr<SeriesState>>* evicted);
   // Moves every entry no handle holds into `evicted`: all of them
   // (`labels` null) or the one with `labels`.
   void Drop(const std::string* labels, std::vector<std::shared_ptr<SeriesState>>* evicted);

@@ -14,14 +14,13 @@
 //   staged cells are written in one transaction with its flush record, as
 //   any flush of it (exactly once, also if the process dies meanwhile: a
 //   recoverer finds the file as any region), then its file and record go.
-//   Its mapping stays (an updater that loaded a slot just before the move
-//   follows the successor) until kReleaseAfter and two flush intervals
-//   later, when its pages are replaced by zero pages that take no memory
-//   and that an updater recognises as released (it then reloads its
-//   series' slot); the address range is unmapped kUnmapAfter later.
+//   Then its pages are replaced by zero pages that take no memory and that
+//   an updater still holding one of its slots (loaded just before the
+//   move) recognises as released (it then takes its series' current
+//   slot); the address range is unmapped kUnmapAfter later.
 //
 // Bound: a region's pages in memory are at most max(kRotateBytes, 2 x the
-// live slots' bytes), plus a retired one's until its release.
+// live slots' bytes), plus the successors made by a rotation.
 #include <algorithm>
 #include <chrono>
 #include <unordered_map>
@@ -38,7 +37,7 @@ namespace {
 
 constexpr uint64_t kRotateBytes = uint64_t{4} << 20;
 constexpr std::chrono::minutes kUnmapAfter{10};
-constexpr int64_t kTrimAfterForgotten = 10000;
+constexpr int64_t kTrimAfterForgotten = 1000;
 
 std::string SlotKey(int64_t family_id, std::string_view labels) {
   std::string key = std::to_string(family_id) + ":";
@@ -67,6 +66,21 @@ void Writer::EvictCached(const std::string& family, const std::string* labels,
   }
 }
 
+void Writer::FlushSoon() {
+  if (!batched()) return;
+  std::shared_ptr<FlusherControl> control;
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    if (!flusher_) return;
+    control = control_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(control->mu);
+    control->flush_now = true;
+  }
+  control->wake.notify_all();
+}
+
 void Writer::ClearOrphans() {
   {
     std::lock_guard<std::mutex> lock(region_mu_);
@@ -85,34 +99,38 @@ void Writer::ReleaseSlot(int64_t family_id, const std::string& labels) {
 
 void Writer::MaintainRegion() {
   if (!batched()) return;
-  std::vector<std::shared_ptr<SeriesState>> moved;  // released after flush_mu_ (~SeriesState takes it)
-  std::lock_guard<std::mutex> one_flush(flush_mu_);
+  {
+    std::vector<std::shared_ptr<SeriesState>> moved;  // released after flush_mu_ (~SeriesState takes it)
+    std::lock_guard<std::mutex> one_flush(flush_mu_);
+    MaintainRegionLocked(&moved);
+  }
+#ifdef __GLIBC__
+  // The series states, orphans and flush batches of churned series are
+  // freed in the middle of the heap, which glibc keeps (17 MiB in use of a
+  // 70 MiB heap after 300 000 churned series): given back after a flush
+  // once kTrimAfterForgotten series died since the last time, outside the
+  // writer's locks.
+  if (forgotten_.load(std::memory_order_relaxed) >= kTrimAfterForgotten) {
+    forgotten_.store(0, std::memory_order_relaxed);
+    malloc_trim(0);
+  }
+#endif
+}
+
+void Writer::MaintainRegionLocked(std::vector<std::shared_ptr<SeriesState>>* moved) {
   const auto now = std::chrono::steady_clock::now();
   bool draining = false;
   for (auto it = retired_.begin(); it != retired_.end();) {
     RetiredRegion& retired = *it;
     if (!retired.drained) {
       draining = !DrainRetired(retired);
-    } else if (!retired.released) {  // drained by an earlier call
-      retired.region->Release();
-      retired.released = true;
-    } else if (retired.released && now - retired.drained_at >= kUnmapAfter) {
+    } else if (now - retired.drained_at >= kUnmapAfter) {
       it = retired_.erase(it);
       continue;
     }
     ++it;
   }
-  if (!draining) RotateRegion(&moved);
-#ifdef __GLIBC__
-  // The series states, orphans and flush batches of churned series are
-  // freed in the middle of the heap, which glibc keeps (17 MiB in use of a
-  // 70 MiB heap after 300 000 churned series): given back after every
-  // kTrimAfterForgotten series that died.
-  if (forgotten_.load(std::memory_order_relaxed) >= kTrimAfterForgotten) {
-    forgotten_.store(0, std::memory_order_relaxed);
-    malloc_trim(0);
-  }
-#endif
+  if (!draining) RotateRegion(moved);
 }
 
 void Writer::RotateRegion(std::vector<std::shared_ptr<SeriesState>>* moved_series) {
@@ -211,6 +229,10 @@ bool Writer::DrainRetired(RetiredRegion& retired) {
   retired.drain.clear();
   retired.drained = true;
   retired.drained_at = std::chrono::steady_clock::now();
+  // Its pages go at once: an updater that still holds one of its slots
+  // finds it released and takes its series' current slot; a series that
+  // died meanwhile (Forget) finds an empty slot there, its updates drained.
+  retired.region->Release();
   try {
     store_->ForgetPendingRegion(retired.region->name());
   } catch (const std::exception& e) {

@@ -618,8 +618,9 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
                         std::chrono::milliseconds interval) {
   std::unique_lock<std::mutex> lock(control->mu);
   while (!control->stopping) {
-    control->wake.wait_for(lock, interval, [&] { return control->stopping; });
+    control->wake.wait_for(lock, interval, [&] { return control->stopping || control->flush_now; });
     if (control->stopping) break;
+    control->flush_now = false;
     lock.unlock();
     std::string error;
     if (!writer->FlushPending(&error)) writer->Report(error);

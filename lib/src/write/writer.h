@@ -36,6 +36,7 @@ struct FlusherControl {
   std::mutex mu;
   std::condition_variable wake;
   bool stopping = false;
+  bool flush_now = false;  // FlushSoon(): flush before the interval ends
 };
 
 class Writer : public std::enable_shared_from_this<Writer> {
@@ -126,6 +127,12 @@ class Writer : public std::enable_shared_from_this<Writer> {
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
   static void RestoreNative(PendingUpdates& pending, const NativeDeltas& failed);
   void MarkDirty(SeriesState& series);
+ public:
+  // Children caches under label churn hold many evicted series until their
+  // updates are flushed: the flusher runs now instead of at the end of its
+  // interval (series_lifecycle.cc).
+  void FlushSoon();
+ private:
 
   // Bounded memory under label churn (series_lifecycle.cc, issue 30).
   // Forgets expired entries of series_ once it doubled (requires dirty_mu_).
@@ -142,6 +149,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // After a flush: rotates a region whose slots are mostly dead, drains
   // and releases retired ones. Takes flush_mu_.
   void MaintainRegion();
+  void MaintainRegionLocked(std::vector<std::shared_ptr<SeriesState>>* moved);  // requires flush_mu_
   // Requires flush_mu_; the series it moved are kept alive in `moved`
   // until the caller releases it.
   void RotateRegion(std::vector<std::shared_ptr<SeriesState>>* moved);
@@ -187,7 +195,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     std::unique_ptr<PendingRegion> region;
     uint64_t generation = 0;  // of its last flush
     std::list<Orphan> drain;  // what that flush writes
-    bool drained = false, released = false;
+    bool drained = false;  // and released
     std::chrono::steady_clock::time_point drained_at;
   };
   std::vector<std::weak_ptr<FamilyState>> families_;
@@ -219,7 +227,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   bool recovered_regions_ = false;  // under flush_mu_: dead regions recovered once
 
   // Regions replaced by a rotation (under flush_mu_): drained (their last
-  // flush), then released, then unmapped (series_lifecycle.cc).
+  // flush) and released, then unmapped (series_lifecycle.cc).
   std::list<RetiredRegion> retired_;
 
   std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
