@@ -19,6 +19,7 @@ int RunWal(const Flags& flags);             // wal.cc
 int RunPool(const Flags& flags);            // pool.cc
 int RunNative(const Flags& flags);          // native.cc: native vs classic histograms
 int RunExpiry(const Flags& flags);          // expiry.cc: increments while housekeeping deletes
+int RunChurn(const Flags& flags);           // churn.cc: memory of one writer over 1M short-lived series
 int RunScrapePending(const Flags& flags);   // scrape_pending.cc: renders beside 64 writers' pending regions
 int RunRecovery(const Flags& flags);        // recovery.cc: Housekeep() recovering 1000 dead writers' regions
 int RunBatchedKill(const Flags& flags);     // batched_kill.cc: batched writers SIGKILLed at random

@@ -25,6 +25,7 @@ constexpr Subcommand kSubcommands[] = {
     {"pool", bench::RunPool},
     {"native", bench::RunNative},
     {"expiry", bench::RunExpiry},
+    {"churn", bench::RunChurn},
     {"scrape-pending", bench::RunScrapePending},
     {"recovery", bench::RunRecovery},
     {"batched-kill", bench::RunBatchedKill},

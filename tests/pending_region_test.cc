@@ -41,6 +41,52 @@ std::vector<PendingSlotView> ReadOnly(const std::string& db, bool* alive = nullp
 // What a slot holds for a reader whose SQLite snapshot has `committed`.
 PendingCell Visible(const PendingSlotView& v, uint64_t committed) { return v.Unflushed(committed); }
 
+TEST_CASE("pending region: a retired slot stages its last updates, forwards later ones, and reads as released") {
+  TempDir dir;
+  std::string db = NewDatabase(dir);
+  auto old_region = PendingRegion::Create(db, 1 << 20);
+  SlotHead* old_slot = old_region->NewSlot(PendingKind::kDistribution, "latency_seconds", "s=\"1\"", 2);
+  REQUIRE(old_slot != nullptr);
+  CHECK(PendingRegion::Observe(old_slot, 0.5, 0));
+  CHECK(PendingRegion::Observe(old_slot, 3, 1));
+  CHECK(PendingRegion::Family(old_slot) == "latency_seconds");
+  CHECK(PendingRegion::Labels(old_slot) == "s=\"1\"");
+  CHECK(PendingRegion::Buckets(old_slot) == 2);
+  CHECK(PendingRegion::Kind(old_slot) == PendingKind::kDistribution);
+
+  auto fresh = PendingRegion::Create(db, 1 << 20);
+  SlotHead* successor = fresh->NewSlot(PendingKind::kDistribution, "latency_seconds", "s=\"1\"", 2);
+  PendingCell last = old_region->Retire(old_slot, successor, old_region->committed() + 1);
+  CHECK(last.count == 2);
+  CHECK(last.value == 3.5);
+  CHECK(last.buckets == std::vector<int64_t>{1, 1});
+  // An updater still holding the old slot lands in its successor.
+  CHECK(PendingRegion::Observe(old_slot, 1, 1));
+  CHECK(PendingRegion::Latest(old_slot) == successor);
+  CHECK(fresh->Pending(successor).count == 1);
+  // Readers see the retired slot as a complete staging: exactly the last
+  // updates, before and not after the commit of its generation.
+  std::vector<std::string> problems;
+  std::vector<RegionFile> files = RegionFile::OpenAll(db, &problems);
+  REQUIRE(files.size() == 2);
+  for (const RegionFile& file : files) {
+    if (file.name() != old_region->name()) continue;
+    std::vector<PendingSlotView> slots;
+    std::string error;
+    REQUIRE(file.Read(&slots, &error, true));
+    REQUIRE(slots.size() == 1);
+    CHECK(Visible(slots[0], 0).count == 2);
+    CHECK(Visible(slots[0], 1).count == 0);
+  }
+  old_region->Committed(1, {});
+  old_region->Remove();
+  old_region->Release();
+  // Released: an update through the old slot says so instead of writing.
+  CHECK_FALSE(PendingRegion::Add(old_slot, 1));
+  CHECK_FALSE(PendingRegion::Observe(old_slot, 1, 0));
+  CHECK(fresh->Pending(successor).count == 1);
+}
+
 TEST_CASE("pending region: updates, staging and commit as seen by another reader") {
   TempDir dir;
   std::string db = NewDatabase(dir);

@@ -75,6 +75,7 @@ PROTOBUF_CONTENT_TYPE = _core.content_type("protobuf")
 # prometheus_client's default registry, or None without prometheus_client.
 REGISTRY = _pc.REGISTRY if _pc is not None else None
 
+_CHILD_CACHE_MIN = 1024  # see _MetricBase._sweep_children
 _GAUGE_MODES = ("all", "liveall", "sum", "livesum", "max", "livemax", "min", "livemin", "mostrecent",
                 "livemostrecent")
 
@@ -760,8 +761,30 @@ class _MetricBase:
             self._bind()
         child = self._children.get(labelvalues)
         if child is None:
+            if len(self._children) >= self._sweep_at:
+                self._sweep_children()
             child = self._children[labelvalues] = self._make_child(self._family, labelvalues)
         return child
+
+    # The labels() cache is bounded under label churn (sessions, jobs,
+    # users): once it holds _sweep_at children, those nobody else holds are
+    # dropped (a later labels() makes them again, from the family's own
+    # bounded cache in the library when they are in use: family.h), and the
+    # next mark is twice what is left, at least _CHILD_CACHE_MIN.
+    _sweep_at = 1024
+
+    def _sweep_children(self):
+        children, kept = self._children, {}
+        for key in list(children):
+            child = children.pop(key)
+            if sys.getrefcount(child) > 2:  # more than `child` and the argument: held elsewhere
+                kept[key] = child
+        self._children = kept
+        self._sweep_at = max(_CHILD_CACHE_MIN, 2 * len(kept))
+
+    def _cached_children(self):
+        """Tests: the children labels() caches here, and the library's count for the family."""
+        return len(self._children), (self._family.cached_children() if self._family is not None else 0)
 
     def remove(self, *labelvalues):
         """Removes the series with these label values from the file (for every process)."""
@@ -770,12 +793,14 @@ class _MetricBase:
         _check_label_count(self._name, self._labelnames, labelvalues)
         self._bound()
         labelvalues = tuple(str(v) for v in labelvalues)
+        self._children.pop(labelvalues, None)  # first: the library then frees its own child too
         _registry().remove_series(self._name, dict(zip(self._labelnames, labelvalues)))
         self._unbind()  # a later labels() creates the series afresh
 
     def clear(self):
         """Removes every series of this metric from the file (for every process)."""
         self._bound()
+        self._children = {}  # first: the library then frees its own children too
         _registry().clear_family(self._name)
         self._unbind()
 
@@ -1046,7 +1071,7 @@ class Info(_MetricBase):
                 labels = dict(zip(spec[4], values))
                 if all(labels.get(k) == v for k, v in mine.items()):
                     registry.remove_series(self._name, labels)
-        self._children.pop(tuple(mine.values()), None)
+        self._children.pop(tuple(mine.values()), None)  # pure Python children: nothing of the library's
 
     def clear(self):
         registry = _registry()

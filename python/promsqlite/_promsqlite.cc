@@ -346,7 +346,8 @@ template <typename T>
 void BindFamily(py::module_& m, const char* name) {
   py::class_<PyFamily<T>>(m, name)
       .def("labels", &PyFamily<T>::Labels, py::arg("values"))
-      .def("labels_by_name", &PyFamily<T>::LabelsByName, py::arg("labels"));
+      .def("labels_by_name", &PyFamily<T>::LabelsByName, py::arg("labels"))
+      .def("cached_children", [](const PyFamily<T>& f) { return f.family.CachedChildren(); });
 }
 
 }  // namespace

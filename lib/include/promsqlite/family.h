@@ -86,6 +86,31 @@ const std::vector<double>& DefaultBuckets();
 // A declared family. Children are created in the file (at 0) on their first
 // lookup and cached: a later lookup of the same label tuple neither
 // validates nor allocates nor touches the file.
+//
+// The cache is bounded, for label values that churn (sessions, jobs,
+// users): when it grows past its mark, the children that no handle outside
+// it holds, that were not looked up since the previous sweep and that have
+// no update waiting for a flush are evicted (a clock), and the next mark is
+// twice what is left, at least 4096. So a family caches the children whose
+// handles are held elsewhere plus at most max(4096, 2 x those looked up in
+// the last sweep period) others: a writer that uses each of a million
+// session labels once keeps a few thousand, about 0.5 KiB each. Evicted
+// children with updates still waiting for the flush are kept until it
+// writes them; once 2048 of them wait, a batched writer's flush runs at
+// once instead of at the end of its interval, so what churn keeps does not
+// grow with its rate. RemoveSeries,
+// ClearFamily, RemoveFamily and Wipe (and the Python client's remove() and
+// clear()) evict the children they remove at once; children of series that
+// expired or another process removed go as unused ones do. Eviction is
+// invisible but for cost: a later lookup of an evicted tuple validates it
+// and looks its row up in the file again (an INSERT when the row is gone:
+// the series starts at 0, as a new child does), about as costly as a first
+// lookup (bench/run: churn_lookup_ns against churn_lookup_cached_ns). A
+// handle held across an eviction, an expiry or a removal (by this process,
+// another one, or the CLI's rm) stays valid: its next update recreates the
+// series holding only that update; nothing pending is lost or counted twice.
+// The writer's other per-series state (a batched writer's region slots,
+// pending updates) is freed with the child; see Options::pending_region_bytes.
 template <typename T>
 class Family {
  public:
@@ -97,6 +122,8 @@ class Family {
 
   const std::string& name() const;
   const FamilySpec& spec() const;
+  // How many children the cache holds now (see above). One lock.
+  size_t CachedChildren() const;
 
  private:
   friend class Registry;

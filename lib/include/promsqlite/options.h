@@ -151,7 +151,10 @@ struct Options {
   // PendingStore::kSharedFile: the size of this process's region of pending
   // updates, a sparse file whose pages are allocated as series are first
   // updated (about 140 bytes per counter or gauge, 230 + 24 per bucket per
-  // histogram, plus its labels). Series beyond it are written at once or
+  // histogram, plus its labels). A region of 4 MiB or more whose slots
+  // mostly belong to series no longer used (label churn) is replaced by a
+  // fresh one for the live series after a flush (docs/pending-regions.md,
+  // Rotation). Series beyond it are written at once or
   // wait in process memory (immediate_outside_regions), reported once
   // through on_background_error. Default: 64 MiB.
   size_t pending_region_bytes = size_t{64} << 20;

@@ -88,7 +88,9 @@ struct SlotHead {
   std::atomic<uint64_t> undo_generation;
   std::atomic<uint32_t> undo_kind;
   std::atomic<int32_t> undo_bucket;
-  std::atomic<uint64_t> done;  // records: 1 once RecordDone marked it
+  // The owner's own: the slot's successor once it was retired (a pointer
+  // into the owner's mapping of another region; readers ignore it).
+  std::atomic<uint64_t> successor;
 };
 static_assert(sizeof(SlotHead) == 64, "slot layout");
 
@@ -104,7 +106,9 @@ inline const std::atomic<uint64_t>* CellOf(const SlotHead* h, Cell c) {
   return reinterpret_cast<const std::atomic<uint64_t>*>(h + 1) + c * CellWords(h);
 }
 // A record (IsRecordKind) has no cells: its key follows the head, then its
-// payload, whose length is in `buckets`.
+// payload, whose length is in `buckets`. Of the undo fields, which a
+// record never needs, `undo_kind` says what readers show it as and
+// `undo_generation` is its done mark (1 once RecordDone marked it).
 inline bool IsRecord(const SlotHead* h) { return IsRecordKind(static_cast<PendingKind>(h->kind)); }
 inline const char* KeyOf(const SlotHead* h) {
   if (IsRecord(h)) return reinterpret_cast<const char*>(h + 1);
@@ -135,6 +139,31 @@ uint64_t LockSlot(SlotHead* h) {
   }
 }
 inline void UnlockSlot(SlotHead* h, uint64_t odd) { h->seq.store(odd + 1, std::memory_order_release); }
+
+// An updater's lock: LockSlot's, following a retired slot to its successor.
+// Null when the slot's region was released (its pages are zeros: no made
+// slot has 0 bytes).
+SlotHead* LockForUpdate(SlotHead* h, uint64_t* odd) {
+  for (int spins = 0;; ++spins) {
+    uint64_t s = h->seq.load(std::memory_order_relaxed);
+    if ((s & 1) == 0) {
+      if (s == 0 && h->bytes == 0) return nullptr;
+      if (h->seq.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+        std::atomic_thread_fence(std::memory_order_release);
+        *odd = s + 1;
+        return h;
+      }
+      continue;
+    }
+    if (uint64_t next = h->successor.load(std::memory_order_acquire)) {
+      h = reinterpret_cast<SlotHead*>(next);
+      spins = 0;
+      continue;
+    }
+    if (spins > 64) std::this_thread::yield();
+    else CpuRelax();
+  }
+}
 
 void ReadCell(const std::atomic<uint64_t>* cell, uint32_t buckets, PendingCell* out) {
   out->value = Double(cell[0].load(std::memory_order_relaxed));
@@ -415,7 +444,7 @@ void PendingRegion::StageRecord(SlotHead* record, uint64_t generation) {
   record->staged_generation.store(generation, std::memory_order_release);
 }
 
-void PendingRegion::RecordDone(SlotHead* record) { record->done.store(1, std::memory_order_release); }
+void PendingRegion::RecordDone(SlotHead* record) { record->undo_generation.store(1, std::memory_order_release); }
 
 void PendingRegion::ReadRecord(const SlotHead* record, std::string_view* family, std::string_view* labels,
                                std::string_view* payload) {
@@ -432,16 +461,19 @@ void PendingRegion::SetKept(int64_t updates, int64_t since_ms) {
   header->kept_updates.store(updates, std::memory_order_release);
 }
 
-void PendingRegion::Add(SlotHead* slot, double delta) {
+bool PendingRegion::Add(SlotHead* slot, double delta) {
   // One field: no undo needed, it changes at once or not at all.
-  uint64_t odd = LockSlot(slot);
+  uint64_t odd;
+  if ((slot = LockForUpdate(slot, &odd)) == nullptr) return false;
   std::atomic<uint64_t>* live = CellOf(slot, kLive);
   live[0].store(Bits(Double(live[0].load(std::memory_order_relaxed)) + delta), std::memory_order_relaxed);
   UnlockSlot(slot, odd);
+  return true;
 }
 
-void PendingRegion::Set(SlotHead* slot, double value) {
-  uint64_t odd = LockSlot(slot);
+bool PendingRegion::Set(SlotHead* slot, double value) {
+  uint64_t odd;
+  if ((slot = LockForUpdate(slot, &odd)) == nullptr) return false;
   std::atomic<uint64_t>* live = CellOf(slot, kLive);
   std::atomic<uint64_t>* undo = CellOf(slot, kUndo);
   undo[0].store(live[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -453,10 +485,12 @@ void PendingRegion::Set(SlotHead* slot, double value) {
   live[0].store(Bits(value), std::memory_order_relaxed);
   live[2].store(1, std::memory_order_relaxed);
   UnlockSlot(slot, odd);
+  return true;
 }
 
-void PendingRegion::Observe(SlotHead* slot, double value, int bucket) {
-  uint64_t odd = LockSlot(slot);
+bool PendingRegion::Observe(SlotHead* slot, double value, int bucket) {
+  uint64_t odd;
+  if ((slot = LockForUpdate(slot, &odd)) == nullptr) return false;
   std::atomic<uint64_t>* live = CellOf(slot, kLive);
   std::atomic<uint64_t>* undo = CellOf(slot, kUndo);
   const uint64_t sum = live[0].load(std::memory_order_relaxed), count = live[1].load(std::memory_order_relaxed);
@@ -476,6 +510,7 @@ void PendingRegion::Observe(SlotHead* slot, double value, int bucket) {
   live[1].store(count + 1, std::memory_order_relaxed);
   if (has_bucket) live[kCellHeadWords + bucket].store(in_bucket + 1, std::memory_order_relaxed);
   UnlockSlot(slot, odd);
+  return true;
 }
 
 uint64_t PendingRegion::committed() const {
@@ -530,6 +565,64 @@ void PendingRegion::Discard(SlotHead* slot) {
   if (Stage(slot, UINT64_MAX).empty()) return;
   slot->staged_generation.store(0, std::memory_order_seq_cst);
   ClearCell(CellOf(slot, kStaged), slot->buckets);
+}
+
+PendingCell PendingRegion::Retire(SlotHead* slot, SlotHead* successor, uint64_t generation) {
+  // First the successor: an updater that finds the slot locked for good
+  // follows it (one that got the lock before updates the slot, and what it
+  // adds is staged below).
+  slot->successor.store(reinterpret_cast<uint64_t>(successor), std::memory_order_release);
+  uint64_t odd = LockSlot(slot);
+  PendingCell live, staged;
+  ReadCell(CellOf(slot, kLive), slot->buckets, &live);
+  const uint64_t old_generation = slot->staged_generation.load(std::memory_order_relaxed);
+  if (old_generation != 0) ReadCell(CellOf(slot, kStaged), slot->buckets, &staged);
+  else staged.buckets.assign(slot->buckets, 0);
+  // As Stage(), and the slot then stays in its last state for readers and
+  // recoverers: odd, its undo cell saying "staged complete, live empty".
+  WriteCell(CellOf(slot, kUndo), slot->buckets, staged);
+  slot->undo_generation.store(old_generation, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoStage, std::memory_order_relaxed);
+  slot->undo_seq.store(odd, std::memory_order_release);
+  staged.Merge(live);
+  WriteCell(CellOf(slot, kStaged), slot->buckets, staged);
+  slot->staged_generation.store(generation, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoStaged, std::memory_order_release);
+  ClearCell(CellOf(slot, kLive), slot->buckets);
+  return staged;
+}
+
+SlotHead* PendingRegion::Latest(SlotHead* slot) {
+  while (slot != nullptr) {
+    uint64_t next = slot->successor.load(std::memory_order_acquire);
+    if (next == 0) break;
+    slot = reinterpret_cast<SlotHead*>(next);
+  }
+  return slot;
+}
+
+void PendingRegion::Release() {
+  if (map_ == nullptr) return;
+  // Zero pages in place of the file's: no memory until written, and an
+  // updater still holding a slot of this region finds it released (0
+  // bytes) instead of faulting.
+  void* zeros = mmap(map_, capacity_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                     -1, 0);
+  if (zeros == MAP_FAILED) return;  // keeps the file's pages: memory, but correct
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+uint64_t PendingRegion::used() const {
+  return static_cast<const RegionHeader*>(map_)->used.load(std::memory_order_relaxed);
+}
+size_t PendingRegion::Bytes(const SlotHead* slot) { return slot->bytes; }
+PendingKind PendingRegion::Kind(const SlotHead* slot) { return static_cast<PendingKind>(slot->kind); }
+uint32_t PendingRegion::Buckets(const SlotHead* slot) { return slot->buckets; }
+std::string_view PendingRegion::Family(const SlotHead* slot) { return std::string_view(KeyOf(slot)); }
+std::string_view PendingRegion::Labels(const SlotHead* slot) {
+  std::string_view family = Family(slot);
+  return std::string_view(KeyOf(slot) + family.size() + 1, slot->key_bytes - family.size() - 1);
 }
 
 PendingCell PendingRegion::Pending(SlotHead* slot) const {
@@ -760,7 +853,7 @@ bool RegionFile::Read(std::vector<PendingSlotView>* slots, std::string* error, b
     if (IsRecord(slot)) {
       // Written whole before `used` covered it; only its generation and
       // its mark change.
-      view.done = slot->done.load(std::memory_order_acquire) != 0;
+      view.done = slot->undo_generation.load(std::memory_order_acquire) != 0;
       view.staged_generation = slot->staged_generation.load(std::memory_order_acquire);
       if (view.done && !with_empty) return true;
       ReadKey(slot, &view.family, &view.labels);
@@ -800,7 +893,7 @@ bool RegionFile::Keys(uint64_t from, std::vector<SlotKey>* keys, uint64_t* end, 
 void RegionFile::Record(uint64_t offset, PendingSlotView* view) const {
   const auto* slot =
       reinterpret_cast<const SlotHead*>(static_cast<const char*>(map_) + sizeof(RegionHeader) + offset);
-  view->done = slot->done.load(std::memory_order_acquire) != 0;
+  view->done = slot->undo_generation.load(std::memory_order_acquire) != 0;
   view->staged_generation = slot->staged_generation.load(std::memory_order_acquire);
   view->record.assign(KeyOf(slot) + slot->key_bytes, slot->buckets);
 }

@@ -132,10 +132,40 @@ class PendingRegion {
   // and since when (Unix milliseconds of the oldest; 0: none).
   void SetKept(int64_t updates, int64_t since_ms);
 
-  static void Add(SlotHead* slot, double delta);
-  static void Set(SlotHead* slot, double value);
+  // An update of `slot`, or of its successor when the slot was retired
+  // (Retire). False when the slot's region was released meanwhile (a
+  // caller that loaded the slot before its series moved and was held up
+  // past the release): nothing written; the caller updates its series'
+  // current slot instead.
+  static bool Add(SlotHead* slot, double delta);
+  static bool Set(SlotHead* slot, double value);
   // `bucket` < 0: a summary's observation (no bucket).
-  static void Observe(SlotHead* slot, double value, int bucket);
+  static bool Observe(SlotHead* slot, double value, int bucket);
+
+  // Rotation (issue 30), owner only, under the Writer's flush mutex:
+  // a region whose slots mostly belong to series gone is replaced by a
+  // fresh one holding slots for the live series only. Retire() points
+  // `slot` at `successor` (in the fresh region) and stages its live cell
+  // as Stage() does, but leaves it locked for good: from then on updates
+  // go to the successor, readers see the slot as a staging complete
+  // (live empty, staged of `generation`), and the flush that commits
+  // `generation` for this region is the slot's last. Returns the staged
+  // cell (what that flush writes).
+  PendingCell Retire(SlotHead* slot, SlotHead* successor, uint64_t generation);
+  // The slot updates of `slot` go to now (following retirements).
+  static SlotHead* Latest(SlotHead* slot);
+  // After the last flush of a retired region and its Remove(): its pages
+  // are given back (the mapping becomes zero pages of no memory, which
+  // updates recognise as released) and its file descriptor closed. The
+  // address range stays reserved until the object is destroyed.
+  void Release();
+  // Bytes of slots made so far; a slot's size, kind and key.
+  uint64_t used() const;
+  static size_t Bytes(const SlotHead* slot);
+  static PendingKind Kind(const SlotHead* slot);
+  static uint32_t Buckets(const SlotHead* slot);
+  static std::string_view Family(const SlotHead* slot);
+  static std::string_view Labels(const SlotHead* slot);
 
   // The generation the next flush commits: committed() + 1.
   uint64_t committed() const;

@@ -30,22 +30,35 @@ template <> constexpr MetricType kTypeOf<Enum> = MetricType::kStateSet;
 
 std::shared_ptr<SeriesState> FamilyState::Find(std::string_view labels) {
   std::lock_guard<std::mutex> lock(mu);
-  auto it = children.find(labels);
-  return it == children.end() ? nullptr : it->second;
+  return children.Find(labels);
 }
 
 std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = children.find(labels);
-  if (it != children.end()) return it->second;
+  // Released after the lock: ~SeriesState takes the writer's flush mutex,
+  // which comes before this one in the lock order.
+  std::vector<std::shared_ptr<SeriesState>> evicted;
+  std::unique_lock<std::mutex> lock(mu);
+  if (auto known = children.Find(labels)) return known;
   auto series = std::make_shared<SeriesState>();
   series->family = info;
   series->labels = std::string(labels);
   series->native_schema = info->native.schema;
   info->writer->Track(series);
   info->writer->MakeRow(*series);
-  children.emplace(series->labels, series);
+  const bool flush = children.Insert(series, &evicted);
+  lock.unlock();
+  if (flush) info->writer->FlushSoon();
   return series;
+}
+
+void FamilyState::Evict(const std::string* labels, std::vector<std::shared_ptr<SeriesState>>* evicted) {
+  std::lock_guard<std::mutex> lock(mu);
+  children.Drop(labels, evicted);
+}
+
+size_t FamilyState::CachedChildren() {
+  std::lock_guard<std::mutex> lock(mu);
+  return children.size();
 }
 
 }  // namespace detail
@@ -120,6 +133,11 @@ T Family<T>::Add(const Labels& labels) const {
   if (auto known = state_->Find(key)) return T(std::move(known));
   for (const auto& label : labels) detail::ValidateLabelValue(info.spec.name, label.first, label.second);
   return T(state_->Create(key));
+}
+
+template <typename T>
+size_t Family<T>::CachedChildren() const {
+  return state_->CachedChildren();
 }
 
 template <typename T>

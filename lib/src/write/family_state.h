@@ -15,6 +15,7 @@
 #include "store/pending_region.h"
 #include "store/store.h"
 #include "write/pending.h"
+#include "write/series_cache.h"
 #include "write/writer.h"
 
 namespace promsqlite::detail {
@@ -62,15 +63,17 @@ struct SeriesState {
 struct FamilyState {
   std::shared_ptr<const FamilyInfo> info;
   std::mutex mu;
-  // Keyed by the tuple encoding; std::less<> finds by string_view, so a
-  // known tuple is looked up without allocating.
-  std::map<std::string, std::shared_ptr<SeriesState>, std::less<>> children;
+  SeriesCache children;  // bounded: see series_cache.h
 
   // The cached child for `labels`, or null.
   std::shared_ptr<SeriesState> Find(std::string_view labels);
   // The child for already validated `labels`, created in the file and the
   // cache unless another thread was first.
   std::shared_ptr<SeriesState> Create(std::string_view labels);
+  // Moves the cached children no handle holds into `evicted` (all, or the
+  // one with `labels`): after a removal by this process.
+  void Evict(const std::string* labels, std::vector<std::shared_ptr<SeriesState>>* evicted);
+  size_t CachedChildren();
 };
 
 }  // namespace promsqlite::detail

@@ -143,6 +143,7 @@ void Writer::Track(const std::shared_ptr<SeriesState>& series) {
       std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(dirty_mu_);
   series_.push_back(series);
+  if (series_.size() >= prune_series_at_) PruneSeries();
 }
 
 inline SlotHead* Writer::RegionSlot(SeriesState& series) {
@@ -185,11 +186,13 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
       if (family_id == 0) key.append(spec.name).push_back('\0');
       key.append(series.labels);
       if (auto found = slots_.find(key); found != slots_.end()) {
-        series.slot.store(found->second, std::memory_order_release);
-        return found->second;
+        ++found->second.refs;
+        series.slot.store(found->second.slot, std::memory_order_release);
+        return found->second.slot;
       }
       if (SlotHead* slot = region_->NewSlot(KindOf(series), spec.name, series.labels, buckets)) {
-        slots_.emplace(std::move(key), slot);
+        slots_.emplace(std::move(key), SlotUse{slot, 1});
+        live_slot_bytes_ += PendingRegion::Bytes(slot);
         series.slot.store(slot, std::memory_order_release);
         return slot;
       }
@@ -205,6 +208,16 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
   }
   if (!problem.empty()) ReportLine(problem);
   return nullptr;
+}
+
+template <typename F>
+inline bool Writer::RegionUpdate(SeriesState& series, F&& update) {
+  for (;;) {
+    SlotHead* slot = RegionSlot(series);
+    if (slot == nullptr) return false;
+    if (update(slot)) return true;
+    // Its region was released: a rotation gave the series another slot.
+  }
 }
 
 void Writer::MarkDirty(SeriesState& series) {
@@ -230,8 +243,7 @@ void Writer::MarkDirty(SeriesState& series) {
 // the region has no room; the flush writes it once the lock is free.
 void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exemplar) {
   if (batched()) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Add(slot, delta);
+    if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Add(slot, delta); })) {
       if (exemplar) KeepOrWriteExemplar(series, *exemplar);
       return MarkDirty(series);
     }
@@ -264,8 +276,7 @@ void Writer::AddInMemory(SeriesState& series, double delta, const ExemplarWrite*
 
 void Writer::Set(SeriesState& series, double value) {
   if (batched()) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Set(slot, value);
+    if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Set(slot, value); })) {
       return MarkDirty(series);
     }
     if (!at_once_outside_regions_) return SetInMemory(series, value);
@@ -291,8 +302,7 @@ void Writer::SetInMemory(SeriesState& series, double value) {
 
 void Writer::Observe(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
   if (batched()) {
-    if (SlotHead* slot = RegionSlot(series)) {
-      PendingRegion::Observe(slot, value, bucket);
+    if (RegionUpdate(series, [&](SlotHead* slot) { return PendingRegion::Observe(slot, value, bucket); })) {
       if (exemplar) KeepOrWriteExemplar(series, *exemplar);
       return MarkDirty(series);
     }
@@ -676,12 +686,14 @@ void Writer::RestorePending(SeriesState& s, const BatchUpdate& u) {
 }
 
 void Writer::Forget(SeriesState& series) {
+  forgotten_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> one_flush(flush_mu_);
-  {
+  if (series.pending.dirty.load()) {  // else not in the list: no search through it
     std::lock_guard<std::mutex> lock(dirty_mu_);
     dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &series), dirty_.end());
   }
-  if (SlotHead* slot = series.slot.load(std::memory_order_acquire)) {
+  // Latest: a rotation that ran while this series was dying moved its slot.
+  if (SlotHead* slot = PendingRegion::Latest(series.slot.load(std::memory_order_acquire))) {
     // Its values stay in the region; each flush stages them until written.
     Orphan& orphan = orphans_.emplace_back();
     orphan.family = series.name();
@@ -794,7 +806,7 @@ bool Writer::FlushPending(std::string* error, bool* busy) {
   }
   auto done_with_orphans = [&] {
     for (Orphan* orphan : written_orphans) orphan->written = true;
-    orphans_.remove_if([](const Orphan& orphan) { return orphan.written; });
+    ClearOrphans();  // the written ones, with their slots
   };
   for (SeriesState* s : undeclared) MarkDirty(*s);
   if (updates.empty() && kept.empty()) {
@@ -839,6 +851,28 @@ bool Writer::FlushPending(std::string* error, bool* busy) {
   }
 }
 
+void Writer::RekeySlots(const std::string& family, int64_t id) {
+  std::lock_guard<std::mutex> lock(region_mu_);
+  std::string prefix = "0:" + family;
+  prefix.push_back('\0');
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) {
+      ++it;
+      continue;
+    }
+    std::string key = std::to_string(id) + ":" + it->first.substr(prefix.size());
+    // A handle made since the id was known has a slot of its own: this one
+    // keeps its key (rotation finds the id by name).
+    if (slots_.count(key) != 0) {
+      ++it;
+      continue;
+    }
+    auto node = slots_.extract(it++);
+    node.key() = std::move(key);
+    slots_.insert(std::move(node));
+  }
+}
+
 // Declarations kept for the lock, each in its own transaction (waiting as
 // a flush does); false with `error` when one could not be written.
 bool Writer::DeclareKept(std::string* error, bool* busy) {
@@ -868,6 +902,7 @@ bool Writer::DeclareKept(std::string* error, bool* busy) {
         for (const std::weak_ptr<const FamilyInfo>& weak : it->infos)
           if (auto info = weak.lock()) info->id.store(id, std::memory_order_release);
         declared_late_[kept.spec.name] = id;
+        RekeySlots(kept.spec.name, id);
       }
       declarations_.erase(it);
       break;
@@ -928,7 +963,11 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
       ++it;
       continue;
     }
-    if (it->slot != nullptr) region_->Discard(it->slot);
+    if (it->slot != nullptr) {
+      region_->Discard(it->slot);
+      std::lock_guard<std::mutex> lock(region_mu_);
+      ReleaseSlot(it->update.series.family_id, it->labels);
+    }
     it = orphans_.erase(it);
   }
 }
@@ -936,6 +975,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
 void Writer::Flush() {
   std::string error;
   if (!FlushPending(&error)) throw DatabaseError(error + " (the updates stay pending)");
+  MaintainRegion();
 }
 
 void Writer::StartFlusher() {
@@ -956,8 +996,9 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
   bool busy_reported = false;
   std::unique_lock<std::mutex> lock(control->mu);
   while (!control->stopping) {
-    control->wake.wait_for(lock, interval, [&] { return control->stopping; });
+    control->wake.wait_for(lock, interval, [&] { return control->stopping || control->flush_now; });
     if (control->stopping) break;
+    control->flush_now = false;
     lock.unlock();
     std::string error;
     bool busy = false;
@@ -972,6 +1013,8 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
       bound.emplace(writer->options_.update_lock_wait_ms);
     if (writer->FlushPending(&error, &busy)) {
       busy_reported = false;
+      bound.reset();
+      writer->MaintainRegion();
     } else if (!busy || !busy_reported) {  // a held lock: said once per hold
       writer->Report(error);
       busy_reported = busy_reported || busy;
@@ -1110,7 +1153,10 @@ void Writer::UnlockAfterFork(bool child) {
     for (KeptDeclaration& kept : declarations_) kept.record = nullptr;
     if (region_) region_->AbandonInChild();
     region_.reset();
+    for (RetiredRegion& retired : retired_) retired.region->AbandonInChild();
+    retired_.clear();
     slots_.clear();
+    live_slot_bytes_ = 0;
     region_problem_ = false;
     region_removed_ = false;
     recovered_regions_ = false;

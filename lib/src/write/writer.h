@@ -38,6 +38,7 @@ struct FlusherControl {
   std::mutex mu;
   std::condition_variable wake;
   bool stopping = false;
+  bool flush_now = false;  // FlushSoon(): flush before the interval ends
 };
 
 class Writer : public std::enable_shared_from_this<Writer> {
@@ -96,15 +97,25 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // series this process removes does not come back from its own pending
   // updates; another process's pending updates of it still do, at their
   // flush (docs/pending-regions.md).
+  // The removed series' cached children that no handle holds are evicted
+  // too (released after the lock: ~SeriesState takes flush_mu_).
   template <typename F>
   auto RemoveWithPending(const std::string& family, const std::string* labels, F&& remove) {
+    std::vector<std::shared_ptr<FamilyState>> families;
+    std::vector<std::shared_ptr<SeriesState>> evicted;
     std::lock_guard<std::mutex> one_flush(flush_mu_);
     DropPending(family, labels);
-    return remove();
+    auto result = remove();
+    EvictCached(family, labels, &families, &evicted);
+    return result;
   }
 
   // Tests: the region of pending updates, once made (null otherwise).
   const PendingRegion* region() const { return region_.get(); }
+  // Tests: slots this process's series and orphans hold in its region, and
+  // regions retired by rotation not yet unmapped.
+  size_t HeldSlotsForTest();
+  size_t RetiredRegionsForTest();
 
   // fork() and exit() hooks (writer.cc).
   void LockForFork();
@@ -135,6 +146,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Stages a slot for this flush unless it was staged already (requires
   // flush_mu_); empty without a region.
   PendingCell StageOnce(SlotHead* slot, uint64_t generation);
+  // An update of the series' region slot (retried on its current slot when
+  // a rotation released the one it had); false when it has none.
+  template <typename F>
+  bool RegionUpdate(SeriesState& series, F&& update);
   void KeepOrWriteExemplar(SeriesState& series, const ExemplarWrite& exemplar);
   // An update written at once (immediate mode; in batched mode what a
   // region cannot hold): tried with a bounded wait unless earlier updates
@@ -164,6 +179,38 @@ class Writer : public std::enable_shared_from_this<Writer> {
   static void RestorePending(SeriesState& series, const BatchUpdate& update);
   static void RestoreNative(PendingUpdates& pending, const NativeDeltas& failed);
   void MarkDirty(SeriesState& series);
+ public:
+  // Children caches under label churn hold many evicted series until their
+  // updates are flushed: the flusher runs now instead of at the end of its
+  // interval (series_lifecycle.cc).
+  void FlushSoon();
+ private:
+
+  // Bounded memory under label churn (series_lifecycle.cc, issue 30).
+  // Forgets expired entries of series_ once it doubled (requires dirty_mu_).
+  void PruneSeries();
+  // See RemoveWithPending.
+  // `families`: those it looked at, kept alive until the caller's lock is
+  // released, as `evicted`.
+  void EvictCached(const std::string& family, const std::string* labels,
+                   std::vector<std::shared_ptr<FamilyState>>* families,
+                   std::vector<std::shared_ptr<SeriesState>>* evicted);
+  // Clears the orphans the last flush wrote, giving back their slots
+  // (requires flush_mu_).
+  void ClearOrphans();
+  // A kept declaration of `family` was written with `id`: its series'
+  // slots, made under its name, go under the id (takes region_mu_).
+  void RekeySlots(const std::string& family, int64_t id);
+  void ReleaseSlot(int64_t family_id, const std::string& labels);  // requires region_mu_
+  // After a flush: rotates a region whose slots are mostly dead, drains
+  // and releases retired ones. Takes flush_mu_.
+  void MaintainRegion();
+  void MaintainRegionLocked(std::vector<std::shared_ptr<SeriesState>>* moved);  // requires flush_mu_
+  // Requires flush_mu_; the series it moved are kept alive in `moved`
+  // until the caller releases it.
+  void RotateRegion(std::vector<std::shared_ptr<SeriesState>>* moved);
+  struct RetiredRegion;
+  bool DrainRetired(RetiredRegion& retired);  // requires flush_mu_
   void StartFlusher();  // requires dirty_mu_
   void StopFlusher();
   static void RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
@@ -235,6 +282,13 @@ class Writer : public std::enable_shared_from_this<Writer> {
     bool written = false;  // by the flush that just committed
   };
   std::list<Orphan> orphans_;
+  struct RetiredRegion {
+    std::unique_ptr<PendingRegion> region;
+    uint64_t generation = 0;  // of its last flush
+    std::list<Orphan> drain;  // what that flush writes
+    bool drained = false;  // and released
+    std::chrono::steady_clock::time_point drained_at;
+  };
   std::vector<std::weak_ptr<FamilyState>> families_;
   std::vector<std::weak_ptr<SeriesState>> series_;
   std::vector<std::shared_ptr<FamilyState>> locked_families_;  // during fork()
@@ -247,11 +301,25 @@ class Writer : public std::enable_shared_from_this<Writer> {
   std::unique_ptr<PendingRegion> region_;
   // Each series' slot in region_, by family id ":" labels: shared by all
   // its handles.
-  std::unordered_map<std::string, SlotHead*> slots_;
+  // Each holds a count of the series states and orphans that use it; a
+  // slot nobody uses is forgotten here (its bytes in the region are dead
+  // until the region rotates).
+  struct SlotUse {
+    SlotHead* slot = nullptr;
+    uint32_t refs = 0;
+  };
+  std::unordered_map<std::string, SlotUse> slots_;
+  uint64_t live_slot_bytes_ = 0;  // of the slots in slots_
+  size_t prune_series_at_ = 1024;
+  std::atomic<int64_t> forgotten_{0};  // series states that died since the last malloc_trim  // under dirty_mu_: series_'s size that prunes it
   std::unordered_set<SlotHead*> staged_once_;  // under flush_mu_: this flush's
   bool region_problem_ = false;
   bool region_removed_ = false;  // by RemoveRegion, after the last flush
   bool recovered_regions_ = false;  // under flush_mu_: dead regions recovered once
+
+  // Regions replaced by a rotation (under flush_mu_): drained (their last
+  // flush) and released, then unmapped (series_lifecycle.cc).
+  std::list<RetiredRegion> retired_;
 
   std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
   std::unique_ptr<std::thread> flusher_;
