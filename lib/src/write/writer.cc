@@ -922,7 +922,8 @@ PendingCell Writer::StageOnce(SlotHead* slot, uint64_t generation) {
   return region_->Stage(slot, generation);
 }
 
-void Writer::DropPending(const std::string& family, const std::string* labels) {
+void Writer::DropPending(const std::string& family, const std::string* labels,
+                         std::vector<std::shared_ptr<SeriesState>>* held) {
   auto matches = [&](const std::string& name, const std::string& series_labels) {
     return (family.empty() || name == family) && (labels == nullptr || series_labels == *labels);
   };
@@ -970,6 +971,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels) {
     }
     it = orphans_.erase(it);
   }
+  held->insert(held->end(), std::make_move_iterator(series.begin()), std::make_move_iterator(series.end()));
 }
 
 void Writer::Flush() {

@@ -101,13 +101,15 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // too (released after the lock: ~SeriesState takes flush_mu_).
   template <typename F>
   auto RemoveWithPending(const std::string& family, const std::string* labels, F&& remove) {
+    // Released after flush_mu_, in this order (locals die in reverse).
     std::vector<std::shared_ptr<FamilyState>> families;
-    std::vector<std::shared_ptr<SeriesState>> evicted;
+    std::vector<std::shared_ptr<SeriesState>> evicted, held;
     std::lock_guard<std::mutex> one_flush(flush_mu_);
-    DropPending(family, labels);
-    auto result = remove();
+    // Evicted first: a child held only by DropPending's references would
+    // look held to the cache.
     EvictCached(family, labels, &families, &evicted);
-    return result;
+    DropPending(family, labels, &held);
+    return remove();
   }
 
   // Tests: the region of pending updates, once made (null otherwise).
@@ -125,7 +127,11 @@ class Writer : public std::enable_shared_from_this<Writer> {
  private:
   // `busy` (may be null): set when it failed for want of the write lock.
   bool FlushPending(std::string* error, bool* busy = nullptr);
-  void DropPending(const std::string& family, const std::string* labels);  // requires flush_mu_
+  // `held`: the series it looked at, released by the caller after
+  // flush_mu_ (a last reference dropped under it would run Forget, which
+  // takes it).
+  void DropPending(const std::string& family, const std::string* labels,
+                   std::vector<std::shared_ptr<SeriesState>>* held);  // requires flush_mu_
   // Moves a series' pending updates into `update`; false when there are none.
   // A series in the region has them staged at `generation` (its slot is
   // added to `staged`).
