@@ -113,6 +113,22 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
   std::vector<uint8_t> seen(cache_->key_count(), 0);
   std::vector<uint32_t> touched;
   PendingSlotView view;
+  // The series' entry, made on its first pending update; null for a slot
+  // of another kind than the first (a family declared anew: its readers
+  // check the kind).
+  auto entry_for = [&](uint32_t id, size_t buckets) -> Entry* {
+    const PendingKind kind = cache_->key(id).kind;
+    Entry& entry = merged[id];
+    if (!seen[id]) {
+      seen[id] = 1;
+      touched.push_back(id);
+      entry.kind = kind;
+      entry.cell.buckets.assign(buckets, 0);
+    } else if (entry.kind != kind) {
+      return nullptr;
+    }
+    return &entry;
+  };
   // Every region is read even when one moved: the last attempt's reader
   // reads on with what it has.
   bool consistent = true;
@@ -130,18 +146,10 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
       // What view.Unflushed(generation) gives, merged without copying it.
       const bool staged = view.staged_generation > generation && !view.staged.empty();
       if (!staged && view.live.empty()) continue;  // nothing pending
-      const PendingKind kind = cache_->key(id).kind;
-      Entry& entry = merged[id];
-      if (!seen[id]) {
-        seen[id] = 1;
-        touched.push_back(id);
-        entry.kind = kind;
-        entry.cell.buckets.assign(view.live.buckets.size(), 0);
-      } else if (entry.kind != kind) {
-        continue;  // a family declared anew: its readers check the kind
-      }
-      if (staged) entry.cell.Merge(view.staged);
-      entry.cell.Merge(view.live);
+      Entry* entry = entry_for(id, view.live.buckets.size());
+      if (entry == nullptr) continue;
+      if (staged) entry->cell.Merge(view.staged);
+      entry->cell.Merge(view.live);
     }
     // Updates kept for the write lock, after the slot's (a series with
     // both has only exemplars in its records): counted as staged cells are.
@@ -155,17 +163,7 @@ bool PendingOverlay::Load(SQLite::Database& db, int schema_version) {
       cell.count = kept.count;
       cell.buckets = kept.bucket_deltas;
       if (cell.empty()) continue;  // an exemplar alone
-      const PendingKind kind = cache_->key(id).kind;
-      Entry& entry = merged[id];
-      if (!seen[id]) {
-        seen[id] = 1;
-        touched.push_back(id);
-        entry.kind = kind;
-        entry.cell.buckets.assign(cell.buckets.size(), 0);
-      } else if (entry.kind != kind) {
-        continue;
-      }
-      entry.cell.Merge(cell);
+      if (Entry* entry = entry_for(id, cell.buckets.size())) entry->cell.Merge(cell);
     }
     if (file.Committed() > generation) consistent = false;
   }

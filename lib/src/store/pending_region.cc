@@ -528,21 +528,28 @@ PendingCell PendingRegion::Stage(SlotHead* slot, uint64_t generation) {
     UnlockSlot(slot, odd);
     return old_generation != 0 ? staged : PendingCell{};
   }
-  // The old staged cell into the undo cell, then the new one written: a
-  // reader (or a recoverer) that finds the slot odd takes the old one.
-  WriteCell(CellOf(slot, kUndo), slot->buckets, staged);
-  slot->undo_generation.store(old_generation, std::memory_order_relaxed);
-  slot->undo_kind.store(kUndoStage, std::memory_order_relaxed);
-  slot->undo_seq.store(odd, std::memory_order_release);
-  staged.Merge(live);
-  WriteCell(CellOf(slot, kStaged), slot->buckets, staged);
-  slot->staged_generation.store(generation, std::memory_order_relaxed);
-  // Staged is complete: from here the live cell counts as empty.
-  slot->undo_kind.store(kUndoStaged, std::memory_order_release);
+  StageLive(slot, odd, generation, old_generation, live, &staged);
   MaybeCrash(RegionCrashPoint::kInsideStage);
   ClearCell(CellOf(slot, kLive), slot->buckets);
   UnlockSlot(slot, odd);
   return staged;
+}
+
+// Stage() and Retire(), with the slot locked (odd): the old staged cell
+// into the undo cell, then `live` merged into `*staged` and written as the
+// staged cell of `generation`: a reader (or a recoverer) that finds the
+// slot odd takes the old one until undo_kind says the staging is complete,
+// from when the live cell counts as empty.
+void PendingRegion::StageLive(SlotHead* slot, uint64_t odd, uint64_t generation, uint64_t old_generation,
+                              const PendingCell& live, PendingCell* staged) {
+  WriteCell(CellOf(slot, kUndo), slot->buckets, *staged);
+  slot->undo_generation.store(old_generation, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoStage, std::memory_order_relaxed);
+  slot->undo_seq.store(odd, std::memory_order_release);
+  staged->Merge(live);
+  WriteCell(CellOf(slot, kStaged), slot->buckets, *staged);
+  slot->staged_generation.store(generation, std::memory_order_relaxed);
+  slot->undo_kind.store(kUndoStaged, std::memory_order_release);
 }
 
 void PendingRegion::Committed(uint64_t generation, const std::vector<SlotHead*>& staged) {
@@ -580,14 +587,7 @@ PendingCell PendingRegion::Retire(SlotHead* slot, SlotHead* successor, uint64_t 
   else staged.buckets.assign(slot->buckets, 0);
   // As Stage(), and the slot then stays in its last state for readers and
   // recoverers: odd, its undo cell saying "staged complete, live empty".
-  WriteCell(CellOf(slot, kUndo), slot->buckets, staged);
-  slot->undo_generation.store(old_generation, std::memory_order_relaxed);
-  slot->undo_kind.store(kUndoStage, std::memory_order_relaxed);
-  slot->undo_seq.store(odd, std::memory_order_release);
-  staged.Merge(live);
-  WriteCell(CellOf(slot, kStaged), slot->buckets, staged);
-  slot->staged_generation.store(generation, std::memory_order_relaxed);
-  slot->undo_kind.store(kUndoStaged, std::memory_order_release);
+  StageLive(slot, odd, generation, old_generation, live, &staged);
   ClearCell(CellOf(slot, kLive), slot->buckets);
   return staged;
 }
