@@ -225,3 +225,38 @@ TEST_CASE("this process's removals evict the cached children no handle holds; he
   registry.Wipe();
   CHECK(counters.CachedChildren() == 1);
 }
+
+TEST_CASE("a registry dropped while its flusher still holds evicted children ends on the flusher, every update written") {
+  test::TempDir dir;
+  const std::string db = dir.File("m.db");
+  Options options;  // batched, regions
+  options.flush_interval_ms = 200;
+  {
+    Registry registry(db, options);
+    auto sessions = BuildCounter().Name("sessions").LabelNames({"id"}).Register(registry);
+    for (int i = 0; i < 2500; ++i) sessions.WithLabelValues({std::to_string(i)}).Increment();
+    registry.Flush();  // their updates written: the cache may evict them now
+    // More new label values than the cache keeps: the written children are
+    // evicted and handed to the flusher (at most 200 ms later), each
+    // holding the writer through its family's info.
+    for (int i = 2500; i < 5000; ++i) sessions.WithLabelValues({std::to_string(i)}).Increment();
+  }
+  // The registry is gone; the writer ends when the flusher releases the
+  // last evicted child, on the flusher's own thread, with its last flush.
+  // Waited for, not timed: at most 30 s, checked by the count.
+  size_t series = 0;
+  auto regions_gone = [&] {
+    return !std::filesystem::exists(db + "-pending") || std::filesystem::is_empty(db + "-pending");
+  };
+  for (int wait = 0; wait < 3000 && (series < 5000 || !regions_gone()); ++wait) {
+    usleep(10 * 1000);
+    series = 0;
+    const std::string text = Reader(db).Render(Format::kText);
+    for (size_t at = text.find("\nsessions_total{"); at != std::string::npos; at = text.find("\nsessions_total{", at + 1))
+      ++series;
+  }
+  CHECK(series == 5000);
+  Registry again(db);  // the same process writes on
+  CHECK(BuildCounter().Name("sessions").LabelNames({"id"}).Register(again).WithLabelValues({"4999"}).Value() == 1);
+  CHECK(regions_gone());  // with its writer's last flush
+}

@@ -193,3 +193,45 @@ TEST_CASE("a writer that lives through another process's hold writes every kept 
     CHECK(Contains(reports.back(), "the write lock is free again"));
   }
 }
+
+TEST_CASE("label churn while another process holds the lock: evicted children never make an update wait for the flusher") {
+  TempDir dir;
+  const std::string db = dir.File("m.db");
+  { promsqlite::Registry registry(db); promsqlite::BuildCounter().Name("jobs").Help("Jobs.").Register(registry); }
+  promsqlite::Options options;  // batched, regions
+  options.flush_interval_ms = 20;  // a flush starts waiting for the lock at once...
+  options.busy_timeout_ms = 3600 * 1000;  // ...for an hour: an update that waited for it would hang the test
+  options.update_lock_wait_ms = 20;
+  options.on_background_error = [](const std::string&) {};
+  promsqlite::Registry registry(db, options);
+  // Made before the hold: its increment below waits for no lock (its
+  // region), so nothing tells the flusher the lock is held, and its flush
+  // waits busy_timeout_ms.
+  promsqlite::Counter jobs = promsqlite::BuildCounter().Name("jobs").Register(registry).WithLabelValues({});
+  auto sessions = promsqlite::BuildCounter().Name("sessions").LabelNames({"id"}).Register(registry);
+  // Children whose updates are written: the cache evicts them as new ones
+  // come (more than the 2 x 1024 it keeps).
+  for (int i = 0; i < 3000; ++i) sessions.WithLabelValues({std::to_string(i)}).Increment();
+  registry.Flush();
+  promsqlite::test::KilledAtScopeEnd holder_at_end{StartLockHolder(db)};
+  const pid_t holder = holder_at_end.pid;
+  jobs.Increment();  // the flusher runs, and its flush waits for the lock, holding its mutex
+  usleep(100 * 1000);
+  // Each new label value evicts an old child on this thread; the release
+  // of an evicted child takes the flush mutex, which the waiting flush
+  // holds: it is left to the flusher, so this loop does not wait an hour.
+  for (int i = 3000; i < 6000; ++i) sessions.WithLabelValues({std::to_string(i)}).Increment();
+  CHECK(sessions.CachedChildren() < 6000);
+  holder_at_end.pid = 0;  // reaped here
+  promsqlite::test::KillAndReap(holder);
+  registry.Flush();
+  promsqlite::Reader reader(db);
+  const std::string text = reader.Render(promsqlite::Format::kText);
+  CHECK(Contains(text, "\njobs_total 1\n"));
+  size_t series = 0;
+  for (size_t at = text.find("\nsessions_total{"); at != std::string::npos; at = text.find("\nsessions_total{", at + 1)) {
+    CHECK(text.compare(text.find('}', at), 4, "} 1\n") == 0);
+    ++series;
+  }
+  CHECK(series == 6000);
+}

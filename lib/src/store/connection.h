@@ -210,10 +210,18 @@ auto Store::RunOperation(const char* doing, bool write, bool pass, F&& f)
   // after each batch, an update waits for at most one batch.
   if (pass) pass_waiting_.store(true, std::memory_order_relaxed);
   else if (pass_waiting_.load(std::memory_order_relaxed)) StepAsideForPass();
-  std::lock_guard<std::mutex> lock(mu_);
-  if (pass) pass_waiting_.store(false, std::memory_order_relaxed);
+  // Under a BoundedWait, the wait for this process's connection counts in
+  // the bound: another operation may hold it while it waits for the lock
+  // (a flush, a housekeeping batch).
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::milliseconds(WaitBoundMs());
+  std::unique_lock<std::timed_mutex> lock(mu_, std::defer_lock);
+  if (!WaitBounded()) lock.lock();
+  else if (!lock.try_lock_until(deadline)) {
+    if (pass) pass_waiting_.store(false, std::memory_order_relaxed);
+    throw LockTimeout(doing, "another operation of this process held its connection, waiting for the lock");
+  }
+  if (pass) pass_waiting_.store(false, std::memory_order_relaxed);
   return GuardSqlite(path_, doing, [&] {
     Connection& c = Conn();
     // Destroyed after `hold`: a checkpoint that this operation's commit made

@@ -64,7 +64,7 @@ Store::Store(std::string path, const Options& options) : path_(std::move(path)),
                           " must be a power of two from 512 to 65536");
   maintenance_ = std::make_unique<Maintenance>(
       path_, options_, [this](const std::atomic<bool>& stop) { return HousekeepPass(stop); });
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::timed_mutex> lock(mu_);
   Conn();  // fail here, not on the first update, for a bad file
 }
 
@@ -172,6 +172,8 @@ Store::BoundedWait::BoundedWait(int ms) : saved_(t_wait_bound_ms) {
 }
 
 Store::BoundedWait::~BoundedWait() { t_wait_bound_ms = saved_; }
+
+bool Store::WaitBounded() { return t_wait_bound_ms >= 0; }
 
 int Store::WaitBoundMs() const {
   return t_wait_bound_ms >= 0 ? std::min(t_wait_bound_ms, options_.busy_timeout_ms) : options_.busy_timeout_ms;
@@ -574,7 +576,7 @@ void Store::WriteTransaction(const char* doing, const std::function<void(SQLite:
 }
 
 void Store::WithConnection(const std::function<void(SQLite::Database&)>& f) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::timed_mutex> lock(mu_);
   Connection& c = GuardSqlite(path_, "cannot open", [&]() -> Connection& { return Conn(); });
   f(*c.db);
 }

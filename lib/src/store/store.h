@@ -216,7 +216,7 @@ class Store {
 
   // Held by every call; fork() takes it (see Writer) so that no child
   // inherits it locked.
-  std::mutex& mutex() { return mu_; }
+  std::timed_mutex& mutex() { return mu_; }
 
   // A forked child calls this (with mutex() held) before anything else: the
   // parent's write gate shares its lock state with the child's copy of its
@@ -267,6 +267,8 @@ class Store {
   LockBusy LockTimeout(const char* doing, const std::string& why) const;
   // This thread's bound (BoundedWait), or busy_timeout_ms.
   int WaitBoundMs() const;
+  // Whether this thread's operations run under a BoundedWait.
+  static bool WaitBounded();
   bool DeleteFamilyRows(const char* doing, int64_t family_id, bool family_too);
   // After every commit: tells the maintenance when a checkpoint or a
   // housekeeping pass is due (it runs them elsewhere).
@@ -303,7 +305,10 @@ class Store {
 
   const std::string path_;
   const Options options_;
-  std::mutex mu_;
+  // Timed: an operation under a BoundedWait waits for it (another
+  // operation of this process may hold it while it waits for the write
+  // lock) within the same bound as for the lock itself.
+  std::timed_mutex mu_;
   uint64_t fork_generation_ = ~uint64_t{0};  // ForkGeneration() when conn_ was opened
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<WriteGate> gate_;  // null: no sidecar, SQLite's lock alone

@@ -34,8 +34,10 @@ std::shared_ptr<SeriesState> FamilyState::Find(std::string_view labels) {
 }
 
 std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
-  // Released after the lock: ~SeriesState takes the writer's flush mutex,
-  // which comes before this one in the lock order.
+  // Released by the writer's flusher (Writer::Release), not here:
+  // ~SeriesState takes the writer's flush mutex, which comes before this
+  // one in the lock order and which a flush holds while it waits for the
+  // write lock: a new label value must not wait for that.
   std::vector<std::shared_ptr<SeriesState>> evicted;
   std::unique_lock<std::mutex> lock(mu);
   if (auto known = children.Find(labels)) return known;
@@ -47,6 +49,7 @@ std::shared_ptr<SeriesState> FamilyState::Create(std::string_view labels) {
   info->writer->MakeRow(*series);
   const bool flush = children.Insert(series, &evicted);
   lock.unlock();
+  if (!evicted.empty()) info->writer->Release(std::move(evicted));
   if (flush) info->writer->FlushSoon();
   return series;
 }

@@ -975,6 +975,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels,
 }
 
 void Writer::Flush() {
+  DrainGraveyard();  // evicted children's pending updates become orphans, flushed now
   std::string error;
   if (!FlushPending(&error)) throw DatabaseError(error + " (the updates stay pending)");
   MaintainRegion();
@@ -1013,6 +1014,14 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
     std::optional<Store::BoundedWait> bound;
     if (writer->lock_busy_.load(std::memory_order_relaxed) && writer->options_.update_lock_wait_ms >= 0)
       bound.emplace(writer->options_.update_lock_wait_ms);
+    // The drain may drop the Writer's last reference (an evicted child's
+    // family info): ~Writer then runs here, detaches this thread and sets
+    // `stopping`, and nothing of the writer may be touched after it.
+    writer->DrainGraveyard();
+    {
+      std::lock_guard<std::mutex> stop(control->mu);
+      if (control->stopping) return;
+    }
     if (writer->FlushPending(&error, &busy)) {
       busy_reported = false;
       bound.reset();
@@ -1024,6 +1033,30 @@ void Writer::RunFlusher(Writer* writer, std::shared_ptr<FlusherControl> control,
     lock.lock();
   }
 }
+
+void Writer::Release(std::vector<std::shared_ptr<SeriesState>>&& dead) {
+  bool flusher;
+  {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    flusher = flusher_ != nullptr;
+  }
+  if (!flusher) {
+    // None to hand them to (no batched update yet): dropped here, no lock
+    // held. A flusher started meanwhile drains the graveyard anyway.
+    std::vector<std::shared_ptr<SeriesState>> now = std::move(dead);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(graveyard_mu_);
+  graveyard_.insert(graveyard_.end(), std::make_move_iterator(dead.begin()), std::make_move_iterator(dead.end()));
+}
+
+void Writer::DrainGraveyard() {
+  std::vector<std::shared_ptr<SeriesState>> dead;
+  {
+    std::lock_guard<std::mutex> lock(graveyard_mu_);
+    dead.swap(graveyard_);
+  }
+}  // dropped here, on the flusher's (or the exiting) thread, no lock held
 
 void Writer::StopFlusher() {
   std::unique_ptr<std::thread> flusher;
@@ -1037,7 +1070,14 @@ void Writer::StopFlusher() {
     control_->stopping = true;
   }
   control_->wake.notify_all();
-  flusher->join();
+  if (flusher->get_id() == std::this_thread::get_id()) {
+    // ~Writer on the flusher itself, which dropped the last reference
+    // while releasing evicted children: it returns without touching the
+    // writer (RunFlusher).
+    flusher->detach();
+  } else {
+    flusher->join();
+  }
   control_ = std::make_shared<FlusherControl>();  // for a flusher started later
 }
 
@@ -1060,6 +1100,7 @@ void Writer::ReportLine(const std::string& line) noexcept {
 void Writer::FlushAtExit() noexcept {
   StopFlusher();
   try {
+    DrainGraveyard();  // their pending updates become orphans, flushed below
     // Waits busy_timeout_ms for the lock, as Flush() does: what it cannot
     // write stays in the region, for a recoverer.
     std::string error;
@@ -1119,9 +1160,11 @@ void Writer::LockForFork() {
   region_mu_.lock();
   store_->mutex().lock();
   control_->mu.lock();
+  graveyard_mu_.lock();
 }
 
 void Writer::UnlockAfterFork(bool child) {
+  graveyard_mu_.unlock();
   if (child) {
     // The parent flushes its own pending updates; the child starts clean.
     for (const std::weak_ptr<SeriesState>& weak : series_) {

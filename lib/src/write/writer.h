@@ -190,6 +190,11 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // updates are flushed: the flusher runs now instead of at the end of its
   // interval (series_lifecycle.cc).
   void FlushSoon();
+  // Series evicted on an updating thread: released (their pending updates
+  // moved to orphans by ~SeriesState) by the flusher between flushes, so
+  // that the updating thread never waits for flush_mu_; at once when no
+  // flusher runs.
+  void Release(std::vector<std::shared_ptr<SeriesState>>&& dead);
  private:
 
   // Bounded memory under label churn (series_lifecycle.cc, issue 30).
@@ -328,6 +333,12 @@ class Writer : public std::enable_shared_from_this<Writer> {
   std::list<RetiredRegion> retired_;
 
   std::shared_ptr<FlusherControl> control_ = std::make_shared<FlusherControl>();
+  // Release()d series for the flusher to drop (a leaf lock). Each holds its
+  // family's info, which holds this Writer: the flusher drains it every
+  // interval, and FlushAtExit before its flush.
+  std::mutex graveyard_mu_;
+  std::vector<std::shared_ptr<SeriesState>> graveyard_;
+  void DrainGraveyard();
   std::unique_ptr<std::thread> flusher_;
 };
 
