@@ -520,10 +520,7 @@ uint64_t PendingRegion::committed() const {
 PendingCell PendingRegion::Stage(SlotHead* slot, uint64_t generation) {
   uint64_t odd = LockSlot(slot);
   PendingCell live, staged;
-  ReadCell(CellOf(slot, kLive), slot->buckets, &live);
-  const uint64_t old_generation = slot->staged_generation.load(std::memory_order_relaxed);
-  if (old_generation != 0) ReadCell(CellOf(slot, kStaged), slot->buckets, &staged);
-  else staged.buckets.assign(slot->buckets, 0);
+  const uint64_t old_generation = ReadForStaging(slot, &live, &staged);
   if (live.empty()) {
     UnlockSlot(slot, odd);
     return old_generation != 0 ? staged : PendingCell{};
@@ -533,6 +530,17 @@ PendingCell PendingRegion::Stage(SlotHead* slot, uint64_t generation) {
   ClearCell(CellOf(slot, kLive), slot->buckets);
   UnlockSlot(slot, odd);
   return staged;
+}
+
+// Stage() and Retire(), with the slot locked: its live cell and its
+// staged cell (zeros when nothing is staged); returns the staged cell's
+// generation.
+uint64_t PendingRegion::ReadForStaging(const SlotHead* slot, PendingCell* live, PendingCell* staged) {
+  ReadCell(CellOf(slot, kLive), slot->buckets, live);
+  const uint64_t generation = slot->staged_generation.load(std::memory_order_relaxed);
+  if (generation != 0) ReadCell(CellOf(slot, kStaged), slot->buckets, staged);
+  else staged->buckets.assign(slot->buckets, 0);
+  return generation;
 }
 
 // Stage() and Retire(), with the slot locked (odd): the old staged cell
@@ -581,10 +589,7 @@ PendingCell PendingRegion::Retire(SlotHead* slot, SlotHead* successor, uint64_t 
   slot->successor.store(reinterpret_cast<uint64_t>(successor), std::memory_order_release);
   uint64_t odd = LockSlot(slot);
   PendingCell live, staged;
-  ReadCell(CellOf(slot, kLive), slot->buckets, &live);
-  const uint64_t old_generation = slot->staged_generation.load(std::memory_order_relaxed);
-  if (old_generation != 0) ReadCell(CellOf(slot, kStaged), slot->buckets, &staged);
-  else staged.buckets.assign(slot->buckets, 0);
+  const uint64_t old_generation = ReadForStaging(slot, &live, &staged);
   // As Stage(), and the slot then stays in its last state for readers and
   // recoverers: odd, its undo cell saying "staged complete, live empty".
   StageLive(slot, odd, generation, old_generation, live, &staged);

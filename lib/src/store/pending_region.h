@@ -192,6 +192,7 @@ class PendingRegion {
  private:
   PendingRegion(std::string path, std::string name, int fd, void* map, size_t capacity);
   SlotHead* Allocate(size_t bytes);
+  static uint64_t ReadForStaging(const SlotHead* slot, PendingCell* live, PendingCell* staged);
   static void StageLive(SlotHead* slot, uint64_t odd, uint64_t generation, uint64_t old_generation,
                         const PendingCell& live, PendingCell* staged);
   void Publish(SlotHead* slot);

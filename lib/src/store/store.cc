@@ -267,20 +267,15 @@ int64_t Store::FindDeclared(Connection& c, const FamilySpec& spec, bool* help_di
 }
 
 int64_t Store::Declare(const FamilySpec& spec) {
-  const std::string doing = "cannot declare '" + spec.name + "'";
   // The common case, every process declaring its families at start: the
   // family is in the file already, as declared here. Checked by reading
   // (readers never wait in WAL mode), so a declaration never queues for
   // the write lock behind a writer that holds it (a process stopped in a
   // debugger, a long transaction of another program).
-  const int64_t declared = RunRead(doing.c_str(), [&](Connection& c) -> int64_t {
-    Transaction txn(c, c.begin_read);
-    bool help_differs = false;
-    const int64_t id = FindDeclared(c, spec, &help_differs);
-    txn.Commit();
-    return help_differs ? 0 : id;  // new help to store: a write
-  });
-  if (declared != 0) return declared;
+  bool help_differs = false;
+  const int64_t declared = CheckDeclared(spec, &help_differs);
+  if (declared != 0 && !help_differs) return declared;  // new help to store: a write
+  const std::string doing = "cannot declare '" + spec.name + "'";
   return Run(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_write);
     const int64_t id = DeclareIn(c, spec);
@@ -290,12 +285,13 @@ int64_t Store::Declare(const FamilySpec& spec) {
   });
 }
 
-int64_t Store::CheckDeclared(const FamilySpec& spec) {
+int64_t Store::CheckDeclared(const FamilySpec& spec, bool* help_differs) {
   const std::string doing = "cannot declare '" + spec.name + "'";
+  bool differs = false;
+  if (help_differs == nullptr) help_differs = &differs;
   return RunRead(doing.c_str(), [&](Connection& c) -> int64_t {
     Transaction txn(c, c.begin_read);
-    bool help_differs = false;
-    const int64_t id = FindDeclared(c, spec, &help_differs);
+    const int64_t id = FindDeclared(c, spec, help_differs);
     txn.Commit();
     return id;
   });

@@ -164,8 +164,9 @@ class Store {
   int64_t Declare(const FamilySpec& spec);
   // Checks `spec` against the file's declarations by reading only (throws
   // DeclarationConflict as Declare does) and returns the family's id, 0
-  // when the file has none; a different help is not written.
-  int64_t CheckDeclared(const FamilySpec& spec);
+  // when the file has none; a different help is not written (`help_differs`,
+  // when not null, says whether there is one).
+  int64_t CheckDeclared(const FamilySpec& spec, bool* help_differs = nullptr);
 
   // Creates the series with `initial_value` unless it exists; returns its id.
   int64_t EnsureSeries(int64_t family_id, std::string_view labels, double initial_value, bool per_process);

@@ -39,13 +39,14 @@ constexpr uint64_t kRotateBytes = uint64_t{4} << 20;
 constexpr std::chrono::minutes kUnmapAfter{10};
 constexpr int64_t kTrimAfterForgotten = 1000;
 
-std::string SlotKey(int64_t family_id, std::string_view labels) {
+}  // namespace
+
+std::string Writer::SlotKey(int64_t family_id, std::string_view family, std::string_view labels) {
   std::string key = std::to_string(family_id) + ":";
+  if (family_id == 0) key.append(family).push_back('\0');
   key.append(labels);
   return key;
 }
-
-}  // namespace
 
 void Writer::PruneSeries() {
   series_.erase(std::remove_if(series_.begin(), series_.end(),
@@ -85,13 +86,14 @@ void Writer::ClearOrphans() {
   {
     std::lock_guard<std::mutex> lock(region_mu_);
     for (const Orphan& orphan : orphans_)
-      if (orphan.written && orphan.slot != nullptr) ReleaseSlot(orphan.update.series.family_id, orphan.labels);
+      if (orphan.written && orphan.slot != nullptr)
+        ReleaseSlot(orphan.update.series.family_id, orphan.family, orphan.labels);
   }
   orphans_.remove_if([](const Orphan& orphan) { return orphan.written; });
 }
 
-void Writer::ReleaseSlot(int64_t family_id, const std::string& labels) {
-  auto found = slots_.find(SlotKey(family_id, labels));
+void Writer::ReleaseSlot(int64_t family_id, const std::string& family, const std::string& labels) {
+  auto found = slots_.find(SlotKey(family_id, family, labels));
   if (found == slots_.end() || --found->second.refs > 0) return;
   live_slot_bytes_ -= PendingRegion::Bytes(found->second.slot);
   slots_.erase(found);

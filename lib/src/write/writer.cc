@@ -181,10 +181,7 @@ SlotHead* Writer::NewSlot(SeriesState& series) {
       // handle of the old one never writes to the new one's series.
       uint32_t buckets = spec.type == MetricType::kHistogram ? static_cast<uint32_t>(spec.buckets.size()) : 0;
       // A family whose declaration waits for the lock has no id yet: by name.
-      const int64_t family_id = series.family->id.load(std::memory_order_acquire);
-      std::string key = std::to_string(family_id) + ":";
-      if (family_id == 0) key.append(spec.name).push_back('\0');
-      key.append(series.labels);
+      std::string key = SlotKey(series.family->id.load(std::memory_order_acquire), spec.name, series.labels);
       if (auto found = slots_.find(key); found != slots_.end()) {
         ++found->second.refs;
         series.slot.store(found->second.slot, std::memory_order_release);
@@ -254,9 +251,14 @@ void Writer::Add(SeriesState& series, double delta, const ExemplarWrite* exempla
   u.kind = BatchUpdate::kAdd;
   u.value = delta;
   if (exemplar) u.exemplars.push_back(*exemplar);
+  Keep(series, u, [&] { AddInMemory(series, delta, exemplar); });
+}
+
+template <typename F>
+void Writer::Keep(SeriesState& series, const BatchUpdate& update, F&& in_memory) {
   std::lock_guard<std::mutex> lock(kept_mu_);
-  const bool recorded = KeepRecord(series, u);
-  if (!recorded) AddInMemory(series, delta, exemplar);
+  const bool recorded = KeepRecord(series, update);
+  if (!recorded) in_memory();
   NoteKept(series, !recorded);
 }
 
@@ -285,10 +287,7 @@ void Writer::Set(SeriesState& series, double value) {
   BatchUpdate u;
   u.kind = BatchUpdate::kSet;
   u.value = value;
-  std::lock_guard<std::mutex> lock(kept_mu_);
-  const bool recorded = KeepRecord(series, u);
-  if (!recorded) SetInMemory(series, value);
-  NoteKept(series, !recorded);
+  Keep(series, u, [&] { SetInMemory(series, value); });
 }
 
 void Writer::SetInMemory(SeriesState& series, double value) {
@@ -330,10 +329,7 @@ void Writer::Observe(SeriesState& series, double value, int bucket, const Exempl
     }
   }
   if (exemplar) u.exemplars.push_back(*exemplar);
-  std::lock_guard<std::mutex> lock(kept_mu_);
-  const bool recorded = KeepRecord(series, u);
-  if (!recorded) ObserveInMemory(series, value, bucket, exemplar);
-  NoteKept(series, !recorded);
+  Keep(series, u, [&] { ObserveInMemory(series, value, bucket, exemplar); });
 }
 
 void Writer::ObserveInMemory(SeriesState& series, double value, int bucket, const ExemplarWrite* exemplar) {
@@ -442,25 +438,23 @@ void Writer::NoteKept(SeriesState& series, bool in_memory) {
   if (!flusher_) StartFlusher();
 }
 
+Writer::Waiting Writer::WaitingLocked() const {
+  Waiting w;
+  w.updates = static_cast<int64_t>(kept_.size()) + kept_in_memory_;
+  if (!kept_.empty()) w.since = kept_.front().made;
+  if (kept_in_memory_ > 0 && (w.since == 0 || kept_in_memory_since_ < w.since)) w.since = kept_in_memory_since_;
+  return w;
+}
+
 void Writer::UpdateWaitingAccount() {
-  const Waiting waiting = [&] {
-    Waiting w;
-    w.updates = static_cast<int64_t>(kept_.size()) + kept_in_memory_;
-    if (!kept_.empty()) w.since = kept_.front().made;
-    if (kept_in_memory_ > 0 && (w.since == 0 || kept_in_memory_since_ < w.since)) w.since = kept_in_memory_since_;
-    return w;
-  }();
+  const Waiting waiting = WaitingLocked();
   std::lock_guard<std::mutex> lock(region_mu_);
   if (region_ && !region_removed_) region_->SetKept(waiting.updates, static_cast<int64_t>(waiting.since * 1000));
 }
 
 Writer::Waiting Writer::WaitingForLock() {
   std::lock_guard<std::mutex> lock(kept_mu_);
-  Waiting w;
-  w.updates = static_cast<int64_t>(kept_.size()) + kept_in_memory_;
-  if (!kept_.empty()) w.since = kept_.front().made;
-  if (kept_in_memory_ > 0 && (w.since == 0 || kept_in_memory_since_ < w.since)) w.since = kept_in_memory_since_;
-  return w;
+  return WaitingLocked();
 }
 
 void Writer::DeclareOrKeep(const std::shared_ptr<FamilyInfo>& info) {
@@ -548,12 +542,12 @@ StoredSeries Writer::Read(SeriesState& series, size_t buckets) {
     // Updates kept for the lock, in the order they were made (before what
     // waits in memory).
     std::lock_guard<std::mutex> lock(kept_mu_);
-    KeptWrite write;
+    BatchUpdate u;
     for (const KeptRecord& kept : kept_) {
       std::string_view family, labels, payload;
       PendingRegion::ReadRecord(kept.record, &family, &labels, &payload);
-      if (labels != series.labels || family != series.name() || !ReadKept(kept, &write)) continue;
-      const BatchUpdate& u = write.update;
+      u = BatchUpdate{};
+      if (labels != series.labels || family != series.name() || !DecodeKeptUpdate(payload, &u)) continue;
       stored.value = u.kind == BatchUpdate::kSet ? u.value : stored.value + u.value;
       stored.count += u.count;
       for (size_t b = 0; b < buckets && b < u.bucket_deltas.size(); ++b) stored.bucket_counts[b] += u.bucket_deltas[b];
@@ -853,14 +847,13 @@ bool Writer::FlushPending(std::string* error, bool* busy) {
 
 void Writer::RekeySlots(const std::string& family, int64_t id) {
   std::lock_guard<std::mutex> lock(region_mu_);
-  std::string prefix = "0:" + family;
-  prefix.push_back('\0');
+  const std::string prefix = SlotKey(0, family, "");
   for (auto it = slots_.begin(); it != slots_.end();) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) {
       ++it;
       continue;
     }
-    std::string key = std::to_string(id) + ":" + it->first.substr(prefix.size());
+    std::string key = SlotKey(id, family, std::string_view(it->first).substr(prefix.size()));
     // A handle made since the id was known has a slot of its own: this one
     // keeps its key (rotation finds the id by name).
     if (slots_.count(key) != 0) {
@@ -924,7 +917,7 @@ PendingCell Writer::StageOnce(SlotHead* slot, uint64_t generation) {
 
 void Writer::DropPending(const std::string& family, const std::string* labels,
                          std::vector<std::shared_ptr<SeriesState>>* held) {
-  auto matches = [&](const std::string& name, const std::string& series_labels) {
+  auto matches = [&](std::string_view name, std::string_view series_labels) {
     return (family.empty() || name == family) && (labels == nullptr || series_labels == *labels);
   };
   std::vector<std::shared_ptr<SeriesState>> series;
@@ -950,7 +943,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels,
     for (auto it = kept_.begin(); it != kept_.end();) {
       std::string_view family, labels, payload;
       PendingRegion::ReadRecord(it->record, &family, &labels, &payload);
-      if (!matches(std::string(family), std::string(labels))) {
+      if (!matches(family, labels)) {
         ++it;
         continue;
       }
@@ -967,7 +960,7 @@ void Writer::DropPending(const std::string& family, const std::string* labels,
     if (it->slot != nullptr) {
       region_->Discard(it->slot);
       std::lock_guard<std::mutex> lock(region_mu_);
-      ReleaseSlot(it->update.series.family_id, it->labels);
+      ReleaseSlot(it->update.series.family_id, it->family, it->labels);
     }
     it = orphans_.erase(it);
   }

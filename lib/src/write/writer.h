@@ -179,6 +179,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Flush: writes kept declarations first; false when one could not be.
   bool DeclareKept(std::string* error, bool* busy);  // requires flush_mu_
   void UpdateWaitingAccount();  // requires kept_mu_
+  Waiting WaitingLocked() const;  // requires kept_mu_
+  // Keeps `update` (a record, else `in_memory()`) and notes it.
+  template <typename F>
+  void Keep(SeriesState& series, const BatchUpdate& update, F&& in_memory);
   void ReportLockFree();
   // After a normal exit's flush left nothing pending: the region's file goes.
   void RemoveRegion() noexcept;
@@ -212,7 +216,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // A kept declaration of `family` was written with `id`: its series'
   // slots, made under its name, go under the id (takes region_mu_).
   void RekeySlots(const std::string& family, int64_t id);
-  void ReleaseSlot(int64_t family_id, const std::string& labels);  // requires region_mu_
+  void ReleaseSlot(int64_t family_id, const std::string& family, const std::string& labels);  // requires region_mu_
+  // slots_'s key of a series: family id ":" labels; a family whose
+  // declaration is kept (id 0) by its name, NUL, then the labels.
+  static std::string SlotKey(int64_t family_id, std::string_view family, std::string_view labels);
   // After a flush: rotates a region whose slots are mostly dead, drains
   // and releases retired ones. Takes flush_mu_.
   void MaintainRegion();
